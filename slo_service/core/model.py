@@ -1,0 +1,221 @@
+"""The SLO domain model: services, sources, SLIs, periods and budgeting, as frozen dataclasses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+
+
+class SourceKind(StrEnum):
+    SCRAPE = "scrape"
+    PROMQL = "promql"
+    PUSH = "push"
+
+
+@dataclass(frozen=True)
+class ScrapeSource:
+    """A Prometheus text-format endpoint the service scrapes itself."""
+
+    name: str
+    url: str
+    interval: timedelta = timedelta(seconds=15)
+    timeout: timedelta = timedelta(seconds=5)
+    kind: SourceKind = SourceKind.SCRAPE
+
+
+@dataclass(frozen=True)
+class PromQLSource:
+    """A Prometheus-compatible HTTP API (Prometheus, Thanos, Mimir) queried for increases."""
+
+    name: str
+    url: str
+    interval: timedelta = timedelta(minutes=1)
+    timeout: timedelta = timedelta(seconds=10)
+    backfill: bool = True
+    headers: Mapping[str, str] = field(default_factory=dict)
+    kind: SourceKind = SourceKind.PROMQL
+
+
+@dataclass(frozen=True)
+class PushSource:
+    """Producers POST samples to /api/v1/ingest under this source name."""
+
+    name: str
+    kind: SourceKind = SourceKind.PUSH
+
+
+Source = ScrapeSource | PromQLSource | PushSource
+
+
+class SLIKind(StrEnum):
+    RATIO = "ratio"
+    LATENCY = "latency"
+    THRESHOLD = "threshold"
+
+
+@dataclass(frozen=True)
+class RatioSLI:
+    """good/total or bad/total event counts; each query is a selector (scrape, push) or PromQL (promql)."""
+
+    source: str
+    total: str
+    good: str | None = None
+    bad: str | None = None
+    kind: SLIKind = SLIKind.RATIO
+
+
+@dataclass(frozen=True)
+class LatencySLI:
+    """Share of requests at or under `threshold` seconds, read from a histogram's `le` buckets."""
+
+    source: str
+    histogram: str  # base metric name, without _bucket
+    threshold: float
+    matchers: str = ""  # extra label matchers, e.g. '{route="/predict"}'
+    buckets: tuple[float, ...] | None = None  # declared boundaries, checked at validation time
+    kind: SLIKind = SLIKind.LATENCY
+
+
+class Comparison(StrEnum):
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+
+    def holds(self, value: float, bound: float) -> bool:
+        if self is Comparison.LT:
+            return value < bound
+        if self is Comparison.LE:
+            return value <= bound
+        if self is Comparison.GT:
+            return value > bound
+        return value >= bound
+
+
+class Aggregation(StrEnum):
+    MAX = "max"
+    MIN = "min"
+    AVG = "avg"
+    SUM = "sum"
+
+
+@dataclass(frozen=True)
+class ThresholdSLI:
+    """A gauge compared with a bound; each sample is good or bad, evaluated per timeslice."""
+
+    source: str
+    metric: str  # selector (scrape, push) or PromQL expression (promql)
+    op: Comparison
+    value: float
+    aggregate: Aggregation = Aggregation.MAX  # how several matching series become one sample
+    kind: SLIKind = SLIKind.THRESHOLD
+
+
+SLI = RatioSLI | LatencySLI | ThresholdSLI
+
+
+class PeriodKind(StrEnum):
+    ROLLING = "rolling"
+    CALENDAR = "calendar"
+
+
+class CalendarUnit(StrEnum):
+    WEEK = "week"
+    MONTH = "month"
+
+
+@dataclass(frozen=True)
+class Period:
+    """A rolling window (e.g. 28d) or a calendar week/month that resets at local midnight in `timezone`."""
+
+    kind: PeriodKind
+    length: timedelta | None = None  # rolling only
+    unit: CalendarUnit | None = None  # calendar only
+    timezone: str = "UTC"
+
+    @staticmethod
+    def rolling(length: timedelta) -> Period:
+        return Period(PeriodKind.ROLLING, length=length)
+
+    @staticmethod
+    def calendar(unit: CalendarUnit, timezone: str = "UTC") -> Period:
+        return Period(PeriodKind.CALENDAR, unit=unit, timezone=timezone)
+
+    @property
+    def nominal_length(self) -> timedelta:
+        """Length used to scale burn-rate tiers: the rolling length, 7d for a week, 30d for a month."""
+        if self.kind is PeriodKind.ROLLING:
+            assert self.length is not None
+            return self.length
+        return timedelta(days=7) if self.unit is CalendarUnit.WEEK else timedelta(days=30)
+
+    @property
+    def max_length(self) -> timedelta:
+        """Longest span this period can cover (31 days for a calendar month)."""
+        if self.kind is PeriodKind.CALENDAR and self.unit is CalendarUnit.MONTH:
+            return timedelta(days=31)
+        return self.nominal_length
+
+
+class BudgetingMethod(StrEnum):
+    OCCURRENCES = "occurrences"
+    TIMESLICES = "timeslices"
+
+
+@dataclass(frozen=True)
+class Budgeting:
+    """Occurrences count events; timeslices count slices whose good share reaches `slice_threshold`."""
+
+    method: BudgetingMethod = BudgetingMethod.OCCURRENCES
+    slice: timedelta | None = None
+    slice_threshold: float = 1.0
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SLO:
+    """One objective of one service. `objective` is a ratio in (0, 1), e.g. 0.999."""
+
+    service: str
+    name: str
+    objective: float
+    period: Period
+    sli: SLI
+    budgeting: Budgeting = Budgeting()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def key(self) -> str:
+        return slo_key(self.service, self.name)
+
+    @property
+    def error_budget(self) -> float:
+        """Allowed bad share of events or slices, e.g. 0.001 for 99.9%."""
+        return 1.0 - self.objective
+
+
+def slo_key(service: str, name: str) -> str:
+    """The stable identifier of an SLO across config, storage and API."""
+    return f"{service}/{name}"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole, validated configuration: what the service runs with until the next good reload."""
+
+    services: Mapping[str, Service]
+    sources: Mapping[str, Source]
+    slos: tuple[SLO, ...]
+    files: tuple[str, ...] = ()
+
+    def slo(self, key: str) -> SLO | None:
+        return next((s for s in self.slos if s.key == key), None)

@@ -1,0 +1,104 @@
+"""Ports: the small protocols and records the pipeline uses to talk to storage, without knowing SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+BASE_RESOLUTION_SECONDS = 60
+"""Fresh history is kept in 1-minute slices; older slices are rolled up (see HistoryStore.compact)."""
+
+EVENTS = "events"
+"""Series of raw good/total event (or gauge-sample) counts of an SLO."""
+SLICES = "slices"
+"""Series of timeslice verdicts of a timeslices SLO: good = good slices, total = slices with data."""
+
+
+@dataclass(frozen=True)
+class CountIncrement:
+    """Add `good` and `total` to the slice of `key`/`series` that starts at `start` (aligned to resolution)."""
+
+    key: str
+    start: datetime
+    good: float
+    total: float
+    series: str = EVENTS
+    resolution: int = BASE_RESOLUTION_SECONDS
+
+
+@dataclass(frozen=True)
+class StoredSlice:
+    key: str
+    series: str
+    start: datetime
+    resolution: int
+    good: float
+    total: float
+
+
+@dataclass(frozen=True)
+class ScrapeHealth:
+    """Outcome of one collection attempt from one target of a source."""
+
+    source: str
+    target: str
+    at: datetime
+    up: bool
+    duration_seconds: float
+    samples: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class EvaluationSnapshot:
+    """What one evaluation said about one SLO, kept for charts."""
+
+    key: str
+    at: datetime
+    sli: float | None
+    budget_remaining: float | None
+    burn_rates: Mapping[str, float | None] = field(default_factory=dict)
+    good: float = 0.0
+    total: float = 0.0
+
+
+@dataclass(frozen=True)
+class CompactionResult:
+    rolled_up: int
+    deleted: int
+
+
+class HistoryStore(Protocol):
+    """Durable SLO history. Every method is one transaction."""
+
+    def add_counts(self, increments: Sequence[CountIncrement], idempotency_key: str | None = None) -> bool:
+        """Add increments (upsert-add). With a key already used, store nothing and return False."""
+        ...
+
+    def load_counts(
+        self, keys: Collection[str] | None, start: datetime, end: datetime, series: str | None = None
+    ) -> list[StoredSlice]:
+        """Slices of every resolution with start in [start, end), ordered by key, series, start."""
+        ...
+
+    def latest_slice_start(self, key: str, series: str) -> datetime | None: ...
+
+    def compact(self, now: datetime, raw_retention: timedelta, retention: timedelta) -> CompactionResult:
+        """Roll 1-minute slices older than raw_retention into hourly ones; delete data older than retention."""
+        ...
+
+    def record_scrapes(self, results: Sequence[ScrapeHealth]) -> None: ...
+
+    def latest_scrapes(self) -> list[ScrapeHealth]:
+        """The newest ScrapeHealth per (source, target)."""
+        ...
+
+    def save_evaluations(self, snapshots: Sequence[EvaluationSnapshot]) -> None: ...
+
+    def load_evaluations(self, key: str, start: datetime, end: datetime) -> list[EvaluationSnapshot]: ...
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        ...

@@ -1,0 +1,887 @@
+"""Read slo-service YAML files into the core `Config`, reporting every problem as file:line: field: message.
+
+Reading happens in two passes. Each file is parsed on its own (YAML syntax, apiVersion, structure and
+types through the pydantic specs, item by item). Then all items of all files are checked together:
+names, durations, ranges, selectors, duplicate names and references between sections, because
+services, sources and SLOs may be split across files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+import re
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ValidationError
+
+from slo_service.core.conventions import RESERVED_LABELS
+from slo_service.core.durations import format_duration, parse_duration
+from slo_service.core.model import (
+    SLI,
+    SLO,
+    Aggregation,
+    Budgeting,
+    BudgetingMethod,
+    CalendarUnit,
+    Comparison,
+    Config,
+    LatencySLI,
+    Period,
+    PromQLSource,
+    PushSource,
+    RatioSLI,
+    ScrapeSource,
+    Service,
+    Source,
+    ThresholdSLI,
+)
+from slo_service.core.selector import parse_selector
+from slo_service.specs.schema import (
+    SOURCE_SPECS,
+    SOURCE_TYPES,
+    SUPPORTED_API_VERSIONS,
+    BudgetingSpec,
+    DocumentSpec,
+    LatencySpec,
+    PeriodSpec,
+    PromQLSourceSpec,
+    PushSourceSpec,
+    RatioSpec,
+    ScrapeSourceSpec,
+    ServiceSpec,
+    SLOSpec,
+    ThresholdSpec,
+)
+from slo_service.specs.yaml_lines import LoadedYAML, YAMLSyntaxError, load_yaml
+from slo_service.specs.yaml_lines import Path as YPath
+
+__all__ = ["ConfigError", "Problem", "expand_paths", "load_config", "validate_files"]
+
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9_.-]*[a-z0-9])?$"
+_NAME = re.compile(NAME_PATTERN)
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+YAML_SUFFIXES = (".yaml", ".yml")
+
+_DURATION_FIELDS = frozenset({"interval", "timeout", "slice", "rolling"})
+
+MIN_ROLLING = timedelta(days=1)
+MAX_ROLLING = timedelta(days=90)
+MIN_SLICE = timedelta(minutes=1)
+MAX_SLICE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the configuration, located as precisely as possible."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.field}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` lists everything found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; a directory stands for its *.yaml / *.yml files, sorted by name. No duplicates."""
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        try:
+            is_dir = path.is_dir()
+            found = sorted(p for p in path.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file()) if is_dir else []
+        except OSError:  # an unreadable directory: reading it as a file reports the problem
+            is_dir, found = False, []
+        if not is_dir:
+            found = [path]
+        for p in found:
+            try:
+                key = p.resolve()
+            except (OSError, RuntimeError):  # e.g. a symlink loop; reading it reports the problem
+                key = p.absolute()
+            if key not in seen:
+                seen.add(key)
+                out.append(p)
+    return out
+
+
+def validate_files(paths: Iterable[str | Path]) -> list[Problem]:
+    """Every problem in the given files and directories; [] when they form a valid configuration."""
+    return _Loader().run(_as_list(paths))[1]
+
+
+def load_config(paths: Iterable[str | Path]) -> Config:
+    """The `Config` described by the given files and directories; raise ConfigError listing every problem."""
+    config, problems = _Loader().run(_as_list(paths))
+    if problems or config is None:
+        raise ConfigError(problems)
+    return config
+
+
+def _as_list(paths: Iterable[str | Path] | str | Path) -> list[str | Path]:
+    """A single path given by mistake (a str is iterable) still means that one path."""
+    return [paths] if isinstance(paths, (str, Path)) else list(paths)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Per-file context and pydantic error translation
+
+
+@dataclass
+class _File:
+    name: str
+    doc: LoadedYAML
+    problems: list[Problem]
+
+    def add(self, path: YPath, message: str) -> None:
+        self.problems.append(Problem(self.name, self.doc.line_of(path), _field(path), message))
+
+    def where(self, path: YPath) -> str:
+        line = self.doc.line_of(path)
+        return f"{self.name}:{line}" if line is not None else self.name
+
+
+@dataclass
+class _Item:
+    """One entry of services / sources / slos, with the spec when its structure was valid."""
+
+    file: _File
+    path: YPath
+    raw: dict[str, Any]
+    spec: Any | None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _field(path: YPath) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null (empty value)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _validate(file: _File, cls: type[M], data: Any, path: YPath) -> M | None:
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            file.add((*path, *loc), _error_message(cls, loc, err))
+        return None
+
+
+def _error_message(cls: type[BaseModel], loc: tuple[Any, ...], err: Any) -> str:
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        name = str(loc[-1])
+        allowed = _fields_at(cls, loc[:-1])
+        message = f"unknown field {name!r}"
+        close = difflib.get_close_matches(name, allowed, n=1)
+        if close:
+            message += f" (did you mean {close[0]!r}?)"
+        if allowed:
+            message += f"; allowed fields: {', '.join(allowed)}"
+        return message
+    if kind == "float_type":
+        if isinstance(value, str) and _looks_numeric(value):
+            return (
+                f"expected a number, got {_describe(value)}: YAML reads quoted numbers, and exponents "
+                "without a dot such as 1e3, as text; write a plain number such as 99.9"
+            )
+        return f"expected a number, got {_describe(value)}"
+    if kind == "bool_type":
+        return f"expected true or false, got {_describe(value)}"
+    if kind == "missing":
+        return "required field is missing"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping, got {_describe(value)}"
+    if kind == "literal_error":
+        return f"{err['msg']}; got {_describe(value)}"
+    msg = str(err["msg"])
+    if kind == "string_type" and loc and loc[-1] in _DURATION_FIELDS:
+        return f"expected a duration with a unit such as 15s, 5m or 7d; got {_describe(value)}"
+    if kind == "string_type" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f'expected a string, got {_describe(value)}; quote it, e.g. "{value}"'
+    return f"{msg}; got {_describe(value)}"
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _fields_at(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the model reached by following `loc` from `cls` (for 'allowed fields' hints)."""
+    current: Any = cls
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        info = current.model_fields.get(str(part))
+        if info is None:
+            return []
+        current = _unwrap(info.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """`Foo | None` and `list[Foo]` to Foo."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _unwrap(args[0]) if len(args) == 1 else annotation
+    if origin is list:
+        return _unwrap(typing.get_args(annotation)[0])
+    return annotation
+
+
+# --------------------------------------------------------------------------------------------------------
+# The loader
+
+
+@dataclass
+class _Loader:
+    problems: list[Problem] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    services: list[_Item] = field(default_factory=list)
+    sources: list[_Item] = field(default_factory=list)
+    slos: list[_Item] = field(default_factory=list)
+    # Set when some file could not be read completely: its services or sources are unknown, so an SLO
+    # naming one of them must not be reported as referring to an unknown service or source.
+    services_incomplete: bool = False
+    sources_incomplete: bool = False
+
+    def run(self, paths: list[str | Path]) -> tuple[Config | None, list[Problem]]:
+        if not paths:
+            self.problems.append(Problem("(no files)", None, "(file)", "no configuration files given"))
+            return None, self.problems
+        for raw in paths:
+            path = Path(raw)
+            if path.is_dir() and not expand_paths([path]):
+                self.problems.append(Problem(str(path), None, "(file)", "directory holds no *.yaml or *.yml files"))
+        for path in expand_paths(paths):
+            self.files.append(str(path))
+            try:
+                if not self._read_file(path):
+                    self.services_incomplete = self.sources_incomplete = True
+            except Exception as exc:  # never let a stack trace escape to the user
+                self.services_incomplete = self.sources_incomplete = True
+                self.problems.append(Problem(str(path), None, "(file)", f"internal error while reading: {exc!r}"))
+        config: Config | None = None
+        try:
+            config = self._build()
+        except Exception as exc:  # pragma: no cover - a bug, but still reported as a problem
+            where = self.files[0] if self.files else "(no files)"
+            self.problems.append(Problem(where, None, "(config)", f"internal error: {exc!r}"))
+        order = {name: i for i, name in enumerate(self.files)}
+        self.problems.sort(key=lambda p: (order.get(p.file, -1), p.line or 0))
+        return (None if self.problems else config), self.problems
+
+    # ---- pass 1: one file at a time
+
+    def _read_file(self, path: Path) -> bool:
+        """Check one file and collect its items; False when its items could not be read at all."""
+        name = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            self.problems.append(Problem(name, None, "(file)", "file not found"))
+            return False
+        except UnicodeDecodeError as exc:
+            self.problems.append(Problem(name, None, "(file)", f"not UTF-8 text: {exc.reason}"))
+            return False
+        except OSError as exc:
+            self.problems.append(Problem(name, None, "(file)", f"cannot read file: {exc.strerror or exc}"))
+            return False
+        try:
+            doc = load_yaml(text)
+        except YAMLSyntaxError as exc:
+            self.problems.append(Problem(name, exc.line, "(yaml)", f"invalid YAML: {exc.message}"))
+            return False
+        supported = ", ".join(SUPPORTED_API_VERSIONS)
+        if doc is None:
+            self.problems.append(
+                Problem(name, None, "(file)", f"file is empty; expected a mapping with apiVersion: {supported}")
+            )
+            return False
+        file = _File(name, doc, self.problems)
+        for dup_path, line, first in doc.duplicates:
+            self.problems.append(
+                Problem(
+                    name,
+                    line,
+                    _field(dup_path),
+                    f"duplicate key {dup_path[-1]!r}; first given at line {first} "
+                    "(YAML would silently keep only the last)",
+                )
+            )
+        data = doc.data
+        if not isinstance(data, dict):
+            file.add(
+                (),
+                f"the top level must be a mapping with apiVersion, services, sources and slos; got {_describe(data)}",
+            )
+            return False
+        version = data.get("apiVersion")
+        if version is None:
+            file.add(("apiVersion",), f"apiVersion is missing; supported versions: {supported}")
+            return False
+        if version not in SUPPORTED_API_VERSIONS:
+            file.add(("apiVersion",), f"unsupported apiVersion {version!r}; supported versions: {supported}")
+            return False
+        # A bad top-level field is reported, but the sections that are lists are still checked item by item.
+        _validate(file, DocumentSpec, data, ())
+        if not isinstance(data.get("services", []), list | None):
+            self.services_incomplete = True
+        if not isinstance(data.get("sources", []), list | None):
+            self.sources_incomplete = True
+        for i, raw in enumerate(_section(data, "services")):
+            self.services.append(self._item(file, ("services", i), raw, ServiceSpec))
+        for i, raw in enumerate(_section(data, "sources")):
+            self.sources.append(self._source_item(file, ("sources", i), raw))
+        for i, raw in enumerate(_section(data, "slos")):
+            self.slos.append(self._item(file, ("slos", i), raw, SLOSpec))
+        return True
+
+    def _item(self, file: _File, path: YPath, raw: Any, cls: type[BaseModel]) -> _Item:
+        if not isinstance(raw, dict):
+            file.add(path, f"expected a mapping, got {_describe(raw)}")
+            return _Item(file, path, {}, None)
+        return _Item(file, path, raw, _validate(file, cls, raw, path))
+
+    def _source_item(self, file: _File, path: YPath, raw: Any) -> _Item:
+        if not isinstance(raw, dict):
+            file.add(path, f"expected a mapping, got {_describe(raw)}")
+            return _Item(file, path, {}, None)
+        kind = raw.get("type")
+        known = ", ".join(SOURCE_TYPES)
+        if kind is None:
+            file.add((*path, "type"), f"required field is missing; source types: {known}")
+            return _Item(file, path, raw, None)
+        if not isinstance(kind, str) or kind not in SOURCE_SPECS:
+            file.add((*path, "type"), f"unknown source type {kind!r}; source types: {known}")
+            return _Item(file, path, raw, None)
+        return _Item(file, path, raw, _validate(file, SOURCE_SPECS[kind], raw, path))
+
+    # ---- pass 2: all files together
+
+    def _build(self) -> Config:
+        services = self._build_services()
+        sources = self._build_sources()
+        slos = self._build_slos()
+        return Config(services=services, sources=sources, slos=tuple(slos), files=tuple(self.files))
+
+    @staticmethod
+    def _first_of_key(items: list[_Item], key_of: Any, describe: Any) -> set[int]:
+        """Indexes of items whose key repeats an earlier one, after reporting where the first one was."""
+        first: dict[Any, _Item] = {}
+        repeated: set[int] = set()
+        for index, item in enumerate(items):
+            key = key_of(item.raw)
+            if key is None:
+                continue
+            if key in first:
+                prev = first[key]
+                item.file.add(
+                    (*item.path, "name"),
+                    f"duplicate {describe(key)}; first defined at {prev.file.where((*prev.path, 'name'))}",
+                )
+                repeated.add(index)
+            else:
+                first[key] = item
+        return repeated
+
+    def _build_services(self) -> dict[str, Service]:
+        repeated = self._first_of_key(self.services, _raw_name, lambda n: f"service name {n!r}")
+        out: dict[str, Service] = {}
+        for index, item in enumerate(self.services):
+            spec = item.spec
+            if not isinstance(spec, ServiceSpec):
+                continue
+            name_ok = _check_name(item.file, (*item.path, "name"), spec.name)
+            labels_ok = _check_labels(item.file, (*item.path, "labels"), spec.labels)
+            if name_ok and labels_ok and index not in repeated:
+                out[spec.name] = Service(name=spec.name, labels=dict(spec.labels), description=spec.description)
+        return out
+
+    def _build_sources(self) -> dict[str, Source]:
+        repeated = self._first_of_key(self.sources, _raw_name, lambda n: f"source name {n!r}")
+        out: dict[str, Source] = {}
+        for index, item in enumerate(self.sources):
+            if item.spec is None:
+                continue
+            source = _build_source(item.file, item.path, item.spec)
+            if source is not None and index not in repeated:
+                out[source.name] = source
+        return out
+
+    def _build_slos(self) -> list[SLO]:
+        # Names of items that failed their own checks still count as known, so that one mistake in a
+        # service or source does not also produce an "unknown service/source" for every SLO using it.
+        source_kinds: dict[str, str | None] = {}
+        for item in self.sources:
+            name, kind = _raw_name(item.raw), item.raw.get("type")
+            if name is not None:
+                source_kinds.setdefault(name, kind if isinstance(kind, str) and kind in SOURCE_TYPES else None)
+        known_services = sorted({n for i in self.services if (n := _raw_name(i.raw)) is not None})
+        repeated = self._first_of_key(self.slos, _raw_slo_key, lambda k: f"SLO {k[0]}/{k[1]}")
+        out: list[SLO] = []
+        for index, item in enumerate(self.slos):
+            spec = item.spec
+            if not isinstance(spec, SLOSpec):
+                continue
+            slo = _build_slo(
+                item.file,
+                item.path,
+                spec,
+                None if self.services_incomplete else known_services,
+                None if self.sources_incomplete else source_kinds,
+            )
+            if slo is not None and index not in repeated:
+                out.append(slo)
+        return out
+
+
+def _section(data: dict[str, Any], name: str) -> list[Any]:
+    items = data.get(name)
+    return items if isinstance(items, list) else []
+
+
+def _raw_name(raw: dict[str, Any]) -> str | None:
+    name = raw.get("name")
+    return name if isinstance(name, str) else None
+
+
+def _raw_slo_key(raw: dict[str, Any]) -> tuple[str, str] | None:
+    service, name = raw.get("service"), raw.get("name")
+    return (service, name) if isinstance(service, str) and isinstance(name, str) else None
+
+
+# --------------------------------------------------------------------------------------------------------
+# Semantic checks, one item at a time. Each returns None (after reporting) when the item is invalid.
+
+
+def _check_name(file: _File | None, path: YPath, name: str) -> bool:
+    if _NAME.match(name):
+        return True
+    if file is not None:
+        file.add(
+            path,
+            f"invalid name {name!r}: names must match {NAME_PATTERN} "
+            "(lowercase letters, digits, '_', '.', '-'; starting and ending with a letter or digit)",
+        )
+    return False
+
+
+def _check_labels(file: _File, path: YPath, labels: dict[str, str]) -> bool:
+    ok = True
+    for key in labels:
+        if not _LABEL_NAME.match(key):
+            file.add((*path, key), f"invalid label name {key!r}: must match [a-zA-Z_][a-zA-Z0-9_]*")
+            ok = False
+        elif key in RESERVED_LABELS or key.startswith("__"):
+            file.add(
+                (*path, key),
+                f"label name {key!r} is reserved: the service sets {', '.join(sorted(RESERVED_LABELS))} itself "
+                "and names starting with __ are reserved by Prometheus",
+            )
+            ok = False
+    return ok
+
+
+def _duration(file: _File, path: YPath, text: str) -> timedelta | None:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        file.add(path, str(exc))
+        return None
+
+
+def _check_url(file: _File, path: YPath, url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok:
+        file.add(path, f"url {url!r} must be an http:// or https:// URL with a host")
+    return ok
+
+
+def _build_source(file: _File, path: YPath, spec: Any) -> Source | None:
+    name_ok = _check_name(file, (*path, "name"), spec.name)
+    if isinstance(spec, PushSourceSpec):
+        return PushSource(name=spec.name) if name_ok else None
+    assert isinstance(spec, (ScrapeSourceSpec, PromQLSourceSpec))
+    url_ok = _check_url(file, (*path, "url"), spec.url)
+    interval = _duration(file, (*path, "interval"), spec.interval)
+    timeout = _duration(file, (*path, "timeout"), spec.timeout)
+    if interval is None or timeout is None:
+        return None
+    if timeout >= interval:
+        given = "timeout" in spec.model_fields_set
+        file.add(
+            (*path, "timeout") if given else (*path, "interval"),
+            f"timeout {format_duration(timeout)}{'' if given else ' (the default)'} must be shorter than "
+            f"interval {format_duration(interval)}",
+        )
+        return None
+    if not (name_ok and url_ok):
+        return None
+    if isinstance(spec, ScrapeSourceSpec):
+        return ScrapeSource(name=spec.name, url=spec.url, interval=interval, timeout=timeout)
+    return PromQLSource(
+        name=spec.name,
+        url=spec.url,
+        interval=interval,
+        timeout=timeout,
+        backfill=spec.backfill,
+        headers=dict(spec.headers),
+    )
+
+
+def _build_slo(
+    file: _File,
+    path: YPath,
+    spec: SLOSpec,
+    known_services: list[str] | None,
+    source_kinds: dict[str, str | None] | None,
+) -> SLO | None:
+    ok = _check_name(file, (*path, "name"), spec.name)
+    if known_services is not None and spec.service not in known_services:
+        known = ", ".join(known_services) if known_services else "none are defined"
+        file.add((*path, "service"), f"unknown service {spec.service!r}; known services: {known}")
+        ok = False
+    objective = _objective(file, (*path, "objective"), spec.objective)
+    period = _period(file, (*path, "period"), spec.period)
+    budgeting = _budgeting(file, (*path, "budgeting"), spec.budgeting)
+    sli = _sli(file, (*path, "sli"), spec, source_kinds)
+    labels_ok = _check_labels(file, (*path, "labels"), spec.labels)
+    method = spec.budgeting.method if spec.budgeting is not None else "occurrences"
+    if spec.sli.threshold is not None and method != "timeslices":
+        file.add(
+            (*path, "sli", "threshold"),
+            "threshold SLIs need budgeting method timeslices, "
+            "e.g. budgeting: {method: timeslices, slice: 1m}: "
+            "a gauge has no events to count, so each slice is judged good or bad",
+        )
+        ok = False
+    if not ok or not labels_ok or objective is None or period is None or budgeting is None or sli is None:
+        return None
+    return SLO(
+        service=spec.service,
+        name=spec.name,
+        objective=objective,
+        period=period,
+        sli=sli,
+        budgeting=budgeting,
+        labels=dict(spec.labels),
+        description=spec.description,
+    )
+
+
+def _objective(file: _File, path: YPath, value: float) -> float | None:
+    if value == 100:
+        file.add(
+            path,
+            "objective 100 leaves no error budget: a single bad event would break the SLO; "
+            "use a value below 100 such as 99.9",
+        )
+        return None
+    if value == 0:
+        file.add(
+            path,
+            "objective 0 is meaningless: it is met even when every event is bad; use a value above 0 such as 99",
+        )
+        return None
+    if not (0 < value < 100):
+        file.add(path, f"objective {_number(value)} must be a percentage strictly between 0 and 100, such as 99.9")
+        return None
+    return float(Decimal(repr(value)) / 100)  # 99.9 -> 0.999 exactly, not 0.9990000000000001
+
+
+def _period(file: _File, path: YPath, raw: Any) -> Period | None:
+    if isinstance(raw, str):
+        length = _duration(file, path, raw)
+        return _rolling(file, path, length)
+    if isinstance(raw, dict):
+        spec = _validate(file, PeriodSpec, raw, path)
+        if spec is None:
+            return None
+        if (spec.rolling is None) == (spec.calendar is None):
+            which = "both" if spec.rolling is not None else "neither"
+            file.add(
+                path,
+                f"set exactly one of rolling (e.g. rolling: 28d) or calendar (week or month); got {which}",
+            )
+            return None
+        if spec.rolling is not None:
+            if spec.timezone is not None:
+                file.add((*path, "timezone"), "timezone only applies to calendar periods")
+                return None
+            return _rolling(file, (*path, "rolling"), _duration(file, (*path, "rolling"), spec.rolling))
+        assert spec.calendar is not None
+        timezone = spec.timezone if spec.timezone is not None else "UTC"
+        if not _valid_timezone(timezone):
+            file.add(
+                (*path, "timezone"),
+                f"unknown timezone {timezone!r}; use an IANA time zone name such as UTC or Europe/Berlin",
+            )
+            return None
+        return Period.calendar(CalendarUnit(spec.calendar), timezone)
+    file.add(
+        path,
+        "period must be a duration such as 28d, {rolling: 28d}, or {calendar: month, timezone: UTC}; "
+        f"got {_describe(raw)}",
+    )
+    return None
+
+
+def _rolling(file: _File, path: YPath, length: timedelta | None) -> Period | None:
+    if length is None:
+        return None
+    if not (MIN_ROLLING <= length <= MAX_ROLLING):
+        file.add(
+            path,
+            f"rolling period {format_duration(length)} is out of range: it must be between "
+            f"{format_duration(MIN_ROLLING)} and {format_duration(MAX_ROLLING)}",
+        )
+        return None
+    return Period.rolling(length)
+
+
+def _valid_timezone(name: str) -> bool:
+    if not name:
+        return False
+    try:
+        ZoneInfo(name)
+    except Exception:
+        return False
+    return True
+
+
+def _budgeting(file: _File, path: YPath, spec: BudgetingSpec | None) -> Budgeting | None:
+    if spec is None:
+        return Budgeting()
+    if spec.method == "occurrences":
+        extra = [f for f in ("slice", "slice_threshold") if getattr(spec, f) is not None]
+        if extra:
+            file.add(
+                (*path, extra[0]),
+                f"{extra[0]} only applies to method timeslices; occurrences budgeting counts events",
+            )
+            return None
+        return Budgeting()
+    ok = True
+    slice_length: timedelta | None = None
+    if spec.slice is None:
+        file.add(path, "method timeslices needs slice, the length of one timeslice, e.g. slice: 5m")
+        ok = False
+    else:
+        slice_length = _duration(file, (*path, "slice"), spec.slice)
+        if slice_length is not None:
+            whole_minutes = slice_length.total_seconds() % 60 == 0
+            if not whole_minutes or not (MIN_SLICE <= slice_length <= MAX_SLICE):
+                file.add(
+                    (*path, "slice"),
+                    f"slice {spec.slice} must be a whole number of minutes between 1m and 1h",
+                )
+                ok = False
+        else:
+            ok = False
+    threshold = 1.0 if spec.slice_threshold is None else spec.slice_threshold
+    if not (0 < threshold <= 1):
+        file.add(
+            (*path, "slice_threshold"),
+            f"slice_threshold {_number(threshold)} must be greater than 0 and at most 1 "
+            "(the share of good events that makes a slice good)",
+        )
+        ok = False
+    if not ok:
+        return None
+    return Budgeting(BudgetingMethod.TIMESLICES, slice=slice_length, slice_threshold=threshold)
+
+
+def _sli(file: _File, path: YPath, spec: SLOSpec, source_kinds: dict[str, str | None] | None) -> SLI | None:
+    sli = spec.sli
+    given = [k for k in ("ratio", "latency", "threshold") if getattr(sli, k) is not None]
+    if len(given) != 1:
+        got = "none" if not given else " and ".join(given)
+        file.add(path, f"set exactly one SLI kind: ratio, latency or threshold; got {got}")
+        return None
+    kind = given[0]
+    sub = getattr(sli, kind)
+    sub_path = (*path, kind)
+    source_kind = _source_kind(file, (*sub_path, "source"), sub.source, source_kinds)
+    if isinstance(sub, RatioSpec):
+        return _ratio(file, sub_path, sub, source_kind)
+    if isinstance(sub, LatencySpec):
+        return _latency(file, sub_path, sub, source_kind)
+    assert isinstance(sub, ThresholdSpec)
+    return _threshold(file, sub_path, sub, source_kind)
+
+
+_UNKNOWN = "(unknown)"
+
+
+def _source_kind(file: _File, path: YPath, name: str, source_kinds: dict[str, str | None] | None) -> str | None:
+    """The type of the named source; _UNKNOWN after reporting a missing source; None if unknowable."""
+    if source_kinds is None:
+        return None
+    if name not in source_kinds:
+        known = ", ".join(sorted(source_kinds)) if source_kinds else "none are defined"
+        file.add(path, f"unknown source {name!r}; known sources: {known}")
+        return _UNKNOWN
+    return source_kinds[name]
+
+
+def _query(file: _File, path: YPath, text: str, source_kind: str | None) -> bool:
+    """A selector for scrape and push sources; any non-empty text (PromQL) for promql sources."""
+    if not text.strip():
+        file.add(path, "must not be empty")
+        return False
+    if source_kind in ("scrape", "push"):
+        try:
+            parse_selector(text)
+        except ValueError as exc:
+            file.add(path, f"{exc} ({source_kind} sources take a series selector, not PromQL)")
+            return False
+    return True
+
+
+def _ratio(file: _File, path: YPath, spec: RatioSpec, source_kind: str | None) -> RatioSLI | None:
+    ok = source_kind != _UNKNOWN
+    if (spec.good is None) == (spec.bad is None):
+        which = "both" if spec.good is not None else "neither"
+        file.add(path, f"set exactly one of good or bad (the other is total minus it); got {which}")
+        ok = False
+    for name in ("good", "bad", "total"):
+        text = getattr(spec, name)
+        if text is not None:
+            ok = _query(file, (*path, name), text, source_kind) and ok
+    if not ok:
+        return None
+    return RatioSLI(source=spec.source, total=spec.total, good=spec.good, bad=spec.bad)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _latency(file: _File, path: YPath, spec: LatencySpec, source_kind: str | None) -> LatencySLI | None:
+    ok = source_kind != _UNKNOWN
+    if not _METRIC_NAME.match(spec.histogram):
+        file.add((*path, "histogram"), f"{spec.histogram!r} is not a metric name")
+        ok = False
+    elif spec.histogram.endswith("_bucket"):
+        file.add(
+            (*path, "histogram"),
+            f"give the histogram's base name without _bucket: {spec.histogram.removesuffix('_bucket')!r}",
+        )
+        ok = False
+    if spec.matchers.strip():
+        try:
+            selector = parse_selector(spec.matchers)
+        except ValueError as exc:
+            file.add((*path, "matchers"), str(exc))
+            ok = False
+        else:
+            if selector.metric is not None:
+                file.add(
+                    (*path, "matchers"),
+                    f"matchers must be label matchers only, like '{{route=\"/predict\"}}'; "
+                    f"got a metric name {selector.metric!r}",
+                )
+                ok = False
+    threshold_ok = spec.threshold > 0 and math.isfinite(spec.threshold)
+    if not threshold_ok:
+        file.add((*path, "threshold"), f"threshold {_number(spec.threshold)} must be a positive number of seconds")
+        ok = False
+    buckets: tuple[float, ...] | None = None
+    if spec.buckets is not None:
+        buckets = tuple(spec.buckets)
+        if not buckets:
+            file.add((*path, "buckets"), "buckets must not be empty; leave the field out instead")
+            ok = False
+        elif any(not math.isfinite(b) or b <= 0 for b in buckets) or any(
+            a >= b for a, b in itertools.pairwise(buckets)
+        ):
+            file.add((*path, "buckets"), "buckets must be positive and strictly increasing")
+            ok = False
+        elif threshold_ok and not any(math.isclose(spec.threshold, b, rel_tol=1e-9) for b in buckets):
+            file.add(
+                (*path, "threshold"),
+                f"threshold {_number(spec.threshold)} is not a bucket boundary of {spec.histogram}; "
+                f"boundaries: {', '.join(_number(b) for b in buckets)}",
+            )
+            ok = False
+    if not ok:
+        return None
+    return LatencySLI(
+        source=spec.source,
+        histogram=spec.histogram,
+        threshold=spec.threshold,
+        matchers=spec.matchers.strip(),
+        buckets=buckets,
+    )
+
+
+def _threshold(file: _File, path: YPath, spec: ThresholdSpec, source_kind: str | None) -> ThresholdSLI | None:
+    ok = source_kind != _UNKNOWN
+    ok = _query(file, (*path, "metric"), spec.metric, source_kind) and ok
+    if not math.isfinite(spec.value):
+        file.add((*path, "value"), f"value {spec.value} must be a finite number")
+        ok = False
+    if not ok:
+        return None
+    return ThresholdSLI(
+        source=spec.source,
+        metric=spec.metric,
+        op=Comparison(spec.op),
+        value=spec.value,
+        aggregate=Aggregation(spec.aggregate),
+    )

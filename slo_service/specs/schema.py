@@ -1,0 +1,127 @@
+"""Pydantic models of the YAML file format (apiVersion slo-service/v1), structure and types only.
+
+Every model forbids unknown fields, so a typo such as ``goood`` is reported instead of ignored. Rules
+that need more context (names, ranges, durations, references between sections) live in loader.py,
+which turns these specs into the frozen core model.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat
+
+API_VERSION = "slo-service/v1"
+SUPPORTED_API_VERSIONS = (API_VERSION,)
+
+SOURCE_TYPES = ("scrape", "promql", "push")
+
+# YAML already types its scalars, so numbers and booleans are taken strictly: `objective: "99.9"` or
+# `objective: true` is a mistake worth reporting, not something to coerce. Integers are fine as floats.
+Number = StrictFloat
+
+
+class Spec(BaseModel):
+    """Base of every spec: unknown fields are errors, values are immutable once read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DocumentSpec(Spec):
+    """One file. Items are validated one by one (see loader) so one bad item does not hide the others."""
+
+    apiVersion: str
+    kind: Literal["Config"] = "Config"
+    services: list[Any] | None = None
+    sources: list[Any] | None = None
+    slos: list[Any] | None = None
+
+
+class ServiceSpec(Spec):
+    name: str
+    description: str = ""
+    labels: dict[str, str] = {}
+
+
+class ScrapeSourceSpec(Spec):
+    name: str
+    type: Literal["scrape"]
+    url: str
+    interval: str = "15s"
+    timeout: str = "5s"
+
+
+class PromQLSourceSpec(Spec):
+    name: str
+    type: Literal["promql"]
+    url: str
+    interval: str = "1m"
+    timeout: str = "10s"
+    backfill: StrictBool = True
+    headers: dict[str, str] = {}
+
+
+class PushSourceSpec(Spec):
+    name: str
+    type: Literal["push"]
+
+
+SOURCE_SPECS: dict[str, type[Spec]] = {
+    "scrape": ScrapeSourceSpec,
+    "promql": PromQLSourceSpec,
+    "push": PushSourceSpec,
+}
+
+
+class PeriodSpec(Spec):
+    """The mapping form of `period`; the string form ("28d") is handled by the loader."""
+
+    rolling: str | None = None
+    calendar: Literal["week", "month"] | None = None
+    timezone: str | None = None
+
+
+class BudgetingSpec(Spec):
+    method: Literal["occurrences", "timeslices"] = "occurrences"
+    slice: str | None = None
+    slice_threshold: Number | None = None
+
+
+class RatioSpec(Spec):
+    source: str
+    total: str
+    good: str | None = None
+    bad: str | None = None
+
+
+class LatencySpec(Spec):
+    source: str
+    histogram: str
+    threshold: Number
+    matchers: str = ""
+    buckets: list[Number] | None = None
+
+
+class ThresholdSpec(Spec):
+    source: str
+    metric: str
+    op: Literal["<", "<=", ">", ">="]
+    value: Number
+    aggregate: Literal["max", "min", "avg", "sum"] = "max"
+
+
+class SLISpec(Spec):
+    ratio: RatioSpec | None = None
+    latency: LatencySpec | None = None
+    threshold: ThresholdSpec | None = None
+
+
+class SLOSpec(Spec):
+    service: str
+    name: str
+    objective: Number
+    period: Any  # "28d" | {rolling: 28d} | {calendar: month, timezone: ...}; checked by the loader
+    sli: SLISpec
+    description: str = ""
+    labels: dict[str, str] = {}
+    budgeting: BudgetingSpec | None = None

@@ -1,0 +1,133 @@
+"""Typed SQLAlchemy 2 models of the SLO history.
+
+Storage choices:
+
+* Slice starts (`slo_slices.start_epoch`) are integer Unix epoch seconds (UTC). They are the primary key of
+  the hottest table; integers compare, index and round (`start - start % 3600` for the hourly roll-up)
+  identically on SQLite and PostgreSQL, with no timezone ambiguity.
+* Every other timestamp is a `UtcDateTime`: `timestamptz` on PostgreSQL, an ISO string on SQLite (which drops
+  the zone); values are normalised to UTC going in and always come back timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend; naive datetimes are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: the history store only accepts aware datetimes")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            # SQLite stores text without an offset; keep it UTC so text order is time order.
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class SliceRow(Base):
+    """Good/total counts of one key/series in one time slice of `resolution` seconds."""
+
+    __tablename__ = "slo_slices"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    series: Mapped[str] = mapped_column(String(16), primary_key=True)
+    resolution: Mapped[int] = mapped_column(Integer, primary_key=True)
+    start_epoch: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    good: Mapped[float] = mapped_column(Double, nullable=False)
+    total: Mapped[float] = mapped_column(Double, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("series IN ('events', 'slices')", name="series"),
+        CheckConstraint("resolution > 0", name="resolution_positive"),
+        # Compaction and retention select by resolution and age across all keys.
+        Index("ix_slo_slices_resolution_start_epoch", "resolution", "start_epoch"),
+    )
+
+
+class IngestKeyRow(Base):
+    """An idempotency key of an accepted push, so a retried push is not counted twice."""
+
+    __tablename__ = "ingest_keys"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, index=True)
+
+
+class ScrapeHealthRow(Base):
+    """The latest collection attempt per (source, target), plus the failure streak ("down since")."""
+
+    __tablename__ = "scrape_health"
+
+    source: Mapped[str] = mapped_column(String(255), primary_key=True)
+    target: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, index=True)
+    up: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    duration_seconds: Mapped[float] = mapped_column(Double, nullable=False)
+    samples: Mapped[int] = mapped_column(Integer, nullable=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, nullable=False)
+    failing_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class EvaluationRow(Base):
+    """What one evaluation said about one SLO; the primary key doubles as the (key, at) index."""
+
+    __tablename__ = "slo_evaluations"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    sli: Mapped[float | None] = mapped_column(Double)
+    budget_remaining: Mapped[float | None] = mapped_column(Double)
+    burn_rates: Mapped[dict[str, float | None]] = mapped_column(JSON, nullable=False)
+    good: Mapped[float] = mapped_column(Double, nullable=False)
+    total: Mapped[float] = mapped_column(Double, nullable=False)
+
+    __table_args__ = (Index("ix_slo_evaluations_at", "at"),)

@@ -1,0 +1,1 @@
+"""The built-in simulated model server used by the demo and tests."""

@@ -52,6 +52,17 @@ class ScrapeHealth:
 
 
 @dataclass(frozen=True)
+class ScrapeStatus:
+    """The latest ScrapeHealth of a target plus its failure streak, for "down since" displays."""
+
+    latest: ScrapeHealth
+    last_success_at: datetime | None
+    consecutive_failures: int
+    failing_since: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
 class EvaluationSnapshot:
     """What one evaluation said about one SLO, kept for charts."""
 
@@ -93,6 +104,10 @@ class HistoryStore(Protocol):
 
     def latest_scrapes(self) -> list[ScrapeHealth]:
         """The newest ScrapeHealth per (source, target)."""
+        ...
+
+    def scrape_statuses(self) -> list[ScrapeStatus]:
+        """The newest result per (source, target) with last success, failure streak and "down since"."""
         ...
 
     def save_evaluations(self, snapshots: Sequence[EvaluationSnapshot]) -> None: ...

@@ -119,7 +119,7 @@ def test_example_config_loads_into_the_expected_model() -> None:
     assert freshness.budgeting.slice_threshold == 1.0
     assert (freshness.sli.op, freshness.sli.value, freshness.sli.aggregate) == (
         Comparison.LT,
-        3600.0,
+        900.0,
         Aggregation.MAX,
     )
 

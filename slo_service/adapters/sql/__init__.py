@@ -4,6 +4,7 @@ SQLite (file, WAL) is the default backend; PostgreSQL (psycopg 3) is supported f
 """
 
 from slo_service.adapters.sql.engine import make_engine
-from slo_service.adapters.sql.store import ScrapeStatus, SqlHistoryStore
+from slo_service.adapters.sql.store import SqlHistoryStore
+from slo_service.core.ports import ScrapeStatus
 
 __all__ = ["ScrapeStatus", "SqlHistoryStore", "make_engine"]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import URL
 
 import slo_service
-from alembic import command
 from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.models import Base
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, Integer, Table, case, delete, func, literal, null, select, text
@@ -20,6 +19,7 @@ from slo_service.core.ports import (
     CountIncrement,
     EvaluationSnapshot,
     ScrapeHealth,
+    ScrapeStatus,
     StoredSlice,
 )
 
@@ -63,17 +63,6 @@ _PG_COMPACT = text(
     SELECT (SELECT count(*) FROM moved) AS rolled, (SELECT count(*) FROM merged) AS merged
     """
 )
-
-
-@dataclass(frozen=True)
-class ScrapeStatus:
-    """The latest ScrapeHealth of a target plus its failure streak, for "down since" displays."""
-
-    latest: ScrapeHealth
-    last_success_at: datetime | None
-    consecutive_failures: int
-    failing_since: datetime | None
-    last_error: str | None
 
 
 def to_epoch(when: datetime) -> float:

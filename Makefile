@@ -1,0 +1,58 @@
+# slo-service developer commands. `make run` and `make test` work on a fresh machine.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?= -n 2
+export SLO_SERVICE_DATABASE_URL ?= sqlite:///var/slo-service.db
+
+.PHONY: run test lint format install migrate demo-incident bench clean help
+
+help:
+	@echo "make run      - install, migrate and start the service with the demo model server (SQLite)"
+	@echo "make test     - install and run the whole test suite"
+	@echo "make lint     - ruff and mypy"
+	@echo "make bench    - run the benchmarks in bench/"
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: $(STAMP)
+	@mkdir -p var
+	$(BIN)/slo-service db upgrade
+
+run: migrate
+	$(BIN)/slo-service demo --config examples/slo-service.yaml
+
+demo-incident:
+	curl -fsS -X POST 'http://127.0.0.1:9105/incident?duration=600'
+
+# pytest exits 5 when it collected no tests: that is a failure here, never a pass.
+test: $(STAMP)
+	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+lint: $(STAMP)
+	$(BIN)/ruff check slo_service tests bench
+	$(BIN)/ruff format --check slo_service tests bench
+	$(BIN)/mypy slo_service
+
+format: $(STAMP)
+	$(BIN)/ruff format slo_service tests bench
+	$(BIN)/ruff check --fix slo_service tests bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_evaluate.py
+	$(BIN)/python bench/bench_scrape.py
+	$(BIN)/python bench/bench_store.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

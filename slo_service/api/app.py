@@ -1,0 +1,56 @@
+"""The FastAPI application: routers, error handlers, /healthz, /readyz and /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from slo_service import __version__
+from slo_service.api import operations, slos
+from slo_service.api.errors import install_error_handlers
+from slo_service.pipeline.runtime import Runtime
+
+
+def create_app(
+    runtime: Runtime,
+    registry: CollectorRegistry,
+    scheduler_running: Callable[[], bool] = lambda: True,
+) -> FastAPI:
+    """Build the app around an already wired runtime; nothing is started here."""
+    app = FastAPI(
+        title="slo-service",
+        version=__version__,
+        description="SLOs, error budgets and burn rates for ML systems. Errors are JSON: {message, problems}.",
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.include_router(slos.router)
+    app.include_router(operations.router)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: database reachable, config loaded, scheduler running")
+    def readyz(request: Request) -> JSONResponse:
+        rt: Runtime = request.app.state.runtime
+        checks: dict[str, Any] = {}
+        try:
+            rt.store.ping()
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        checks["config"] = "ok" if rt.config.slos or rt.config.sources else "empty"
+        checks["scheduler"] = "ok" if scheduler_running() else "stopped"
+        ready = checks["database"] == "ok" and checks["scheduler"] == "ok"
+        return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics of every SLO and of the service")
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

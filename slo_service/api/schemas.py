@@ -1,0 +1,168 @@
+"""Request and response bodies of the API, and their conversion from the core model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from slo_service.core.durations import format_duration
+from slo_service.core.model import SLO, Config, LatencySLI, PeriodKind, RatioSLI, ThresholdSLI
+from slo_service.core.slo_math import SLOStatus, WindowStatus
+
+
+class WindowOut(BaseModel):
+    window: str
+    start: datetime
+    end: datetime
+    good: float
+    total: float
+    sli: float | None = Field(description="good/total; null when the window has no data")
+    burn_rate: float | None
+    data_coverage: float = Field(description="share of the window's slices that had data")
+    has_data: bool
+
+
+class BudgetOut(BaseModel):
+    allowed_bad: float
+    consumed_bad: float
+    consumed_ratio: float | None
+    remaining_ratio: float | None = Field(description="negative when the budget is overspent")
+
+
+class StatusOut(BaseModel):
+    evaluated_at: datetime
+    period_start: datetime
+    period_end: datetime
+    sli: float | None
+    budget: BudgetOut
+    windows: dict[str, WindowOut]
+    data_gaps: list[str] = Field(description="windows with no data or incomplete data")
+
+
+class SLOOut(BaseModel):
+    service: str
+    slo: str
+    description: str
+    objective: float = Field(description="objective as a ratio, e.g. 0.999")
+    objective_percent: float
+    period: dict[str, Any]
+    budgeting: dict[str, Any]
+    sli: dict[str, Any]
+    labels: dict[str, str]
+    status: StatusOut | None = None
+    collection_error: str | None = None
+
+
+def window_out(w: WindowStatus) -> WindowOut:
+    return WindowOut(
+        window=w.window,
+        start=w.start,
+        end=w.end,
+        good=w.good,
+        total=w.total,
+        sli=w.sli,
+        burn_rate=w.burn_rate,
+        data_coverage=w.data_coverage,
+        has_data=w.total > 0,
+    )
+
+
+def status_out(st: SLOStatus) -> StatusOut:
+    return StatusOut(
+        evaluated_at=st.evaluated_at,
+        period_start=st.period_start,
+        period_end=st.period_end,
+        sli=st.period.sli,
+        budget=BudgetOut(
+            allowed_bad=st.budget.allowed_bad,
+            consumed_bad=st.budget.consumed_bad,
+            consumed_ratio=st.budget.consumed_ratio,
+            remaining_ratio=st.budget.remaining_ratio,
+        ),
+        windows={name: window_out(w) for name, w in st.windows.items()},
+        data_gaps=[name for name, w in st.windows.items() if w.total == 0 or w.data_coverage < 0.999],
+    )
+
+
+def sli_out(slo: SLO) -> dict[str, Any]:
+    sli = slo.sli
+    if isinstance(sli, RatioSLI):
+        return {"kind": "ratio", "source": sli.source, "good": sli.good, "bad": sli.bad, "total": sli.total}
+    if isinstance(sli, LatencySLI):
+        return {
+            "kind": "latency",
+            "source": sli.source,
+            "histogram": sli.histogram,
+            "matchers": sli.matchers,
+            "threshold": sli.threshold,
+        }
+    assert isinstance(sli, ThresholdSLI)
+    return {
+        "kind": "threshold",
+        "source": sli.source,
+        "metric": sli.metric,
+        "op": str(sli.op),
+        "value": sli.value,
+        "aggregate": str(sli.aggregate),
+    }
+
+
+def slo_out(
+    slo: SLO, config: Config, status: SLOStatus | None, error: str | None = None, detail: bool = True
+) -> SLOOut:
+    service = config.services.get(slo.service)
+    period: dict[str, Any]
+    if slo.period.kind is PeriodKind.ROLLING:
+        period = {"kind": "rolling", "length": format_duration(slo.period.nominal_length)}
+    else:
+        period = {"kind": "calendar", "unit": str(slo.period.unit), "timezone": slo.period.timezone}
+    budgeting: dict[str, Any] = {"method": str(slo.budgeting.method)}
+    if slo.budgeting.slice is not None:
+        budgeting["slice"] = format_duration(slo.budgeting.slice)
+        budgeting["slice_threshold"] = slo.budgeting.slice_threshold
+    st = status_out(status) if status is not None else None
+    if st is not None and not detail:
+        st.windows = {k: v for k, v in st.windows.items() if k in ("1h", "6h", "1d", "period")}
+    return SLOOut(
+        service=slo.service,
+        slo=slo.name,
+        description=slo.description,
+        objective=slo.objective,
+        objective_percent=round(slo.objective * 100, 6),
+        period=period,
+        budgeting=budgeting,
+        sli=sli_out(slo),
+        labels={**(service.labels if service else {}), **slo.labels},
+        status=st,
+        collection_error=error,
+    )
+
+
+class IngestSample(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    metric: str = Field(min_length=1, description="metric name the SLI selectors match")
+    labels: dict[str, str] = Field(default_factory=dict)
+    value: float = Field(description="an event count increment (ratio/latency SLIs) or a gauge value")
+    timestamp: datetime | float | None = Field(
+        None, description="RFC 3339 or Unix seconds; defaults to the time of receipt"
+    )
+
+
+class IngestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: str = Field(min_length=1, description="name of a source of type push")
+    idempotency_key: str | None = Field(
+        None,
+        max_length=200,
+        description="retries with the same key are stored once (also: Idempotency-Key header)",
+    )
+    samples: list[IngestSample] = Field(min_length=1, max_length=100_000)
+
+
+class IngestResponse(BaseModel):
+    stored: bool
+    duplicate: bool
+    observations: int
+    errors: dict[str, str]

@@ -1,0 +1,219 @@
+"""The `slo-service` command line: serve, demo, validate, db upgrade, status."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from slo_service import __version__
+from slo_service.settings import Settings
+
+app = typer.Typer(help="SLOs, error budgets and burn rates for ML systems.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+err_console = Console(stderr=True)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = REPO_ROOT / "examples" / "slo-service.yaml"
+
+ConfigOpt = Annotated[list[str] | None, typer.Option("--config", "-c", help="YAML file or directory (repeatable)")]
+HostOpt = Annotated[str | None, typer.Option(help="address to listen on")]
+PortOpt = Annotated[int | None, typer.Option(help="port to listen on")]
+DbOpt = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL (default: SQLite file)")]
+
+
+def _settings(config: list[str] | None, host: str | None, port: int | None, database_url: str | None) -> Settings:
+    overrides: dict[str, Any] = {}
+    if config:
+        overrides["config"] = config
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    if database_url:
+        overrides["database_url"] = database_url
+    settings = Settings(**overrides)
+    if settings.database_url.startswith("sqlite:///") and not settings.database_url.startswith("sqlite:////"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One line per scrape and per job run drowns what matters; their warnings still show.
+    for noisy in ("httpx", "apscheduler.executors.default", "apscheduler.scheduler"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _run(settings: Settings) -> None:
+    import uvicorn
+
+    from slo_service.specs.loader import ConfigError
+    from slo_service.wiring import build_service
+
+    _setup_logging(settings.log_level)
+    try:
+        service = build_service(settings)
+    except ConfigError as exc:
+        err_console.print("[bold red]config refused[/]: fix these problems and start again")
+        for problem in exc.problems:  # plain lines: editors and CI parse file:line: field: message
+            print(f"  {problem}", file=sys.stderr)
+        raise typer.Exit(1) from None
+
+    def on_sighup(_signum: int, _frame: object) -> None:
+        threading.Thread(target=service.runtime.reload, name="sighup-reload", daemon=True).start()
+
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, on_sighup)
+    service.jobs.start()
+    try:
+        uvicorn.run(service.app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    finally:
+        service.jobs.shutdown()
+        service.engine.dispose()
+
+
+@app.command()
+def serve(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, database_url: DbOpt = None) -> None:
+    """Run the service: API, /metrics and the scheduler, with migrations first."""
+    _run(_settings(config, host, port, database_url))
+
+
+@app.command()
+def demo(
+    config: ConfigOpt = None,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    database_url: DbOpt = None,
+    demo_port: Annotated[int, typer.Option(help="port of the simulated model server")] = 9105,
+    incident: Annotated[bool, typer.Option(help="start with an incident: errors and slow requests")] = False,
+) -> None:
+    """Run the service together with a simulated model server that the example config scrapes."""
+    from slo_service.demo.model_server import DemoModelServer
+
+    settings = _settings(config or [str(EXAMPLE_CONFIG)], host, port, database_url)
+    # 0.1% errors: every example SLO holds its objective until an incident is triggered.
+    server = DemoModelServer(host="127.0.0.1", port=demo_port, error_rate=0.001)
+    server.start()
+    console.print(f"demo model server on {server.url}/metrics (POST {server.url}/incident to start an incident)")
+    if incident:
+        server.trigger_incident()
+    try:
+        _run(settings)
+    finally:
+        server.stop()
+
+
+@app.command()
+def validate(files: Annotated[list[Path], typer.Argument(help="YAML files or directories")]) -> None:
+    """Check config files; print every problem as file:line: field: message (exit code 1 if any)."""
+    from slo_service.specs.loader import load_config, validate_files
+
+    problems = validate_files(files)
+    if problems:
+        for problem in problems:
+            print(problem)
+        err_console.print(f"[red]{len(problems)} problem(s)[/]")
+        raise typer.Exit(1)
+    config = load_config(files)
+    console.print(
+        f"[green]OK[/]: {len(config.services)} services, {len(config.sources)} sources, {len(config.slos)} SLOs"
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: DbOpt = None, revision: Annotated[str, typer.Argument(help="target revision")] = "head"
+) -> None:
+    """Apply the Alembic migrations (the service also does this on start)."""
+    from slo_service.adapters.sql.migrate import upgrade
+
+    settings = _settings(None, None, None, database_url)
+    upgrade(settings.database_url, revision)
+    console.print(f"database at revision {revision}")
+
+
+@app.command()
+def status(
+    url: Annotated[str | None, typer.Option(help="base URL of a running service")] = None,
+    service: Annotated[str | None, typer.Option(help="only this service")] = None,
+) -> None:
+    """A table of SLOs with budget remaining and burn rates, from a running service."""
+    import httpx
+
+    settings = Settings()
+    base = url or f"http://{settings.host}:{settings.port}"
+    try:
+        response = httpx.get(f"{base}/api/v1/slos", params={"service": service} if service else None, timeout=10)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        err_console.print(f"[red]cannot read {base}/api/v1/slos[/]: {exc}")
+        raise typer.Exit(2) from None
+    table = Table(title=f"SLOs at {base}")
+    for col in (
+        "service",
+        "slo",
+        "objective",
+        "SLI (period)",
+        "budget left",
+        "burn 1h",
+        "burn 6h",
+        "burn 1d",
+    ):
+        table.add_column(col, justify="left" if col in ("service", "slo") else "right")
+    for item in response.json():
+        st = item.get("status") or {}
+        windows = st.get("windows", {})
+        remaining = (st.get("budget") or {}).get("remaining_ratio")
+        table.add_row(
+            item["service"],
+            item["slo"],
+            f"{item['objective_percent']:g}%",
+            _pct(st.get("sli")),
+            _budget(remaining),
+            *(_burn((windows.get(w) or {}).get("burn_rate")) for w in ("1h", "6h", "1d")),
+        )
+    # Piped output (CI logs, grep) has no terminal width: do not wrap SLO names at 80 columns.
+    out = console if console.is_terminal else Console(width=200)
+    out.print(table)
+
+
+def _pct(value: float | None) -> str:
+    return "no data" if value is None else f"{value * 100:.3f}%"
+
+
+def _budget(value: float | None) -> str:
+    if value is None:
+        return "[dim]no data[/]"
+    colour = "green" if value > 0.5 else "yellow" if value > 0.1 else "red"
+    return f"[{colour}]{value * 100:.1f}%[/]"
+
+
+def _burn(value: float | None) -> str:
+    if value is None:
+        return "[dim]-[/]"
+    colour = "red" if value >= 6 else "yellow" if value >= 1 else "green"
+    return f"[{colour}]{value:.2f}x[/]"
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app(prog_name="slo-service")
+
+
+if __name__ == "__main__":
+    main()

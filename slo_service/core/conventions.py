@@ -1,0 +1,33 @@
+"""Exported metric and label names, defined once for the exporter, rule generators and dashboards."""
+
+from __future__ import annotations
+
+# Labels every SLO series carries.
+SERVICE_LABEL = "service"
+SLO_LABEL = "slo"
+WINDOW_LABEL = "window"
+OUTCOME_LABEL = "outcome"
+RESERVED_LABELS = frozenset({SERVICE_LABEL, SLO_LABEL, WINDOW_LABEL, OUTCOME_LABEL})
+
+# SLO metrics (gauges unless noted).
+SLO_OBJECTIVE_RATIO = "slo_objective_ratio"
+SLO_SLI_RATIO = "slo_sli_ratio"
+SLO_BURN_RATE = "slo_burn_rate"
+SLO_ERROR_BUDGET_REMAINING_RATIO = "slo_error_budget_remaining_ratio"
+SLO_ERROR_BUDGET_CONSUMED_RATIO = "slo_error_budget_consumed_ratio"
+SLO_DATA_COVERAGE_RATIO = "slo_data_coverage_ratio"
+SLO_PERIOD_SECONDS = "slo_period_seconds"
+SLO_EVENTS = "slo_events"  # counter; exposed as slo_events_total
+SLO_INFO = "slo_info"
+
+# Self-metrics of the service.
+SCRAPE_UP = "slo_service_scrape_up"
+SCRAPE_DURATION_SECONDS = "slo_service_scrape_duration_seconds"
+SCRAPE_SAMPLES = "slo_service_scrape_samples"
+EVALUATION_DURATION_SECONDS = "slo_service_evaluation_duration_seconds"
+LAST_EVALUATION_TIMESTAMP_SECONDS = "slo_service_last_evaluation_timestamp_seconds"
+COLLECTION_ERRORS = "slo_service_collection_errors"  # counter
+STORE_PENDING_WRITES = "slo_service_store_pending_writes"
+CONFIG_RELOADS = "slo_service_config_reloads"  # counter, label result
+CONFIG_LAST_RELOAD_SUCCESS = "slo_service_config_last_reload_successful"
+BUILD_INFO = "slo_service_build_info"

@@ -1,0 +1,1 @@
+"""The /metrics side: a prometheus-client custom collector over the runtime's latest state."""

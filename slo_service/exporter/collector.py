@@ -1,0 +1,185 @@
+"""Custom collector: SLO gauges, event counters and self-metrics, read from the runtime on each scrape."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from slo_service import __version__
+from slo_service.core import conventions as c
+from slo_service.core.model import Config
+from slo_service.core.slo_math import SLOStatus
+
+
+class RuntimeView(Protocol):
+    """What the exporter reads; the pipeline's Runtime satisfies it."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def statuses(self) -> Mapping[str, SLOStatus]: ...
+
+    @property
+    def sources(self) -> Mapping[str, object]: ...
+
+    @property
+    def collection_errors(self) -> Mapping[str, int]: ...
+
+    @property
+    def history(self) -> object: ...
+
+    @property
+    def last_evaluation(self) -> object: ...
+
+    @property
+    def last_reload(self) -> object: ...
+
+
+class SLOCollector(Collector):
+    """Builds every family from one consistent read of the runtime."""
+
+    def __init__(self, runtime: RuntimeView, export_labels: Sequence[str] = ()) -> None:
+        self.runtime = runtime
+        self.export_labels = [lbl for lbl in export_labels if lbl not in c.RESERVED_LABELS]
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._slo_metrics()
+        yield from self._self_metrics()
+
+    def _slo_metrics(self) -> Iterator[Metric]:
+        rt = self.runtime
+        config = rt.config
+        statuses = dict(rt.statuses)
+        base = [c.SERVICE_LABEL, c.SLO_LABEL, *self.export_labels]
+        objective = GaugeMetricFamily(c.SLO_OBJECTIVE_RATIO, "SLO objective as a ratio (0.999)", labels=base)
+        period = GaugeMetricFamily(c.SLO_PERIOD_SECONDS, "Length of the SLO period in seconds", labels=base)
+        sli = GaugeMetricFamily(c.SLO_SLI_RATIO, "SLI (good/total) over the window", labels=[*base, "window"])
+        burn = GaugeMetricFamily(c.SLO_BURN_RATE, "Error-budget burn rate over the window", labels=[*base, "window"])
+        coverage = GaugeMetricFamily(
+            c.SLO_DATA_COVERAGE_RATIO, "Share of the window's slices that had data", labels=[*base, "window"]
+        )
+        remaining = GaugeMetricFamily(
+            c.SLO_ERROR_BUDGET_REMAINING_RATIO,
+            "Error budget left in the period (negative when overspent)",
+            labels=base,
+        )
+        consumed = GaugeMetricFamily(
+            c.SLO_ERROR_BUDGET_CONSUMED_RATIO, "Share of the period's error budget consumed", labels=base
+        )
+        events = CounterMetricFamily(
+            c.SLO_EVENTS, "Events recorded since the process started, by outcome", labels=[*base, "outcome"]
+        )
+        meta_keys = sorted(
+            {k for s in config.services.values() for k in s.labels} | {k for s in config.slos for k in s.labels}
+        )
+        meta_keys = [k for k in meta_keys if k not in c.RESERVED_LABELS]
+        info = InfoMetricFamily(c.SLO_INFO.removesuffix("_info"), "SLO metadata", labels=None)
+        counts = getattr(rt.history, "event_counts", {})
+        for slo in config.slos:
+            service = config.services.get(slo.service)
+            labels = {**(service.labels if service else {}), **slo.labels}
+            values = [slo.service, slo.name, *(labels.get(k, "") for k in self.export_labels)]
+            objective.add_metric(values, slo.objective)
+            period.add_metric(values, slo.period.nominal_length.total_seconds())
+            info.add_metric(
+                [],
+                {
+                    c.SERVICE_LABEL: slo.service,
+                    c.SLO_LABEL: slo.name,
+                    "sli_kind": str(slo.sli.kind),
+                    "budgeting": str(slo.budgeting.method),
+                    "period": _period_label(slo.period),
+                    **{k: labels.get(k, "") for k in meta_keys},
+                },
+            )
+            good, total = counts.get(slo.key, (0.0, 0.0))
+            events.add_metric([*values, "good"], good)
+            events.add_metric([*values, "bad"], max(total - good, 0.0))
+            st = statuses.get(slo.key)
+            if st is None:
+                continue
+            for name, w in st.windows.items():
+                if w.sli is not None:
+                    sli.add_metric([*values, name], w.sli)
+                if w.burn_rate is not None:
+                    burn.add_metric([*values, name], w.burn_rate)
+                coverage.add_metric([*values, name], w.data_coverage)
+            if st.budget.remaining_ratio is not None:
+                remaining.add_metric(values, st.budget.remaining_ratio)
+            if st.budget.consumed_ratio is not None:
+                consumed.add_metric(values, st.budget.consumed_ratio)
+        yield from (objective, period, sli, burn, coverage, remaining, consumed, events, info)
+
+    def _self_metrics(self) -> Iterator[Metric]:
+        rt = self.runtime
+        up = GaugeMetricFamily(
+            c.SCRAPE_UP, "1 if the last collection from the target succeeded", labels=["source", "target"]
+        )
+        duration = GaugeMetricFamily(
+            c.SCRAPE_DURATION_SECONDS, "Duration of the last collection", labels=["source", "target"]
+        )
+        samples = GaugeMetricFamily(c.SCRAPE_SAMPLES, "Samples in the last collection", labels=["source", "target"])
+        for name, state in dict(rt.sources).items():
+            health = getattr(state, "health", None)
+            if health is None:
+                continue
+            up.add_metric([name, health.target], 1.0 if health.up else 0.0)
+            duration.add_metric([name, health.target], health.duration_seconds)
+            samples.add_metric([name, health.target], float(health.samples))
+        yield from (up, duration, samples)
+        errors = CounterMetricFamily(
+            c.COLLECTION_ERRORS, "Collections that failed or reported SLI errors", labels=["source"]
+        )
+        for name, count in dict(rt.collection_errors).items():
+            errors.add_metric([name], float(count))
+        yield errors
+        evaluation = rt.last_evaluation
+        if evaluation is not None:
+            yield GaugeMetricFamily(
+                c.EVALUATION_DURATION_SECONDS,
+                "Duration of the last evaluation cycle",
+                value=getattr(evaluation, "duration_seconds", 0.0),
+            )
+            evaluated_at = getattr(evaluation, "evaluated_at", None)
+            if evaluated_at is not None:
+                yield GaugeMetricFamily(
+                    c.LAST_EVALUATION_TIMESTAMP_SECONDS,
+                    "Unix time of the last evaluation cycle",
+                    value=evaluated_at.timestamp(),
+                )
+        pending = getattr(rt.history, "pending_writes", 0)
+        yield GaugeMetricFamily(c.STORE_PENDING_WRITES, "Increments waiting for the database", value=float(pending))
+        reload = rt.last_reload
+        if reload is not None:
+            yield GaugeMetricFamily(
+                c.CONFIG_LAST_RELOAD_SUCCESS,
+                "1 if the last config reload succeeded",
+                value=1.0 if getattr(reload, "ok", False) else 0.0,
+            )
+        build = InfoMetricFamily(c.BUILD_INFO.removesuffix("_info"), "Build information")
+        build.add_metric([], {"version": __version__, "python": platform.python_version()})
+        yield build
+
+
+def _period_label(period: object) -> str:
+    from slo_service.core.durations import format_duration
+    from slo_service.core.model import Period, PeriodKind
+
+    assert isinstance(period, Period)
+    if period.kind is PeriodKind.ROLLING:
+        return format_duration(period.nominal_length)
+    return f"calendar-{period.unit}"
+
+
+def build_registry(runtime: RuntimeView, export_labels: Sequence[str] = ()) -> CollectorRegistry:
+    """A registry of our own (never the global one), so tests and embedders get only these metrics."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SLOCollector(runtime, export_labels))
+    return registry

@@ -1,0 +1,1 @@
+"""APScheduler jobs: the timers that drive collection, evaluation and compaction."""

@@ -1,0 +1,117 @@
+"""Schedules one job per source, the evaluation cycle and compaction; reschedules on config reload."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from slo_service.core.model import Config, PromQLSource, ScrapeSource
+from slo_service.pipeline.runtime import Runtime
+
+log = logging.getLogger(__name__)
+SOURCE_JOB_PREFIX = "collect:"
+
+
+class Jobs:
+    """Owns the BackgroundScheduler; every job swallows and logs its own errors so the timer keeps going."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        evaluation_interval: timedelta,
+        compaction_interval: timedelta,
+        raw_retention: timedelta,
+        retention: timedelta,
+    ) -> None:
+        self.runtime = runtime
+        self.raw_retention = raw_retention
+        self.retention = retention
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(8)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+            timezone=UTC,
+        )
+        self.scheduler.add_job(
+            self.evaluate,
+            "interval",
+            seconds=evaluation_interval.total_seconds(),
+            id="evaluate",
+            next_run_time=datetime.now(UTC) + timedelta(seconds=1),
+        )
+        self.scheduler.add_job(
+            self.compact,
+            "interval",
+            seconds=compaction_interval.total_seconds(),
+            id="compact",
+            next_run_time=datetime.now(UTC) + timedelta(seconds=30),
+        )
+        self.sync(runtime.config)
+        runtime.listeners.append(self.sync)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.scheduler.running)
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def sync(self, config: Config) -> None:
+        """Make the per-source jobs match the config: add new, reschedule changed, drop removed."""
+        wanted = {}
+        for source in config.sources.values():
+            if isinstance(source, ScrapeSource | PromQLSource):
+                wanted[SOURCE_JOB_PREFIX + source.name] = source
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(SOURCE_JOB_PREFIX) and job.id not in wanted:
+                job.remove()
+        for job_id, source in wanted.items():
+            self.scheduler.add_job(
+                self.collect,
+                "interval",
+                seconds=source.interval.total_seconds(),
+                id=job_id,
+                args=[source.name],
+                replace_existing=True,
+                next_run_time=datetime.now(UTC),
+            )
+        for source, slo in self.runtime.slos_needing_backfill():
+            self.scheduler.add_job(
+                self.backfill, "date", args=[source, slo], id=f"backfill:{slo.key}", replace_existing=True
+            )
+
+    def collect(self, source_name: str) -> None:
+        try:
+            outcome = asyncio.run(self.runtime.collect(source_name))
+            if outcome is not None and not outcome.health.up:
+                log.warning("collection from %s failed: %s", source_name, outcome.health.error)
+        except Exception:
+            log.exception("collection job for %s failed", source_name)
+
+    def backfill(self, source: PromQLSource, slo: object) -> None:
+        try:
+            asyncio.run(self.runtime.backfill(source, slo))  # type: ignore[arg-type]
+        except Exception:
+            log.exception("backfill of %s failed", getattr(slo, "key", slo))
+
+    def evaluate(self) -> None:
+        try:
+            result = self.runtime.evaluate()
+            log.debug("evaluated %d SLOs in %.3fs", len(result.statuses), result.duration_seconds)
+        except Exception:
+            log.exception("evaluation failed")
+
+    def compact(self) -> None:
+        try:
+            now = self.runtime.clock.now()
+            result = self.runtime.store.compact(now, self.raw_retention, self.retention)
+            log.info("compaction: rolled up %d slices, deleted %d", result.rolled_up, result.deleted)
+        except Exception:
+            log.exception("compaction failed")

@@ -1,0 +1,1 @@
+"""Use cases: collect → store → evaluate, written against core ports, never against adapters."""

@@ -1,0 +1,86 @@
+"""The collection step: fetch samples from a source, turn them into per-SLO counts, hand them to history."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from slo_service.core.extract import Observation, SLIExtractor
+from slo_service.core.model import SLO
+from slo_service.core.ports import ScrapeHealth
+from slo_service.core.samples import Sample
+from slo_service.pipeline.history import LiveHistory, to_increments
+
+log = logging.getLogger(__name__)
+
+FetchSamples = Callable[[datetime], Awaitable[tuple[list[Sample], ScrapeHealth]]]
+"""Scrape a target: samples (empty on failure) and the health of the attempt."""
+
+FetchObservations = Callable[[datetime], Awaitable[tuple[list[Observation], ScrapeHealth, dict[str, str]]]]
+"""Query a PromQL source: ready observations (increases over the interval), the health, per-SLO errors."""
+
+
+@dataclass
+class CollectOutcome:
+    health: ScrapeHealth
+    observations: int = 0
+    slo_errors: dict[str, str] = field(default_factory=dict)
+
+
+class ScrapeCollector:
+    """One scrape source: fetch, extract counter increases per SLO, record."""
+
+    def __init__(
+        self,
+        slos: Sequence[SLO],
+        fetch: FetchSamples,
+        history: LiveHistory,
+        previous: ScrapeCollector | None = None,
+    ) -> None:
+        # On reload, keep the counter baselines of unchanged SLIs so no interval is lost.
+        self.extractor: SLIExtractor = previous.extractor.reconfigure(slos) if previous else SLIExtractor(slos)
+        self.slo_keys = [s.key for s in slos]
+        self.fetch = fetch
+        self.history = history
+
+    async def collect(self, now: datetime) -> CollectOutcome:
+        samples, health = await self.fetch(now)
+        if not health.up:
+            # A failed scrape is recorded as such; its interval is missing data, never good events.
+            return CollectOutcome(health, slo_errors={k: f"source down: {health.error}" for k in self.slo_keys})
+        result = self.extractor.from_scrape(samples, now)
+        self.history.record(to_increments(result.observations))
+        return CollectOutcome(health, len(result.observations), dict(result.errors))
+
+
+class PromQLCollector:
+    """One PromQL source: the adapter already returns increases over the interval."""
+
+    def __init__(self, slos: Sequence[SLO], fetch: FetchObservations, history: LiveHistory) -> None:
+        self.slo_keys = [s.key for s in slos]
+        self.fetch = fetch
+        self.history = history
+
+    async def collect(self, now: datetime) -> CollectOutcome:
+        observations, health, errors = await self.fetch(now)
+        if not health.up:
+            return CollectOutcome(health, slo_errors={k: f"source down: {health.error}" for k in self.slo_keys})
+        self.history.record(to_increments(observations))
+        return CollectOutcome(health, len(observations), dict(errors))
+
+
+class PushReceiver:
+    """Samples POSTed to /api/v1/ingest for one push source."""
+
+    def __init__(self, slos: Sequence[SLO], history: LiveHistory) -> None:
+        self.extractor = SLIExtractor(slos)
+        self.history = history
+
+    def receive(self, samples: Sequence[Sample], idempotency_key: str | None) -> tuple[bool, int, dict[str, str]]:
+        """Returns (stored, observations, per-SLO errors); stored is False for a repeated key."""
+        result = self.extractor.from_push(samples)
+        increments = to_increments(result.observations)
+        stored = self.history.record(increments, idempotency_key=idempotency_key)
+        return stored, len(result.observations), dict(result.errors)

@@ -1,0 +1,166 @@
+"""The live history: SQL as the durable record, the in-memory counts matrix as the fast evaluation window."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from slo_service.core.counts_matrix import DEFAULT_TIERS, CountsMatrix, Tier
+from slo_service.core.evaluation import SLICES_SUFFIX
+from slo_service.core.extract import Observation
+from slo_service.core.model import SLO, BudgetingMethod
+from slo_service.core.ports import BASE_RESOLUTION_SECONDS, EVENTS, SLICES, CountIncrement, HistoryStore
+from slo_service.core.windows import align
+
+log = logging.getLogger(__name__)
+
+
+def matrix_keys(slos: Sequence[SLO]) -> list[str]:
+    """Rows the matrix needs: each SLO's events, plus verdicts for timeslice SLOs."""
+    keys: list[str] = []
+    for slo in slos:
+        keys.append(slo.key)
+        if slo.budgeting.method is BudgetingMethod.TIMESLICES:
+            keys.append(slo.key + SLICES_SUFFIX)
+    return keys
+
+
+def _row_key(increment: CountIncrement) -> str:
+    return increment.key + SLICES_SUFFIX if increment.series == SLICES else increment.key
+
+
+def to_increments(observations: Iterable[Observation]) -> list[CountIncrement]:
+    """Align observations to 1-minute slices, summing those that fall into the same slice."""
+    sums: dict[tuple[str, datetime], list[float]] = {}
+    for obs in observations:
+        start = align(obs.at, BASE_RESOLUTION_SECONDS)
+        acc = sums.setdefault((obs.key, start), [0.0, 0.0])
+        acc[0] += obs.good
+        acc[1] += obs.total
+    return [CountIncrement(key, start, good, total) for (key, start), (good, total) in sums.items()]
+
+
+class LiveHistory:
+    """Writes go to SQL first and to the matrix; reads (evaluation) come from the matrix only.
+
+    While the database is unreachable, increments wait in a bounded buffer and are written on the
+    next successful flush, so a database outage costs no history (up to `pending_limit` increments).
+    """
+
+    def __init__(
+        self,
+        store: HistoryStore,
+        now: datetime,
+        tiers: Sequence[Tier] = DEFAULT_TIERS,
+        pending_limit: int = 1_000_000,
+    ) -> None:
+        self.store = store
+        self.tiers = tuple(tiers)
+        self.lock = threading.RLock()
+        self.matrix = CountsMatrix([], now, self.tiers)
+        self._pending: list[CountIncrement] = []
+        self._pending_limit = pending_limit
+        self.dropped_increments = 0
+        self.last_store_error: str | None = None
+        # Events recorded since start, per SLO: monotonic counters for /metrics (slo_events_total).
+        self.event_counts: dict[str, tuple[float, float]] = {}
+
+    @property
+    def span(self) -> timedelta:
+        return timedelta(seconds=max(t.resolution * t.slots for t in self.tiers))
+
+    @property
+    def pending_writes(self) -> int:
+        return len(self._pending)
+
+    def rebuild(self, slos: Sequence[SLO], now: datetime) -> None:
+        """Resize the matrix to the SLO set; rows that are new are loaded from SQL."""
+        keys = matrix_keys(slos)
+        with self.lock:
+            known = set(self.matrix.keys)
+            matrix = self.matrix.with_keys(keys)
+            matrix.advance(now)
+            new_keys = [k for k in keys if k not in known]
+            if new_keys:
+                self._load(matrix, new_keys, now)
+            self.matrix = matrix
+
+    def _load(self, matrix: CountsMatrix, keys: Sequence[str], now: datetime) -> None:
+        base = {k.removesuffix(SLICES_SUFFIX) for k in keys}
+        rows = self.store.load_counts(base, now - self.span, now + timedelta(minutes=1))
+        wanted = set(keys)
+        idx, at, good, total, present = [], [], [], [], []
+        for s in rows:
+            key = s.key + SLICES_SUFFIX if s.series == SLICES else s.key
+            if key not in wanted:
+                continue
+            row = matrix.row(key)
+            if row is None:
+                continue
+            idx.append(row)
+            at.append(s.start.timestamp())
+            good.append(s.good)
+            total.append(s.total)
+            present.append(s.resolution / BASE_RESOLUTION_SECONDS)  # an hourly roll-up stands for 60 minutes
+        if idx:
+            matrix.add_many(
+                np.asarray(idx, dtype=np.int64),
+                np.asarray(at, dtype=np.float64),
+                np.asarray(good, dtype=np.float64),
+                np.asarray(total, dtype=np.float64),
+                np.asarray(present, dtype=np.float64),
+            )
+        log.info("loaded %d history slices for %d series", len(idx), len(keys))
+
+    def record(self, increments: Sequence[CountIncrement], idempotency_key: str | None = None) -> bool:
+        """Persist and apply increments. With an idempotency key already used, apply nothing, return False.
+
+        Keyed writes (push ingest) raise when the database is down, so the producer retries; unkeyed
+        writes (scrapes, verdicts) are buffered and retried instead.
+        """
+        if not increments:
+            return True
+        if idempotency_key is not None:
+            if not self.store.add_counts(increments, idempotency_key=idempotency_key):
+                return False
+        else:
+            self._persist_or_buffer(increments)
+        with self.lock:
+            latest = max(inc.start for inc in increments)
+            if latest >= self.matrix.newest:
+                self.matrix.advance(latest)
+            for inc in increments:
+                if inc.series == EVENTS:
+                    good, total = self.event_counts.get(inc.key, (0.0, 0.0))
+                    self.event_counts[inc.key] = (good + inc.good, total + inc.total)
+                key = _row_key(inc)
+                if self.matrix.row(key) is not None:
+                    self.matrix.add(key, inc.start, inc.good, inc.total, inc.resolution / BASE_RESOLUTION_SECONDS)
+        return True
+
+    def _persist_or_buffer(self, increments: Sequence[CountIncrement]) -> None:
+        with self.lock:
+            batch = self._pending + list(increments)
+            self._pending = []
+        try:
+            self.store.add_counts(batch)
+            self.last_store_error = None
+        except Exception as exc:  # any driver error: keep the data, report, retry later
+            self.last_store_error = f"{type(exc).__name__}: {exc}"
+            log.warning("database write failed, buffering %d increments: %s", len(batch), exc)
+            with self.lock:
+                overflow = len(batch) + len(self._pending) - self._pending_limit
+                if overflow > 0:
+                    self.dropped_increments += overflow
+                    batch = batch[overflow:]
+                self._pending = batch + self._pending
+
+    def flush(self) -> int:
+        """Retry buffered writes; returns how many are still pending."""
+        if self._pending:
+            self._persist_or_buffer([])
+        return self.pending_writes

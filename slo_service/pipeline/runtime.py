@@ -1,0 +1,208 @@
+"""The running service's state: active config, collectors, latest statuses; reload keeps the old on error."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from slo_service.core.clock import Clock
+from slo_service.core.extract import Observation
+from slo_service.core.model import SLO, Config, PromQLSource, PushSource, ScrapeSource, Source
+from slo_service.core.ports import EVENTS, HistoryStore, ScrapeHealth
+from slo_service.core.samples import Sample
+from slo_service.core.slo_math import SLOStatus
+from slo_service.pipeline.collect import (
+    CollectOutcome,
+    FetchObservations,
+    FetchSamples,
+    PromQLCollector,
+    PushReceiver,
+    ScrapeCollector,
+)
+from slo_service.pipeline.evaluate import EvaluationResult, Evaluator
+from slo_service.pipeline.history import LiveHistory, to_increments
+
+log = logging.getLogger(__name__)
+
+Backfill = Callable[[PromQLSource, SLO, datetime, datetime], Awaitable[list[Observation]]]
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """Outside-world functions the runtime needs, injected by the composition root."""
+
+    scrape: Callable[[ScrapeSource], FetchSamples]
+    promql: Callable[[PromQLSource, Sequence[SLO]], FetchObservations]
+    backfill: Backfill | None = None
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    ok: bool
+    at: datetime
+    problems: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+@dataclass
+class SourceState:
+    health: ScrapeHealth | None = None
+    slo_errors: dict[str, str] = field(default_factory=dict)
+
+
+class Runtime:
+    """Owns the active config and everything derived from it; thread-safe for jobs and API readers."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: HistoryStore,
+        history: LiveHistory,
+        evaluator: Evaluator,
+        adapters: Adapters,
+        clock: Clock,
+        load_config: Callable[[], Config],
+    ) -> None:
+        self.store = store
+        self.history = history
+        self.evaluator = evaluator
+        self.adapters = adapters
+        self.clock = clock
+        self._load_config = load_config
+        self._lock = threading.RLock()
+        self.config = config
+        self.collectors: dict[str, ScrapeCollector | PromQLCollector] = {}
+        self.receivers: dict[str, PushReceiver] = {}
+        self.sources: dict[str, SourceState] = {}
+        self.statuses: dict[str, SLOStatus] = {}
+        self.last_evaluation: EvaluationResult | None = None
+        self.last_reload: ReloadOutcome | None = None
+        self.collection_errors: dict[str, int] = {}
+        self.listeners: list[Callable[[Config], None]] = []
+        self._apply(config, previous=None)
+
+    # --- configuration -------------------------------------------------------------------------
+
+    def _apply(self, config: Config, previous: Config | None) -> tuple[list[str], list[str]]:
+        now = self.clock.now()
+        self.history.rebuild(config.slos, now)
+        self.evaluator.forget(config.slos)
+        collectors: dict[str, ScrapeCollector | PromQLCollector] = {}
+        receivers: dict[str, PushReceiver] = {}
+        for source in config.sources.values():
+            slos = [s for s in config.slos if s.sli.source == source.name]
+            if isinstance(source, ScrapeSource):
+                previous_collector = self.collectors.get(source.name) if previous else None
+                collectors[source.name] = ScrapeCollector(
+                    slos,
+                    self.adapters.scrape(source),
+                    self.history,
+                    previous_collector if isinstance(previous_collector, ScrapeCollector) else None,
+                )
+            elif isinstance(source, PromQLSource):
+                fetch = self.adapters.promql(source, slos)
+                collectors[source.name] = PromQLCollector(slos, fetch, self.history)
+            elif isinstance(source, PushSource):
+                receivers[source.name] = PushReceiver(slos, self.history)
+        old_keys = {s.key for s in previous.slos} if previous else set()
+        new_keys = {s.key for s in config.slos}
+        with self._lock:
+            self.config = config
+            self.collectors = collectors
+            self.receivers = receivers
+            self.sources = {n: self.sources.get(n, SourceState()) for n in config.sources}
+            self.statuses = {k: v for k, v in self.statuses.items() if k in new_keys}
+        for listener in self.listeners:
+            listener(config)
+        return sorted(new_keys - old_keys), sorted(old_keys - new_keys)
+
+    def reload(self) -> ReloadOutcome:
+        """Load the config files again; on any problem keep the active config and report why."""
+        now = self.clock.now()
+        try:
+            config = self._load_config()
+        except Exception as exc:  # ConfigError carries file:line problems; anything else is reported too
+            problems = tuple(str(p) for p in getattr(exc, "problems", [])) or (str(exc),)
+            outcome = ReloadOutcome(False, now, problems)
+            log.error("config reload refused, keeping the active config:\n%s", "\n".join(problems))
+        else:
+            previous = self.config
+            added, removed = self._apply(config, previous)
+            outcome = ReloadOutcome(True, now, (), tuple(added), tuple(removed))
+            log.info("config reloaded: %d SLOs (+%d, -%d)", len(config.slos), len(added), len(removed))
+        self.last_reload = outcome
+        return outcome
+
+    def slos_needing_backfill(self) -> list[tuple[PromQLSource, SLO]]:
+        """SLOs on a PromQL source with backfill enabled and no stored history yet."""
+        out: list[tuple[PromQLSource, SLO]] = []
+        for slo in self.config.slos:
+            source = self.config.sources.get(slo.sli.source)
+            if (
+                isinstance(source, PromQLSource)
+                and source.backfill
+                and self.store.latest_slice_start(slo.key, EVENTS) is None
+            ):
+                out.append((source, slo))
+        return out
+
+    # --- the cycle's steps ---------------------------------------------------------------------
+
+    async def collect(self, source_name: str) -> CollectOutcome | None:
+        collector = self.collectors.get(source_name)
+        if collector is None:
+            return None
+        outcome = await collector.collect(self.clock.now())
+        self._note(source_name, outcome)
+        return outcome
+
+    async def backfill(self, source: PromQLSource, slo: SLO) -> int:
+        if self.adapters.backfill is None:
+            return 0
+        now = self.clock.now()
+        start = now - slo.period.max_length
+        observations = await self.adapters.backfill(source, slo, start, now)
+        self.history.record(to_increments(observations))
+        log.info("backfilled %s with %d observations from %s", slo.key, len(observations), source.name)
+        return len(observations)
+
+    def ingest(
+        self, source_name: str, samples: Sequence[Sample], idempotency_key: str | None
+    ) -> tuple[bool, int, dict[str, str]]:
+        receiver = self.receivers.get(source_name)
+        if receiver is None:
+            raise KeyError(source_name)
+        return receiver.receive(samples, idempotency_key)
+
+    def _note(self, source_name: str, outcome: CollectOutcome) -> None:
+        with self._lock:
+            state = self.sources.setdefault(source_name, SourceState())
+            state.health = outcome.health
+            state.slo_errors = outcome.slo_errors
+            if not outcome.health.up or outcome.slo_errors:
+                self.collection_errors[source_name] = self.collection_errors.get(source_name, 0) + 1
+        try:
+            self.store.record_scrapes([outcome.health])
+        except Exception as exc:  # health history is best effort; the in-memory state is current
+            log.warning("could not store scrape health: %s", exc)
+
+    def evaluate(self) -> EvaluationResult:
+        config = self.config
+        self.history.flush()
+        result = self.evaluator.run(config.slos, self.clock.now())
+        with self._lock:
+            self.statuses = dict(result.statuses)
+            self.last_evaluation = result
+        return result
+
+    # --- read side -----------------------------------------------------------------------------
+
+    def status(self, key: str) -> SLOStatus | None:
+        return self.statuses.get(key)
+
+    def source_of(self, name: str) -> Source | None:
+        return self.config.sources.get(name)

@@ -1,0 +1,101 @@
+"""The composition root: the one place that turns Settings into concrete, connected objects."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+
+from slo_service.adapters import promql as promql_adapter
+from slo_service.adapters import scrape as scrape_adapter
+from slo_service.adapters.sql.engine import make_engine
+from slo_service.adapters.sql.migrate import upgrade
+from slo_service.adapters.sql.store import SqlHistoryStore
+from slo_service.api.app import create_app
+from slo_service.core.clock import Clock, SystemClock
+from slo_service.core.extract import Observation
+from slo_service.core.model import SLO, Config, PromQLSource, ScrapeSource
+from slo_service.core.ports import ScrapeHealth
+from slo_service.core.samples import Sample
+from slo_service.exporter.collector import build_registry
+from slo_service.jobs.scheduler import Jobs
+from slo_service.pipeline.collect import FetchObservations, FetchSamples
+from slo_service.pipeline.evaluate import Evaluator
+from slo_service.pipeline.history import LiveHistory
+from slo_service.pipeline.runtime import Adapters, Runtime
+from slo_service.settings import Settings
+from slo_service.specs.loader import load_config
+
+log = logging.getLogger(__name__)
+
+
+def scrape_fetcher(source: ScrapeSource) -> FetchSamples:
+    async def fetch(now: datetime) -> tuple[list[Sample], ScrapeHealth]:
+        async with httpx.AsyncClient() as client:
+            outcome = await scrape_adapter.scrape(client, source, now)
+        return outcome.samples, outcome.health
+
+    return fetch
+
+
+def promql_fetcher(source: PromQLSource, slos: Sequence[SLO]) -> FetchObservations:
+    async def fetch(now: datetime) -> tuple[list[Observation], ScrapeHealth, dict[str, str]]:
+        client = promql_adapter.PromQLClient(source.url, source.timeout.total_seconds(), dict(source.headers))
+        async with client:
+            result = await promql_adapter.collect_promql_detailed(client, list(slos), source, now, source.interval)
+        return result.observations, result.health, result.errors
+
+    return fetch
+
+
+async def promql_backfill(source: PromQLSource, slo: SLO, start: datetime, end: datetime) -> list[Observation]:
+    client = promql_adapter.PromQLClient(source.url, source.timeout.total_seconds(), dict(source.headers))
+    async with client:
+        return await promql_adapter.backfill(client, slo, source, start, end)
+
+
+@dataclass
+class Service:
+    """Everything a running process holds."""
+
+    settings: Settings
+    engine: Engine
+    runtime: Runtime
+    jobs: Jobs
+    registry: CollectorRegistry
+    app: FastAPI
+
+
+def build_service(settings: Settings, clock: Clock | None = None, config: Config | None = None) -> Service:
+    """Migrate, load the config (raising ConfigError if it is bad), and connect every part. Starts nothing."""
+    clock = clock or SystemClock()
+    paths = list(settings.config)
+
+    def load() -> Config:
+        return load_config(paths)
+
+    config = config or load()
+    if settings.run_migrations:
+        upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    store = SqlHistoryStore(engine)
+    history = LiveHistory(store, clock.now(), pending_limit=settings.pending_write_limit)
+    evaluator = Evaluator(history, settings.snapshot_interval)
+    adapters = Adapters(scrape=scrape_fetcher, promql=promql_fetcher, backfill=promql_backfill)
+    runtime = Runtime(config, store, history, evaluator, adapters, clock, load)
+    jobs = Jobs(
+        runtime,
+        settings.evaluation_interval,
+        settings.compaction_interval,
+        settings.raw_retention,
+        settings.retention,
+    )
+    registry = build_registry(runtime, settings.export_labels)
+    app = create_app(runtime, registry, lambda: jobs.running)
+    return Service(settings, engine, runtime, jobs, registry, app)

@@ -1,0 +1,78 @@
+"""The command line as users run it: validate, db upgrade, status, python -m."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+from pytest_httpserver import HTTPServer
+
+from tests.integration.test_service_process import Target, period, write_config
+from tests.support.process import run_service, wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "slo_service", *args], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
+
+
+def test_validate_accepts_the_example_config() -> None:
+    result = cli("validate", str(REPO / "examples" / "slo-service.yaml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 SLOs" in result.stdout
+
+
+def test_validate_prints_every_problem_with_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "slo.yaml"
+    bad.write_text(
+        "apiVersion: slo-service/v1\n"
+        "services: [{name: svc}]\n"
+        "sources: [{name: p, type: push}]\n"
+        "slos:\n"
+        "  - {service: svc, name: a, objective: 100, period: 7d, sli: {ratio: {source: p, good: g, total: t}}}\n"
+        "  - {service: nope, name: b, objective: 99, period: 7d, sli: {ratio: {source: p, good: g, total: t}}}\n"
+    )
+    result = cli("validate", str(bad))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert any(line.startswith(f"{bad}:5: slos[0].objective:") for line in lines), lines
+    assert any(line.startswith(f"{bad}:6: slos[1].service:") and "nope" in line for line in lines), lines
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_reports_yaml_syntax_errors_with_line(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("apiVersion: slo-service/v1\nslos:\n  - name: [unclosed\n")
+    result = cli("validate", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:" in result.stdout and "(yaml)" in result.stdout
+
+
+def test_db_upgrade_creates_the_schema_from_any_directory(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    result = cli("db", "upgrade", "--database-url", url, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    tables = set(sa.inspect(sa.create_engine(url)).get_table_names())
+    assert {"slo_slices", "ingest_keys", "scrape_health", "slo_evaluations", "alembic_version"} <= tables
+
+
+def test_status_prints_a_table_from_a_running_service(tmp_path: Path, httpserver: HTTPServer) -> None:
+    target = Target(httpserver)
+    target.serve(ok=10, errors=0, le_01=1, le_025=1, inf=1)
+    config = write_config(tmp_path / "slo.yaml", target.url)
+    with run_service([config], f"sqlite:///{tmp_path}/s.db", tmp_path) as svc:
+        wait_for(lambda: (svc.get("/api/v1/sources").json()[0]["health"] or {}).get("up"), what="first scrape")
+        target.serve(ok=108, errors=2, le_01=1, le_025=1, inf=1)
+        wait_for(lambda: period(svc, "availability").get("total") == 100, what="events")
+        result = cli("status", "--url", svc.url)
+        assert result.returncode == 0, result.stderr
+        assert "availability" in result.stdout and "latency" in result.stdout
+        assert "98.000%" in result.stdout  # the SLI over the period
+    result = cli("status", "--url", svc.url)
+    assert result.returncode == 2
+    assert "cannot read" in result.stderr

@@ -1,0 +1,401 @@
+"""Alert conditions: hand-made statuses for the rules, then time travel through the REAL math
+(CountsMatrix + evaluate) minute by minute for the SRE workbook scenarios."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from slo_service.core.alerting.conditions import (
+    BUDGET_EXHAUSTED,
+    BURN_RATE_HIGH,
+    NO_DATA,
+    TARGET_DOWN,
+    AlertCondition,
+    render,
+    slo_conditions,
+    slo_scope,
+    target_down_conditions,
+)
+from slo_service.core.alerting.lifecycle import AlertBook, AlertState, Transition
+from slo_service.core.alerting.policy import AlertPolicy, BurnRateTier, default_tiers
+from slo_service.core.counts_matrix import CountsMatrix
+from slo_service.core.evaluation import evaluate
+from slo_service.core.model import SLO, Period, RatioSLI
+from slo_service.core.ports import ScrapeHealth
+from slo_service.core.slo_math import BudgetStatus, SLOStatus, WindowStatus, burn_rate
+from slo_service.core.windows import ALERT_WINDOWS, PERIOD_WINDOW, floor_seconds
+
+MIN = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a whole hour: where each scenario's interesting part starts
+
+
+def make_slo(objective: float = 0.999, period: timedelta = 30 * DAY, **kw: object) -> SLO:
+    sli = RatioSLI(source="model", total="requests_total", bad='requests_total{code=~"5.."}')
+    return SLO("fraud-detector", "availability", objective, Period.rolling(period), sli, **kw)  # type: ignore[arg-type]
+
+
+def by_rule(conditions: list[AlertCondition]) -> dict[str, AlertCondition]:
+    """Conditions by tier name, or by alertname for the non-burn rules."""
+    return {_rule(c.labels): c for c in conditions}
+
+
+def _rule(labels: Mapping[str, str]) -> str:
+    return labels["tier"] if labels["alertname"] == BURN_RATE_HIGH else labels["alertname"]
+
+
+# ---------------------------------------------------------------------------------------------- hand-made statuses
+
+
+def fake_status(
+    slo: SLO,
+    counts: Mapping[str, tuple[float, float]] | None = None,
+    remaining: float | None = 0.5,
+    now: datetime = T0,
+    default: tuple[float, float] = (1000.0, 1000.0),
+) -> SLOStatus:
+    """A status with (good, total) per window name (every alert window + period; `default` elsewhere)."""
+    counts = counts or {}
+    windows: dict[str, WindowStatus] = {}
+    for name, w in [*ALERT_WINDOWS.items(), (PERIOD_WINDOW, slo.period.nominal_length)]:
+        good, total = counts.get(name, default)
+        b = burn_rate(good, total, slo.objective)
+        s = good / total if total else None
+        windows[name] = WindowStatus(name, now - w, now, good, total, s, None if s is None else 1 - s, b, 1.0)
+    consumed = None if remaining is None else 1.0 - remaining
+    budget = BudgetStatus(100.0, 100.0 * (consumed or 0.0), consumed, remaining)
+    return SLOStatus(slo.key, now, slo.objective, windows, budget, now - slo.period.nominal_length, now)
+
+
+def bad(burn: float, total: float = 100_000.0, objective: float = 0.999) -> tuple[float, float]:
+    """(good, total) burning at `burn`."""
+    return total - burn * (1 - objective) * total, total
+
+
+def test_one_condition_per_rule_every_time() -> None:
+    slo = make_slo()
+    conds = slo_conditions(slo, fake_status(slo), AlertPolicy(), T0)
+    assert [c.labels["alertname"] for c in conds] == [BURN_RATE_HIGH] * 4 + [BUDGET_EXHAUSTED, NO_DATA]
+    assert [c.labels.get("tier") for c in conds[:4]] == ["page-fast", "page-slow", "ticket-fast", "ticket-slow"]
+    assert not any(c.active for c in conds)
+    assert len(slo_conditions(slo, fake_status(slo), AlertPolicy(budget_exhausted=False, no_data_after=None), T0)) == 4
+
+
+def test_tier_needs_both_windows_at_or_above_the_factor() -> None:
+    slo = make_slo()
+    only_long = by_rule(slo_conditions(slo, fake_status(slo, {"1h": bad(20), "5m": bad(10)}), AlertPolicy(), T0))
+    assert not only_long["page-fast"].active
+    only_short = by_rule(slo_conditions(slo, fake_status(slo, {"1h": bad(10), "5m": bad(20)}), AlertPolicy(), T0))
+    assert not only_short["page-fast"].active
+    both = by_rule(slo_conditions(slo, fake_status(slo, {"1h": bad(15.2), "5m": bad(20)}), AlertPolicy(), T0))
+    c = both["page-fast"]
+    assert c.active
+    assert c.labels["severity"] == "page"
+    assert c.values["burn_rate_long"] == pytest.approx(15.2)
+    assert c.values["burn_rate_short"] == pytest.approx(20)
+    assert c.values["threshold"] == pytest.approx(14.4)
+    assert c.values["events_long"] == 100_000
+    assert c.annotations["summary"] == "fraud-detector/availability is burning its error budget at 15.2x (page-fast)"
+    assert c.annotations["description"] == (
+        "Burn rate 15.2x over 1h and 20x over 5m; threshold 14.4x (2.0% of the 30d error budget in 1h). "
+        "Error budget remaining: 50.0%. Objective 99.9%."
+    )
+    assert not both["page-slow"].active
+
+
+def test_exactly_the_factor_fires_despite_float_rounding() -> None:
+    slo = make_slo()
+    # 1.44% errors: (1 - 0.9856) / (1 - 0.999) computes as 14.39999..., which must still page
+    exact = (98_560.0, 100_000.0)
+    assert burn_rate(*exact, 0.999) < 14.4  # type: ignore[operator]
+    c = by_rule(slo_conditions(slo, fake_status(slo, {"1h": exact, "5m": exact}), AlertPolicy(), T0))["page-fast"]
+    assert c.active
+    below = (98_561.0, 100_000.0)
+    c = by_rule(slo_conditions(slo, fake_status(slo, {"1h": below, "5m": exact}), AlertPolicy(), T0))["page-fast"]
+    assert not c.active
+
+
+def test_missing_data_never_fires_a_burn_alert() -> None:
+    slo = make_slo()
+    status = fake_status(slo, {"1h": bad(100), "5m": (0.0, 0.0)})
+    c = by_rule(slo_conditions(slo, status, AlertPolicy(), T0))["page-fast"]
+    assert not c.active and c.values["burn_rate_short"] is None
+    for c in slo_conditions(slo, None, AlertPolicy(), T0)[:5]:
+        assert not c.active
+        assert c.values["burn_rate_long"] is None if "tier" in c.labels else c.values["budget_remaining"] is None
+
+
+def test_min_events_guard() -> None:
+    slo = make_slo()
+    status = fake_status(slo, {"1h": (2.0, 3.0), "5m": (2.0, 3.0)})
+    assert by_rule(slo_conditions(slo, status, AlertPolicy(), T0))["page-fast"].active
+    guarded = by_rule(slo_conditions(slo, status, AlertPolicy(min_events=100), T0))["page-fast"]
+    assert not guarded.active and guarded.values["events_long"] == 3 and guarded.values["min_events"] == 100
+
+
+def test_period_scales_the_threshold() -> None:
+    slo = make_slo(period=7 * DAY)
+    c = by_rule(slo_conditions(slo, fake_status(slo, {"1h": bad(3.4), "5m": bad(3.4)}), AlertPolicy(), T0))
+    assert c["page-fast"].values["threshold"] == pytest.approx(3.36)
+    assert c["page-fast"].active  # 3.4x pages a 7-day SLO ...
+    slo30 = make_slo()
+    c30 = by_rule(slo_conditions(slo30, fake_status(slo30, {"1h": bad(3.4), "5m": bad(3.4)}), AlertPolicy(), T0))
+    assert not c30["page-fast"].active  # ... but not a 30-day one
+
+
+def test_missing_window_is_a_clear_error() -> None:
+    slo = make_slo()
+    status = fake_status(slo)
+    windows = {k: v for k, v in status.windows.items() if k != "3d"}
+    status = SLOStatus(slo.key, T0, slo.objective, windows, status.budget, status.period_start, status.period_end)
+    with pytest.raises(ValueError, match=r"'3d' window.*ticket-slow"):
+        slo_conditions(slo, status, AlertPolicy(), T0)
+    odd = AlertPolicy(tiers=(BurnRateTier("odd", "page", timedelta(minutes=45), timedelta(minutes=5), 0.02),))
+    with pytest.raises(ValueError, match="'45m'"):
+        slo_conditions(slo, fake_status(slo), odd, T0)
+    with pytest.raises(ValueError, match="status of 'x/y' given for SLO"):
+        slo_conditions(slo, replace(status, key="x/y"), AlertPolicy(), T0)
+
+
+def test_budget_exhausted_at_zero_or_below() -> None:
+    slo = make_slo()
+    for remaining, active in [(0.01, False), (0.0, True), (-0.5, True), (None, False)]:
+        c = by_rule(slo_conditions(slo, fake_status(slo, remaining=remaining), AlertPolicy(), T0))[BUDGET_EXHAUSTED]
+        assert c.active is active, remaining
+        assert c.values["budget_remaining"] == remaining
+    c = by_rule(slo_conditions(slo, fake_status(slo, remaining=-0.25), AlertPolicy(), T0))[BUDGET_EXHAUSTED]
+    assert c.annotations["summary"] == "fraud-detector/availability has exhausted its error budget"
+    assert "-25.0%" in c.annotations["description"]
+    assert c.labels["severity"] == "ticket"
+
+
+def test_no_data_rule() -> None:
+    slo = make_slo()
+    policy = AlertPolicy(for_=timedelta(minutes=2))
+    silent = fake_status(slo, {"30m": (0.0, 0.0), "5m": (0.0, 0.0)})
+    c = by_rule(slo_conditions(slo, silent, policy, T0))[NO_DATA]
+    assert c.active and c.for_ == timedelta(minutes=2)
+    assert c.annotations["summary"] == "fraud-detector/availability has had no data for at least 30m"
+    assert not by_rule(slo_conditions(slo, fake_status(slo), policy, T0))[NO_DATA].active
+    # last_data_at wins over the window
+    c = by_rule(slo_conditions(slo, silent, policy, T0, last_data_at=T0 - timedelta(minutes=29)))[NO_DATA]
+    assert not c.active and c.values["no_data_for_seconds"] == 29 * 60
+    c = by_rule(slo_conditions(slo, None, policy, T0, last_data_at=T0 - timedelta(minutes=42)))[NO_DATA]
+    assert c.active and c.annotations["summary"].endswith("no data for 42m")
+    # never evaluated, nothing known: active, but the lifecycle must wait no_data_after
+    c = by_rule(slo_conditions(slo, None, policy, T0))[NO_DATA]
+    assert c.active and c.for_ == timedelta(minutes=30)
+
+
+def test_labels_precedence_and_templates() -> None:
+    slo = make_slo(labels={"team": "risk", "severity": "low", "tier": "gold"})
+    policy = AlertPolicy(
+        labels={"team": "ml-platform", "env": "prod"},
+        annotations={
+            "runbook_url": "https://runbooks.example/{service}/{slo}#{alertname}",
+            "description": "see {runbook_url} ({team}, {unknown})",
+        },
+    )
+    conds = slo_conditions(slo, fake_status(slo), policy, T0, extra_labels={"env": "staging", "owner": "ann"})
+    fast = by_rule(conds)["page-fast"]
+    assert dict(fast.labels) == {
+        "alertname": BURN_RATE_HIGH,
+        "service": "fraud-detector",
+        "slo": "availability",
+        "severity": "page",
+        "tier": "page-fast",
+        "team": "ml-platform",
+        "env": "prod",
+        "owner": "ann",
+    }
+    assert fast.annotations["runbook_url"] == "https://runbooks.example/fraud-detector/availability#SLOBurnRateHigh"
+    assert fast.annotations["description"] == (
+        "see https://runbooks.example/fraud-detector/availability#SLOBurnRateHigh (ml-platform, {unknown})"
+    )
+    assert "dashboard_url" not in fast.annotations  # empty annotations are left out
+    no_data = by_rule(conds)[NO_DATA]
+    assert no_data.labels["tier"] == "gold" and no_data.labels["severity"] == "ticket"
+    assert no_data.annotations["runbook_url"].endswith("#SLONoData")
+    assert render("{a}{b} {{c}}", {"a": "1"}) == "1{b} {{c}}"
+
+
+def test_target_down_conditions() -> None:
+    def h(target: str, at: datetime, up: bool, error: str | None = None) -> ScrapeHealth:
+        return ScrapeHealth("model", target, at, up, 0.1, 10 if up else 0, error)
+
+    health = [
+        h("b:9100", T0 - MIN, True),
+        h("b:9100", T0, False, "connection refused"),
+        h("a:9100", T0, True),
+        h("a:9100", T0 - MIN, False, "timeout"),
+    ]
+    conds = target_down_conditions(health, {("model", "b:9100"): T0 - timedelta(minutes=7)})
+    assert [(c.labels["target"], c.active) for c in conds] == [("a:9100", False), ("b:9100", True)]
+    down = conds[1]
+    assert down.labels["alertname"] == TARGET_DOWN and down.labels["source"] == "model"
+    assert down.values["down_seconds"] == 420 and down.values["up"] == 0.0
+    assert down.for_ == timedelta(minutes=5)
+    assert down.annotations["summary"] == "Scrape target b:9100 of source model is down"
+    assert "connection refused" in down.annotations["description"]
+    assert conds[0].values["down_seconds"] is None
+
+
+# ---------------------------------------------------------------------------------------------- the real math
+
+
+class Sim:
+    """Synthetic traffic fed into a real CountsMatrix, evaluated by the real evaluate(), alerts kept
+    in a real AlertBook. The clock is `self.now`; nothing reads the wall clock."""
+
+    def __init__(self, slo: SLO, policy: AlertPolicy, now: datetime = T0, history: timedelta = 30 * DAY) -> None:
+        self.slo, self.policy, self.now = slo, policy, now
+        self.matrix = CountsMatrix([slo.key], now)
+        self.book = AlertBook()
+        self.conditions: dict[str, AlertCondition] = {}
+        self.status: SLOStatus | None = None
+        if history:
+            self.load(now - history, now, 1000.0, 0.0)
+
+    def load(self, start: datetime, end: datetime, total: float, bad_ratio: float) -> None:
+        """`total` events a minute, `bad_ratio` of them bad, for every minute in [start, end) (in the past)."""
+        secs = np.arange(floor_seconds(start), floor_seconds(end), 60, dtype=np.int64)
+        totals = np.full(len(secs), total)
+        accepted = self.matrix.add_many(np.zeros(len(secs), np.int64), secs, totals * (1 - bad_ratio), totals)
+        assert accepted == len(secs)
+
+    def run(
+        self, minutes: int, total: float, bad_ratio: float, every: int = 1
+    ) -> Iterator[tuple[int, list[Transition]]]:
+        """Traffic for `minutes` minutes, evaluated every `every` minutes: yields (minutes so far, transitions)."""
+        assert minutes % every == 0
+        for k in range(every, minutes + 1, every):
+            start, self.now = self.now, self.now + every * MIN
+            self.matrix.advance(self.now)
+            if total > 0:
+                self.load(start, self.now, total, bad_ratio)
+            yield k, self.evaluate()
+
+    def evaluate(self) -> list[Transition]:
+        self.status = evaluate(self.matrix, [self.slo], self.now)[self.slo.key]
+        conds = slo_conditions(self.slo, self.status, self.policy, self.now)
+        self.conditions = by_rule(conds)
+        return self.book.update(conds, self.now, scope=slo_scope())
+
+    def state(self, rule: str) -> AlertState | None:
+        from slo_service.core.alerting.fingerprint import fingerprint
+
+        alert = self.book.get(fingerprint(self.conditions[rule].labels))
+        return None if alert is None else alert.state
+
+
+def rules_of(transitions: list[Transition]) -> list[tuple[str, AlertState]]:
+    return [(_rule(t.alert.labels), t.current) for t in transitions]
+
+
+def test_steady_14_4x_burn_pages_after_one_hour_not_before() -> None:
+    sim = Sim(make_slo(), AlertPolicy())  # 30 clean days of 1000 requests a minute before T0
+    fired: list[tuple[int, list[tuple[str, AlertState]]]] = []
+    for k, transitions in sim.run(62, 1000.0, 0.0144):  # 1.44% errors = 14.4x from T0 on
+        if transitions:
+            fired.append((k, rules_of(transitions)))
+        if k == 59:
+            c = sim.conditions["page-fast"]
+            assert not c.active
+            assert c.values["burn_rate_long"] == pytest.approx(14.4 * 59 / 60)
+            assert c.values["burn_rate_short"] == pytest.approx(14.4)
+    assert fired == [(60, [("page-fast", AlertState.FIRING)])]
+    c = sim.conditions["page-fast"]
+    assert c.annotations["summary"] == "fraud-detector/availability is burning its error budget at 14.4x (page-fast)"
+    assert sim.state("page-slow") is None  # 6h window at 14.4 * 1/6 = 2.4x
+
+
+def test_a_burst_that_stops_resolves_once_the_short_window_recovers() -> None:
+    # 10 minutes at 15% errors (150x): 1500 bad requests, 25x over 1h but 4.2x over 6h (< 6x: no page-slow)
+    sim = Sim(make_slo(), AlertPolicy())
+    events = [(k, rules_of(t)) for k, t in sim.run(10, 1000.0, 0.15) if t]
+    assert events == [(6, [("page-fast", AlertState.FIRING)])]  # 1h window: 150x * k/60 >= 14.4 from k = 5.76
+    after = [(k, rules_of(t)) for k, t in sim.run(15, 1000.0, 0.0) if t]
+    # the 5m window holds 5-j burst minutes j minutes after the end: 30x(5-j) >= 14.4 until j = 5
+    assert after == [(5, [("page-fast", AlertState.RESOLVED)])]
+    # resolved although the 1h window still burns at 25x: the short window says it is over
+    assert sim.conditions["page-fast"].values["burn_rate_long"] == pytest.approx(25.0)
+
+
+def test_a_steady_2x_burn_never_pages_and_tickets_after_36_hours() -> None:
+    # by hand, 99.9% / 30d, clean history: page-fast 14.4x, page-slow 6x, ticket-fast 3x: never at 2x.
+    # ticket-slow (1x over 3d and 6h): the 3d window burns 2x * t / 72h, which reaches 1x at t = 36h;
+    # the 6h short window is at 2x from t = 3h on.
+    sim = Sim(make_slo(), AlertPolicy())
+    hourly = [(k, rules_of(t)) for k, t in sim.run(35 * 60, 1000.0, 0.002, every=60) if t]
+    assert hourly == []
+    assert sim.conditions["ticket-slow"].values["burn_rate_long"] == pytest.approx(2 * 35 / 72)
+    last_hour = [(k, rules_of(t)) for k, t in sim.run(65, 1000.0, 0.002) if t]
+    assert last_hour == [(60, [("ticket-slow", AlertState.FIRING)])]
+    assert sim.conditions["ticket-fast"].values["burn_rate_long"] == pytest.approx(2.0)
+    assert sim.conditions["ticket-slow"].annotations["summary"].endswith("at 1x (ticket-slow)")
+    assert sim.state("page-fast") is sim.state("page-slow") is sim.state("ticket-fast") is None
+
+
+def test_low_traffic_guard_at_night() -> None:
+    def night(policy: AlertPolicy) -> tuple[Sim, list[tuple[str, AlertState]]]:
+        sim = Sim(make_slo(), policy, history=timedelta(0))
+        sim.load(T0 - 30 * DAY, T0 - 3 * HOUR, 1000.0, 0.0)  # busy days, then 3 silent hours
+        transitions = [tr for _, t in sim.run(1, 3.0, 1 / 3) for tr in t]  # 1 failed request out of 3
+        return sim, rules_of(transitions)
+
+    guarded, transitions = night(AlertPolicy(min_events=100))
+    assert transitions == []
+    c = guarded.conditions["page-fast"]
+    assert not c.active and c.values["events_long"] == 3
+    assert c.values["burn_rate_long"] == pytest.approx(1000 / 3)  # 333x: the guard is what stops it
+    _, unguarded = night(AlertPolicy())
+    assert ("page-fast", AlertState.FIRING) in unguarded
+
+
+def test_for_makes_alerts_pending_first() -> None:
+    fast = default_tiers()[0]
+    tier = BurnRateTier(fast.name, fast.severity, fast.long_window, fast.short_window, fast.budget_share, 2 * MIN)
+    sim = Sim(make_slo(), AlertPolicy(tiers=(tier,), budget_exhausted=False, no_data_after=None))
+    steps = {k: rules_of(t) for k, t in sim.run(4, 1000.0, 1.0)}  # total outage: 1000x
+    assert steps[1] == [("page-fast", AlertState.PENDING)]  # 1h: 1000 bad of 60000 = 16.7x
+    assert steps[2] == []  # active for 1 minute < 2
+    assert steps[3] == [("page-fast", AlertState.FIRING)]
+    assert steps[4] == []
+    alert = sim.book.firing()[0]
+    assert alert.active_since == T0 + MIN and alert.fired_at == T0 + 3 * MIN and alert.for_ == 2 * MIN
+
+
+def test_no_data_silences_burn_alerts_and_raises_no_data_after_30_minutes() -> None:
+    sim = Sim(make_slo(), AlertPolicy())
+    assert next(rules_of(t) for _, t in sim.run(10, 1000.0, 1.0) if t) == [("page-fast", AlertState.FIRING)]
+    assert sim.state("page-fast") is AlertState.FIRING
+    silent = {k: rules_of(t) for k, t in sim.run(31, 0.0, 0.0)}  # the source dies
+    assert sim.state("page-fast") is AlertState.RESOLVED  # 5m window without data: burn None
+    assert ("page-fast", AlertState.RESOLVED) in silent[5]
+    assert all((NO_DATA, AlertState.FIRING) not in silent[k] for k in range(1, 30))
+    assert (NO_DATA, AlertState.FIRING) in silent[30]
+    summary = sim.conditions[NO_DATA].annotations["summary"]
+    assert summary == "fraud-detector/availability has had no data for at least 30m"
+    back = [rules_of(t) for _, t in sim.run(1, 1000.0, 0.0)]
+    assert back == [[(NO_DATA, AlertState.RESOLVED)]]
+
+
+def test_budget_exhausted_fires_when_remaining_reaches_zero() -> None:
+    # 30 days x 1000/min allow ~43,200 bad requests: a total outage spends them in ~43.2 minutes
+    sim = Sim(make_slo(), AlertPolicy())
+    fired_at = None
+    for k, transitions in sim.run(46, 1000.0, 1.0):
+        if (BUDGET_EXHAUSTED, AlertState.FIRING) in rules_of(transitions):
+            fired_at = k
+        if k == 43:
+            remaining = sim.conditions[BUDGET_EXHAUSTED].values["budget_remaining"]
+            assert remaining is not None and 0 < remaining < 0.01
+    assert fired_at == 44
+    remaining = sim.conditions[BUDGET_EXHAUSTED].values["budget_remaining"]
+    assert remaining is not None and remaining < 0

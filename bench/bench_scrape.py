@@ -1,12 +1,14 @@
-"""Benchmark: scrape + parse + extract for many targets within one scrape interval.
+"""Benchmark: scrape + parse + extract + store for many targets within one scrape interval.
 
-    .venv/bin/python bench/bench_scrape.py [--targets 100] [--series 2000] [--runs 5]
+    .venv/bin/python bench/bench_scrape.py [--targets 100] [--series 2000] [--runs 5] [--database-url URL]
 
 A child process (stdlib http.server on 127.0.0.1, keep-alive) serves the targets' static exposition files,
 so its CPU is not counted. Each round scrapes every target concurrently with one httpx.AsyncClient,
 parses the bodies (slo_service.adapters.scrape) and runs one SLIExtractor per target (one ratio SLO
 matching all of that target's series). Round 0 is the counter baseline; rounds 1..runs are timed,
 every round serving higher counter values. CPU is this process's user+system time (getrusage).
+The round ends when the per-SLO increments are written through LiveHistory to the SQL store (a fresh
+SQLite file by default; --database-url for PostgreSQL), as the service does after each scrape.
 """
 
 from __future__ import annotations
@@ -27,9 +29,13 @@ from pathlib import Path
 import httpx
 
 from slo_service.adapters import scrape as scrape_module
+from slo_service.adapters.sql.engine import make_engine
+from slo_service.adapters.sql.migrate import upgrade
+from slo_service.adapters.sql.store import SqlHistoryStore
 from slo_service.adapters.scrape import scrape
 from slo_service.core.extract import SLIExtractor
 from slo_service.core.model import SLO, Period, RatioSLI, ScrapeSource
+from slo_service.pipeline.history import LiveHistory, to_increments
 
 INTERVAL = 15.0
 
@@ -75,7 +81,9 @@ class Round:
     down: int
 
 
-async def one_round(client: httpx.AsyncClient, sources: list[ScrapeSource], extractors: list[SLIExtractor]) -> Round:
+async def one_round(
+    client: httpx.AsyncClient, sources: list[ScrapeSource], extractors: list[SLIExtractor], history: LiveHistory
+) -> Round:
     now = datetime.now(UTC)
     cpu0, wall0 = cpu_seconds(), time.perf_counter()
 
@@ -84,6 +92,8 @@ async def one_round(client: httpx.AsyncClient, sources: list[ScrapeSource], extr
         if not out.health.up:
             print(f"  {sources[i].url}: {out.health.error}", file=sys.stderr)
         result = extractors[i].from_scrape(out.samples, now) if out.health.up else None
+        if result is not None:
+            history.record(to_increments(result.observations))
         return len(out.samples), len(result.observations) if result else 0, out.health.up
 
     results = await asyncio.gather(*(target(i) for i in range(len(sources))))
@@ -103,7 +113,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def bench(targets: int, series: int, runs: int, root: Path, port: int) -> list[Round]:
+async def bench(targets: int, series: int, runs: int, root: Path, port: int, database_url: str) -> list[Round]:
     period = Period.rolling(timedelta(days=28))
     slos = [
         SLO(
@@ -116,6 +126,9 @@ async def bench(targets: int, series: int, runs: int, root: Path, port: int) -> 
         for t in range(targets)
     ]
     extractors = [SLIExtractor([s]) for s in slos]
+    upgrade(database_url)
+    history = LiveHistory(SqlHistoryStore(make_engine(database_url)), datetime.now(UTC))
+    history.rebuild(slos, datetime.now(UTC))
     limits = httpx.Limits(max_connections=targets, max_keepalive_connections=targets)
     rounds: list[Round] = []
     async with httpx.AsyncClient(limits=limits) as client:
@@ -124,7 +137,7 @@ async def bench(targets: int, series: int, runs: int, root: Path, port: int) -> 
                 ScrapeSource(f"t{t}", f"http://127.0.0.1:{port}/r{r}/t{t}.prom", timeout=timedelta(seconds=10))
                 for t in range(targets)
             ]
-            result = await one_round(client, sources, extractors)
+            result = await one_round(client, sources, extractors, history)
             if result.down:
                 raise SystemExit(f"round {r}: {result.down} targets down")
             if r > 0:
@@ -142,6 +155,7 @@ def main() -> None:
     parser.add_argument(
         "--reference-parser", action="store_true", help="parse with prometheus_client only (no fast path)"
     )
+    parser.add_argument("--database-url", default=None, help="SQL store (default: a fresh SQLite file)")
     args = parser.parse_args()
     if args.reference_parser:
         scrape_module.parse_text = scrape_module.parse_text_reference
@@ -164,7 +178,8 @@ def main() -> None:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)
-            rounds = asyncio.run(bench(args.targets, args.series, args.runs, root, port))
+            database_url = args.database_url or f"sqlite:///{root}/bench.db"
+            rounds = asyncio.run(bench(args.targets, args.series, args.runs, root, port, database_url))
         finally:
             server.terminate()
             server.wait(timeout=10)

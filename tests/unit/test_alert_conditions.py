@@ -47,7 +47,7 @@ def by_rule(conditions: list[AlertCondition]) -> dict[str, AlertCondition]:
 
 
 def _rule(labels: Mapping[str, str]) -> str:
-    return labels["tier"] if labels["alertname"] == BURN_RATE_HIGH else labels["alertname"]
+    return labels["burn_tier"] if labels["alertname"] == BURN_RATE_HIGH else labels["alertname"]
 
 
 # ---------------------------------------------------------------------------------------------- hand-made statuses
@@ -82,7 +82,7 @@ def test_one_condition_per_rule_every_time() -> None:
     slo = make_slo()
     conds = slo_conditions(slo, fake_status(slo), AlertPolicy(), T0)
     assert [c.labels["alertname"] for c in conds] == [BURN_RATE_HIGH] * 4 + [BUDGET_EXHAUSTED, NO_DATA]
-    assert [c.labels.get("tier") for c in conds[:4]] == ["page-fast", "page-slow", "ticket-fast", "ticket-slow"]
+    assert [c.labels.get("burn_tier") for c in conds[:4]] == ["page-fast", "page-slow", "ticket-fast", "ticket-slow"]
     assert not any(c.active for c in conds)
     assert len(slo_conditions(slo, fake_status(slo), AlertPolicy(budget_exhausted=False, no_data_after=None), T0)) == 4
 
@@ -128,7 +128,7 @@ def test_missing_data_never_fires_a_burn_alert() -> None:
     assert not c.active and c.values["burn_rate_short"] is None
     for c in slo_conditions(slo, None, AlertPolicy(), T0)[:5]:
         assert not c.active
-        assert c.values["burn_rate_long"] is None if "tier" in c.labels else c.values["budget_remaining"] is None
+        assert c.values["burn_rate_long"] is None if "burn_tier" in c.labels else c.values["budget_remaining"] is None
 
 
 def test_min_events_guard() -> None:
@@ -209,7 +209,8 @@ def test_labels_precedence_and_templates() -> None:
         "service": "fraud-detector",
         "slo": "availability",
         "severity": "page",
-        "tier": "page-fast",
+        "burn_tier": "page-fast",
+        "tier": "gold",
         "team": "ml-platform",
         "env": "prod",
         "owner": "ann",

@@ -29,7 +29,7 @@ PAGE = {
     "service": "fraud-detector",
     "slo": "availability",
     "severity": "page",
-    "tier": "page-fast",
+    "burn_tier": "page-fast",
 }
 P, F, R = AlertState.PENDING, AlertState.FIRING, AlertState.RESOLVED
 
@@ -59,8 +59,8 @@ def _reference_fingerprint(labels: Mapping[str, str]) -> str:
 
 
 def test_fingerprint_is_a_known_stable_value() -> None:
-    assert fingerprint(PAGE) == "f0e9992089e1b516"  # computed once; must never change (stored in SQL)
-    assert _reference_fingerprint(PAGE) == "f0e9992089e1b516"
+    assert fingerprint(PAGE) == "512284b5c746dc45"  # computed once; must never change (stored in SQL)
+    assert _reference_fingerprint(PAGE) == "512284b5c746dc45"
     assert fingerprint({}) == "e3b0c44298fc1c14"  # sha256 of nothing
 
 
@@ -202,11 +202,11 @@ def test_prune_resolved() -> None:
 
 def test_active_lists_pending_and_firing_oldest_first() -> None:
     book = AlertBook()
-    second = {**PAGE, "tier": "page-slow"}
+    second = {**PAGE, "burn_tier": "page-slow"}
     book.update([cond(True)], T0)
     book.update([cond(True), cond(True, second, for_=5 * MIN)], T0 + MIN)
-    assert [(a.labels["tier"], a.state) for a in book.active()] == [("page-fast", F), ("page-slow", P)]
-    assert [a.labels["tier"] for a in book.firing()] == ["page-fast"]
+    assert [(a.labels["burn_tier"], a.state) for a in book.active()] == [("page-fast", F), ("page-slow", P)]
+    assert [a.labels["burn_tier"] for a in book.firing()] == ["page-fast"]
 
 
 @given(

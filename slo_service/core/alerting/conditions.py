@@ -47,6 +47,7 @@ from slo_service.core.ports import ScrapeHealth
 from slo_service.core.slo_math import SLOStatus, WindowStatus
 from slo_service.core.windows import PERIOD_WINDOW
 
+BURN_TIER_LABEL = "burn_tier"
 BURN_RATE_HIGH = "SLOBurnRateHigh"
 BUDGET_EXHAUSTED = "SLOErrorBudgetExhausted"
 NO_DATA = "SLONoData"
@@ -140,7 +141,7 @@ def _annotations(
 
 # ---------------------------------------------------------------------------------------------- SLO rules
 
-_BURN_SUMMARY = "{service}/{slo} is burning its error budget at {burn_rate}x ({tier})"
+_BURN_SUMMARY = "{service}/{slo} is burning its error budget at {burn_rate}x ({burn_tier})"
 _BURN_DESCRIPTION = (
     "Burn rate {burn_rate}x over {window} and {burn_rate_short}x over {short_window}; "
     "threshold {threshold}x ({budget_share} of the {period} error budget in {window}). "
@@ -216,12 +217,13 @@ def _tier_condition(
         and _burns_at_least(burn_short, factor)
         and long_w.total >= policy.min_events
     )
-    labels = {**labels, "alertname": BURN_RATE_HIGH, "severity": tier.severity, "tier": tier.name}
+    # "burn_tier", not "tier": services commonly carry their own `tier` label (tier: "1").
+    labels = {**labels, "alertname": BURN_RATE_HIGH, "severity": tier.severity, BURN_TIER_LABEL: tier.name}
     context = {
         **labels,
         **base,
         "severity": tier.severity,
-        "tier": tier.name,
+        BURN_TIER_LABEL: tier.name,
         "burn_rate": _num(burn_long),
         "burn_rate_short": _num(burn_short),
         "threshold": _num(factor),

@@ -13,7 +13,18 @@ from slo_service.adapters.sql import migrate
 from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.models import Base
 
-TABLES = {"slo_slices", "ingest_keys", "scrape_health", "slo_evaluations"}
+HEAD_REVISION = "0002"
+TABLES = {
+    "slo_slices",
+    "ingest_keys",
+    "scrape_health",
+    "slo_evaluations",
+    "alerts",
+    "notification_outbox",
+    "silences",
+    "acknowledgements",
+    "component_state",
+}
 
 
 def _tables(url: str) -> set[str]:
@@ -31,7 +42,7 @@ def test_models_and_migration_cover_the_same_tables() -> None:
 def test_upgrade_head_creates_schema_without_drift(db_url: str) -> None:
     assert migrate.current_revision(db_url) is None
     migrate.upgrade(db_url)
-    assert migrate.current_revision(db_url) == "0001"
+    assert migrate.current_revision(db_url) == HEAD_REVISION
     assert _tables(db_url) >= TABLES | {"alembic_version"}
     assert migrate.check_no_drift(db_url) == []
 
@@ -39,7 +50,7 @@ def test_upgrade_head_creates_schema_without_drift(db_url: str) -> None:
 def test_upgrade_is_idempotent(db_url: str) -> None:
     migrate.upgrade(db_url)
     migrate.upgrade(db_url)
-    assert migrate.current_revision(db_url) == "0001"
+    assert migrate.current_revision(db_url) == HEAD_REVISION
 
 
 def test_downgrade_base_then_upgrade_again(db_url: str) -> None:
@@ -48,7 +59,7 @@ def test_downgrade_base_then_upgrade_again(db_url: str) -> None:
     assert migrate.current_revision(db_url) is None
     assert _tables(db_url) & TABLES == set()
     migrate.upgrade(db_url, "head")
-    assert migrate.current_revision(db_url) == "0001"
+    assert migrate.current_revision(db_url) == HEAD_REVISION
     assert migrate.check_no_drift(db_url) == []
 
 
@@ -86,4 +97,4 @@ def test_upgrade_works_from_any_cwd(tmp_path: Path) -> None:
     code = "import sys; from slo_service.adapters.sql import migrate; migrate.upgrade(sys.argv[1])"
     env = {**os.environ, "PYTHONPATH": str(Path(migrate.__file__).resolve().parents[3])}
     subprocess.run([sys.executable, "-c", code, url], cwd=tmp_path, env=env, check=True, timeout=120)
-    assert migrate.current_revision(url) == "0001"
+    assert migrate.current_revision(url) == HEAD_REVISION

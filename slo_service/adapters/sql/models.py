@@ -131,3 +131,7 @@ class EvaluationRow(Base):
     total: Mapped[float] = mapped_column(Double, nullable=False)
 
     __table_args__ = (Index("ix_slo_evaluations_at", "at"),)
+
+
+# Register the alerting tables on Base.metadata (migrations, drift check); last, as alert_models imports Base.
+from slo_service.adapters.sql import alert_models as _alert_models  # noqa: E402, F401

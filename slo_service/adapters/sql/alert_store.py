@@ -1,0 +1,544 @@
+"""SqlAlertStore: the AlertStore port (alerts, outbox, silences, acknowledgements, state) on SQLite or PostgreSQL.
+
+Every public method is one transaction. Writes go through the engine's write option, so on SQLite they start
+with BEGIN IMMEDIATE (the write lock is taken up front and concurrent writers queue on the busy timeout); on
+PostgreSQL outbox claims use ``SELECT ... FOR UPDATE SKIP LOCKED``, so two workers never claim one message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, Table, and_, delete, exists, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from slo_service.adapters.sql.alert_models import (
+    AcknowledgementRow,
+    AlertRow,
+    ComponentStateRow,
+    OutboxRow,
+    SilenceRow,
+)
+from slo_service.adapters.sql.engine import WRITE_OPTION
+from slo_service.core.alerting.lifecycle import Alert, AlertState
+from slo_service.core.alerting.ports import Acknowledgement, AlertQuery
+from slo_service.core.clock import Clock, SystemClock
+from slo_service.core.notify import MessageStatus, OutboxMessage
+from slo_service.core.routing.silences import Silence
+from slo_service.core.selector import Matcher, parse_selector
+
+_alerts: Table = AlertRow.__table__  # type: ignore[assignment]
+_outbox: Table = OutboxRow.__table__  # type: ignore[assignment]
+_silences: Table = SilenceRow.__table__  # type: ignore[assignment]
+_acks: Table = AcknowledgementRow.__table__  # type: ignore[assignment]
+_states: Table = ComponentStateRow.__table__  # type: ignore[assignment]
+
+OPEN_STATES = (AlertState.PENDING.value, AlertState.FIRING.value)
+_ALERT_UPDATE_COLUMNS = (
+    "state",
+    "alertname",
+    "service",
+    "severity",
+    "labels",
+    "annotations",
+    "values",
+    "fired_at",
+    "resolved_at",
+    "last_evaluated_at",
+    "for_seconds",
+)
+
+
+def _aware(when: datetime, what: str = "datetime") -> datetime:
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(f"naive {what} {when!r}: the alert store only accepts aware datetimes")
+    return when.astimezone(UTC)
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    """JSON has no NaN or infinity (PostgreSQL rejects them): store them as null."""
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _json(doc: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """A copy of `doc`, checked to be strict JSON up front so both backends fail alike, with ValueError, before
+    anything is written (no NaN or infinity: PostgreSQL's json type rejects them)."""
+    try:
+        json.dumps(doc, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} is not JSON-serialisable: {exc}") from exc
+    return dict(doc)
+
+
+def matcher_text(m: Matcher) -> str:
+    """A matcher in selector syntax (`slo="availability"`), as stored in `silences.matchers`."""
+    return str(m)
+
+
+def parse_matcher(text_: str) -> Matcher:
+    """The inverse of `matcher_text`."""
+    matchers = parse_selector("{" + text_ + "}").matchers
+    if len(matchers) != 1:
+        raise ValueError(f"expected exactly one matcher, got {text_!r}")
+    return matchers[0]
+
+
+class SqlAlertStore:
+    """Durable alerting state in SQL; implements `slo_service.core.alerting.ports.AlertStore`.
+
+    The schema must exist (`slo_service.adapters.sql.migrate.upgrade(url)`, revision 0002 or later). The
+    clock stamps `updated_at` columns and decides which silences have expired in `silences()`.
+    """
+
+    def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
+        self._engine = engine
+        self._clock: Clock = clock or SystemClock()
+        self._dialect = engine.dialect.name
+        if self._dialect not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database dialect {self._dialect!r} (use sqlite or postgresql)")
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
+
+    # ---- alerts
+
+    def save_alerts(
+        self, alerts: Sequence[Alert], messages: Sequence[OutboxMessage] = (), dropped: Sequence[str] = ()
+    ) -> None:
+        """Upsert alert episodes on (fingerprint, active_since) and enqueue `messages`, in one transaction:
+        if anything fails (a bad value, the database), nothing is written.
+
+        `dropped` (an extension of the port): fingerprints whose PENDING episode the AlertBook dropped
+        silently; those pending rows are deleted, so a restart does not revive them with an old active_since.
+        Non-finite values (NaN, inf) are stored as null.
+        """
+        by_episode: dict[tuple[str, datetime], dict[str, Any]] = {}
+        for a in alerts:  # the last version of an episode in the batch wins
+            row = _alert_row(a)
+            by_episode[(row["fingerprint"], row["active_since"])] = row
+        rows = [by_episode[k] for k in sorted(by_episode)]  # fixed order: concurrent writers cannot deadlock
+        out_rows = [_message_row(m) for m in messages]
+        if not rows and not out_rows and not dropped:
+            return
+        with self._write() as conn:
+            if dropped:
+                conn.execute(
+                    delete(_alerts).where(
+                        _alerts.c.fingerprint.in_(sorted(set(dropped))), _alerts.c.state == AlertState.PENDING.value
+                    )
+                )
+            if rows:
+                ins = self._insert(_alerts)
+                upsert = ins.on_conflict_do_update(
+                    index_elements=[_alerts.c.fingerprint, _alerts.c.active_since],
+                    set_={c: ins.excluded[c] for c in _ALERT_UPDATE_COLUMNS},
+                )
+                conn.execute(upsert, rows)
+            if out_rows:
+                conn.execute(_outbox.insert(), out_rows)
+
+    def load_open_alerts(self) -> list[Alert]:
+        """The latest episode of each fingerprint, when it is pending or firing; oldest episode first."""
+        newer = _alerts.alias("newer")
+        query = (
+            select(_alerts)
+            .where(
+                _alerts.c.state.in_(OPEN_STATES),
+                ~exists().where(
+                    newer.c.fingerprint == _alerts.c.fingerprint, newer.c.active_since > _alerts.c.active_since
+                ),
+            )
+            .order_by(_alerts.c.active_since, _alerts.c.fingerprint)
+        )
+        with self._read() as conn:
+            return [_alert(r) for r in conn.execute(query)]
+
+    def query_alerts(self, query: AlertQuery) -> list[Alert]:
+        """Episodes matching every given filter, newest (active_since) first, at most `query.limit`.
+
+        `since` keeps the pending and firing episodes plus those evaluated at or after it (for a resolved
+        episode: resolved at or after it).
+        """
+        stmt = select(_alerts)
+        if query.state is not None:
+            stmt = stmt.where(_alerts.c.state == AlertState(query.state).value)
+        if query.service is not None:
+            stmt = stmt.where(_alerts.c.service == query.service)
+        if query.severity is not None:
+            stmt = stmt.where(_alerts.c.severity == query.severity)
+        if query.since is not None:
+            since = _aware(query.since, "since")
+            stmt = stmt.where(or_(_alerts.c.state.in_(OPEN_STATES), _alerts.c.last_evaluated_at >= since))
+        stmt = stmt.order_by(_alerts.c.active_since.desc(), _alerts.c.id.desc()).limit(max(query.limit, 0))
+        with self._read() as conn:
+            return [_alert(r) for r in conn.execute(stmt)]
+
+    def alert_history(self, fingerprint: str, limit: int = 100) -> list[Alert]:
+        """Every episode of one fingerprint, newest first."""
+        stmt = (
+            select(_alerts)
+            .where(_alerts.c.fingerprint == fingerprint)
+            .order_by(_alerts.c.active_since.desc())
+            .limit(max(limit, 0))
+        )
+        with self._read() as conn:
+            return [_alert(r) for r in conn.execute(stmt)]
+
+    # ---- outbox
+
+    def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
+        """Insert messages (their `id` is ignored: the database assigns one)."""
+        self.save_alerts((), messages)
+
+    def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxMessage]:
+        """Pending messages due by `now` (next_attempt_at null or <= now) and not claimed (claimed_until null or
+        < now), oldest first; each is claimed until `now + lease`. A worker that crashes leaves its claims to
+        expire, after which another worker claims them again."""
+        now = _aware(now, "now")
+        if limit <= 0:
+            return []
+        if lease <= timedelta(0):
+            raise ValueError(f"lease must be positive, got {lease}")
+        o = _outbox.c
+        due = (
+            select(o.id)
+            .where(
+                o.status == MessageStatus.PENDING.value,
+                or_(o.next_attempt_at.is_(None), o.next_attempt_at <= now),
+                or_(o.claimed_until.is_(None), o.claimed_until < now),
+            )
+            .order_by(o.id)
+            .limit(limit)
+        )
+        with self._write() as conn:
+            if self._dialect == "postgresql":
+                # Rows another worker is claiming are skipped rather than waited for; a row it claimed and
+                # committed meanwhile is re-checked against the WHERE clause (claimed_until) and dropped.
+                due = due.with_for_update(skip_locked=True)
+            # SQLite: BEGIN IMMEDIATE holds the database write lock, so select-then-update is atomic.
+            ids = list(conn.execute(due).scalars())
+            if not ids:
+                return []
+            conn.execute(update(_outbox).where(o.id.in_(ids)).values(claimed_until=now + lease))
+            rows = conn.execute(select(_outbox).where(o.id.in_(ids)).order_by(o.id)).all()
+        return [_message(r) for r in rows]
+
+    def mark_delivered(self, message_id: int, at: datetime, external_ref: Mapping[str, Any]) -> None:
+        """Delivered at `at` (one more attempt); `external_ref` is kept for later updates (e.g. Slack ts)."""
+        o = _outbox.c
+        with self._write() as conn:
+            conn.execute(
+                update(_outbox)
+                .where(o.id == message_id)
+                .values(
+                    status=MessageStatus.DELIVERED.value,
+                    delivered_at=_aware(at, "at"),
+                    external_ref=_json(external_ref, "external_ref"),
+                    attempts=o.attempts + 1,
+                    claimed_until=None,
+                )
+            )
+
+    def mark_retry(self, message_id: int, next_attempt_at: datetime, error: str) -> None:
+        """One more failed attempt; try again at `next_attempt_at`. Ignored unless the message is pending (a
+        worker whose lease expired must not undo another worker's delivery)."""
+        o = _outbox.c
+        with self._write() as conn:
+            conn.execute(
+                update(_outbox)
+                .where(o.id == message_id, o.status == MessageStatus.PENDING.value)
+                .values(
+                    attempts=o.attempts + 1,
+                    next_attempt_at=_aware(next_attempt_at, "next_attempt_at"),
+                    last_error=error,
+                    claimed_until=None,
+                )
+            )
+
+    def mark_dead(self, message_id: int, at: datetime, error: str) -> None:
+        """Give up (one more attempt, the last): the message goes to the dead-letter list. Ignored unless the
+        message is pending."""
+        o = _outbox.c
+        with self._write() as conn:
+            conn.execute(
+                update(_outbox)
+                .where(o.id == message_id, o.status == MessageStatus.PENDING.value)
+                .values(
+                    status=MessageStatus.DEAD.value,
+                    dead_at=_aware(at, "at"),
+                    attempts=o.attempts + 1,
+                    last_error=error,
+                    claimed_until=None,
+                )
+            )
+
+    def external_ref(self, receiver: str, dedup_key: str) -> Mapping[str, Any]:
+        """The non-empty external reference of the latest delivered message of this receiver and dedup key
+        ({} if there is none)."""
+        o = _outbox.c
+        stmt = (
+            select(o.external_ref)
+            .where(o.receiver == receiver, o.dedup_key == dedup_key, o.status == MessageStatus.DELIVERED.value)
+            .order_by(o.delivered_at.desc(), o.id.desc())
+        )
+        with self._read() as conn:
+            for ref in conn.execute(stmt).scalars():
+                if ref:
+                    return dict(ref)
+        return {}
+
+    def messages(self, status: str | None = None, receiver: str | None = None, limit: int = 200) -> list[OutboxMessage]:
+        """Outbox rows, newest first; status "dead" is the dead-letter list."""
+        o = _outbox.c
+        stmt = select(_outbox)
+        if status is not None:
+            stmt = stmt.where(o.status == MessageStatus(status).value)
+        if receiver is not None:
+            stmt = stmt.where(o.receiver == receiver)
+        stmt = stmt.order_by(o.id.desc()).limit(max(limit, 0))
+        with self._read() as conn:
+            return [_message(r) for r in conn.execute(stmt)]
+
+    def requeue(self, message_id: int, now: datetime) -> bool:
+        """Put a dead message back in the queue, due at `now` (attempts are kept). False unless it was dead."""
+        o = _outbox.c
+        with self._write() as conn:
+            result = conn.execute(
+                update(_outbox)
+                .where(o.id == message_id, o.status == MessageStatus.DEAD.value)
+                .values(
+                    status=MessageStatus.PENDING.value,
+                    next_attempt_at=_aware(now, "now"),
+                    claimed_until=None,
+                    dead_at=None,
+                )
+            )
+            return bool(result.rowcount)
+
+    # ---- silences
+
+    def save_silence(self, silence: Silence) -> None:
+        """Create or replace a silence by id; an empty id gets a new uuid4 (see `upsert_silence`)."""
+        self.upsert_silence(silence)
+
+    def upsert_silence(self, silence: Silence) -> str:
+        """`save_silence` returning the silence id (the generated one when `silence.id` is empty)."""
+        silence_id = silence.id or str(uuid.uuid4())
+        row = {
+            "id": silence_id,
+            "matchers": [matcher_text(m) for m in silence.matchers],
+            "starts_at": _aware(silence.starts_at),
+            "ends_at": _aware(silence.ends_at),
+            "created_by": silence.created_by,
+            "comment": silence.comment,
+            "updated_at": self._clock.now(),
+        }
+        ins = self._insert(_silences)
+        upsert = ins.on_conflict_do_update(
+            index_elements=[_silences.c.id], set_={c: ins.excluded[c] for c in row if c != "id"}
+        )
+        with self._write() as conn:
+            conn.execute(upsert, row)
+        return silence_id
+
+    def expire_silence(self, silence_id: str, at: datetime) -> bool:
+        """End a silence at `at` (ends_at = min(ends_at, at)); False for an unknown id.
+
+        A silence that had not started by `at` keeps a 1 microsecond window ending at `at` (a Silence needs
+        starts_at < ends_at), so it is expired from `at` on and never muted anything.
+        """
+        at = _aware(at, "at")
+        with self._write() as conn:
+            row = conn.execute(select(_silences).where(_silences.c.id == silence_id)).first()
+            if row is None:
+                return False
+            ends_at = min(row.ends_at, at)
+            starts_at = min(row.starts_at, ends_at - timedelta(microseconds=1))
+            conn.execute(
+                update(_silences)
+                .where(_silences.c.id == silence_id)
+                .values(starts_at=starts_at, ends_at=ends_at, updated_at=self._clock.now())
+            )
+            return True
+
+    def silences(self, include_expired_after: datetime | None = None) -> list[Silence]:
+        """Active and pending silences (by the store's clock), plus expired ones that ended after
+        `include_expired_after`; by starts_at, then id."""
+        cutoff = self._clock.now()
+        if include_expired_after is not None:
+            cutoff = min(cutoff, _aware(include_expired_after, "include_expired_after"))
+        stmt = select(_silences).where(_silences.c.ends_at > cutoff).order_by(_silences.c.starts_at, _silences.c.id)
+        with self._read() as conn:
+            return [
+                Silence(
+                    id=r.id,
+                    matchers=tuple(parse_matcher(m) for m in r.matchers),
+                    starts_at=r.starts_at,
+                    ends_at=r.ends_at,
+                    created_by=r.created_by,
+                    comment=r.comment,
+                )
+                for r in conn.execute(stmt)
+            ]
+
+    # ---- acknowledgements and component state
+
+    def acknowledge(self, ack: Acknowledgement) -> None:
+        """Record an acknowledgement; a second one for the same target and time replaces the first."""
+        row = {"target": ack.target, "at": _aware(ack.at), "acked_by": ack.by, "via": ack.via}
+        ins = self._insert(_acks)
+        upsert = ins.on_conflict_do_update(
+            index_elements=[_acks.c.target, _acks.c.at],
+            set_={"acked_by": ins.excluded.acked_by, "via": ins.excluded.via},
+        )
+        with self._write() as conn:
+            conn.execute(upsert, row)
+
+    def acknowledgements(self, targets: Sequence[str] | None = None) -> list[Acknowledgement]:
+        """Acknowledgements (of `targets`, or all), oldest first."""
+        if targets is not None and len(targets) == 0:
+            return []
+        stmt = select(_acks)
+        if targets is not None:
+            stmt = stmt.where(_acks.c.target.in_(sorted(set(targets))))
+        stmt = stmt.order_by(_acks.c.at, _acks.c.target)
+        with self._read() as conn:
+            return [Acknowledgement(target=r.target, by=r.acked_by, at=r.at, via=r.via) for r in conn.execute(stmt)]
+
+    def load_state(self, name: str) -> Mapping[str, Any] | None:
+        with self._read() as conn:
+            state = conn.execute(select(_states.c.state).where(_states.c.name == name)).scalar()
+        return None if state is None else dict(state)
+
+    def save_state(self, name: str, state: Mapping[str, Any]) -> None:
+        """Replace a component's state document (must be JSON-serialisable, no NaN or infinity)."""
+        row = {"name": name, "state": _json(state, f"state of {name!r}"), "updated_at": self._clock.now()}
+        ins = self._insert(_states)
+        upsert = ins.on_conflict_do_update(
+            index_elements=[_states.c.name], set_={"state": ins.excluded.state, "updated_at": ins.excluded.updated_at}
+        )
+        with self._write() as conn:
+            conn.execute(upsert, row)
+
+    # ---- retention
+
+    def prune(self, before: datetime) -> int:
+        """Delete what is finished and older than `before`; return the number of rows deleted: resolved alerts
+        (resolved_at), pending alerts not evaluated since (dropped episodes), delivered (delivered_at) and dead
+        (dead_at) messages, expired silences (ends_at) and acknowledgements (at)."""
+        before = _aware(before, "before")
+        a, o = _alerts.c, _outbox.c
+        statements = (
+            delete(_alerts).where(
+                or_(
+                    and_(a.state == AlertState.RESOLVED.value, a.resolved_at < before),
+                    and_(a.state == AlertState.PENDING.value, a.last_evaluated_at < before),
+                )
+            ),
+            delete(_outbox).where(
+                or_(
+                    and_(o.status == MessageStatus.DELIVERED.value, o.delivered_at < before),
+                    and_(o.status == MessageStatus.DEAD.value, o.dead_at < before),
+                )
+            ),
+            delete(_silences).where(_silences.c.ends_at < before),
+            delete(_acks).where(_acks.c.at < before),
+        )
+        with self._write() as conn:
+            return sum(int(conn.execute(s).rowcount) for s in statements)
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self._engine.connect() as conn:
+            conn.execute(text("SELECT 1")).one()
+
+
+def _alert_row(a: Alert) -> dict[str, Any]:
+    labels = {str(k): str(v) for k, v in a.labels.items()}
+    return {
+        "fingerprint": a.fingerprint,
+        "active_since": _aware(a.active_since, "active_since"),
+        "state": AlertState(a.state).value,
+        "alertname": labels.get("alertname"),
+        "service": labels.get("service"),
+        "severity": labels.get("severity"),
+        "labels": labels,
+        "annotations": {str(k): str(v) for k, v in a.annotations.items()},
+        "values": {str(k): _finite_or_none(v) for k, v in a.values.items()},
+        "fired_at": None if a.fired_at is None else _aware(a.fired_at, "fired_at"),
+        "resolved_at": None if a.resolved_at is None else _aware(a.resolved_at, "resolved_at"),
+        "last_evaluated_at": _aware(a.last_evaluated_at, "last_evaluated_at"),
+        "for_seconds": a.for_.total_seconds(),
+    }
+
+
+def _alert(r: Row[Any]) -> Alert:
+    return Alert(
+        fingerprint=r.fingerprint,
+        labels=dict(r.labels),
+        annotations=dict(r.annotations),
+        state=AlertState(r.state),
+        active_since=r.active_since,
+        fired_at=r.fired_at,
+        resolved_at=r.resolved_at,
+        values=dict(r.values),
+        last_evaluated_at=r.last_evaluated_at,
+        for_=timedelta(seconds=r.for_seconds),
+    )
+
+
+def _message_row(m: OutboxMessage) -> dict[str, Any]:
+    return {
+        "receiver": m.receiver,
+        "action": m.action,
+        "dedup_key": m.dedup_key,
+        "payload": _json(m.payload, f"payload of the {m.receiver} message {m.dedup_key!r}"),
+        "created_at": _aware(m.created_at, "created_at"),
+        "attempts": m.attempts,
+        "next_attempt_at": None if m.next_attempt_at is None else _aware(m.next_attempt_at, "next_attempt_at"),
+        "status": MessageStatus(m.status).value,
+        "claimed_until": None,
+        "last_error": m.last_error,
+        "delivered_at": None if m.delivered_at is None else _aware(m.delivered_at, "delivered_at"),
+        "dead_at": None,
+        "external_ref": _json(m.external_ref, "external_ref"),
+    }
+
+
+def _message(r: Row[Any]) -> OutboxMessage:
+    return OutboxMessage(
+        receiver=r.receiver,
+        action=r.action,
+        dedup_key=r.dedup_key,
+        payload=dict(r.payload),
+        created_at=r.created_at,
+        id=int(r.id),
+        attempts=r.attempts,
+        next_attempt_at=r.next_attempt_at,
+        status=MessageStatus(r.status),
+        last_error=r.last_error,
+        delivered_at=r.delivered_at,
+        external_ref=dict(r.external_ref or {}),
+    )

@@ -6,6 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the alerting config imports routing and on-call; the model stays import-light
+    from slo_service.core.alerting.config import AlertingConfig
 
 
 class SourceKind(StrEnum):
@@ -216,6 +220,7 @@ class Config:
     sources: Mapping[str, Source]
     slos: tuple[SLO, ...]
     files: tuple[str, ...] = ()
+    alerting: AlertingConfig | None = None  # None: evaluate SLOs, notify nobody
 
     def slo(self, key: str) -> SLO | None:
         return next((s for s in self.slos if s.key == key), None)

@@ -52,6 +52,7 @@ class ReloadOutcome:
 class SourceState:
     health: ScrapeHealth | None = None
     slo_errors: dict[str, str] = field(default_factory=dict)
+    down_since: datetime | None = None  # first failure of the current failure streak
 
 
 class Runtime:
@@ -182,6 +183,10 @@ class Runtime:
         with self._lock:
             state = self.sources.setdefault(source_name, SourceState())
             state.health = outcome.health
+            if outcome.health.up:
+                state.down_since = None
+            elif state.down_since is None:
+                state.down_since = outcome.health.at
             state.slo_errors = outcome.slo_errors
             if not outcome.health.up or outcome.slo_errors:
                 self.collection_errors[source_name] = self.collection_errors.get(source_name, 0) + 1
@@ -200,6 +205,18 @@ class Runtime:
         return result
 
     # --- read side -----------------------------------------------------------------------------
+
+    def health(self) -> tuple[list[ScrapeHealth], dict[tuple[str, str], datetime]]:
+        """The newest collection health of every source, and since when failing ones are down."""
+        with self._lock:
+            states = list(self.sources.values())
+        health = [st.health for st in states if st.health is not None]
+        down = {
+            (st.health.source, st.health.target): st.down_since
+            for st in states
+            if st.health is not None and st.down_since is not None
+        }
+        return health, down
 
     def status(self, key: str) -> SLOStatus | None:
         return self.statuses.get(key)

@@ -34,9 +34,13 @@ class AlertQuery:
 class AlertStore(Protocol):
     """Durable alerting state. Every method is one transaction."""
 
-    def save_alerts(self, alerts: Sequence[Alert], messages: Sequence[OutboxMessage] = ()) -> None:
+    def save_alerts(
+        self, alerts: Sequence[Alert], messages: Sequence[OutboxMessage] = (), dropped: Sequence[str] = ()
+    ) -> None:
         """Upsert alert episodes (by fingerprint + active_since) and enqueue messages, atomically,
-        so a crash never leaves an alert change without its notification or the reverse."""
+        so a crash never leaves an alert change without its notification or the reverse. `dropped`:
+        fingerprints whose pending episode cleared before firing (deleted, so a restart does not
+        revive them and skip their `for`)."""
         ...
 
     def load_open_alerts(self) -> list[Alert]:

@@ -1,0 +1,72 @@
+"""The flow, written down once: evaluate → alert → route → notify (collection runs on its own timers).
+
+    sources ──collect──▶ history ──evaluate──▶ SLO status ──alert──▶ alert state ──route──▶ outbox ──notify──▶ receivers
+
+Collection jobs (one per source, pipeline/collect.py) feed the history continuously; every evaluation
+interval the scheduler calls `Cycle.run()`, which computes every SLO's status (pipeline/evaluate.py),
+turns it into alerts and routed notifications (pipeline/alerting.py) and delivers what is due
+(pipeline/delivery.py) right away, so a page leaves within the same cycle that crossed the threshold.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from slo_service.pipeline.alerting import AlertingService, CycleResult
+from slo_service.pipeline.delivery import DeliveryWorker
+from slo_service.pipeline.evaluate import EvaluationResult
+from slo_service.pipeline.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    evaluation: EvaluationResult
+    alerting: CycleResult | None
+    delivered: int
+    duration_seconds: float
+
+
+class Cycle:
+    """One evaluation cycle of the whole service."""
+
+    def __init__(self, runtime: Runtime, alerting: AlertingService | None, worker: DeliveryWorker | None) -> None:
+        self.runtime = runtime
+        self.alerting = alerting
+        self.worker = worker
+
+    def run(self) -> CycleReport:
+        started = time.perf_counter()
+        evaluation = self.runtime.evaluate()
+        alerting = None
+        if self.alerting is not None:
+            health, down_since = self.runtime.health()
+            try:
+                alerting = self.alerting.cycle(
+                    self.runtime.config, evaluation.statuses, health, down_since, evaluation.evaluated_at
+                )
+            except Exception:  # the store may be down: the next cycle re-derives the same alerts
+                log.exception("alerting step failed")
+        delivered = self.deliver()
+        return CycleReport(evaluation, alerting, delivered, time.perf_counter() - started)
+
+    def deliver(self) -> int:
+        if self.worker is None:
+            return 0
+        try:
+            return self.worker.run_once()
+        except Exception:
+            log.exception("delivery step failed")
+            return 0
+
+    def flush(self) -> int:
+        """Between evaluations: flush routing groups that became due and deliver retries."""
+        if self.alerting is not None:
+            try:
+                self.alerting.tick(self.runtime.clock.now())
+            except Exception:
+                log.exception("routing tick failed")
+        return self.deliver()

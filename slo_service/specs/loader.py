@@ -74,7 +74,10 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 YAML_SUFFIXES = (".yaml", ".yml")
 
-_DURATION_FIELDS = frozenset({"interval", "timeout", "slice", "rolling"})
+_DURATION_FIELDS = frozenset(
+    {"interval", "timeout", "slice", "rolling"}
+    | {"long_window", "short_window", "for", "no_data_after", "length", "delay"}  # alerting
+)
 
 MIN_ROLLING = timedelta(days=1)
 MAX_ROLLING = timedelta(days=90)
@@ -259,12 +262,12 @@ def _fields_at(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
             continue
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return []
-        info = current.model_fields.get(str(part))
+        info = next((i for n, i in current.model_fields.items() if (i.alias or n) == str(part)), None)
         if info is None:
             return []
         current = _unwrap(info.annotation)
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
+        return [info.alias or name for name, info in current.model_fields.items()]  # `for`, not `for_`
     return []
 
 
@@ -294,6 +297,9 @@ class _Loader:
     # naming one of them must not be reported as referring to an unknown service or source.
     services_incomplete: bool = False
     sources_incomplete: bool = False
+    # The one `alerting:` section (file, raw mapping), see specs/alerting.py; a second one is a problem.
+    alerting: tuple[_File, Any] | None = None
+    files_incomplete: bool = False
 
     def run(self, paths: list[str | Path]) -> tuple[Config | None, list[Problem]]:
         if not paths:
@@ -307,9 +313,9 @@ class _Loader:
             self.files.append(str(path))
             try:
                 if not self._read_file(path):
-                    self.services_incomplete = self.sources_incomplete = True
+                    self.services_incomplete = self.sources_incomplete = self.files_incomplete = True
             except Exception as exc:  # never let a stack trace escape to the user
-                self.services_incomplete = self.sources_incomplete = True
+                self.services_incomplete = self.sources_incomplete = self.files_incomplete = True
                 self.problems.append(Problem(str(path), None, "(file)", f"internal error while reading: {exc!r}"))
         config: Config | None = None
         try:
@@ -374,7 +380,17 @@ class _Loader:
             file.add(("apiVersion",), f"unsupported apiVersion {version!r}; supported versions: {supported}")
             return False
         # A bad top-level field is reported, but the sections that are lists are still checked item by item.
+        # `alerting` is read in pass 2 (specs/alerting.py), from at most one file.
         _validate(file, DocumentSpec, data, ())
+        if "alerting" in data:
+            if self.alerting is None:
+                self.alerting = (file, data["alerting"])
+            else:
+                first_at = self.alerting[0].where(("alerting",))
+                file.add(
+                    ("alerting",),
+                    f"alerting is defined in more than one file: here and at {first_at}; keep it in one file",
+                )
         if not isinstance(data.get("services", []), list | None):
             self.services_incomplete = True
         if not isinstance(data.get("sources", []), list | None):
@@ -410,10 +426,22 @@ class _Loader:
     # ---- pass 2: all files together
 
     def _build(self) -> Config:
+        # Imported here: specs/alerting.py builds on this module's helpers.
+        from slo_service.specs.alerting import AlertingSection, SLOAlerting, build_alerting
+
         services = self._build_services()
         sources = self._build_sources()
         slos = self._build_slos()
-        return Config(services=services, sources=sources, slos=tuple(slos), files=tuple(self.files))
+        alerting = build_alerting(
+            AlertingSection(*self.alerting) if self.alerting is not None else None,
+            [
+                SLOAlerting(item.file, item.path, item.spec.service, item.spec.name, item.spec.alerting)
+                for item in self.slos
+                if isinstance(item.spec, SLOSpec) and item.spec.alerting is not None
+            ],
+            config_incomplete=self.files_incomplete,
+        )
+        return Config(services=services, sources=sources, slos=tuple(slos), files=tuple(self.files), alerting=alerting)
 
     @staticmethod
     def _first_of_key(items: list[_Item], key_of: Any, describe: Any) -> set[int]:

@@ -35,6 +35,7 @@ class DocumentSpec(Spec):
     services: list[Any] | None = None
     sources: list[Any] | None = None
     slos: list[Any] | None = None
+    alerting: Any = None  # validated in pass 2 by specs/alerting.py
 
 
 class ServiceSpec(Spec):
@@ -125,3 +126,4 @@ class SLOSpec(Spec):
     description: str = ""
     labels: dict[str, str] = {}
     budgeting: BudgetingSpec | None = None
+    alerting: Any = None  # {policy: NAME, ...overrides}; checked with the alerting section (specs/alerting.py)

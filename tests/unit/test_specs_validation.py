@@ -127,7 +127,7 @@ CASES = [
         [("services:\n", "owner: me\nservices:\n")],
         2,
         "owner",
-        "unknown field 'owner'; allowed fields: apiVersion, kind, services, sources, slos",
+        "unknown field 'owner'; allowed fields: apiVersion, kind, services, sources, slos, alerting",
     ),
     (
         "unknown-service-field",

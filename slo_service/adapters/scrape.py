@@ -67,6 +67,7 @@ _TYPES = frozenset(("counter", "gauge", "histogram", "summary", "untyped", "info
 def _parse_fast(body: str) -> list[Sample] | None:
     """Samples of a plain body, or None when the reference parser must decide."""
     out: list[Sample] = []
+    counters: set[str] = set()
     append = out.append
     match = _FAST_LINE.fullmatch
     pairs = _FAST_PAIRS.findall
@@ -83,6 +84,8 @@ def _parse_fast(body: str) -> list[Sample] | None:
                     return None
                 if parts[1] == "TYPE" and (len(parts) != 4 or parts[3] not in _TYPES):
                     return None
+                if parts[1] == "TYPE" and parts[3] == "counter":
+                    counters.add(parts[2])
             continue
         m = match(line)
         if m is None:
@@ -104,6 +107,10 @@ def _parse_fast(body: str) -> list[Sample] | None:
         else:
             labels = {}
         append(Sample(name, labels, value))
+    if counters:
+        names = {sample.name for sample in out}
+        if any(c in names and c + "_total" in names for c in counters):
+            return None  # a counter exposed both with and without _total: the reference parser decides
     return out
 
 

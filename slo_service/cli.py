@@ -1,4 +1,4 @@
-"""The `slo-service` command line: serve, demo, validate, db upgrade, status."""
+"""The `slo-service` command line: serve, demo, validate, db upgrade, status, silence."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from slo_service.settings import Settings
 app = typer.Typer(help="SLOs, error budgets and burn rates for ML systems.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+silence_app = typer.Typer(help="Silences of a running service: add, list, expire.", no_args_is_help=True)
+app.add_typer(silence_app, name="silence")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -203,6 +205,90 @@ def _burn(value: float | None) -> str:
         return "[dim]-[/]"
     colour = "red" if value >= 6 else "yellow" if value >= 1 else "green"
     return f"[{colour}]{value:.2f}x[/]"
+
+
+UrlOpt = Annotated[str | None, typer.Option(help="base URL of a running service (default: settings host and port)")]
+
+
+def _base_url(url: str | None) -> str:
+    if url:
+        return url.rstrip("/")
+    settings = Settings()
+    return f"http://{settings.host}:{settings.port}"
+
+
+def _api(method: str, base: str, path: str, **kwargs: Any) -> Any:
+    """Call the service's API; print the error message and exit 1 on an API error, exit 2 if unreachable."""
+    import httpx
+
+    try:
+        response = httpx.request(method, f"{base}{path}", timeout=10, **kwargs)
+    except httpx.HTTPError as exc:
+        err_console.print(f"[red]cannot reach {base}[/]: {exc}")
+        raise typer.Exit(2) from None
+    if response.is_error:
+        try:
+            message = response.json().get("message") or response.text
+        except ValueError:
+            message = response.text or response.reason_phrase
+        err_console.print(f"[red]error {response.status_code}[/]: {message}")
+        raise typer.Exit(1)
+    return response.json()
+
+
+@silence_app.command("add")
+def silence_add(
+    matcher: Annotated[
+        list[str], typer.Option("--matcher", "-m", help='label matcher, e.g. slo="availability" (repeatable)')
+    ],
+    author: Annotated[str, typer.Option("--author", help="who creates the silence")],
+    duration: Annotated[str, typer.Option(help="how long from now: 30m, 2h, 1d")] = "2h",
+    comment: Annotated[str, typer.Option(help="why")] = "",
+    url: UrlOpt = None,
+) -> None:
+    """Create a silence; prints its id."""
+    base = _base_url(url)
+    body = {"matchers": matcher, "duration": duration, "created_by": author, "comment": comment}
+    created = _api("POST", base, "/api/v1/silences", json=body)
+    typer.echo(created["id"])
+
+
+@silence_app.command("list")
+def silence_list(
+    show_all: Annotated[bool, typer.Option("--all", help="include expired silences")] = False,
+    url: UrlOpt = None,
+) -> None:
+    """A table of active and pending silences (with --all, expired ones too)."""
+    base = _base_url(url)
+    items = _api("GET", base, "/api/v1/silences")
+    if not show_all:
+        items = [s for s in items if s["state"] != "expired"]
+    table = Table(title=f"silences at {base}")
+    for col in ("id", "state", "matchers", "starts", "ends", "created by", "comment"):
+        table.add_column(col, overflow="fold")
+    for s in items:
+        table.add_row(
+            s["id"],
+            s["state"],
+            ", ".join(s["matchers"]),
+            s["starts_at"],
+            s["ends_at"],
+            s["created_by"],
+            s["comment"],
+        )
+    out = console if console.is_terminal else Console(width=250)
+    out.print(table)
+
+
+@silence_app.command("expire")
+def silence_expire(
+    silence_id: Annotated[str, typer.Argument(help="the silence id")],
+    url: UrlOpt = None,
+) -> None:
+    """Expire a silence now."""
+    base = _base_url(url)
+    _api("DELETE", base, f"/api/v1/silences/{silence_id}")
+    typer.echo(f"expired {silence_id}")
 
 
 @app.command()

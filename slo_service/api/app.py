@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from slo_service import __version__
-from slo_service.api import operations, slos
+from slo_service.api import alerts, operations, slos
 from slo_service.api.errors import install_error_handlers
+from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.runtime import Runtime
 
 
@@ -19,6 +20,8 @@ def create_app(
     runtime: Runtime,
     registry: CollectorRegistry,
     scheduler_running: Callable[[], bool] = lambda: True,
+    alerting: AlertingService | None = None,
+    slack_signing_secret: str | None = None,
 ) -> FastAPI:
     """Build the app around an already wired runtime; nothing is started here."""
     app = FastAPI(
@@ -27,9 +30,12 @@ def create_app(
         description="SLOs, error budgets and burn rates for ML systems. Errors are JSON: {message, problems}.",
     )
     app.state.runtime = runtime
+    app.state.alerting = alerting
+    app.state.slack_signing_secret = slack_signing_secret
     install_error_handlers(app)
     app.include_router(slos.router)
     app.include_router(operations.router)
+    app.include_router(alerts.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
     def healthz() -> dict[str, str]:

@@ -39,11 +39,23 @@ class Settings(BaseSettings):
         default_factory=lambda: ["team", "tier", "model", "model_version"],
         description="service/SLO labels copied onto every exported SLO series (empty when absent)",
     )
+    slack_signing_secret: str | None = Field(
+        default=None, description="verifies Slack button clicks (POST /api/v1/slack/interactions)"
+    )
+    flush_interval: timedelta = Field(
+        default=timedelta(seconds=2), description="how often due notification groups and retries are sent"
+    )
     run_migrations: bool = True
     log_level: str = "INFO"
 
     @field_validator(
-        "evaluation_interval", "compaction_interval", "snapshot_interval", "raw_retention", "retention", mode="before"
+        "evaluation_interval",
+        "compaction_interval",
+        "snapshot_interval",
+        "raw_retention",
+        "retention",
+        "flush_interval",
+        mode="before",
     )
     @classmethod
     def _duration(cls, value: Any) -> Any:

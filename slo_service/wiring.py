@@ -14,6 +14,8 @@ from sqlalchemy import Engine
 
 from slo_service.adapters import promql as promql_adapter
 from slo_service.adapters import scrape as scrape_adapter
+from slo_service.adapters.receivers.factory import build_receivers
+from slo_service.adapters.sql.alert_store import SqlAlertStore
 from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.migrate import upgrade
 from slo_service.adapters.sql.store import SqlHistoryStore
@@ -25,7 +27,10 @@ from slo_service.core.ports import ScrapeHealth
 from slo_service.core.samples import Sample
 from slo_service.exporter.collector import build_registry
 from slo_service.jobs.scheduler import Jobs
+from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.collect import FetchObservations, FetchSamples
+from slo_service.pipeline.cycle import Cycle
+from slo_service.pipeline.delivery import DeliveryWorker
 from slo_service.pipeline.evaluate import Evaluator
 from slo_service.pipeline.history import LiveHistory
 from slo_service.pipeline.runtime import Adapters, Runtime
@@ -67,6 +72,9 @@ class Service:
     settings: Settings
     engine: Engine
     runtime: Runtime
+    alerting: AlertingService
+    worker: DeliveryWorker
+    cycle: Cycle
     jobs: Jobs
     registry: CollectorRegistry
     app: FastAPI
@@ -89,13 +97,26 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
     evaluator = Evaluator(history, settings.snapshot_interval)
     adapters = Adapters(scrape=scrape_fetcher, promql=promql_fetcher, backfill=promql_backfill)
     runtime = Runtime(config, store, history, evaluator, adapters, clock, load)
+    alert_store = SqlAlertStore(engine, clock=clock)
+    alerting = AlertingService(alert_store, clock.now)
+    worker = DeliveryWorker(alert_store, {}, clock.now)
+
+    def use_config(new: Config) -> None:
+        alerting.apply(new)
+        worker.set_receivers(build_receivers(new.alerting.receivers if new.alerting else {}))
+
+    use_config(config)
+    runtime.listeners.append(use_config)
+    cycle = Cycle(runtime, alerting, worker)
     jobs = Jobs(
         runtime,
+        cycle,
         settings.evaluation_interval,
         settings.compaction_interval,
         settings.raw_retention,
         settings.retention,
+        settings.flush_interval,
     )
-    registry = build_registry(runtime, settings.export_labels)
-    app = create_app(runtime, registry, lambda: jobs.running)
-    return Service(settings, engine, runtime, jobs, registry, app)
+    registry = build_registry(runtime, settings.export_labels, alerting, worker)
+    app = create_app(runtime, registry, lambda: jobs.running, alerting, settings.slack_signing_secret)
+    return Service(settings, engine, runtime, alerting, worker, cycle, jobs, registry, app)

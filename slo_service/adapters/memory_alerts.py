@@ -89,14 +89,20 @@ class InMemoryAlertStore:
         with self._lock:
             m = self.outbox[message_id]
             self.outbox[message_id] = replace(
-                m, status=MessageStatus.DELIVERED, delivered_at=at, external_ref=dict(external_ref), attempts=m.attempts + 1
+                m,
+                status=MessageStatus.DELIVERED,
+                delivered_at=at,
+                external_ref=dict(external_ref),
+                attempts=m.attempts + 1,
             )
             self.claims.pop(message_id, None)
 
     def mark_retry(self, message_id: int, next_attempt_at: datetime, error: str) -> None:
         with self._lock:
             m = self.outbox[message_id]
-            self.outbox[message_id] = replace(m, attempts=m.attempts + 1, next_attempt_at=next_attempt_at, last_error=error)
+            self.outbox[message_id] = replace(
+                m, attempts=m.attempts + 1, next_attempt_at=next_attempt_at, last_error=error
+            )
             self.claims.pop(message_id, None)
 
     def mark_dead(self, message_id: int, at: datetime, error: str) -> None:
@@ -110,7 +116,9 @@ class InMemoryAlertStore:
             refs = [
                 m.external_ref
                 for _, m in sorted(self.outbox.items())
-                if m.receiver == receiver and m.dedup_key == dedup_key and m.status is MessageStatus.DELIVERED
+                if m.receiver == receiver
+                and m.dedup_key == dedup_key
+                and m.status is MessageStatus.DELIVERED
                 and m.external_ref
             ]
         return refs[-1] if refs else {}
@@ -168,3 +176,17 @@ class InMemoryAlertStore:
     def save_state(self, name: str, state: Mapping[str, Any]) -> None:
         with self._lock:
             self.state[name] = copy.deepcopy(dict(state))
+
+    def prune(self, before: datetime) -> int:
+        with self._lock:
+            old = [k for k, a in self.episodes.items() if a.resolved_at is not None and a.resolved_at < before]
+            for k in old:
+                del self.episodes[k]
+            done = [
+                i
+                for i, m in self.outbox.items()
+                if m.status is not MessageStatus.PENDING and (m.delivered_at or m.created_at) < before
+            ]
+            for i in done:
+                del self.outbox[i]
+            return len(old) + len(done)

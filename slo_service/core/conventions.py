@@ -31,3 +31,9 @@ STORE_PENDING_WRITES = "slo_service_store_pending_writes"
 CONFIG_RELOADS = "slo_service_config_reloads"  # counter, label result
 CONFIG_LAST_RELOAD_SUCCESS = "slo_service_config_last_reload_successful"
 BUILD_INFO = "slo_service_build_info"
+
+# Alerting and notification self-metrics.
+ALERTS = "slo_service_alerts"  # gauge, labels state, severity
+NOTIFICATIONS = "slo_service_notifications"  # counter (slo_service_notifications_total), labels receiver, outcome
+NOTIFICATION_DELIVERY_SECONDS = "slo_service_notification_delivery_seconds"  # histogram, label receiver
+NOTIFICATION_GROUPS = "slo_service_notification_groups"  # gauge: open groups

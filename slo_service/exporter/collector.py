@@ -15,6 +15,7 @@ from slo_service import __version__
 from slo_service.core import conventions as c
 from slo_service.core.model import Config
 from slo_service.core.slo_math import SLOStatus
+from slo_service.exporter.alerting import AlertingCollector, AlertingView, DeliveryView, delivery_histogram
 
 
 class RuntimeView(Protocol):
@@ -178,8 +179,17 @@ def _period_label(period: object) -> str:
     return f"calendar-{period.unit}"
 
 
-def build_registry(runtime: RuntimeView, export_labels: Sequence[str] = ()) -> CollectorRegistry:
+def build_registry(
+    runtime: RuntimeView,
+    export_labels: Sequence[str] = (),
+    alerting: AlertingView | None = None,
+    delivery: DeliveryView | None = None,
+) -> CollectorRegistry:
     """A registry of our own (never the global one), so tests and embedders get only these metrics."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SLOCollector(runtime, export_labels))
+    if alerting is not None and delivery is not None:
+        registry.register(AlertingCollector(alerting, delivery))
+        histogram = delivery_histogram(registry)
+        delivery.observe_latency = lambda receiver, seconds: histogram.labels(receiver).observe(seconds)
     return registry

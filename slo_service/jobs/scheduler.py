@@ -10,6 +10,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from slo_service.core.model import Config, PromQLSource, ScrapeSource
+from slo_service.pipeline.cycle import Cycle
 from slo_service.pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -22,12 +23,15 @@ class Jobs:
     def __init__(
         self,
         runtime: Runtime,
+        cycle: Cycle,
         evaluation_interval: timedelta,
         compaction_interval: timedelta,
         raw_retention: timedelta,
         retention: timedelta,
+        flush_interval: timedelta = timedelta(seconds=2),
     ) -> None:
         self.runtime = runtime
+        self.cycle = cycle
         self.raw_retention = raw_retention
         self.retention = retention
         self.scheduler = BackgroundScheduler(
@@ -41,6 +45,13 @@ class Jobs:
             seconds=evaluation_interval.total_seconds(),
             id="evaluate",
             next_run_time=datetime.now(UTC) + timedelta(seconds=1),
+        )
+        self.scheduler.add_job(
+            self.flush,
+            "interval",
+            seconds=flush_interval.total_seconds(),
+            id="flush",
+            next_run_time=datetime.now(UTC) + timedelta(seconds=2),
         )
         self.scheduler.add_job(
             self.compact,
@@ -103,15 +114,29 @@ class Jobs:
 
     def evaluate(self) -> None:
         try:
-            result = self.runtime.evaluate()
-            log.debug("evaluated %d SLOs in %.3fs", len(result.statuses), result.duration_seconds)
+            report = self.cycle.run()
+            log.debug(
+                "cycle: %d SLOs evaluated in %.3fs, %d notifications delivered",
+                len(report.evaluation.statuses),
+                report.duration_seconds,
+                report.delivered,
+            )
         except Exception:
             log.exception("evaluation failed")
+
+    def flush(self) -> None:
+        try:
+            self.cycle.flush()
+        except Exception:
+            log.exception("notification flush failed")
 
     def compact(self) -> None:
         try:
             now = self.runtime.clock.now()
             result = self.runtime.store.compact(now, self.raw_retention, self.retention)
             log.info("compaction: rolled up %d slices, deleted %d", result.rolled_up, result.deleted)
+            if self.cycle.alerting is not None:
+                pruned = self.cycle.alerting.store.prune(now - self.retention)
+                log.info("alert retention: deleted %d old alerts, messages, silences", pruned)
         except Exception:
             log.exception("compaction failed")

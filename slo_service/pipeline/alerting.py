@@ -196,9 +196,7 @@ class AlertingService:
         with self._lock:
             return self._route_and_save([], now)
 
-    def _route_and_save(
-        self, transitions: list[Transition], now: datetime, dropped: Sequence[str] = ()
-    ) -> CycleResult:
+    def _route_and_save(self, transitions: list[Transition], now: datetime, dropped: Sequence[str] = ()) -> CycleResult:
         routable = [
             RoutableAlert(a.fingerprint, a.labels, a.fired_at or a.active_since, a.resolved_at)
             for a in self.book.alerts()
@@ -255,6 +253,8 @@ class AlertingService:
         }
 
     def _messages_for(self, note: Notification, now: datetime) -> list[OutboxMessage]:
+        if note.receiver == _NO_ROUTE.receiver:
+            return []  # no route configured: alerts are kept and shown, nobody is notified
         if note.receiver not in self.config.receivers:
             log.warning("route names receiver %r, which is not configured; notification dropped", note.receiver)
             return []
@@ -305,7 +305,11 @@ class AlertingService:
             payload = {
                 **episode.payload,
                 "oncall": resolve_targets(step.targets, self.config.schedules, now),
-                "escalation": {"level": step.level_index + 1, "repetition": step.repetition, "exhausted": step.exhausted},
+                "escalation": {
+                    "level": step.level_index + 1,
+                    "repetition": step.repetition,
+                    "exhausted": step.exhausted,
+                },
             }
             key = f"{episode.dedup_key}:L{step.level_index + 1}R{step.repetition}"
             out.append(OutboxMessage(episode.receiver, "trigger", key, payload, now))
@@ -350,7 +354,9 @@ class AlertingService:
                 resolved_at=now,
                 annotations={**alert.annotations, "resolved_by": by},
             )
-            self.book = AlertBook.from_alerts([resolved if a.fingerprint == fingerprint else a for a in self.book.alerts()])
+            self.book = AlertBook.from_alerts(
+                [resolved if a.fingerprint == fingerprint else a for a in self.book.alerts()]
+            )
             self._route_and_save([Transition(resolved, alert.state, AlertState.RESOLVED)], now)
             return resolved
 
@@ -368,6 +374,13 @@ class AlertingService:
 
     def history(self, fingerprint: str) -> list[Alert]:
         return self.store.alert_history(fingerprint)
+
+    def active_alerts(self) -> list[Alert]:
+        with self._lock:
+            return self.book.active()
+
+    def open_group_count(self) -> int:
+        return len(self.episodes)
 
     def open_groups(self) -> list[GroupEpisode]:
         with self._lock:

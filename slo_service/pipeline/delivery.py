@@ -10,17 +10,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from slo_service.core.alerting.ports import AlertStore
-from slo_service.core.notify import DeliveryResult, Outcome, OutboxMessage, Receiver, RetryPolicy
+from slo_service.core.notify import DeliveryResult, OutboxMessage, Outcome, Receiver, RetryPolicy
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class DeliveryStats:
-    """Counters and latencies for /metrics, by receiver and outcome."""
+    """Delivery attempts for /metrics, by receiver and outcome."""
 
     outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
-    latencies: list[tuple[str, float]] = field(default_factory=list)  # drained by the exporter
 
     def count(self, receiver: str, outcome: str) -> None:
         self.outcomes[(receiver, outcome)] = self.outcomes.get((receiver, outcome), 0) + 1
@@ -39,7 +38,7 @@ class DeliveryWorker:
         retry: RetryPolicy | None = None,
         lease: timedelta = timedelta(seconds=120),
         batch: int = 50,
-        on_delivered: Callable[[OutboxMessage, DeliveryResult, float], None] | None = None,
+        observe_latency: Callable[[str, float], None] | None = None,
     ) -> None:
         self.store = store
         self.receivers = dict(receivers)
@@ -48,9 +47,13 @@ class DeliveryWorker:
         self.lease = lease
         self.batch = batch
         self.stats = DeliveryStats()
-        self.on_delivered = on_delivered
+        self.observe_latency = observe_latency  # set by the exporter: a histogram per receiver
         self._lock = threading.Lock()
         self._rng = random.Random()
+
+    @property
+    def outcome_counts(self) -> Mapping[tuple[str, str], int]:
+        return dict(self.stats.outcomes)
 
     def set_receivers(self, receivers: Mapping[str, Receiver]) -> None:
         self.receivers = dict(receivers)
@@ -94,9 +97,8 @@ class DeliveryWorker:
             self.store.mark_delivered(message.id, done, result.external_ref or ref or {})
             latency = (done - message.created_at).total_seconds()
             self.stats.count(message.receiver, "delivered")
-            self.stats.latencies.append((message.receiver, latency))
-            if self.on_delivered:
-                self.on_delivered(message, result, latency)
+            if self.observe_latency is not None:
+                self.observe_latency(message.receiver, latency)
         elif result.outcome is Outcome.FAILED or attempts >= self.retry.max_attempts:
             reason = result.error or f"HTTP {result.status_code}"
             if result.outcome is not Outcome.FAILED:

@@ -13,7 +13,7 @@ from slo_service.core.alerting.config import AlertingConfig, ReceiverKind, Recei
 from slo_service.core.alerting.policy import AlertPolicy, default_tiers
 from slo_service.core.clock import ManualClock
 from slo_service.core.model import SLO, Config, Period, RatioSLI, Service
-from slo_service.core.notify import DeliveryResult, MessageStatus, Outcome, OutboxMessage, RetryPolicy
+from slo_service.core.notify import DeliveryResult, MessageStatus, OutboxMessage, Outcome, RetryPolicy
 from slo_service.core.oncall.escalation import EscalationLevel, EscalationPolicy
 from slo_service.core.oncall.schedule import Layer, Rotation, Schedule
 from slo_service.core.routing.silences import Silence
@@ -23,7 +23,6 @@ from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.cycle import Cycle
 from slo_service.pipeline.delivery import DeliveryWorker
 from tests.unit.test_pipeline import SOURCE, START, FakeTarget, make_runtime
-
 
 TIERS = default_tiers()  # page-fast, page-slow, ticket-fast, ticket-slow
 
@@ -88,7 +87,10 @@ class World:
         self.alerting.apply(self.config)
         self.receivers = receivers or {"pager": FakeReceiver("pager"), "tickets": FakeReceiver("tickets")}
         self.worker = DeliveryWorker(
-            self.alert_store, self.receivers, self.clock.now, RetryPolicy(base=timedelta(seconds=10), cap=timedelta(minutes=1))
+            self.alert_store,
+            self.receivers,
+            self.clock.now,
+            RetryPolicy(base=timedelta(seconds=10), cap=timedelta(minutes=1)),
         )
         self.cycle = Cycle(self.runtime, self.alerting, self.worker)
         asyncio.run(self.runtime.collect("model"))
@@ -152,7 +154,7 @@ def test_a_failing_receiver_gets_the_page_once_when_it_recovers() -> None:
     sent = world.alert_store.messages(receiver="pager")
     assert sent and all(m.status is MessageStatus.DELIVERED for m in sent)
     # every outbox message reached the receiver exactly once, all under the group's one dedup key
-    assert sorted(m.id for m in pager.delivered) == sorted(m.id for m in sent)
+    assert sorted(m.id or 0 for m in pager.delivered) == sorted(m.id or 0 for m in sent)
     assert {m.dedup_key for m in pager.attempts} == {sent[0].dedup_key}
     assert pager.delivered[0].action == "trigger"
 

@@ -29,10 +29,10 @@ from pathlib import Path
 import httpx
 
 from slo_service.adapters import scrape as scrape_module
+from slo_service.adapters.scrape import scrape
 from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.migrate import upgrade
 from slo_service.adapters.sql.store import SqlHistoryStore
-from slo_service.adapters.scrape import scrape
 from slo_service.core.extract import SLIExtractor
 from slo_service.core.model import SLO, Period, RatioSLI, ScrapeSource
 from slo_service.pipeline.history import LiveHistory, to_increments

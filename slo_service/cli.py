@@ -98,14 +98,19 @@ def demo(
     database_url: DbOpt = None,
     demo_port: Annotated[int, typer.Option(help="port of the simulated model server")] = 9105,
     incident: Annotated[bool, typer.Option(help="start with an incident: errors and slow requests")] = False,
+    alert_port: Annotated[int, typer.Option(help="port of the demo webhook that prints notifications")] = 9106,
 ) -> None:
     """Run the service together with a simulated model server that the example config scrapes."""
     from slo_service.demo.model_server import DemoModelServer
 
     settings = _settings(config or [str(EXAMPLE_CONFIG)], host, port, database_url)
+    from slo_service.demo.alert_sink import AlertSink
+
     # 0.1% errors: every example SLO holds its objective until an incident is triggered.
     server = DemoModelServer(host="127.0.0.1", port=demo_port, error_rate=0.001)
     server.start()
+    sink = AlertSink(alert_port)  # the example config's webhook receiver: pages show up in this log
+    sink.start()
     console.print(f"demo model server on {server.url}/metrics (POST {server.url}/incident to start an incident)")
     if incident:
         server.trigger_incident()
@@ -113,6 +118,7 @@ def demo(
         _run(settings)
     finally:
         server.stop()
+        sink.stop()
 
 
 @app.command()

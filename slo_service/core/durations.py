@@ -9,8 +9,10 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y":
 _PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
 
 
-def parse_duration(text: str) -> timedelta:
-    """Parse "30s", "5m", "1h30m", "7d", "4w"; raise ValueError with the offending text otherwise."""
+def parse_duration(text: str, allow_zero: bool = False) -> timedelta:
+    """Parse "30s", "5m", "1h30m", "7d", "4w"; raise ValueError with the offending text otherwise.
+
+    Zero ("0s") is refused unless `allow_zero` (e.g. Alertmanager's group_wait: 0s, "send at once")."""
     s = text.strip()
     if not s:
         raise ValueError("empty duration")
@@ -23,7 +25,7 @@ def parse_duration(text: str) -> timedelta:
         pos = m.end()
     if pos != len(s):
         raise ValueError(f"invalid duration {text!r}; use forms like 30s, 5m, 1h, 7d, 4w")
-    if seconds <= 0:
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ValueError(f"duration {text!r} must be positive")
     return timedelta(seconds=seconds)
 

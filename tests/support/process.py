@@ -38,6 +38,10 @@ def require_tool(name: str) -> str:
     return path
 
 
+class GiveUp(AssertionError):
+    """Raised inside a wait_for check: stop waiting at once (e.g. the process under test exited)."""
+
+
 def wait_for(check: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.2, what: str = "") -> T:
     """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -47,6 +51,8 @@ def wait_for(check: Callable[[], T | None], timeout: float = 30.0, interval: flo
             value = check()
             if value:
                 return value
+        except GiveUp:
+            raise
         except Exception as exc:
             last_error = exc
         time.sleep(interval)
@@ -104,12 +110,12 @@ def run_service(
 
         def ready() -> bool:
             if proc.poll() is not None:
-                raise AssertionError(f"service exited with {proc.returncode}:\n{svc.log()}")
+                raise GiveUp(f"service exited with {proc.returncode}")
             return svc.get("/readyz").status_code == 200
 
         try:
             wait_for(ready, timeout=60, what="service /readyz")
-        except AssertionError as exc:
+        except AssertionError as exc:  # GiveUp included
             raise AssertionError(f"{exc}\n--- service log ---\n{svc.log()}") from None
         yield svc
     finally:
@@ -156,7 +162,7 @@ scrape_configs:
 
         def ready() -> bool:
             if proc.poll() is not None:
-                raise AssertionError(f"prometheus exited:\n{log_path.read_text(errors='replace')[-3000:]}")
+                raise GiveUp(f"prometheus exited:\n{log_path.read_text(errors='replace')[-3000:]}")
             return httpx.get(f"{base}/-/ready", timeout=2).status_code == 200
 
         wait_for(ready, timeout=60, what="prometheus /-/ready")

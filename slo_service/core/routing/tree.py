@@ -188,7 +188,7 @@ def parse_route(spec: Mapping[str, Any], *, _where: str = "route") -> Route:
         matchers = tuple(parse_matcher(m) for m in _strings(spec, "matchers"))
         group_by = tuple(_strings(spec, "group_by")) if "group_by" in spec else None
         durations = {
-            key: parse_duration(str(spec[key])) if spec.get(key) is not None else None
+            key: parse_duration(str(spec[key]), allow_zero=key == "group_wait") if spec.get(key) is not None else None
             for key in ("group_wait", "group_interval", "repeat_interval")
         }
         children = spec.get("routes") or []

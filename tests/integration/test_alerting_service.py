@@ -1,0 +1,246 @@
+"""Alerting through the real service process: fake Slack and PagerDuty servers check every payload.
+
+slack-sdk is pointed at a local base_url; PagerDuty's Events API v2 is a local server too. The
+policy uses a 5-minute window so a page fires within seconds of an outage.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from tests.integration.test_service_process import Target, metric_value
+from tests.support.process import run_service, wait_for
+
+TOKEN = "xoxb-test-token"
+ROUTING_KEY = "R0UT1NGKEY0123456789012345678901"
+
+
+class FakeSlack:
+    """chat.postMessage / chat.update as Slack answers them; refuses requests Slack would refuse."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.posts: list[dict[str, Any]] = []
+        self.updates: list[dict[str, Any]] = []
+        self.failures: list[Response] = []
+        self.calls = 0
+        self.lock = threading.Lock()
+        server.expect_request("/api/chat.postMessage", method="POST").respond_with_handler(self._post)
+        server.expect_request("/api/chat.update", method="POST").respond_with_handler(self._update)
+        self.base_url = server.url_for("/api/")
+
+    def _body(self, request: Request) -> dict[str, Any]:
+        assert request.headers.get("Authorization") == f"Bearer {TOKEN}"
+        if request.mimetype == "application/json":
+            return dict(request.get_json())
+        return {k: v for k, v in request.form.items()}
+
+    def _checked(self, request: Request) -> tuple[dict[str, Any] | None, Response | None]:
+        with self.lock:
+            self.calls += 1
+            if self.failures:
+                return None, self.failures.pop(0)
+        body = self._body(request)
+        blocks = body.get("blocks")
+        blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+        if not body.get("channel") or not body.get("text") or not isinstance(blocks, list) or not blocks:
+            return None, Response(json.dumps({"ok": False, "error": "invalid_arguments"}), 200)
+        body["blocks"] = blocks
+        return body, None
+
+    def _post(self, request: Request) -> Response:
+        body, failure = self._checked(request)
+        if failure is not None:
+            return failure
+        assert body is not None
+        self.posts.append(body)
+        ts = f"1700000000.{len(self.posts):06d}"
+        return Response(json.dumps({"ok": True, "channel": "C0ALERTS", "ts": ts}), content_type="application/json")
+
+    def _update(self, request: Request) -> Response:
+        body, failure = self._checked(request)
+        if failure is not None:
+            return failure
+        assert body is not None and body.get("ts")
+        self.updates.append(body)
+        return Response(
+            json.dumps({"ok": True, "channel": body["channel"], "ts": body["ts"]}), content_type="application/json"
+        )
+
+
+class FakePagerDuty:
+    """Events API v2: 202 for a valid event, 400 with PagerDuty's error shape otherwise."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.events: list[dict[str, Any]] = []
+        server.expect_request("/v2/enqueue", method="POST").respond_with_handler(self._enqueue)
+        self.url = server.url_for("/v2/enqueue")
+
+    def _enqueue(self, request: Request) -> Response:
+        event = request.get_json()
+        problems = []
+        if event.get("routing_key") != ROUTING_KEY:
+            problems.append("routing_key")
+        if event.get("event_action") not in ("trigger", "acknowledge", "resolve"):
+            problems.append("event_action")
+        if not event.get("dedup_key"):
+            problems.append("dedup_key")
+        if event.get("event_action") == "trigger":
+            payload = event.get("payload") or {}
+            for field in ("summary", "source", "severity"):
+                if not payload.get(field):
+                    problems.append(f"payload.{field}")
+            if payload.get("severity") not in ("critical", "error", "warning", "info"):
+                problems.append("payload.severity")
+        if problems:
+            body = {"status": "invalid event", "message": "Event object is invalid", "errors": problems}
+            return Response(json.dumps(body), status=400, content_type="application/json")
+        self.events.append(event)
+        return Response(
+            json.dumps({"status": "success", "message": "Event processed", "dedup_key": event["dedup_key"]}),
+            status=202,
+            content_type="application/json",
+        )
+
+
+def write_config(path: Path, target_url: str, slack_url: str, pd_url: str) -> Path:
+    path.write_text(
+        f"""apiVersion: slo-service/v1
+services:
+  - name: checkout-model
+    labels: {{team: ml-platform}}
+sources:
+  - {{name: target, type: scrape, url: "{target_url}", interval: 1s, timeout: 900ms}}
+slos:
+  - service: checkout-model
+    name: availability
+    objective: 99
+    period: 7d
+    sli:
+      ratio: {{source: target, good: 'requests_total{{code!~"5.."}}', total: requests_total}}
+alerting:
+  external_url: http://127.0.0.1:8080
+  policies:
+    default:
+      no_data_after: null
+      budget_exhausted: false
+      annotations: {{runbook_url: "https://runbooks.example/{{service}}/{{slo}}"}}
+      tiers:
+        # 0.1% of a 7-day budget in 5 minutes: a 2x burn over 5m pages at once (tests must be fast)
+        - {{name: page-5m, severity: page, long_window: 5m, short_window: 5m, budget_share: 0.001}}
+  receivers:
+    - {{name: slack, type: slack, channel: "#ml-alerts", token_env: TEST_SLACK_TOKEN, base_url: "{slack_url}"}}
+    - {{name: pagerduty, type: pagerduty, routing_key_env: TEST_PD_KEY, url: "{pd_url}"}}
+  route:
+    receiver: slack
+    group_by: [service, slo]
+    group_wait: 0s
+    group_interval: 1s
+    routes:
+      - {{matchers: ['severity="page"'], receiver: slack, continue: true}}
+      - {{matchers: ['severity="page"'], receiver: pagerduty}}
+"""
+    )
+    return path
+
+
+ENV = {"TEST_SLACK_TOKEN": TOKEN, "TEST_PD_KEY": ROUTING_KEY, "SLO_SERVICE_FLUSH_INTERVAL": "1"}
+
+
+@pytest.fixture
+def world(tmp_path: Path, httpserver: HTTPServer) -> tuple[Target, FakeSlack, FakePagerDuty, Path]:
+    target = Target(httpserver)
+    target.serve(ok=1000, errors=0, le_01=1, le_025=1, inf=1)
+    slack, pd = FakeSlack(httpserver), FakePagerDuty(httpserver)
+    config = write_config(tmp_path / "slo.yaml", target.url, slack.base_url, pd.url)
+    return target, slack, pd, config
+
+
+def test_an_outage_pages_slack_and_pagerduty_once_with_the_fields_they_require(
+    world: tuple[Target, FakeSlack, FakePagerDuty, Path], db_url: str, tmp_path: Path
+) -> None:
+    target, slack, pd, config = world
+    # Slack fails twice with a 500, then rate-limits once: the page must still arrive, once.
+    slack.failures = [Response("oops", status=500), Response("oops", status=500)]
+    slack.failures.append(
+        Response(json.dumps({"ok": False, "error": "ratelimited"}), status=429, headers={"Retry-After": "1"})
+    )
+    with run_service([config], db_url, tmp_path, env=ENV) as svc:
+        wait_for(lambda: (svc.get("/api/v1/sources").json()[0]["health"] or {}).get("up"), what="first scrape")
+        target.serve(ok=1500, errors=500, le_01=1, le_025=1, inf=1)  # 50% errors
+        wait_for(lambda: slack.posts and pd.events, timeout=60, what="the page in Slack and PagerDuty")
+        post = slack.posts[0]
+        assert post["channel"] == "#ml-alerts"
+        assert "checkout-model/availability" in post["text"]
+        action_ids = [e.get("action_id") for b in post["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        assert "slo_ack" in action_ids
+        trigger = pd.events[0]
+        assert trigger["event_action"] == "trigger"
+        assert trigger["payload"]["severity"] == "critical"
+        assert trigger["payload"]["source"] == "checkout-model"
+        assert "availability" in trigger["payload"]["summary"]
+        assert any(link["href"].startswith("https://runbooks.example/") for link in trigger.get("links", []))
+
+        alerts = svc.get("/api/v1/alerts", params={"state": "firing"}).json()
+        assert [a["labels"]["alertname"] for a in alerts] == ["SLOBurnRateHigh"]
+        fingerprint = alerts[0]["fingerprint"]
+
+        # Acknowledge: Slack's message is updated in place, PagerDuty gets acknowledge on the same key.
+        assert svc.post(f"/api/v1/alerts/{fingerprint}/ack", json={"by": "alice"}).status_code == 200
+        wait_for(lambda: slack.updates and len(pd.events) >= 2, timeout=30, what="acknowledgements delivered")
+        assert slack.updates[-1]["ts"] == "1700000000.000001"
+        assert pd.events[1]["event_action"] == "acknowledge"
+        assert pd.events[1]["dedup_key"] == trigger["dedup_key"]
+
+        metrics = svc.get("/metrics").text
+        # two 500s went back to the outbox; the 429 (Retry-After: 1) was waited out by slack-sdk's handler
+        assert metric_value(metrics, "slo_service_notifications_total", receiver="slack", outcome="retry") == 2
+        assert metric_value(metrics, "slo_service_notifications_total", receiver="slack", outcome="delivered") == 2
+        assert metric_value(metrics, "slo_service_alerts", severity="page", state="firing") == 1
+        assert metric_value(metrics, "slo_service_notification_delivery_seconds_count", receiver="pagerduty") == 2
+    assert len(slack.posts) == 1
+    assert [e["event_action"] for e in pd.events].count("trigger") == 1
+    assert slack.calls == 5  # 500, 500, 429, then the post, then the update
+
+
+def test_sigkill_between_writing_the_alert_and_delivering_it_loses_nothing_and_pages_once(
+    world: tuple[Target, FakeSlack, FakePagerDuty, Path], sqlite_url: str, tmp_path: Path
+) -> None:
+    target, slack, pd, config = world
+    slack.failures = [Response("down", status=503)] * 10_000  # Slack is down: the page waits in the outbox
+    with run_service([config], sqlite_url, tmp_path, env=ENV) as svc:
+        wait_for(lambda: (svc.get("/api/v1/sources").json()[0]["health"] or {}).get("up"), what="first scrape")
+        target.serve(ok=1500, errors=500, le_01=1, le_025=1, inf=1)
+        pending = wait_for(
+            lambda: [
+                m
+                for m in svc.get("/api/v1/notifications", params={"receiver": "slack"}).json()
+                if m["action"] == "trigger" and m["attempts"] >= 1
+            ],
+            timeout=60,
+            what="the Slack page to be written and attempted",
+        )
+        assert pending[0]["status"] == "pending"
+        svc.signal(signal.SIGKILL)
+        svc.proc.wait(timeout=10)
+    slack.failures = []
+    with run_service([config], sqlite_url, tmp_path, env=ENV) as svc:
+        wait_for(lambda: slack.posts, timeout=90, what="the page after the restart")
+        # Let a few more cycles run: the restarted service must not page again.
+        wait_for(lambda: svc.get("/api/v1/alerts", params={"state": "firing"}).json(), what="firing alert")
+        import time
+
+        time.sleep(4)
+        assert len(slack.posts) == 1
+        delivered = [
+            m for m in svc.get("/api/v1/notifications", params={"receiver": "slack"}).json() if m["action"] == "trigger"
+        ]
+        assert [m["status"] for m in delivered] == ["delivered"]
+    assert [e["event_action"] for e in pd.events].count("trigger") == 1

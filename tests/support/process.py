@@ -129,16 +129,21 @@ def run_service(
 
 
 @contextmanager
-def run_prometheus(tmp_path: Path, targets: Sequence[str], scrape_interval: str = "1s") -> Iterator[str]:
-    """The real Prometheus (Debian package) on a free port scraping `targets` (host:port); yields its URL."""
+def run_prometheus(
+    tmp_path: Path, targets: Sequence[str], scrape_interval: str = "1s", rule_files: Sequence[Path] = ()
+) -> Iterator[str]:
+    """The real Prometheus (Debian package) on a free port scraping `targets` (host:port), evaluating
+    `rule_files`; yields its URL."""
     binary = require_tool("prometheus")
     port = free_port()
     config = tmp_path / "prometheus.yml"
     target_list = ", ".join(f'"{t}"' for t in targets)
+    rules = "".join(f"\n  - {p}" for p in rule_files)
     config.write_text(
         f"""global:
   scrape_interval: {scrape_interval}
   evaluation_interval: {scrape_interval}
+rule_files:{rules or " []"}
 scrape_configs:
   - job_name: test
     static_configs:

@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, Table, and_, delete, exists, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Row, Table, and_, delete, exists, or_, select, text, update
 
 from slo_service.adapters.sql.alert_models import (
     AcknowledgementRow,
@@ -25,10 +23,9 @@ from slo_service.adapters.sql.alert_models import (
     OutboxRow,
     SilenceRow,
 )
-from slo_service.adapters.sql.engine import WRITE_OPTION
+from slo_service.adapters.sql.base import SqlStoreBase
 from slo_service.core.alerting.lifecycle import Alert, AlertState
 from slo_service.core.alerting.ports import Acknowledgement, AlertQuery
-from slo_service.core.clock import Clock, SystemClock
 from slo_service.core.notify import MessageStatus, OutboxMessage
 from slo_service.core.routing.silences import Silence
 from slo_service.core.selector import Matcher, parse_selector
@@ -89,38 +86,12 @@ def parse_matcher(text_: str) -> Matcher:
     return matchers[0]
 
 
-class SqlAlertStore:
+class SqlAlertStore(SqlStoreBase):
     """Durable alerting state in SQL; implements `slo_service.core.alerting.ports.AlertStore`.
 
     The schema must exist (`slo_service.adapters.sql.migrate.upgrade(url)`, revision 0002 or later). The
     clock stamps `updated_at` columns and decides which silences have expired in `silences()`.
     """
-
-    def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
-        self._engine = engine
-        self._clock: Clock = clock or SystemClock()
-        self._dialect = engine.dialect.name
-        if self._dialect not in ("sqlite", "postgresql"):
-            raise ValueError(f"unsupported database dialect {self._dialect!r} (use sqlite or postgresql)")
-
-    @property
-    def engine(self) -> Engine:
-        return self._engine
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn:
-            conn = conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                yield conn
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn, conn.begin():
-            yield conn
-
-    def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
-        return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
 
     # ---- alerts
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, Integer, Table, case, delete, func, literal, null, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Integer, Table, case, delete, func, literal, null, select, text
+from sqlalchemy.dialects import sqlite
 
-from slo_service.adapters.sql.engine import WRITE_OPTION
+from slo_service.adapters.sql.base import SqlStoreBase
 from slo_service.adapters.sql.models import EvaluationRow, IngestKeyRow, ScrapeHealthRow, SliceRow
-from slo_service.core.clock import Clock, SystemClock
 from slo_service.core.ports import (
     BASE_RESOLUTION_SECONDS,
     CompactionResult,
@@ -79,37 +77,11 @@ def _finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-class SqlHistoryStore:
+class SqlHistoryStore(SqlStoreBase):
     """Durable SLO history in SQL. Every public method runs in one transaction.
 
     The schema must exist (`slo_service.adapters.sql.migrate.upgrade(url)`).
     """
-
-    def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
-        self._engine = engine
-        self._clock: Clock = clock or SystemClock()
-        self._dialect = engine.dialect.name
-        if self._dialect not in ("sqlite", "postgresql"):
-            raise ValueError(f"unsupported database dialect {self._dialect!r} (use sqlite or postgresql)")
-
-    @property
-    def engine(self) -> Engine:
-        return self._engine
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn:
-            conn = conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                yield conn
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn, conn.begin():
-            yield conn
-
-    def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
-        return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
 
     # ---- counts
 

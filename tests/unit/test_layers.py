@@ -15,6 +15,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "specs": ({"core", "specs"}, {"pydantic", "yaml"}),
     "pipeline": ({"core", "pipeline"}, {"numpy"}),
     "exporter": ({"core", "exporter", "__init__"}, {"prometheus_client"}),
+    "generate": ({"core", "generate"}, {"yaml"}),
 }
 
 

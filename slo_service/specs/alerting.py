@@ -668,6 +668,12 @@ class _Builder:
             kind, settings = ReceiverKind.WEBHOOK, self._webhook(path, spec)
         if not ok or settings is None:
             return None
+        # Keep the names of the environment variables too (never their values twice): generators such
+        # as the Alertmanager config name secret files after them.
+        for field_name in ("token_env", "webhook_url_env", "routing_key_env", "hmac_secret_env"):
+            env_name = getattr(spec, field_name, None)
+            if env_name:
+                settings[field_name] = env_name
         return ReceiverSpec(spec.name, kind, spec.send_resolved, settings, spec.escalation_policy)
 
     def _slack(self, path: YPath, spec: SlackReceiverSpec) -> dict[str, Any] | None:

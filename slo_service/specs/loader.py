@@ -300,6 +300,8 @@ class _Loader:
     # The one `alerting:` section (file, raw mapping), see specs/alerting.py; a second one is a problem.
     alerting: tuple[_File, Any] | None = None
     files_incomplete: bool = False
+    # OpenSLO and Sloth files (specs/openslo.py, specs/sloth.py): read like the others, merged when building.
+    foreign: Any = None
 
     def run(self, paths: list[str | Path]) -> tuple[Config | None, list[Problem]]:
         if not paths:
@@ -343,6 +345,9 @@ class _Loader:
         except OSError as exc:
             self.problems.append(Problem(name, None, "(file)", f"cannot read file: {exc.strerror or exc}"))
             return False
+        foreign = self._foreign().read(name, text)
+        if foreign is not None:
+            return bool(foreign)
         try:
             doc = load_yaml(text)
         except YAMLSyntaxError as exc:
@@ -403,6 +408,13 @@ class _Loader:
             self.slos.append(self._item(file, ("slos", i), raw, SLOSpec))
         return True
 
+    def _foreign(self) -> Any:
+        if self.foreign is None:
+            from slo_service.specs.openslo import ForeignSet  # it builds on this module's helpers
+
+            self.foreign = ForeignSet(self.problems)
+        return self.foreign
+
     def _item(self, file: _File, path: YPath, raw: Any, cls: type[BaseModel]) -> _Item:
         if not isinstance(raw, dict):
             file.add(path, f"expected a mapping, got {_describe(raw)}")
@@ -429,19 +441,63 @@ class _Loader:
         # Imported here: specs/alerting.py builds on this module's helpers.
         from slo_service.specs.alerting import AlertingSection, SLOAlerting, build_alerting
 
+        foreign = self._foreign()
         services = self._build_services()
         sources = self._build_sources()
-        slos = self._build_slos()
+        extra_services = self._merge(services, foreign.services(), self.services, "service name")
+        extra_sources = self._merge(sources, foreign.sources(), self.sources, "source name")
+        slos = self._build_slos(extra_services, {name: "promql" for name in extra_sources})
+        slo_alerting = [
+            SLOAlerting(item.file, item.path, item.spec.service, item.spec.name, item.spec.alerting)
+            for item in self.slos
+            if isinstance(item.spec, SLOSpec) and item.spec.alerting is not None
+        ]
+        known_services = None if self.services_incomplete else {_raw_name(i.raw) for i in self.services} | set(services)
+        source_kinds: dict[str, str | None] | None = None
+        if not self.sources_incomplete:
+            source_kinds = {n: i.raw.get("type") for i in self.sources if (n := _raw_name(i.raw)) is not None}
+            source_kinds.update({name: "promql" for name in extra_sources})
+        first_slo = {
+            f"{k[0]}/{k[1]}": item.file.where((*item.path, "name"))
+            for item in reversed(self.slos)
+            if (k := _raw_slo_key(item.raw)) is not None
+        }
+        for located in foreign.slos(None if known_services is None else {n for n in known_services if n}, source_kinds):
+            slo, overrides = located.value
+            if slo.key in first_slo:
+                located.file.add(located.path, f"duplicate SLO {slo.key}; first defined at {first_slo[slo.key]}")
+                continue
+            first_slo[slo.key] = located.where()
+            slos.append(slo)
+            if overrides is not None:
+                slo_alerting.append(SLOAlerting(located.file, located.path, slo.service, slo.name, overrides))
         alerting = build_alerting(
             AlertingSection(*self.alerting) if self.alerting is not None else None,
-            [
-                SLOAlerting(item.file, item.path, item.spec.service, item.spec.name, item.spec.alerting)
-                for item in self.slos
-                if isinstance(item.spec, SLOSpec) and item.spec.alerting is not None
-            ],
+            slo_alerting,
             config_incomplete=self.files_incomplete,
         )
         return Config(services=services, sources=sources, slos=tuple(slos), files=tuple(self.files), alerting=alerting)
+
+    @staticmethod
+    def _merge(into: dict[str, Any], extra: list[Any], items: list[_Item], what: str) -> list[str]:
+        """Add the OpenSLO / Sloth objects to `into`, reporting names defined twice; the names added."""
+        added: list[str] = []
+        firsts: dict[str, str] = {}
+        for item in items:
+            name = _raw_name(item.raw)
+            if name is not None:
+                firsts.setdefault(name, item.file.where((*item.path, "name")))
+        for located in extra:
+            name = located.value.name
+            if name in into or name in firsts:
+                if not located.implicit:
+                    where = firsts.get(name) or "another file"
+                    located.file.add(located.path, f"duplicate {what} {name!r}; first defined at {where}")
+                continue
+            into[name] = located.value
+            firsts[name] = located.where()
+            added.append(name)
+        return added
 
     @staticmethod
     def _first_of_key(items: list[_Item], key_of: Any, describe: Any) -> set[int]:
@@ -487,7 +543,7 @@ class _Loader:
                 out[source.name] = source
         return out
 
-    def _build_slos(self) -> list[SLO]:
+    def _build_slos(self, extra_services: list[str], extra_sources: dict[str, str | None]) -> list[SLO]:
         # Names of items that failed their own checks still count as known, so that one mistake in a
         # service or source does not also produce an "unknown service/source" for every SLO using it.
         source_kinds: dict[str, str | None] = {}
@@ -495,7 +551,9 @@ class _Loader:
             name, kind = _raw_name(item.raw), item.raw.get("type")
             if name is not None:
                 source_kinds.setdefault(name, kind if isinstance(kind, str) and kind in SOURCE_TYPES else None)
-        known_services = sorted({n for i in self.services if (n := _raw_name(i.raw)) is not None})
+        for name, kind in extra_sources.items():
+            source_kinds.setdefault(name, kind)
+        known_services = sorted({n for i in self.services if (n := _raw_name(i.raw)) is not None} | set(extra_services))
         repeated = self._first_of_key(self.slos, _raw_slo_key, lambda k: f"SLO {k[0]}/{k[1]}")
         out: list[SLO] = []
         for index, item in enumerate(self.slos):

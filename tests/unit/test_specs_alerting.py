@@ -169,10 +169,11 @@ def test_receivers_resolve_their_secrets_from_the_environment(tmp_path: Path) ->
         "channel": "#alerts",
         "base_url": "http://127.0.0.1:1/api/",
         "webhook_url": None,
+        "token_env": "T_SLACK_TOKEN",
     }
     assert r["chat"].send_resolved is True and r["chat"].escalation_policy is None
     assert r["pager"].kind is ReceiverKind.PAGERDUTY
-    assert r["pager"].settings == {"routing_key": "pd-key", "url": PAGERDUTY_EVENTS_URL}
+    assert r["pager"].settings == {"routing_key": "pd-key", "url": PAGERDUTY_EVENTS_URL, "routing_key_env": "T_PD_KEY"}
     assert r["pager"].escalation_policy == "primary"
     assert r["hook"].kind is ReceiverKind.WEBHOOK
     assert r["hook"].settings == {
@@ -180,6 +181,7 @@ def test_receivers_resolve_their_secrets_from_the_environment(tmp_path: Path) ->
         "hmac_secret": "hook-secret",
         "max_alerts": 0,
         "headers": {},
+        "hmac_secret_env": "T_HOOK_SECRET",
     }
 
 
@@ -195,6 +197,7 @@ def test_slack_incoming_webhook_mode(tmp_path: Path, monkeypatch: pytest.MonkeyP
         "channel": None,
         "base_url": "https://slack.com/api/",
         "webhook_url": "https://hooks.slack.example/services/T/B/X",
+        "webhook_url_env": "T_SLACK_HOOK",
     }
     assert chat.send_resolved is False
 

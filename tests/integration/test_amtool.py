@@ -1,0 +1,64 @@
+"""`amtool check-config` accepts the generated Alertmanager configuration."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from slo_service.core.alerting.config import AlertingConfig
+from slo_service.core.model import Config
+from slo_service.core.routing.time_intervals import TimeInterval
+from slo_service.generate.alertmanager import alertmanager_config, dump_alertmanager
+from slo_service.specs import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {
+    "SLACK_BOT_TOKEN": "xoxb-secret-token",
+    "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/secret",
+    "PD_ROUTING_KEY": "pd-secret-key",
+    "WEBHOOK_SECRET": "hmac-secret",
+}
+
+
+@pytest.fixture
+def amtool() -> str:
+    path = shutil.which("amtool")
+    if path is None:
+        reason = "amtool not found (Debian: apt-get install prometheus-alertmanager)"
+        if os.environ.get("SLO_SERVICE_REQUIRE_ALL") == "1":
+            pytest.fail(f"{reason} and SLO_SERVICE_REQUIRE_ALL=1")
+        pytest.skip(reason)
+    return path
+
+
+def _check(amtool: str, text: str, tmp_path: Path) -> None:
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(text)
+    result = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+@pytest.mark.parametrize("example", ["alerting-full.yaml", "slo-service.yaml"])
+def test_examples_pass_amtool(example: str, amtool: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    config = load_config([ROOT / "examples" / example])
+    _check(amtool, dump_alertmanager(alertmanager_config(config, secrets_dir=str(tmp_path))), tmp_path)
+
+
+def test_no_route_and_all_time_interval_fields_pass_amtool(amtool: str, tmp_path: Path) -> None:
+    interval = TimeInterval(
+        times=((0, 360), (1320, 1440)),
+        weekdays=((0, 0), (2, 6)),
+        days_of_month=((1, 5), (-3, -1)),
+        months=((1, 3), (12, 12)),
+        years=((2026, 2027),),
+        location="America/New_York",
+    )
+    config = Config(services={}, sources={}, slos=(), alerting=AlertingConfig(time_intervals={"t": (interval,)}))
+    _check(amtool, dump_alertmanager(alertmanager_config(config)), tmp_path)

@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?= -n 2
 export SLO_SERVICE_DATABASE_URL ?= sqlite:///var/slo-service.db
 
-.PHONY: run test lint format install migrate demo-incident bench clean help
+.PHONY: run test lint format install migrate demo-incident bench clean help generate check-generated
 
 help:
 	@echo "make run      - install, migrate and start the service with the demo model server (SQLite)"
@@ -48,6 +48,18 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format slo_service tests bench
 	$(BIN)/ruff check --fix slo_service tests bench
+
+# Generated artifacts come only from here; CI fails when the committed ones differ.
+GENERATE_CONFIG ?= examples/slo-service.yaml
+generate: $(STAMP)
+	$(BIN)/slo-service generate prometheus-rules --config $(GENERATE_CONFIG) --out alert_rules/slo-rules.yml
+	$(BIN)/slo-service generate self-rules --out alert_rules/slo-service.rules.yml
+	$(BIN)/slo-service generate alertmanager-config --config $(GENERATE_CONFIG) --out alert_rules/alertmanager.yml
+	$(BIN)/slo-service generate dashboards --out dashboards
+
+check-generated: generate
+	@git diff --exit-code -- alert_rules dashboards || { echo "generated files differ from the committed ones: run make generate and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- alert_rules dashboards)" || { git status --porcelain -- alert_rules dashboards; echo "untracked generated files: run make generate and commit"; exit 1; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_evaluate.py

@@ -297,6 +297,95 @@ def silence_expire(
     typer.echo(f"expired {silence_id}")
 
 
+generate_app = typer.Typer(help="Generate Prometheus rules, Alertmanager config and Grafana dashboards.")
+app.add_typer(generate_app, name="generate")
+
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="file (or directory for dashboards); default stdout")]
+
+
+def _load_or_exit(config: list[str] | None) -> Any:
+    from slo_service.specs.loader import ConfigError, load_config
+
+    try:
+        return load_config(config or [str(EXAMPLE_CONFIG)])
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        raise typer.Exit(1) from None
+
+
+def _write(text: str, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    err_console.print(f"wrote {out}")
+
+
+@generate_app.command("prometheus-rules")
+def generate_prometheus_rules(config: ConfigOpt = None, out: OutOpt = None) -> None:
+    """Recording rules (Sloth-compatible names) and burn-rate alerts for every SLO of the config."""
+    from slo_service.generate.prometheus_rules import dump_rules, prometheus_rules
+
+    _write(dump_rules(prometheus_rules(_load_or_exit(config))), out)
+
+
+@generate_app.command("self-rules")
+def generate_self_rules(out: OutOpt = None) -> None:
+    """Alert rules on the service itself (targets down, evaluation stalled, notifications failing...)."""
+    from slo_service.generate.prometheus_rules import dump_rules
+    from slo_service.generate.self_rules import self_alert_rules
+
+    _write(dump_rules(self_alert_rules()), out)
+
+
+@generate_app.command("alertmanager-config")
+def generate_alertmanager_config(
+    config: ConfigOpt = None,
+    out: OutOpt = None,
+    secrets_dir: Annotated[
+        str, typer.Option(help="where Alertmanager reads secret files")
+    ] = "/etc/alertmanager/secrets",
+) -> None:
+    """The config's routing tree, receivers, inhibition rules and time intervals for Alertmanager."""
+    from slo_service.generate.alertmanager import alertmanager_config, dump_alertmanager
+
+    _write(dump_alertmanager(alertmanager_config(_load_or_exit(config), secrets_dir)), out)
+
+
+@generate_app.command("dashboards")
+def generate_dashboards(
+    out: Annotated[Path, typer.Option("--out", "-o", help="directory for the dashboard JSON files")] = Path(
+        "dashboards"
+    ),
+) -> None:
+    """Grafana dashboards (overview, detail, drift, service health) as importable JSON files."""
+    from slo_service.generate.dashboards import dashboards, dump_dashboard
+
+    for name, board in dashboards().items():
+        _write(dump_dashboard(board), out / name)
+
+
+@app.command("export")
+def export_command(config: ConfigOpt = None, out: OutOpt = None) -> None:
+    """Write the config's SLOs as OpenSLO v1 documents."""
+    from slo_service.specs.openslo import dump_openslo, export_openslo
+
+    _write(dump_openslo(export_openslo(_load_or_exit(config))), out)
+
+
+@app.command("import")
+def import_command(
+    files: Annotated[list[Path], typer.Argument(help="OpenSLO v1 or Sloth prometheus/v1 files")],
+    out: OutOpt = None,
+) -> None:
+    """Check OpenSLO / Sloth files and print them as the OpenSLO the service will run (refusals named)."""
+    from slo_service.specs.openslo import dump_openslo, export_openslo
+
+    _write(dump_openslo(export_openslo(_load_or_exit([str(f) for f in files]))), out)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

@@ -285,3 +285,23 @@ def test_annotation_templates_render_in_prometheus(tmp_path: Path) -> None:
         [promtool, "test", "rules", "test.yml"], capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+
+
+COMMITTED_SCENARIO = Path(__file__).resolve().parents[2] / "alert_rules" / "tests" / "burn-scenario"
+
+
+def test_committed_promtool_unit_tests_are_current_and_pass(tmp_path: Path) -> None:
+    """alert_rules/tests/burn-scenario/ holds the engine-derived promtool test next to the rules, for
+    anyone to run with `promtool test rules alert_rules/tests/burn-scenario/test.yml`."""
+    config = _config()
+    result = _promtool_test(tmp_path, prometheus_rules(config), _engine_active(config, _increments()))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    for name in ("rules.yml", "test.yml"):
+        generated = (tmp_path / name).read_text()
+        committed = COMMITTED_SCENARIO / name
+        if os.environ.get("SLO_SERVICE_UPDATE_GOLDEN") == "1":
+            committed.parent.mkdir(parents=True, exist_ok=True)
+            committed.write_text(generated)
+        assert committed.read_text() == generated, f"{committed} is stale: rerun with SLO_SERVICE_UPDATE_GOLDEN=1"
+    rerun = _run("test", "rules", str(COMMITTED_SCENARIO / "test.yml"))
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr

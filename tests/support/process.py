@@ -31,7 +31,7 @@ def require_tool(name: str) -> str:
     """Path of a binary; skip if missing, but fail when SLO_SERVICE_REQUIRE_ALL=1 (CI)."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed (apt-get install prometheus)"
+        message = f"{name} is not installed (apt-get install prometheus prometheus-alertmanager)"
         if os.environ.get("SLO_SERVICE_REQUIRE_ALL") == "1":
             pytest.fail(message + " and SLO_SERVICE_REQUIRE_ALL=1")
         pytest.skip(message)

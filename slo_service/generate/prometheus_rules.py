@@ -37,7 +37,16 @@ from typing import Any
 
 import yaml
 
-from slo_service.core.alerting.conditions import BUDGET_EXHAUSTED, BURN_RATE_HIGH, BURN_TIER_LABEL, render
+from slo_service.core.alerting.conditions import (
+    BUDGET_EXHAUSTED,
+    BURN_DESCRIPTION,
+    BURN_RATE_HIGH,
+    BURN_SUMMARY,
+    BURN_TIER_LABEL,
+    EXHAUSTED_DESCRIPTION,
+    EXHAUSTED_SUMMARY,
+    render_annotations,
+)
 from slo_service.core.alerting.policy import AlertPolicy, BurnRateTier
 from slo_service.core.durations import format_duration
 from slo_service.core.model import (
@@ -283,31 +292,6 @@ def _context(slo: SLO, policy: AlertPolicy, labels: Mapping[str, str]) -> dict[s
     }
 
 
-def _annotations(defaults: Mapping[str, str], templates: Mapping[str, str], context: dict[str, str]) -> dict[str, str]:
-    merged = {**defaults, **templates}
-    out: dict[str, str] = {}
-    for key in ("runbook_url", "dashboard_url"):
-        if key in merged:
-            out[key] = render(merged[key], context)
-            context[key] = out[key]
-    for key, template in merged.items():
-        if key not in out:
-            out[key] = render(template, context)
-    return {k: v for k, v in out.items() if v}
-
-
-_BURN_SUMMARY = "{service}/{slo} is burning its error budget at {burn_rate}x ({burn_tier})"
-_BURN_DESCRIPTION = (
-    "Burn rate {burn_rate}x over {window} and {burn_rate_short}x over {short_window}; "
-    "threshold {threshold}x ({budget_share} of the {period} error budget in {window}). "
-    "Error budget remaining: {budget_remaining}. Objective {objective}."
-)
-_EXHAUSTED_SUMMARY = "{service}/{slo} has exhausted its error budget"
-_EXHAUSTED_DESCRIPTION = (
-    "Error budget remaining: {budget_remaining} of the {period} period (objective {objective}, SLI {sli})."
-)
-
-
 def _alert_labels(config: Config, slo: SLO, policy: AlertPolicy) -> dict[str, str]:
     svc = config.services.get(slo.service)
     return {**(svc.labels if svc else {}), **slo.labels, **policy.labels, "service": slo.service, "slo": slo.name}
@@ -344,8 +328,8 @@ def _tier_rule(config: Config, slo: SLO, policy: AlertPolicy, tier: BurnRateTier
     if tier.for_ > timedelta(0):
         rule["for"] = format_duration(tier.for_)
     rule["labels"] = labels
-    rule["annotations"] = _annotations(
-        {"summary": _BURN_SUMMARY, "description": _BURN_DESCRIPTION}, policy.annotations, context
+    rule["annotations"] = render_annotations(
+        {"summary": BURN_SUMMARY, "description": BURN_DESCRIPTION}, policy.annotations, context
     )
     return rule
 
@@ -356,8 +340,8 @@ def _exhausted_rule(config: Config, slo: SLO, policy: AlertPolicy) -> dict[str, 
     if policy.for_ > timedelta(0):
         rule["for"] = format_duration(policy.for_)
     rule["labels"] = labels
-    rule["annotations"] = _annotations(
-        {"summary": _EXHAUSTED_SUMMARY, "description": _EXHAUSTED_DESCRIPTION},
+    rule["annotations"] = render_annotations(
+        {"summary": EXHAUSTED_SUMMARY, "description": EXHAUSTED_DESCRIPTION},
         policy.annotations,
         _context(slo, policy, labels),
     )

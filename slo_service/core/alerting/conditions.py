@@ -123,7 +123,7 @@ def _objective(objective: float) -> str:
     return f"{objective * 100:.10g}%"
 
 
-def _annotations(
+def render_annotations(
     defaults: Mapping[str, str], policy_templates: Mapping[str, str], context: dict[str, str]
 ) -> dict[str, str]:
     templates = {**defaults, **policy_templates}
@@ -141,14 +141,14 @@ def _annotations(
 
 # ---------------------------------------------------------------------------------------------- SLO rules
 
-_BURN_SUMMARY = "{service}/{slo} is burning its error budget at {burn_rate}x ({burn_tier})"
-_BURN_DESCRIPTION = (
+BURN_SUMMARY = "{service}/{slo} is burning its error budget at {burn_rate}x ({burn_tier})"
+BURN_DESCRIPTION = (
     "Burn rate {burn_rate}x over {window} and {burn_rate_short}x over {short_window}; "
     "threshold {threshold}x ({budget_share} of the {period} error budget in {window}). "
     "Error budget remaining: {budget_remaining}. Objective {objective}."
 )
-_EXHAUSTED_SUMMARY = "{service}/{slo} has exhausted its error budget"
-_EXHAUSTED_DESCRIPTION = (
+EXHAUSTED_SUMMARY = "{service}/{slo} has exhausted its error budget"
+EXHAUSTED_DESCRIPTION = (
     "Error budget remaining: {budget_remaining} of the {period} period (objective {objective}, SLI {sli})."
 )
 _NO_DATA_SUMMARY = "{service}/{slo} has had no data for {no_data_for}"
@@ -243,8 +243,8 @@ def _tier_condition(
         "min_events": float(policy.min_events),
         "budget_remaining": status.budget.remaining_ratio if status is not None else None,
     }
-    annotations = _annotations(
-        {"summary": _BURN_SUMMARY, "description": _BURN_DESCRIPTION}, policy.annotations, context
+    annotations = render_annotations(
+        {"summary": BURN_SUMMARY, "description": BURN_DESCRIPTION}, policy.annotations, context
     )
     return AlertCondition(labels, annotations, active, values, tier.for_)
 
@@ -262,8 +262,8 @@ def _exhausted_condition(
         "allowed_bad": status.budget.allowed_bad if status is not None else None,
         "consumed_bad": status.budget.consumed_bad if status is not None else None,
     }
-    annotations = _annotations(
-        {"summary": _EXHAUSTED_SUMMARY, "description": _EXHAUSTED_DESCRIPTION}, policy.annotations, context
+    annotations = render_annotations(
+        {"summary": EXHAUSTED_SUMMARY, "description": EXHAUSTED_DESCRIPTION}, policy.annotations, context
     )
     return AlertCondition(labels, annotations, active, values, policy.for_)
 
@@ -316,7 +316,7 @@ def _no_data_condition(
         "events_window": window_total,
         "coverage_window": coverage,
     }
-    annotations = _annotations(
+    annotations = render_annotations(
         {"summary": _NO_DATA_SUMMARY, "description": _NO_DATA_DESCRIPTION}, policy.annotations, context
     )
     return AlertCondition(labels, annotations, active, values, for_)
@@ -392,6 +392,8 @@ def target_down_conditions(
             "scrape_duration_seconds": h.duration_seconds,
             "samples": float(h.samples),
         }
-        ann = _annotations({"summary": _TARGET_SUMMARY, "description": _TARGET_DESCRIPTION}, annotations or {}, context)
+        ann = render_annotations(
+            {"summary": _TARGET_SUMMARY, "description": _TARGET_DESCRIPTION}, annotations or {}, context
+        )
         out.append(AlertCondition(lab, ann, not h.up, values, for_))
     return out

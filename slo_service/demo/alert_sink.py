@@ -25,9 +25,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.received.append(payload)
         for alert in payload.get("alerts", []):
             summary = (alert.get("annotations") or {}).get("summary") or alert.get("labels", {}).get("alertname")
-            log.warning(
-                "%s %s: %s", payload.get("status", "?").upper(), alert.get("labels", {}).get("severity"), summary
-            )
+            status = str(alert.get("status") or payload.get("status") or "?").upper()
+            log.warning("%s %s: %s", status, alert.get("labels", {}).get("severity"), summary)
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()

@@ -40,10 +40,12 @@ from slo_service.core.routing.grouping import Dispatcher, Notification, Routable
 from slo_service.core.routing.silences import Silence
 from slo_service.core.routing.tree import Route
 from slo_service.core.slo_math import SLOStatus
+from slo_service.core.windows import ALERT_WINDOWS
 
 log = logging.getLogger(__name__)
 
 DISPATCHER_STATE = "dispatcher"
+SHORTEST_WINDOW = next(iter(ALERT_WINDOWS))  # "5m"
 GROUPS_STATE = "notification_groups"
 EXTERNAL_SCOPE_LABEL = "alert_source"  # alerts received from an Alertmanager carry alert_source=alertmanager
 _NO_ROUTE = Route(receiver="__nobody__")
@@ -122,6 +124,7 @@ class AlertingService:
         }
         self.dispatcher = self._dispatcher(self.config, store.load_state(DISPATCHER_STATE))
         self.first_seen: dict[str, datetime] = {}
+        self.last_data: dict[str, datetime] = {}
         self.external_alerts: dict[str, Alert] = {}
 
     # --- configuration ----------------------------------------------------------------------------
@@ -164,11 +167,18 @@ class AlertingService:
             services = config.services
             for slo in config.slos:
                 svc = services.get(slo.service)
-                last = None if statuses.get(slo.key) else self.first_seen.get(slo.key)
+                status = statuses.get(slo.key)
+                # "No data" counts from the newest data, or from when the SLO was configured: a new
+                # SLO, or a fresh start, must not page for the minutes before its first scrape. Data in
+                # the shortest window counts as "now", so the alert errs late (by < 5m), never early.
+                shortest = status.windows.get(SHORTEST_WINDOW) if status is not None else None
+                if shortest is not None and shortest.total > 0:
+                    self.last_data[slo.key] = now
+                last = self.last_data.get(slo.key) or self.first_seen.get(slo.key)
                 conditions.extend(
                     slo_conditions(
                         slo,
-                        statuses.get(slo.key),
+                        status,
                         alerting.policy_for(slo.key),
                         now,
                         extra_labels=svc.labels if svc else None,

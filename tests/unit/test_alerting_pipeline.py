@@ -237,3 +237,20 @@ def test_alert_state_survives_a_restart_without_a_second_page() -> None:
     world.cycle = Cycle(world.runtime, world.alerting, world.worker)
     world.minutes(10, ok=9_000, errors=1_000)
     assert [m.action for m in world.pages()] == ["trigger"]
+
+
+def test_no_data_counts_from_configuration_not_from_the_empty_window_of_a_fresh_start() -> None:
+    policy = AlertPolicy(tiers=(TIERS[0],), no_data_after=timedelta(minutes=30), budget_exhausted=False)
+    world = World(alerting_config(policies={"default": policy}))
+
+    def no_data_alerts() -> list[str]:
+        return [a.labels["alertname"] for a in world.alerting.active_alerts() if a.labels["alertname"] == "SLONoData"]
+
+    world.cycle.run()  # before the first scrape: every window is empty
+    assert no_data_alerts() == []
+    world.minutes(20, ok=1_000, errors=0)
+    world.target.up = False  # the model server goes away
+    world.minutes(29, ok=1_000, errors=0)
+    assert no_data_alerts() == []
+    world.minutes(8, ok=1_000, errors=0)  # 30m after the 5m window emptied
+    assert no_data_alerts() == ["SLONoData"]

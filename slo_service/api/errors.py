@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ def install_error_handlers(app: FastAPI) -> None:
             content={"message": "invalid request: " + "; ".join(problems), "problems": problems},
         )
 
+    # Starlette's HTTPException: also the router's own 404 / 405 for unknown paths and methods.
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         detail = exc.detail

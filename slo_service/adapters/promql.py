@@ -20,7 +20,7 @@ import httpx
 
 from slo_service.core.durations import format_duration
 from slo_service.core.extract import Observation
-from slo_service.core.model import SLO, LatencySLI, PromQLSource, RatioSLI, ThresholdSLI
+from slo_service.core.model import SLO, DriftSLI, LatencySLI, PromQLSource, RatioSLI, ThresholdSLI
 from slo_service.core.ports import ScrapeHealth
 from slo_service.core.selector import Selector, parse_selector
 
@@ -264,6 +264,8 @@ async def _collect_one(client: PromQLClient, slo: SLO, at: datetime, window: tim
         part = _single(other_v, "good query" if sli.good is not None else "bad query") or 0.0
         good = part if sli.good is not None else total - part
         return Observation(slo.key, at, min(max(good, 0.0), total), total)
+    if isinstance(sli, DriftSLI):
+        raise PromQLError("drift SLIs are fed by their drift monitor, not by PromQL")
     good_expr, total_expr = latency_exprs(sli, window)
     good_v, total_v = await asyncio.gather(client.query(good_expr, at), client.query(total_expr, at))
     total = _single(total_v, "latency total query")
@@ -379,6 +381,8 @@ async def backfill(
             good = part if sli.good is not None else total - part
             out.append(Observation(slo.key, t, min(max(good, 0.0), total), total))
         return out
+    if isinstance(sli, DriftSLI):
+        raise PromQLError("drift SLIs are fed by their drift monitor, not by PromQL")
     good_expr, total_expr = latency_exprs(sli, step)
     good_m, total_m = await asyncio.gather(
         client.query_range(good_expr, first, end, step), client.query_range(total_expr, first, end, step)

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from slo_service.core.durations import format_duration
-from slo_service.core.model import SLO, Config, LatencySLI, PeriodKind, RatioSLI, ThresholdSLI
+from slo_service.core.model import SLO, Config, DriftSLI, LatencySLI, PeriodKind, RatioSLI, ThresholdSLI
 from slo_service.core.slo_math import SLOStatus, WindowStatus
 
 
@@ -97,6 +97,16 @@ def sli_out(slo: SLO) -> dict[str, Any]:
             "histogram": sli.histogram,
             "matchers": sli.matchers,
             "threshold": sli.threshold,
+        }
+    if isinstance(sli, DriftSLI):
+        return {
+            "kind": "drift",
+            "monitor": sli.source,
+            "check": str(sli.check),
+            "column": sli.column,
+            "metric": sli.metric,
+            "op": str(sli.op),
+            "value": sli.value,
         }
     assert isinstance(sli, ThresholdSLI)
     return {

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the alerting config imports routing and on-call; the model stays import-light
     from slo_service.core.alerting.config import AlertingConfig
+    from slo_service.core.drift.monitor import DriftMonitor
 
 
 class SourceKind(StrEnum):
@@ -57,6 +58,7 @@ class SLIKind(StrEnum):
     RATIO = "ratio"
     LATENCY = "latency"
     THRESHOLD = "threshold"
+    DRIFT = "drift"
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,27 @@ class ThresholdSLI:
     kind: SLIKind = SLIKind.THRESHOLD
 
 
-SLI = RatioSLI | LatencySLI | ThresholdSLI
+class DriftCheck(StrEnum):
+    DATASET = "dataset"  # good when the run found no dataset drift
+    COLUMN = "column"  # good when `column` did not drift
+    QUALITY = "quality"  # good when model-quality `metric` op `value` holds (e.g. accuracy >= 0.9)
+    RUN = "run"  # good when the run succeeded
+
+
+@dataclass(frozen=True)
+class DriftSLI:
+    """Each run of drift monitor `source` is one event (or one sample of a timeslice): good or bad."""
+
+    source: str  # the monitor's name
+    check: DriftCheck = DriftCheck.DATASET
+    column: str | None = None
+    metric: str | None = None
+    op: Comparison = Comparison.GE
+    value: float | None = None
+    kind: SLIKind = SLIKind.DRIFT
+
+
+SLI = RatioSLI | LatencySLI | ThresholdSLI | DriftSLI
 
 
 class PeriodKind(StrEnum):
@@ -221,6 +243,7 @@ class Config:
     slos: tuple[SLO, ...]
     files: tuple[str, ...] = ()
     alerting: AlertingConfig | None = None  # None: evaluate SLOs, notify nobody
+    monitors: Mapping[str, DriftMonitor] = field(default_factory=dict)
 
     def slo(self, key: str) -> SLO | None:
         return next((s for s in self.slos if s.key == key), None)

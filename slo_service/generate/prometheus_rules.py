@@ -50,6 +50,7 @@ from slo_service.core.alerting.conditions import (
 from slo_service.core.alerting.policy import AlertPolicy, BurnRateTier
 from slo_service.core.durations import format_duration
 from slo_service.core.model import (
+    DriftSLI,
     SLO,
     BudgetingMethod,
     Config,
@@ -164,6 +165,7 @@ def error_ratio_expr(config: Config, slo: SLO, window: str, period: bool = False
         good = f"sum({fn}({_bucket(sli, _le_matcher(sli.threshold))}[{window}]))"
         total = f"sum({fn}({_bucket(sli, _INF)}[{window}]))"
         return f"(1 - ({good} / {total}))"
+    assert isinstance(sli, ThresholdSLI), "drift SLOs are skipped by prometheus_rules()"
     # threshold: share of 1-minute samples that met the bound
     return f"(1 - avg_over_time(({_threshold_sample(sli)} {sli.op.value} bool {num(sli.value)})[{window}:1m]))"
 
@@ -175,6 +177,7 @@ def events_expr(config: Config, slo: SLO, window: str) -> str:
         return _counter(sli.total, window, "increase", _uses_promql(config, sli.source))
     if isinstance(sli, LatencySLI):
         return f"sum(increase({_bucket(sli, _INF)}[{window}]))"
+    assert isinstance(sli, ThresholdSLI), "drift SLOs are skipped by prometheus_rules()"
     step = _slice_step(slo) if slo.budgeting.method is BudgetingMethod.TIMESLICES else "1m"
     return f"count_over_time(({_threshold_sample(sli)})[{window}:{step}])"
 
@@ -367,6 +370,8 @@ def prometheus_rules(config: Config) -> dict[str, Any]:
     """A Prometheus rule-file document for every SLO of `config`, in config order."""
     groups: list[dict[str, Any]] = []
     for slo in config.slos:
+        if isinstance(slo.sli, DriftSLI):
+            continue  # fed by the service's drift monitors, not by metrics Prometheus holds
         groups.append(_sli_group(config, slo))
         groups.append(_meta_group(config, slo))
         alerts = _alert_group(config, slo)

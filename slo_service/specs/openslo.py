@@ -36,6 +36,7 @@ import yaml
 
 from slo_service.core.durations import format_duration
 from slo_service.core.model import (
+    DriftSLI,
     SLI,
     SLO,
     Budgeting,
@@ -774,6 +775,8 @@ def export_openslo(config: Config) -> list[dict[str, Any]]:
             docs.append(_doc("DataSource", source.name, {}, connection))
     names = [s.name for s in config.slos]
     for slo in config.slos:
+        if isinstance(slo.sli, DriftSLI):
+            continue  # OpenSLO has no drift-check indicator; these SLOs stay in slo-service's own format
         name = slo.name if names.count(slo.name) == 1 else f"{slo.service}-{slo.name}"
         docs.append(_doc("SLO", name, slo.labels, _slo_spec(slo)))
     return docs
@@ -833,6 +836,8 @@ def _metric_spec(source: str, query: str) -> dict[str, Any]:
 
 
 def _sli_spec(sli: SLI) -> dict[str, Any]:
+    if isinstance(sli, DriftSLI):
+        raise ValueError("drift SLIs have no OpenSLO equivalent")  # export_openslo skips them
     if isinstance(sli, ThresholdSLI):
         return {"thresholdMetric": _metric_spec(sli.source, sli.metric)}
     if isinstance(sli, LatencySLI):

@@ -1,0 +1,130 @@
+"""Drift monitors: what to compare, against what, how often; and what one run found. Pure records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class CurrentKind(StrEnum):
+    FILES = "files"  # a path or glob of CSV / Parquet files
+    SQL = "sql"  # a query over a SQLAlchemy URL (e.g. the model's prediction log)
+    PUSH = "push"  # batches POSTed to /api/v1/monitors/{name}/batches
+
+
+@dataclass(frozen=True)
+class CurrentData:
+    kind: CurrentKind
+    path: str | None = None  # files: path or glob
+    url: str | None = None  # sql: SQLAlchemy URL (secrets from the environment, resolved by the loader)
+    query: str | None = None  # sql: SELECT ...; may use :start and :end bind parameters
+    timestamp_column: str | None = None  # rows are windowed on this column (files, sql, push)
+
+
+class ReferenceKind(StrEnum):
+    FIXED = "fixed"  # a dataset snapshot (the training data) with a version label
+    ROLLING = "rolling"  # the same current source over an earlier window, e.g. the previous 7 days
+
+
+@dataclass(frozen=True)
+class ReferenceData:
+    kind: ReferenceKind
+    path: str | None = None  # fixed: file path
+    version: str = "v1"  # fixed: the label a profile is cached under
+    window: timedelta | None = None  # rolling: how far back the reference window reaches before the current one
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """Column mapping: which column is what (Evidently's DataDefinition roles)."""
+
+    numerical: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
+    datetime: tuple[str, ...] = ()
+    id: str | None = None
+    target: str | None = None
+    prediction: str | None = None
+
+
+class TaskKind(StrEnum):
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """Late labels joined to predictions on the id column."""
+
+    current: CurrentData  # where the labels arrive (files / sql / push)
+    label_column: str
+    task: TaskKind = TaskKind.CLASSIFICATION
+    positive_label: str | None = None
+
+
+@dataclass(frozen=True)
+class DriftMonitor:
+    name: str
+    current: CurrentData
+    reference: ReferenceData
+    columns: ColumnSpec
+    window: timedelta | None = timedelta(hours=24)  # current window by time ...
+    window_rows: int | None = None  # ... or by the last N rows
+    interval: timedelta | None = timedelta(hours=1)  # schedule: an interval ...
+    cron: str | None = None  # ... or a cron expression
+    stattests: Mapping[str, str] = field(default_factory=dict)  # per-column test; absent = Evidently's choice
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    drift_share: float = 0.5  # the dataset is drifted when at least this share of columns drifted
+    sample_rows: int = 50_000  # Evidently runs on a seeded sample of at most this many rows per side
+    timeout: timedelta = timedelta(minutes=10)
+    ground_truth: GroundTruth | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    max_exported_features: int = 50  # label cardinality guard for slo_feature_drift_score
+
+
+class RunStatus(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ColumnRun:
+    column: str
+    kind: str
+    method: str | None
+    score: float | None
+    threshold: float | None
+    drifted: bool | None
+    missing_share: float | None = None
+    new_categories: int | None = None
+    out_of_range_share: float | None = None
+    note: str | None = None  # e.g. "all values empty: skipped"
+
+
+@dataclass(frozen=True)
+class DriftRun:
+    """What one run of one monitor found; stored in SQL, shown by the API, exported on /metrics."""
+
+    monitor: str
+    started_at: datetime
+    finished_at: datetime
+    status: RunStatus
+    reason: str | None = None
+    reference_version: str | None = None
+    rows_reference: int | None = None
+    rows_current: int | None = None
+    sample_rows_reference: int | None = None
+    sample_rows_current: int | None = None
+    drifted_share: float | None = None
+    dataset_drifted: bool | None = None
+    columns: tuple[ColumnRun, ...] = ()
+    quality: Mapping[str, float] = field(default_factory=dict)  # model quality metric -> value
+    schema_problems: tuple[str, ...] = ()
+    report_path: str | None = None
+    id: int | None = None
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()

@@ -1,0 +1,70 @@
+"""Ports of the drift pipeline: where runs, profiles and pushed batches are kept, and how data is read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from slo_service.core.drift.monitor import CurrentData, DriftRun, RunStatus
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    monitor: str | None = None
+    status: RunStatus | None = None
+    since: datetime | None = None
+    dataset_drifted: bool | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class StoredBatch:
+    """A batch pushed to /api/v1/monitors/{name}/batches, kept as a Parquet file."""
+
+    monitor: str
+    received_at: datetime
+    rows: int
+    path: str
+    id: int | None = None
+
+
+class DriftStore(Protocol):
+    """Durable drift state. Every method is one transaction."""
+
+    def save_run(self, run: DriftRun) -> int:
+        """Store the run with its per-column rows; returns its id."""
+        ...
+
+    def runs(self, query: RunQuery) -> list[DriftRun]:
+        """Runs newest first, without their column rows (summaries for lists)."""
+        ...
+
+    def run(self, run_id: int) -> DriftRun | None:
+        """One run with its column rows."""
+        ...
+
+    def latest_runs(self) -> list[DriftRun]:
+        """The newest run of every monitor, with columns (for /metrics after a restart)."""
+        ...
+
+    def save_profile(self, monitor: str, version: str, profile: Mapping[str, Any]) -> None: ...
+
+    def load_profile(self, monitor: str, version: str) -> Mapping[str, Any] | None: ...
+
+    def save_batch(self, batch: StoredBatch) -> int: ...
+
+    def batches(self, monitor: str, start: datetime | None, end: datetime | None) -> list[StoredBatch]: ...
+
+    def prune(self, before: datetime) -> list[str]:
+        """Delete runs and batches older than `before`; returns the report and batch files to remove."""
+        ...
+
+
+class FrameReader(Protocol):
+    """Reads rows of a current or reference source in chunks (pandas DataFrames), bounded in memory."""
+
+    def chunks(
+        self, source: CurrentData, start: datetime | None, end: datetime | None, columns: Sequence[str]
+    ) -> Iterator[Any]: ...

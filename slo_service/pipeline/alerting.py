@@ -30,8 +30,10 @@ from slo_service.core.alerting.conditions import (
     target_scope,
 )
 from slo_service.core.alerting.config import AlertingConfig, ReceiverKind
+from slo_service.core.alerting.drift_conditions import drift_conditions, drift_scope
 from slo_service.core.alerting.lifecycle import Alert, AlertBook, AlertState, Transition
 from slo_service.core.alerting.ports import Acknowledgement, AlertQuery, AlertStore
+from slo_service.core.drift.monitor import DriftRun
 from slo_service.core.model import Config
 from slo_service.core.notify import OutboxMessage
 from slo_service.core.oncall.escalation import escalation_step, resolve_targets
@@ -200,6 +202,19 @@ class AlertingService:
     def _dropped(self, pending_before: set[str]) -> list[str]:
         """Pending alerts the update dropped silently (they cleared before `for` elapsed)."""
         return sorted(fp for fp in pending_before if self.book.get(fp) is None)
+
+    def drift_runs(self, runs: Sequence[DriftRun], config: Config, now: datetime) -> CycleResult:
+        """After a drift run: DriftDetected / DriftRunFailed from each monitor's newest run, routed."""
+        monitors = config.monitors
+        conditions = drift_conditions(
+            runs,
+            {name: m.drift_share for name, m in monitors.items()},
+            labels_of={name: m.labels for name, m in monitors.items()},
+        )
+        with self._lock:
+            pending = {a.fingerprint for a in self.book.active() if a.state is AlertState.PENDING}
+            transitions = self.book.update(conditions, now, scope=drift_scope())
+            return self._route_and_save(transitions, now, self._dropped(pending))
 
     def tick(self, now: datetime) -> CycleResult:
         """Flush due groups and escalations without new conditions (called between evaluations)."""

@@ -254,3 +254,33 @@ def test_no_data_counts_from_configuration_not_from_the_empty_window_of_a_fresh_
     assert no_data_alerts() == []
     world.minutes(8, ok=1_000, errors=0)  # 30m after the 5m window emptied
     assert no_data_alerts() == ["SLONoData"]
+
+
+def test_drift_runs_alert_and_route_like_slo_alerts() -> None:
+    from slo_service.core.drift.monitor import ColumnRun, DriftRun, RunStatus
+
+    world = World(alerting_config())
+    now = world.clock.now()
+    drifted = DriftRun(
+        "features",
+        now - timedelta(seconds=5),
+        now,
+        RunStatus.OK,
+        drifted_share=0.5,
+        dataset_drifted=True,
+        columns=(ColumnRun("age", "numerical", "wasserstein", 0.4, 0.1, True),),
+        id=7,
+    )
+    world.alerting.drift_runs([drifted], world.config, now)
+    world.worker.run_once()
+    [ticket] = world.receivers["tickets"].delivered
+    assert ticket.payload["commonLabels"]["alertname"] == "DriftDetected"
+    assert ticket.payload["commonLabels"]["monitor"] == "features"
+    # the next run is clean: the alert resolves
+    world.clock.advance(timedelta(hours=1))
+    clean = DriftRun("features", world.clock.now(), world.clock.now(), RunStatus.OK, dataset_drifted=False, id=8)
+    world.alerting.drift_runs([clean], world.config, world.clock.now())
+    world.clock.advance(timedelta(minutes=6))
+    world.alerting.tick(world.clock.now())
+    world.worker.run_once()
+    assert [m.action for m in world.receivers["tickets"].delivered] == ["trigger", "resolve"]

@@ -1,0 +1,85 @@
+"""Alert conditions of drift monitors: drift detected, and drift run failed (one each per monitor)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+
+from slo_service.core.alerting.conditions import AlertCondition, alertname_scope, render_annotations
+from slo_service.core.drift.monitor import DriftRun, RunStatus
+
+DRIFT_DETECTED = "DriftDetected"
+DRIFT_RUN_FAILED = "DriftRunFailed"
+
+_DETECTED_SUMMARY = "{monitor}: data drift in {drifted_share} of the columns ({drifted_columns})"
+_DETECTED_DESCRIPTION = (
+    "The drift run of {finished_at} found {drifted_count} drifted column(s) of {checked_count}; the dataset "
+    "counts as drifted at a share of {drift_share_needed} or more. Run {run_id}: /api/v1/drift/runs/{run_id}."
+)
+_FAILED_SUMMARY = "{monitor}: drift run failed: {reason}"
+_FAILED_DESCRIPTION = "The drift run of {finished_at} failed, so drift and data quality are unknown: {reason}."
+
+
+def drift_conditions(
+    runs: Sequence[DriftRun],
+    drift_share_of: Mapping[str, float] | None = None,
+    *,
+    labels_of: Mapping[str, Mapping[str, str]] | None = None,
+    severity: str = "ticket",
+    for_: timedelta = timedelta(0),
+) -> list[AlertCondition]:
+    """Two conditions per monitor from its newest run: DriftDetected and DriftRunFailed."""
+    newest: dict[str, DriftRun] = {}
+    for r in runs:
+        if r.monitor not in newest or r.finished_at >= newest[r.monitor].finished_at:
+            newest[r.monitor] = r
+    out: list[AlertCondition] = []
+    for monitor, run in sorted(newest.items()):
+        base = {**((labels_of or {}).get(monitor) or {}), "monitor": monitor, "severity": severity}
+        drifted = [c.column for c in run.columns if c.drifted]
+        checked = [c for c in run.columns if c.drifted is not None]
+        context = {
+            **base,
+            "finished_at": run.finished_at.isoformat(),
+            "drifted_share": f"{(run.drifted_share or 0.0):.0%}",
+            "drifted_columns": ", ".join(drifted[:10]) + (" ..." if len(drifted) > 10 else "") or "none",
+            "drifted_count": str(len(drifted)),
+            "checked_count": str(len(checked)),
+            "drift_share_needed": f"{(drift_share_of or {}).get(monitor, 0.5):.0%}",
+            "run_id": str(run.id) if run.id is not None else "?",
+            "reason": run.reason or "unknown",
+        }
+        ok = run.status is RunStatus.OK
+        values: dict[str, float | None] = {
+            "drifted_share": run.drifted_share,
+            "drifted_columns": float(len(drifted)),
+            "duration_seconds": run.duration_seconds,
+        }
+        detected = {**base, "alertname": DRIFT_DETECTED}
+        out.append(
+            AlertCondition(
+                detected,
+                render_annotations(
+                    {"summary": _DETECTED_SUMMARY, "description": _DETECTED_DESCRIPTION}, {}, dict(context)
+                ),
+                ok and bool(run.dataset_drifted),
+                values,
+                for_,
+            )
+        )
+        failed = {**base, "alertname": DRIFT_RUN_FAILED}
+        out.append(
+            AlertCondition(
+                failed,
+                render_annotations({"summary": _FAILED_SUMMARY, "description": _FAILED_DESCRIPTION}, {}, dict(context)),
+                not ok,
+                values,
+                for_,
+            )
+        )
+    return out
+
+
+def drift_scope() -> Callable[[Mapping[str, str]], bool]:
+    """Scope of the drift monitors: every DriftDetected and DriftRunFailed alert."""
+    return alertname_scope(frozenset({DRIFT_DETECTED, DRIFT_RUN_FAILED}))

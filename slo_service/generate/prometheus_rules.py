@@ -50,10 +50,10 @@ from slo_service.core.alerting.conditions import (
 from slo_service.core.alerting.policy import AlertPolicy, BurnRateTier
 from slo_service.core.durations import format_duration
 from slo_service.core.model import (
-    DriftSLI,
     SLO,
     BudgetingMethod,
     Config,
+    DriftSLI,
     LatencySLI,
     PeriodKind,
     PromQLSource,

@@ -36,7 +36,6 @@ import yaml
 
 from slo_service.core.durations import format_duration
 from slo_service.core.model import (
-    DriftSLI,
     SLI,
     SLO,
     Budgeting,
@@ -44,6 +43,7 @@ from slo_service.core.model import (
     CalendarUnit,
     Comparison,
     Config,
+    DriftSLI,
     LatencySLI,
     Period,
     PeriodKind,

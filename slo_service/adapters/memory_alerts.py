@@ -27,9 +27,15 @@ class InMemoryAlertStore:
         self.state: dict[str, Any] = {}
 
     def save_alerts(
-        self, alerts: Sequence[Alert], messages: Sequence[OutboxMessage] = (), dropped: Sequence[str] = ()
+        self,
+        alerts: Sequence[Alert],
+        messages: Sequence[OutboxMessage] = (),
+        dropped: Sequence[str] = (),
+        states: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         with self._lock:
+            for name, doc in (states or {}).items():
+                self.state[name] = copy.deepcopy(dict(doc))
             for key in [k for k, a in self.episodes.items() if k[0] in dropped and a.state is AlertState.PENDING]:
                 del self.episodes[key]
             for a in alerts:

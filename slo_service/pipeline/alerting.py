@@ -234,9 +234,17 @@ class AlertingService:
         changed = [t.alert for t in transitions]
         # Values of firing alerts change every cycle; keep them current for the API.
         changed += [a for a in self.book.active() if a.fingerprint not in {c.fingerprint for c in changed}]
-        self.store.save_alerts(changed, messages, dropped)
-        self.store.save_state(DISPATCHER_STATE, self.dispatcher.state())
-        self.store.save_state(GROUPS_STATE, {"groups": [e.to_json() for e in self.episodes.values()]})
+        # One transaction: a crash can never leave a notification enqueued while the dispatcher state
+        # says it was not sent (a second page after restart), or the reverse (a lost page).
+        self.store.save_alerts(
+            changed,
+            messages,
+            dropped,
+            states={
+                DISPATCHER_STATE: self.dispatcher.state(),
+                GROUPS_STATE: {"groups": [e.to_json() for e in self.episodes.values()]},
+            },
+        )
         self.book.prune_resolved(now - timedelta(hours=1))
         return CycleResult(transitions, len(notes), messages)
 

@@ -96,7 +96,11 @@ class SqlAlertStore(SqlStoreBase):
     # ---- alerts
 
     def save_alerts(
-        self, alerts: Sequence[Alert], messages: Sequence[OutboxMessage] = (), dropped: Sequence[str] = ()
+        self,
+        alerts: Sequence[Alert],
+        messages: Sequence[OutboxMessage] = (),
+        dropped: Sequence[str] = (),
+        states: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """Upsert alert episodes on (fingerprint, active_since) and enqueue `messages`, in one transaction:
         if anything fails (a bad value, the database), nothing is written.
@@ -111,7 +115,11 @@ class SqlAlertStore(SqlStoreBase):
             by_episode[(row["fingerprint"], row["active_since"])] = row
         rows = [by_episode[k] for k in sorted(by_episode)]  # fixed order: concurrent writers cannot deadlock
         out_rows = [_message_row(m) for m in messages]
-        if not rows and not out_rows and not dropped:
+        state_rows = [
+            {"name": name, "state": _json(doc, f"state of {name!r}"), "updated_at": self._clock.now()}
+            for name, doc in (states or {}).items()
+        ]
+        if not rows and not out_rows and not dropped and not state_rows:
             return
         with self._write() as conn:
             if dropped:
@@ -129,6 +137,15 @@ class SqlAlertStore(SqlStoreBase):
                 conn.execute(upsert, rows)
             if out_rows:
                 conn.execute(_outbox.insert(), out_rows)
+            for state_row in state_rows:  # e.g. the dispatcher's "last sent": with its messages or not at all
+                ins = self._insert(_states)
+                conn.execute(
+                    ins.on_conflict_do_update(
+                        index_elements=[_states.c.name],
+                        set_={"state": ins.excluded.state, "updated_at": ins.excluded.updated_at},
+                    ),
+                    state_row,
+                )
 
     def load_open_alerts(self) -> list[Alert]:
         """The latest episode of each fingerprint, when it is pending or firing; oldest episode first."""

@@ -35,12 +35,17 @@ class AlertStore(Protocol):
     """Durable alerting state. Every method is one transaction."""
 
     def save_alerts(
-        self, alerts: Sequence[Alert], messages: Sequence[OutboxMessage] = (), dropped: Sequence[str] = ()
+        self,
+        alerts: Sequence[Alert],
+        messages: Sequence[OutboxMessage] = (),
+        dropped: Sequence[str] = (),
+        states: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         """Upsert alert episodes (by fingerprint + active_since) and enqueue messages, atomically,
         so a crash never leaves an alert change without its notification or the reverse. `dropped`:
         fingerprints whose pending episode cleared before firing (deleted, so a restart does not
-        revive them and skip their `for`)."""
+        revive them and skip their `for`). `states`: component state documents saved in the same
+        transaction (the dispatcher's "last sent" must never disagree with the outbox)."""
         ...
 
     def load_open_alerts(self) -> list[Alert]:

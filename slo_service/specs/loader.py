@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -66,6 +66,9 @@ from slo_service.specs.schema import (
 from slo_service.specs.yaml_lines import LoadedYAML, YAMLSyntaxError, load_yaml
 from slo_service.specs.yaml_lines import Path as YPath
 
+if TYPE_CHECKING:  # specs/monitors.py builds on this module's helpers; imported lazily when building
+    from slo_service.specs.monitors import MonitorItem, MonitorSet
+
 __all__ = ["ConfigError", "Problem", "expand_paths", "load_config", "validate_files"]
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9_.-]*[a-z0-9])?$"
@@ -75,7 +78,7 @@ _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 YAML_SUFFIXES = (".yaml", ".yml")
 
 _DURATION_FIELDS = frozenset(
-    {"interval", "timeout", "slice", "rolling"}
+    {"interval", "timeout", "slice", "rolling", "window"}
     | {"long_window", "short_window", "for", "no_data_after", "length", "delay"}  # alerting
 )
 
@@ -302,6 +305,9 @@ class _Loader:
     files_incomplete: bool = False
     # OpenSLO and Sloth files (specs/openslo.py, specs/sloth.py): read like the others, merged when building.
     foreign: Any = None
+    # Entries of `monitors:` lists (drift monitors), checked in pass 2 by specs/monitors.py.
+    monitors: list[MonitorItem] = field(default_factory=list)
+    monitors_incomplete: bool = False
 
     def run(self, paths: list[str | Path]) -> tuple[Config | None, list[Problem]]:
         if not paths:
@@ -406,6 +412,14 @@ class _Loader:
             self.sources.append(self._source_item(file, ("sources", i), raw))
         for i, raw in enumerate(_section(data, "slos")):
             self.slos.append(self._item(file, ("slos", i), raw, SLOSpec))
+        if not isinstance(data.get("monitors", []), list | None):
+            self.monitors_incomplete = True
+        if data.get("monitors"):
+            from slo_service.specs.monitors import MonitorItem
+
+            self.monitors.extend(
+                MonitorItem(file, ("monitors", i), raw) for i, raw in enumerate(_section(data, "monitors"))
+            )
         return True
 
     def _foreign(self) -> Any:
@@ -440,13 +454,16 @@ class _Loader:
     def _build(self) -> Config:
         # Imported here: specs/alerting.py builds on this module's helpers.
         from slo_service.specs.alerting import AlertingSection, SLOAlerting, build_alerting
+        from slo_service.specs.monitors import MonitorSet
 
         foreign = self._foreign()
         services = self._build_services()
         sources = self._build_sources()
+        monitor_set = MonitorSet(self.monitors, complete=not (self.files_incomplete or self.monitors_incomplete))
+        monitors = monitor_set.build()
         extra_services = self._merge(services, foreign.services(), self.services, "service name")
         extra_sources = self._merge(sources, foreign.sources(), self.sources, "source name")
-        slos = self._build_slos(extra_services, {name: "promql" for name in extra_sources})
+        slos = self._build_slos(extra_services, {name: "promql" for name in extra_sources}, monitor_set)
         slo_alerting = [
             SLOAlerting(item.file, item.path, item.spec.service, item.spec.name, item.spec.alerting)
             for item in self.slos
@@ -476,7 +493,14 @@ class _Loader:
             slo_alerting,
             config_incomplete=self.files_incomplete,
         )
-        return Config(services=services, sources=sources, slos=tuple(slos), files=tuple(self.files), alerting=alerting)
+        return Config(
+            services=services,
+            sources=sources,
+            slos=tuple(slos),
+            files=tuple(self.files),
+            alerting=alerting,
+            monitors=monitors,
+        )
 
     @staticmethod
     def _merge(into: dict[str, Any], extra: list[Any], items: list[_Item], what: str) -> list[str]:
@@ -543,7 +567,9 @@ class _Loader:
                 out[source.name] = source
         return out
 
-    def _build_slos(self, extra_services: list[str], extra_sources: dict[str, str | None]) -> list[SLO]:
+    def _build_slos(
+        self, extra_services: list[str], extra_sources: dict[str, str | None], monitors: MonitorSet | None = None
+    ) -> list[SLO]:
         # Names of items that failed their own checks still count as known, so that one mistake in a
         # service or source does not also produce an "unknown service/source" for every SLO using it.
         source_kinds: dict[str, str | None] = {}
@@ -566,6 +592,7 @@ class _Loader:
                 spec,
                 None if self.services_incomplete else known_services,
                 None if self.sources_incomplete else source_kinds,
+                monitors,
             )
             if slo is not None and index not in repeated:
                 out.append(slo)
@@ -676,6 +703,7 @@ def _build_slo(
     spec: SLOSpec,
     known_services: list[str] | None,
     source_kinds: dict[str, str | None] | None,
+    monitors: MonitorSet | None = None,
 ) -> SLO | None:
     ok = _check_name(file, (*path, "name"), spec.name)
     if known_services is not None and spec.service not in known_services:
@@ -685,7 +713,7 @@ def _build_slo(
     objective = _objective(file, (*path, "objective"), spec.objective)
     period = _period(file, (*path, "period"), spec.period)
     budgeting = _budgeting(file, (*path, "budgeting"), spec.budgeting)
-    sli = _sli(file, (*path, "sli"), spec, source_kinds)
+    sli = _sli(file, (*path, "sli"), spec, source_kinds, monitors)
     labels_ok = _check_labels(file, (*path, "labels"), spec.labels)
     method = spec.budgeting.method if spec.budgeting is not None else "occurrences"
     if spec.sli.threshold is not None and method != "timeslices":
@@ -832,16 +860,33 @@ def _budgeting(file: _File, path: YPath, spec: BudgetingSpec | None) -> Budgetin
     return Budgeting(BudgetingMethod.TIMESLICES, slice=slice_length, slice_threshold=threshold)
 
 
-def _sli(file: _File, path: YPath, spec: SLOSpec, source_kinds: dict[str, str | None] | None) -> SLI | None:
+def _sli(
+    file: _File,
+    path: YPath,
+    spec: SLOSpec,
+    source_kinds: dict[str, str | None] | None,
+    monitors: MonitorSet | None = None,
+) -> SLI | None:
     sli = spec.sli
-    given = [k for k in ("ratio", "latency", "threshold") if getattr(sli, k) is not None]
+    given = [k for k in ("ratio", "latency", "threshold", "drift") if getattr(sli, k) is not None]
     if len(given) != 1:
         got = "none" if not given else " and ".join(given)
-        file.add(path, f"set exactly one SLI kind: ratio, latency or threshold; got {got}")
+        if "drift" in given:
+            file.add(path, f"set exactly one SLI kind: ratio, latency, threshold or drift; got {got}")
+        else:
+            file.add(
+                path, f"set exactly one SLI kind: ratio, latency or threshold; got {got} (or drift, for a monitor)"
+            )
         return None
     kind = given[0]
     sub = getattr(sli, kind)
     sub_path = (*path, kind)
+    if kind == "drift":
+        if monitors is None:
+            from slo_service.specs.monitors import MonitorSet
+
+            monitors = MonitorSet([], complete=False)
+        return monitors.sli(file, sub_path, sub)
     source_kind = _source_kind(file, (*sub_path, "source"), sub.source, source_kinds)
     if isinstance(sub, RatioSpec):
         return _ratio(file, sub_path, sub, source_kind)

@@ -36,6 +36,7 @@ class DocumentSpec(Spec):
     sources: list[Any] | None = None
     slos: list[Any] | None = None
     alerting: Any = None  # validated in pass 2 by specs/alerting.py
+    monitors: list[Any] | None = None  # drift monitors, validated item by item by specs/monitors.py
 
 
 class ServiceSpec(Spec):
@@ -111,10 +112,22 @@ class ThresholdSpec(Spec):
     aggregate: Literal["max", "min", "avg", "sum"] = "max"
 
 
+class DriftSLISpec(Spec):
+    """Each run of a drift monitor (specs/monitors.py) is one event: good or bad by `check`."""
+
+    monitor: str
+    check: Literal["dataset", "column", "quality", "run"] = "dataset"
+    column: str | None = None  # check: column
+    metric: str | None = None  # check: quality
+    op: Literal["<", "<=", ">", ">="] | None = None  # check: quality; default by metric (>= scores, <= errors)
+    value: Number | None = None  # check: quality
+
+
 class SLISpec(Spec):
     ratio: RatioSpec | None = None
     latency: LatencySpec | None = None
     threshold: ThresholdSpec | None = None
+    drift: DriftSLISpec | None = None
 
 
 class SLOSpec(Spec):

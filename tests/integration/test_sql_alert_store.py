@@ -28,6 +28,7 @@ from slo_service.core.clock import ManualClock
 from slo_service.core.notify import MessageStatus, OutboxMessage
 from slo_service.core.routing.silences import Silence
 from slo_service.core.selector import Matcher
+from tests.integration.test_sql_migrations import HEAD_REVISION
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 CET = timezone(timedelta(hours=1))
@@ -127,7 +128,7 @@ def test_is_an_alert_store(store: SqlAlertStore) -> None:
 
 def test_upgrade_head_creates_alert_tables_without_drift(db_url: str) -> None:
     migrate.upgrade(db_url)
-    assert migrate.current_revision(db_url) == "0002"
+    assert migrate.current_revision(db_url) == HEAD_REVISION
     engine = make_engine(db_url)
     try:
         assert set(inspect(engine).get_table_names()) >= ALERT_TABLES

@@ -13,7 +13,7 @@ from slo_service.adapters.sql import migrate
 from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.models import Base
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 TABLES = {
     "slo_slices",
     "ingest_keys",
@@ -24,6 +24,10 @@ TABLES = {
     "silences",
     "acknowledgements",
     "component_state",
+    "drift_runs",
+    "drift_columns",
+    "drift_profiles",
+    "drift_batches",
 }
 
 

@@ -11,8 +11,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from slo_service import __version__
 from slo_service.api import alerts, operations, slos
+from slo_service.api import drift as drift_api
 from slo_service.api.errors import install_error_handlers
 from slo_service.pipeline.alerting import AlertingService
+from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.runtime import Runtime
 
 
@@ -22,6 +24,7 @@ def create_app(
     scheduler_running: Callable[[], bool] = lambda: True,
     alerting: AlertingService | None = None,
     slack_signing_secret: str | None = None,
+    drift: DriftService | None = None,
 ) -> FastAPI:
     """Build the app around an already wired runtime; nothing is started here."""
     app = FastAPI(
@@ -32,10 +35,12 @@ def create_app(
     app.state.runtime = runtime
     app.state.alerting = alerting
     app.state.slack_signing_secret = slack_signing_secret
+    app.state.drift = drift
     install_error_handlers(app)
     app.include_router(slos.router)
     app.include_router(operations.router)
     app.include_router(alerts.router)
+    app.include_router(drift_api.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
     def healthz() -> dict[str, str]:

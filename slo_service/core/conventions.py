@@ -37,3 +37,15 @@ ALERTS = "slo_service_alerts"  # gauge, labels state, severity
 NOTIFICATIONS = "slo_service_notifications"  # counter (slo_service_notifications_total), labels receiver, outcome
 NOTIFICATION_DELIVERY_SECONDS = "slo_service_notification_delivery_seconds"  # histogram, label receiver
 NOTIFICATION_GROUPS = "slo_service_notification_groups"  # gauge: open groups
+
+# Drift monitor metrics (gauges unless noted), from the newest run of every monitor.
+DRIFT_SHARE = "slo_drift_share"  # {monitor}: share of drifted features in the newest OK run
+DRIFT_DETECTED = "slo_drift_detected"  # {monitor}: 1 when the dataset drifted (drift share >= the monitor's)
+FEATURE_DRIFT_SCORE = "slo_feature_drift_score"  # {monitor, feature, method}; capped per monitor
+DATA_MISSING_RATIO = "slo_data_missing_ratio"  # {monitor, feature}: share of missing values in the current window
+MODEL_QUALITY = "slo_model_quality"  # {monitor, metric}: accuracy, f1, mae, rmse...
+DRIFT_RUN_DURATION_SECONDS = "slo_drift_run_duration_seconds"  # {monitor}: duration of the newest run
+DRIFT_LAST_RUN_TIMESTAMP_SECONDS = "slo_drift_last_run_timestamp_seconds"  # {monitor}: end of the newest OK run
+DRIFT_RUN_FAILED = "slo_drift_run_failed"  # counter (slo_drift_run_failed_total), {monitor}
+MONITOR_LABEL = "monitor"
+FEATURE_LABEL = "feature"

@@ -8,7 +8,7 @@
   burn rate per window against the alert thresholds, good/bad event rates, data coverage; alert and
   deployment annotations.
 * ``drift-quality.json``: drift share, per-feature drift scores, missing values, model quality, drift
-  runs (metrics of the drift monitor, see `FUTURE_DRIFT_METRICS`).
+  runs (metrics of the drift monitors).
 * ``service-health.json``: the service's self-metrics (scrapes, evaluation, notifications, store).
 
 Every metric name comes from `slo_service.core.conventions` (read when `dashboards()` is called, so a
@@ -36,11 +36,11 @@ from slo_service.generate import grafana as g
 __all__ = [
     "DEFAULT_DEPLOYMENT_EXPR",
     "DEPLOYMENTS_METRIC",
-    "FUTURE_DRIFT_METRICS",
     "PROMETHEUS_ALERTS_METRIC",
     "UIDS",
     "burn_rate_thresholds",
     "dashboards",
+    "drift_metrics",
     "dump_dashboard",
     "write_dashboards",
 ]
@@ -52,19 +52,19 @@ Json = dict[str, Any]
 # so the markers appear as soon as that feature lands. The unit tests allow this name explicitly.
 DEPLOYMENTS_METRIC = "slo_deployments_total"
 
-# Metrics of the drift monitor, which is not built yet. Defined here only, in one place; the drift
-# issue moves them into core/conventions.py (and then this constant goes away). The unit tests allow
-# exactly these names besides the exported ones.
-FUTURE_DRIFT_METRICS: Mapping[str, str] = {
-    "drift_share": "slo_drift_share",  # gauge {monitor}: share of drifted features in the last run
-    "feature_drift_score": "slo_feature_drift_score",  # gauge {monitor, feature, method}
-    "data_missing_ratio": "slo_data_missing_ratio",  # gauge {monitor, feature}: share of missing values
-    "model_quality": "slo_model_quality",  # gauge {monitor, metric}: accuracy, f1, rmse...
-    "run_duration_seconds": "slo_drift_run_duration_seconds",  # gauge {monitor}: duration of the last run
-    "last_run_timestamp_seconds": "slo_drift_last_run_timestamp_seconds",  # gauge {monitor}
-    # counter of failed runs; the same name as generate.self_rules.DRIFT_RUN_FAILED (+ _total)
-    "runs_failed_total": "slo_drift_run_failed_total",
-}
+
+def drift_metrics() -> dict[str, str]:
+    """The drift monitor's metrics (core/conventions.py), read when called so a rename shows up here."""
+    return {
+        "drift_share": c.DRIFT_SHARE,
+        "feature_drift_score": c.FEATURE_DRIFT_SCORE,
+        "data_missing_ratio": c.DATA_MISSING_RATIO,
+        "model_quality": c.MODEL_QUALITY,
+        "run_duration_seconds": c.DRIFT_RUN_DURATION_SECONDS,
+        "last_run_timestamp_seconds": c.DRIFT_LAST_RUN_TIMESTAMP_SECONDS,
+        "runs_failed_total": c.DRIFT_RUN_FAILED + "_total",
+    }
+
 
 # Prometheus' own series of the alerts it evaluates (alertname, alertstate, + the rule's labels). The
 # generated Prometheus rules give each SLO alert its service and slo labels, so it is per SLO, unlike
@@ -402,7 +402,7 @@ def _detail(deployment_expr: str) -> Json:
 
 
 def _drift() -> Json:
-    m = FUTURE_DRIFT_METRICS
+    m = drift_metrics()
     mon = 'monitor=~"$monitor"'
     layout = g.Layout().add(
         g.timeseries(

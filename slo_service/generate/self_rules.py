@@ -6,10 +6,7 @@ from typing import Any
 
 from slo_service.core import conventions as c
 
-DRIFT_RUN_FAILED = "slo_drift_run_failed"
-"""Counter (exposed as slo_drift_run_failed_total) of failed drift-monitor runs. The drift monitor is not
-built yet; it will export this name (and it should then move to core.conventions). Until then the
-alert below simply never fires."""
+DRIFT_RUN_FAILED = c.DRIFT_RUN_FAILED  # exported by the drift monitors (slo_drift_run_failed_total)
 
 GROUP_NAME = "slo-service-self"
 

@@ -33,10 +33,10 @@ from slo_service.core.alerting.policy import default_tiers
 from slo_service.generate import dashboards as dash
 from slo_service.generate.dashboards import (
     DEPLOYMENTS_METRIC,
-    FUTURE_DRIFT_METRICS,
     UIDS,
     burn_rate_thresholds,
     dashboards,
+    drift_metrics,
     dump_dashboard,
 )
 from tests.support.process import require_tool
@@ -64,9 +64,8 @@ SLOTH_RECORDING_NAMES = frozenset(
 PROMETHEUS_OWN = frozenset({"ALERTS", "ALERTS_FOR_STATE", "up"})
 
 # Names no code exports yet, each allowed for a reason:
-# * the drift monitor's metrics (FUTURE_DRIFT_METRICS; the drift issue moves them into conventions.py),
 # * slo_deployments_total: CI deployment markers, produced by the future deploy-webhook feature.
-FUTURE_ALLOWED = frozenset({*FUTURE_DRIFT_METRICS.values(), DEPLOYMENTS_METRIC})
+FUTURE_ALLOWED = frozenset({DEPLOYMENTS_METRIC})
 
 GRAFANA_VARIABLES = {
     "${datasource}": "prometheus",
@@ -350,13 +349,11 @@ def test_every_future_name_is_used_and_not_exported_yet() -> None:
     assert not FUTURE_ALLOWED & exported_metric_names()
 
 
-def test_future_drift_names_match_the_other_generators() -> None:
+def test_drift_names_match_the_other_generators() -> None:
     """The self-alert rules read the drift monitor's failure counter too: one name on both sides."""
-    self_rules = pytest.importorskip("slo_service.generate.self_rules")
-    failed = getattr(self_rules, "DRIFT_RUN_FAILED", None)
-    if failed is None:
-        pytest.skip("generate.self_rules has no DRIFT_RUN_FAILED")
-    assert f"{failed}_total" == FUTURE_DRIFT_METRICS["runs_failed_total"]
+    from slo_service.generate import self_rules
+
+    assert f"{self_rules.DRIFT_RUN_FAILED}_total" == drift_metrics()["runs_failed_total"]
 
 
 def test_sloth_names_match_the_prometheus_rules_generator() -> None:
@@ -550,9 +547,9 @@ def test_service_health_latency_quantiles() -> None:
     assert all("slo_service_notification_delivery_seconds_bucket" in e for e in exprs)
 
 
-def test_drift_dashboard_reads_only_the_future_drift_metrics() -> None:
+def test_drift_dashboard_reads_only_the_drift_metrics() -> None:
     used = {name for _, expr in queries(BOARDS["drift-quality.json"]) for name in metric_names_in(substitute(expr))}
-    assert used == set(FUTURE_DRIFT_METRICS.values()) | {"slo_objective_ratio"}  # + the service/slo variables
+    assert used == set(drift_metrics().values()) | {"slo_objective_ratio"}  # + the service/slo variables
 
 
 # --- provisioning examples ------------------------------------------------------------------------

@@ -1,0 +1,280 @@
+"""Drift monitors: pushed batches, on-demand runs, run history and the Evidently HTML reports.
+
+    POST /api/v1/monitors/{name}/batches   JSON {"records": [...]} or a Parquet body (push monitors)
+    GET  /api/v1/monitors                  every monitor's config and newest run
+    POST /api/v1/monitors/{name}/run       run the monitor now; answers with the run
+    GET  /api/v1/drift/runs                run summaries, newest first (?monitor&status&since&drifted&limit)
+    GET  /api/v1/drift/runs/{id}           one run with its columns
+    GET  /api/v1/drift/runs/{id}/report    the run's HTML report
+
+Runs happen in the drift worker process; the routes wait for them in a thread (asyncio.to_thread), so the
+API keeps answering while a run is in progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse
+
+from slo_service.core.drift.monitor import CurrentKind, DriftMonitor, DriftRun, RunStatus
+from slo_service.core.drift.ports import RunQuery
+from slo_service.pipeline.drift import BadBatch, DriftService, NotAPushMonitor
+
+router = APIRouter(tags=["drift"])
+
+PARQUET_TYPES = frozenset({"application/vnd.apache.parquet", "application/octet-stream", "application/x-parquet"})
+MAX_LIMIT = 1000
+
+
+def _service(request: Request) -> DriftService:
+    svc: DriftService | None = getattr(request.app.state, "drift", None)
+    if svc is None:
+        raise HTTPException(404, "drift monitoring is not configured")
+    return svc
+
+
+def _monitor(svc: DriftService, name: str) -> DriftMonitor:
+    found = svc.monitors().get(name)
+    if found is None:
+        raise HTTPException(404, f"no drift monitor {name!r}")
+    return found
+
+
+def _num(v: float | None) -> float | None:
+    return None if v is None or math.isnan(v) or math.isinf(v) else v
+
+
+def run_out(run: DriftRun, columns: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": run.id,
+        "monitor": run.monitor,
+        "status": run.status.value,
+        "reason": run.reason,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration_seconds": run.duration_seconds,
+        "reference_version": run.reference_version,
+        "rows_reference": run.rows_reference,
+        "rows_current": run.rows_current,
+        "sample_rows_reference": run.sample_rows_reference,
+        "sample_rows_current": run.sample_rows_current,
+        "drifted_share": _num(run.drifted_share),
+        "dataset_drifted": run.dataset_drifted,
+        "drifted_columns": [c.column for c in run.columns if c.drifted],
+        "quality": {k: _num(v) for k, v in run.quality.items()},
+        "schema_problems": list(run.schema_problems),
+        "has_report": run.report_path is not None,
+    }
+    if not columns:
+        del out["drifted_columns"]
+        return out
+    out["columns"] = [
+        {
+            "column": c.column,
+            "kind": c.kind,
+            "method": c.method,
+            "score": _num(c.score),
+            "threshold": _num(c.threshold),
+            "drifted": c.drifted,
+            "missing_share": _num(c.missing_share),
+            "new_categories": c.new_categories,
+            "out_of_range_share": _num(c.out_of_range_share),
+            "note": c.note,
+        }
+        for c in run.columns
+    ]
+    return out
+
+
+def _seconds(td: Any) -> float | None:
+    return None if td is None else float(td.total_seconds())
+
+
+def monitor_out(m: DriftMonitor, last: DriftRun | None) -> dict[str, Any]:
+    cols = m.columns
+    return {
+        "name": m.name,
+        "current": {
+            "kind": m.current.kind.value,
+            "path": m.current.path,
+            "timestamp_column": m.current.timestamp_column,
+        },
+        "reference": {
+            "kind": m.reference.kind.value,
+            "path": m.reference.path,
+            "version": m.reference.version,
+            "window_seconds": _seconds(m.reference.window),
+        },
+        "columns": {
+            "numerical": list(cols.numerical),
+            "categorical": list(cols.categorical),
+            "text": list(cols.text),
+            "datetime": list(cols.datetime),
+            "id": cols.id,
+            "target": cols.target,
+            "prediction": cols.prediction,
+        },
+        "window_seconds": _seconds(m.window),
+        "window_rows": m.window_rows,
+        "interval_seconds": _seconds(m.interval),
+        "cron": m.cron,
+        "stattests": dict(m.stattests),
+        "thresholds": dict(m.thresholds),
+        "drift_share": m.drift_share,
+        "sample_rows": m.sample_rows,
+        "timeout_seconds": _seconds(m.timeout),
+        "ground_truth": None
+        if m.ground_truth is None
+        else {"label_column": m.ground_truth.label_column, "task": m.ground_truth.task.value},
+        "labels": dict(m.labels),
+        "last_run": None if last is None else run_out(last, columns=False),
+    }
+
+
+# --- pushed batches --------------------------------------------------------------------------------------
+
+
+def _records_frame(body: bytes) -> pd.DataFrame:
+    try:
+        doc = json.loads(body or b"null")
+    except ValueError:
+        raise HTTPException(422, "body: not valid JSON") from None
+    if not isinstance(doc, dict) or "records" not in doc:
+        raise HTTPException(422, 'records: required (send {"records": [{...}, ...]})')
+    records = doc["records"]
+    if not isinstance(records, list):
+        raise HTTPException(422, "records: must be a list of objects")
+    if not records:
+        raise HTTPException(422, "records: the batch has no rows")
+    for i, r in enumerate(records):
+        if not isinstance(r, dict):
+            raise HTTPException(422, f"records[{i}]: must be an object")
+    return pd.DataFrame.from_records(records)
+
+
+def _parquet_frame(body: bytes) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(io.BytesIO(body)).to_pandas()
+    except Exception as exc:
+        raise HTTPException(422, f"body: not a readable Parquet file ({type(exc).__name__})") from None
+
+
+def _timestamps(frame: pd.DataFrame, column: str | None, json_body: bool) -> pd.DataFrame:
+    if column is None or column not in frame.columns:
+        return frame  # the service names missing columns
+    if pd.api.types.is_datetime64_any_dtype(frame[column]):
+        return frame
+    try:
+        parsed = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+    except (ValueError, TypeError):
+        where = "records[]" if json_body else "body"
+        raise HTTPException(422, f"{where}.{column}: not an RFC 3339 timestamp") from None
+    return frame.assign(**{column: parsed})
+
+
+@router.post("/api/v1/monitors/{name}/batches", status_code=201, summary="Push a batch of rows to a push monitor")
+async def push_batch(request: Request, name: str) -> dict[str, Any]:
+    svc = _service(request)
+    monitor = _monitor(svc, name)
+    if monitor.current.kind is not CurrentKind.PUSH:
+        raise HTTPException(409, f"monitor {name!r} reads {monitor.current.kind.value}, it does not accept batches")
+    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    body = await request.body()
+    if ctype in PARQUET_TYPES:
+        frame = await asyncio.to_thread(_parquet_frame, body)
+        json_body = False
+    elif ctype in ("application/json", ""):
+        frame = _records_frame(body)
+        json_body = True
+    else:
+        raise HTTPException(415, f"content-type {ctype!r}: use application/json or application/vnd.apache.parquet")
+    frame = _timestamps(frame, monitor.current.timestamp_column, json_body)
+    try:
+        batch = await asyncio.to_thread(svc.ingest_batch, monitor, frame)
+    except BadBatch as exc:
+        raise HTTPException(422, str(exc)) from None
+    except NotAPushMonitor as exc:
+        raise HTTPException(409, str(exc)) from None
+    except RuntimeError as exc:
+        raise HTTPException(503, str(exc)) from None
+    return {"id": batch.id, "monitor": batch.monitor, "rows": batch.rows, "received_at": batch.received_at}
+
+
+# --- monitors and runs -----------------------------------------------------------------------------------
+
+
+@router.get("/api/v1/monitors", summary="Drift monitors with their newest run")
+def list_monitors(request: Request) -> list[dict[str, Any]]:
+    svc = _service(request)
+    latest = svc.latest()
+    return [monitor_out(m, latest.get(n)) for n, m in sorted(svc.monitors().items())]
+
+
+@router.post("/api/v1/monitors/{name}/run", summary="Run a drift monitor now and return the run")
+async def run_now(request: Request, name: str) -> dict[str, Any]:
+    svc = _service(request)
+    monitor = _monitor(svc, name)
+    run = await asyncio.to_thread(svc.run_monitor, monitor)
+    return run_out(run)
+
+
+def _parse_since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise HTTPException(422, f"since: {value!r} is neither RFC 3339 nor Unix seconds") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@router.get("/api/v1/drift/runs", summary="Drift runs, newest first (summaries without columns)")
+def list_runs(
+    request: Request,
+    monitor: Annotated[str | None, Query(description="only this monitor")] = None,
+    status: Annotated[RunStatus | None, Query(description="ok or failed")] = None,
+    since: Annotated[str | None, Query(description="RFC 3339 or Unix seconds: runs started at or after")] = None,
+    drifted: Annotated[bool | None, Query(description="only runs with (true) / without (false) dataset drift")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+) -> list[dict[str, Any]]:
+    svc = _service(request)
+    query = RunQuery(monitor=monitor, status=status, since=_parse_since(since), dataset_drifted=drifted, limit=limit)
+    return [run_out(r, columns=False) for r in svc.runs(query)]
+
+
+def _run(svc: DriftService, run_id: int) -> DriftRun:
+    run = svc.run(run_id)
+    if run is None:
+        raise HTTPException(404, f"no drift run {run_id}")
+    return run
+
+
+@router.get("/api/v1/drift/runs/{run_id}", summary="One drift run with its columns")
+def get_run(request: Request, run_id: int) -> dict[str, Any]:
+    return run_out(_run(_service(request), run_id))
+
+
+@router.get("/api/v1/drift/runs/{run_id}/report", summary="The Evidently HTML report of a run", response_model=None)
+def get_report(request: Request, run_id: int) -> FileResponse:
+    run = _run(_service(request), run_id)
+    if run.report_path is None:
+        raise HTTPException(404, f"drift run {run_id} has no report")
+    path = Path(run.report_path)
+    if not path.is_file():
+        raise HTTPException(404, f"the report of drift run {run_id} is no longer available")
+    return FileResponse(path, media_type="text/html")

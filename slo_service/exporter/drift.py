@@ -1,0 +1,90 @@
+"""Drift monitor metrics: read from the drift service's newest runs on every scrape.
+
+Gauges come from the newest OK run of every monitor (a failed run keeps the last known drift in place and
+shows up in ``slo_drift_run_failed_total`` instead); ``slo_drift_run_duration_seconds`` is the duration of
+the newest run whatever its status. ``slo_feature_drift_score`` and ``slo_data_missing_ratio`` carry at most
+``monitor.max_exported_features`` features per monitor: drifted features first, then the highest scores.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from typing import Protocol
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from slo_service.core import conventions as c
+from slo_service.core.drift.monitor import ColumnRun, DriftMonitor, DriftRun
+
+DEFAULT_MAX_FEATURES = 50
+
+
+class DriftView(Protocol):
+    """What the collector reads; pipeline.drift.DriftService satisfies it."""
+
+    def latest(self) -> Mapping[str, DriftRun]: ...
+
+    def latest_ok(self) -> Mapping[str, DriftRun]: ...
+
+    def failed_counts(self) -> Mapping[str, int]: ...
+
+    def monitors(self) -> Mapping[str, DriftMonitor]: ...
+
+
+def exported_columns(run: DriftRun, cap: int) -> list[ColumnRun]:
+    """The columns of a run that get per-feature series: drifted first, then by score (highest first)."""
+    scored = [col for col in run.columns if col.score is not None and not math.isnan(col.score)]
+    unscored = [col for col in run.columns if col not in scored]
+    scored.sort(key=lambda col: (not col.drifted, -(col.score or 0.0), col.column))
+    return (scored + unscored)[: max(0, cap)]
+
+
+class DriftCollector(Collector):
+    def __init__(self, drift: DriftView) -> None:
+        self.drift = drift
+
+    def collect(self) -> Iterator[Metric]:
+        mon = [c.MONITOR_LABEL]
+        share = GaugeMetricFamily(c.DRIFT_SHARE, "Share of drifted features in the newest drift run", labels=mon)
+        detected = GaugeMetricFamily(c.DRIFT_DETECTED, "1 when the newest drift run found dataset drift", labels=mon)
+        score = GaugeMetricFamily(
+            c.FEATURE_DRIFT_SCORE,
+            "Drift score of a feature in the newest drift run (distance, or p-value for statistical tests)",
+            labels=[*mon, c.FEATURE_LABEL, "method"],
+        )
+        missing = GaugeMetricFamily(
+            c.DATA_MISSING_RATIO, "Share of missing values in the current window", labels=[*mon, c.FEATURE_LABEL]
+        )
+        quality = GaugeMetricFamily(c.MODEL_QUALITY, "Model quality on late ground truth", labels=[*mon, "metric"])
+        duration = GaugeMetricFamily(c.DRIFT_RUN_DURATION_SECONDS, "Duration of the newest drift run", labels=mon)
+        last = GaugeMetricFamily(
+            c.DRIFT_LAST_RUN_TIMESTAMP_SECONDS, "Unix time the newest OK drift run finished", labels=mon
+        )
+        failed = CounterMetricFamily(c.DRIFT_RUN_FAILED, "Failed drift runs since the process started", labels=mon)
+        monitors = self.drift.monitors()
+        for name, run in sorted(self.drift.latest_ok().items()):
+            if run.drifted_share is not None:
+                share.add_metric([name], run.drifted_share)
+            if run.dataset_drifted is not None:
+                detected.add_metric([name], 1.0 if run.dataset_drifted else 0.0)
+            monitor = monitors.get(name)
+            cap = monitor.max_exported_features if monitor is not None else DEFAULT_MAX_FEATURES
+            for col in exported_columns(run, cap):
+                if col.score is not None and not math.isnan(col.score):
+                    score.add_metric([name, col.column, col.method or ""], col.score)
+                if col.missing_share is not None:
+                    missing.add_metric([name, col.column], col.missing_share)
+            for metric, value in sorted(run.quality.items()):
+                if not math.isnan(value):  # undefined on this data (e.g. recall without positives)
+                    quality.add_metric([name, metric], value)
+            last.add_metric([name], run.finished_at.timestamp())
+        for name, run in sorted(self.drift.latest().items()):
+            duration.add_metric([name], run.duration_seconds)
+        names = set(monitors) | set(self.drift.failed_counts())
+        counts = self.drift.failed_counts()
+        for name in sorted(names):
+            failed.add_metric([name], float(counts.get(name, 0)))
+        yield from (share, detected, score, missing, quality, duration, last, failed)

@@ -1,0 +1,717 @@
+"""The drift use case: one run of one monitor, pushed batches, and the read side for the API and /metrics.
+
+    reader ──chunks──▶ profile (reference) + histograms & seeded sample (current) ──▶ schema check
+        ──▶ worker (Evidently, another process) ──▶ DriftRun (+ quality, model quality) ──▶ store, on_run
+
+`DriftService.run_monitor` never raises: every problem (an unreadable source, a missing column, a changed
+column kind, an empty window, a worker failure or timeout) becomes a FAILED `DriftRun` whose reason names
+the problem; every run is stored and handed to `on_run`.
+
+Memory stays bounded whatever the window size: rows are read in chunks through the injected `FrameReader`;
+each chunk updates the mergeable histograms (core.drift.histograms) and a seeded uniform sample of at most
+``monitor.sample_rows`` rows (the rows with the smallest random keys, so the sample does not depend on the
+chunk size); only the samples go to the worker. A fixed reference is profiled once per (monitor, version)
+(`DriftStore.save_profile`) and handed to the worker as its file path (the worker samples it chunk by
+chunk); a rolling reference is the current source over the window before the current one.
+
+Windows: by time, the current window is ``[now - window, now)`` and a rolling reference
+``[now - window - reference.window, now - window)``; by rows (``window_rows``), the current window is the
+last N rows the reader yields and a rolling reference the N rows before them (the reader is read twice:
+once to count the rows, once to use them). Rows are assumed to come in time order.
+
+Model quality (``monitor.ground_truth``): labels are read through the reader from the label source from
+the start of the current window on (labels arrive late) and joined on ``columns.id`` to the predictions of
+the current sample (bounded: only labels of sampled ids are kept) with core.drift.model_quality.
+
+This module imports core and numpy only. Chunks are pandas DataFrames, used through duck typing
+(``len(chunk)``, ``chunk.columns``, ``chunk[name].to_numpy()``); samples are column -> numpy array maps,
+which the wiring turns into the worker's DataFrames (see `DriftJobSpec`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from slo_service.core.drift.histograms import SliceHistogram, histogram_batch, merge_many
+from slo_service.core.drift.model_quality import join_labels, model_quality
+from slo_service.core.drift.monitor import (
+    ColumnRun,
+    ColumnSpec,
+    CurrentData,
+    CurrentKind,
+    DriftMonitor,
+    DriftRun,
+    GroundTruth,
+    ReferenceKind,
+    RunStatus,
+)
+from slo_service.core.drift.ports import DriftStore, FrameReader, RunQuery, StoredBatch
+from slo_service.core.drift.profile import ColumnKind, ProfileBuilder, ReferenceProfile
+from slo_service.core.drift.quality import dataset_quality, infer_kind, schema_check
+
+log = logging.getLogger(__name__)
+
+Columns = Mapping[str, npt.NDArray[Any]]
+
+
+# --------------------------------------------------------------------------------------- worker contract
+
+
+@dataclass(frozen=True)
+class DriftJobSpec:
+    """What one run asks the worker to compare. ``reference`` / ``current`` are either a file path (a fixed
+    reference) or a sample as column -> numpy array (the wiring turns it into a DataFrame)."""
+
+    monitor: str
+    reference: str | Columns
+    current: str | Columns
+    columns: ColumnSpec
+    sample_rows: int
+    seed: int
+    stattests: Mapping[str, str] = field(default_factory=dict)
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    drift_share: float = 0.5
+    report_path: str | None = None
+
+
+class ColumnOutcomeLike(Protocol):
+    """One column of a worker outcome (adapters.drift.worker.ColumnResult satisfies it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def method(self) -> str | None: ...
+    @property
+    def score(self) -> float | None: ...
+    @property
+    def threshold(self) -> float | None: ...
+    @property
+    def drifted(self) -> bool | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def reason(self) -> str | None: ...
+
+
+class DriftOutcomeLike(Protocol):
+    """What the worker answers (adapters.drift.worker.DriftOutcome satisfies it)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def columns(self) -> Sequence[ColumnOutcomeLike]: ...
+    @property
+    def drifted_share(self) -> float | None: ...
+    @property
+    def dataset_drifted(self) -> bool | None: ...
+    @property
+    def sample_rows_reference(self) -> int | None: ...
+    @property
+    def sample_rows_current(self) -> int | None: ...
+    @property
+    def report_path(self) -> str | None: ...
+
+
+SubmitDrift = Callable[[DriftJobSpec, float], DriftOutcomeLike]
+"""Run a job in the worker, waiting at most the given seconds; never raises (failures are outcomes)."""
+
+WriteBatch = Callable[[DriftMonitor, Any, datetime], StoredBatch]
+"""Write a pushed batch (a DataFrame) to a file; returns the StoredBatch to record (without id)."""
+
+ReaderFactory = Callable[[str, CurrentData], FrameReader]
+"""(monitor name, source) -> the reader of that source; the name lets push sources read the monitor's batches."""
+Range = tuple[datetime | None, datetime | None, int | None, int | None]  # start, end, rows to skip, rows to take
+
+
+class RunProblem(Exception):
+    """A problem that fails the run; its message is the run's reason."""
+
+
+class MonitorNotFound(KeyError):
+    pass
+
+
+class NotAPushMonitor(ValueError):
+    pass
+
+
+class BadBatch(ValueError):
+    """A pushed batch that cannot be accepted; the message names the field."""
+
+
+# --------------------------------------------------------------------------------------- sampling
+
+
+class Sampler:
+    """Seeded uniform sample without replacement of at most ``size`` rows, fed chunk by chunk.
+
+    Every row gets one random key (drawn in row order from one generator); the rows with the smallest
+    keys are kept, in their original order. Memory: ``size`` + one chunk of rows."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size = max(1, size)
+        self._rng = np.random.default_rng(seed)
+        self._keys = np.empty(0, dtype=np.float64)
+        self._index = np.empty(0, dtype=np.int64)
+        self._cols: dict[str, npt.NDArray[Any]] = {}
+        self.rows = 0
+
+    def update(self, columns: Columns, n: int) -> None:
+        keys = self._rng.random(n)
+        index = np.arange(self.rows, self.rows + n, dtype=np.int64)
+        self.rows += n
+        if not self._cols:
+            self._cols = {k: np.empty(0, dtype=np.asarray(v).dtype) for k, v in columns.items()}
+        all_keys = np.concatenate((self._keys, keys))
+        all_index = np.concatenate((self._index, index))
+        cols = {k: _concat(self._cols[k], np.asarray(columns[k])) for k in self._cols}
+        if all_keys.size > self.size:
+            keep = np.sort(np.argpartition(all_keys, self.size - 1)[: self.size])
+            all_keys, all_index = all_keys[keep], all_index[keep]
+            cols = {k: v[keep] for k, v in cols.items()}
+        self._keys, self._index, self._cols = all_keys, all_index, cols
+
+    def sample(self) -> dict[str, npt.NDArray[Any]]:
+        return dict(self._cols)
+
+
+def _concat(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    if a.dtype != b.dtype and (a.dtype == object or b.dtype == object or a.dtype.kind != b.dtype.kind):
+        return np.concatenate((a.astype(object), b.astype(object)))
+    return np.concatenate((a, b))
+
+
+# --------------------------------------------------------------------------------------- the service
+
+
+@dataclass
+class _Side:
+    """What one pass over a window produced."""
+
+    rows: int = 0
+    hists: dict[str, list[SliceHistogram]] = field(default_factory=dict)
+    kinds: dict[str, ColumnKind] = field(default_factory=dict)
+    present: set[str] = field(default_factory=set)
+    sample: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
+
+
+class DriftService:
+    """Runs drift monitors and keeps what the API and the exporter read. Thread-safe."""
+
+    def __init__(
+        self,
+        store: DriftStore,
+        reader: FrameReader | ReaderFactory,
+        submit: SubmitDrift,
+        clock_now: Callable[[], datetime],
+        report_dir: Path | None = None,
+        on_run: Callable[[DriftRun], None] | None = None,
+        monitors: Mapping[str, DriftMonitor] | Callable[[], Mapping[str, DriftMonitor]] | None = None,
+        write_batch: WriteBatch | None = None,
+    ) -> None:
+        self.store = store
+        self._reader = reader
+        self.submit = submit
+        self.clock_now = clock_now
+        self.report_dir = report_dir
+        self.on_run = on_run
+        self._monitors = monitors
+        self.write_batch = write_batch
+        self._lock = threading.Lock()
+        self._monitor_locks: dict[str, threading.Lock] = {}
+        self._latest: dict[str, DriftRun] | None = None
+        self._latest_ok: dict[str, DriftRun] = {}
+        self.run_failed_total: dict[str, int] = {}
+
+    # --- monitors --------------------------------------------------------------------------------------
+
+    def monitors(self) -> dict[str, DriftMonitor]:
+        m = self._monitors
+        if m is None:
+            return {}
+        return dict(m() if callable(m) else m)
+
+    def set_monitors(self, monitors: Mapping[str, DriftMonitor] | Callable[[], Mapping[str, DriftMonitor]]) -> None:
+        self._monitors = monitors
+
+    def monitor(self, name: str) -> DriftMonitor:
+        found = self.monitors().get(name)
+        if found is None:
+            raise MonitorNotFound(name)
+        return found
+
+    def reader_for(self, monitor: str, source: CurrentData) -> FrameReader:
+        r = self._reader
+        if hasattr(r, "chunks"):
+            return r
+        return r(monitor, source)
+
+    # --- one run ---------------------------------------------------------------------------------------
+
+    def run_monitor(self, monitor: DriftMonitor) -> DriftRun:
+        """Run `monitor` now; the run (OK or FAILED) is stored and passed to `on_run`. Never raises."""
+        with self._lock:
+            mlock = self._monitor_locks.setdefault(monitor.name, threading.Lock())
+        with mlock:
+            started = self.clock_now()
+            try:
+                run = self._run(monitor, started)
+            except RunProblem as exc:
+                run = self._failed(monitor, started, str(exc))
+            except Exception as exc:  # a bug or an adapter surprise: still a stored, failed run
+                log.exception("drift run of %s failed unexpectedly", monitor.name)
+                run = self._failed(monitor, started, f"internal error: {type(exc).__name__}: {exc}")
+            return self._record(run)
+
+    def _failed(self, monitor: DriftMonitor, started: datetime, reason: str, **kw: Any) -> DriftRun:
+        return DriftRun(
+            monitor=monitor.name,
+            started_at=started,
+            finished_at=self.clock_now(),
+            status=RunStatus.FAILED,
+            reason=reason,
+            reference_version=_ref_version(monitor),
+            **kw,
+        )
+
+    def _record(self, run: DriftRun) -> DriftRun:
+        try:
+            run = replace(run, id=self.store.save_run(run))
+        except Exception:
+            log.exception("could not store the drift run of %s", run.monitor)
+        with self._lock:
+            latest = self._load_latest_locked()
+            latest[run.monitor] = run
+            if run.status is RunStatus.OK:
+                self._latest_ok[run.monitor] = run
+            else:
+                self.run_failed_total[run.monitor] = self.run_failed_total.get(run.monitor, 0) + 1
+        if run.status is RunStatus.FAILED:
+            log.warning("drift run of %s failed: %s", run.monitor, run.reason)
+        if self.on_run is not None:
+            try:
+                self.on_run(run)
+            except Exception:
+                log.exception("on_run failed for the drift run of %s", run.monitor)
+        return run
+
+    def _run(self, monitor: DriftMonitor, started: datetime) -> DriftRun:
+        spec = monitor.columns
+        drift_cols = _drift_columns(spec)
+        wanted = _all_columns(spec, monitor.current.timestamp_column)
+        if not drift_cols:
+            raise RunProblem("no columns mapped for drift (columns.numerical / categorical / target / prediction)")
+        now = started
+        seed = zlib.crc32(monitor.name.encode())
+        cur_range, ref_range = self._windows(monitor, now, wanted)
+
+        # reference profile (and, for a rolling reference, its sample)
+        ref_sample: str | Columns
+        if monitor.reference.kind is ReferenceKind.FIXED:
+            path = monitor.reference.path
+            if not path:
+                raise RunProblem("reference.path is not set")
+            profile = self._fixed_profile(monitor, path, drift_cols)
+            ref_sample = path
+            ref_rows = profile.rows
+        else:
+            source = monitor.current
+            side = self._pass(
+                monitor, source, ref_range, wanted, None, drift_cols, monitor.sample_rows, seed + 1, "reference"
+            )
+            if side.rows == 0:
+                raise RunProblem("empty reference window")
+            profile = self._profile_of(side, drift_cols, f"rolling:{ref_range[0]}")
+            ref_sample = side.sample
+            ref_rows = side.rows
+
+        # current window: histograms on the profile, kinds, sample
+        cur = self._pass(
+            monitor, monitor.current, cur_range, wanted, profile, drift_cols, monitor.sample_rows, seed, "current"
+        )
+        if cur.rows == 0:
+            raise RunProblem("empty current window")
+        missing = [c for c in wanted if c not in cur.present]
+        if missing:
+            raise RunProblem(f"missing columns in current data: {', '.join(missing)}")
+        kinds = {c: cur.kinds.get(c, k.kind) for c, k in profile.columns.items()}
+        check = schema_check(profile, kinds)
+        problems: list[str] = [f"missing column {c!r}" for c in check.missing_columns]
+        problems += [
+            f"column {c!r} changed kind: {ref.value} in the reference, {now_kind.value} in the current data"
+            for c, ref, now_kind in check.kind_changed
+        ]
+        base: dict[str, Any] = {"rows_reference": ref_rows, "rows_current": cur.rows}
+        if problems:
+            return self._failed(
+                monitor, started, "schema changed: " + "; ".join(problems), schema_problems=tuple(problems), **base
+            )
+        hists = {c: merge_many(hs) for c, hs in cur.hists.items() if hs}
+        quality = dataset_quality(profile, hists)
+
+        # the worker
+        report_path = self._report_path(monitor, started)
+        job = DriftJobSpec(
+            monitor=monitor.name,
+            reference=ref_sample,
+            current=cur.sample,
+            columns=spec,
+            sample_rows=monitor.sample_rows,
+            seed=seed,
+            stattests=dict(monitor.stattests),
+            thresholds=dict(monitor.thresholds),
+            drift_share=monitor.drift_share,
+            report_path=report_path,
+        )
+        outcome = self.submit(job, monitor.timeout.total_seconds())
+        if outcome.status != "ok":
+            return self._failed(monitor, started, f"drift worker: {outcome.reason or 'failed'}", **base)
+
+        columns: list[ColumnRun] = []
+        for c in outcome.columns:
+            q = quality.get(c.name)
+            pkind = profile.columns[c.name].kind if c.name in profile.columns else None
+            columns.append(
+                ColumnRun(
+                    column=c.name,
+                    kind=c.kind,
+                    method=c.method,
+                    score=c.score,
+                    threshold=c.threshold,
+                    drifted=c.drifted,
+                    missing_share=q.missing_share if q else None,
+                    new_categories=q.new_categories if q and pkind is ColumnKind.CATEGORICAL else None,
+                    out_of_range_share=q.out_of_range_share if q and pkind is ColumnKind.NUMERICAL else None,
+                    note=c.reason if c.status != "ok" else None,
+                )
+            )
+        model_q: dict[str, float] = {}
+        note: str | None = None
+        if monitor.ground_truth is not None:
+            try:  # labels are a separate source: their problems must not discard the drift results
+                model_q = self._model_quality(monitor, monitor.ground_truth, cur.sample, cur_range)
+            except RunProblem as exc:
+                note = f"model quality skipped: {exc}"
+                log.warning("drift run of %s: %s", monitor.name, note)
+        return DriftRun(
+            monitor=monitor.name,
+            started_at=started,
+            finished_at=self.clock_now(),
+            status=RunStatus.OK,
+            reason=note,
+            reference_version=_ref_version(monitor),
+            sample_rows_reference=outcome.sample_rows_reference,
+            sample_rows_current=outcome.sample_rows_current,
+            drifted_share=outcome.drifted_share,
+            dataset_drifted=outcome.dataset_drifted,
+            columns=tuple(columns),
+            quality=model_q,
+            report_path=outcome.report_path,
+            **base,
+        )
+
+    # --- windows and reading ---------------------------------------------------------------------------
+
+    def _windows(self, monitor: DriftMonitor, now: datetime, wanted: Sequence[str]) -> tuple[Range, Range]:
+        if monitor.window_rows is not None and monitor.window_rows > 0:
+            n = monitor.window_rows
+            total = self._count(monitor, monitor.current, wanted)
+            cur: Range = (None, None, max(0, total - n), n)
+            ref: Range = (None, None, max(0, total - 2 * n), min(n, max(0, total - n)))
+            return cur, ref
+        if monitor.window is None:
+            raise RunProblem("the monitor has neither a window nor window_rows")
+        start = now - monitor.window
+        cur = (start, now, None, None)
+        back = monitor.reference.window or monitor.window
+        return cur, (start - back, start, None, None)
+
+    def _count(self, monitor: DriftMonitor, source: CurrentData, wanted: Sequence[str]) -> int:
+        total = 0
+        for chunk in self._chunks(monitor, source, None, None, wanted, "current"):
+            total += len(chunk)
+        return total
+
+    def _chunks(
+        self,
+        monitor: DriftMonitor,
+        source: CurrentData,
+        start: datetime | None,
+        end: datetime | None,
+        columns: Sequence[str],
+        side: str,
+    ) -> Iterator[Any]:
+        try:
+            reader = self.reader_for(monitor.name, source)
+            yield from reader.chunks(source, start, end, list(columns))
+        except RunProblem:
+            raise
+        except Exception as exc:
+            raise RunProblem(f"could not read the {side} data: {exc}") from exc
+
+    def _pass(
+        self,
+        monitor: DriftMonitor,
+        source: CurrentData,
+        rng: Range,
+        wanted: Sequence[str],
+        profile: ReferenceProfile | None,
+        drift_cols: Mapping[str, ColumnKind | None],
+        sample_rows: int,
+        seed: int,
+        side: str,
+    ) -> _Side:
+        start, end, skip, take = rng
+        out = _Side()
+        sampler = Sampler(sample_rows, seed)
+        position = 0
+        for chunk in self._chunks(monitor, source, start, end, wanted, side):
+            n = len(chunk)
+            lo, hi = 0, n
+            if skip is not None and take is not None:
+                lo = min(n, max(0, skip - position))
+                hi = min(n, max(0, skip + take - position))
+            position += n
+            if hi <= lo:
+                continue
+            names = [c for c in wanted if c in set(map(str, chunk.columns))]
+            out.present.update(names)
+            cols: dict[str, npt.NDArray[Any]] = {c: np.asarray(chunk[c].to_numpy())[lo:hi] for c in names}
+            rows = hi - lo
+            out.rows += rows
+            changed: set[str] = set()
+            for c, declared in drift_cols.items():
+                v = cols.get(c)
+                if v is None:
+                    continue
+                expected = profile.columns[c].kind if profile is not None and c in profile.columns else declared
+                if expected is ColumnKind.CATEGORICAL:  # any value is a category (e.g. integer codes)
+                    out.kinds.setdefault(c, ColumnKind.CATEGORICAL)
+                    continue
+                if v.dtype.kind in "iuf":
+                    out.kinds.setdefault(c, ColumnKind.NUMERICAL)
+                    continue
+                present = _non_missing(v)
+                if not present.size:  # an all-empty chunk says nothing about the kind
+                    continue
+                kind = infer_kind(present)
+                if expected is ColumnKind.NUMERICAL and kind is not ColumnKind.NUMERICAL:
+                    out.kinds[c] = kind  # a changed kind wins over earlier chunks; the run fails on it
+                    changed.add(c)
+                else:
+                    out.kinds.setdefault(c, kind)
+            sampler.update(cols, rows)
+            if profile is not None:
+                usable = {k: v for k, v in cols.items() if k not in changed}
+                for c, h in histogram_batch(profile, usable).items():
+                    out.hists.setdefault(c, []).append(h)
+        # a rolling reference (no profile yet) is profiled from its sample: at most sample_rows rows
+        out.sample = sampler.sample()
+        return out
+
+    def _profile_of(self, side: _Side, drift_cols: Mapping[str, ColumnKind | None], version: str) -> ReferenceProfile:
+        missing = [c for c in drift_cols if c not in side.present]
+        if missing:
+            raise RunProblem(f"missing columns in reference data: {', '.join(missing)}")
+        kinds = {c: k or side.kinds.get(c, ColumnKind.CATEGORICAL) for c, k in drift_cols.items()}
+        for c, k in kinds.items():
+            if k is ColumnKind.NUMERICAL and side.kinds.get(c, k) is not k:
+                raise RunProblem(f"column {c!r} is not numerical in the reference data")
+        builder = ProfileBuilder(kinds, version, reservoir=max(1, len(next(iter(side.sample.values()), []))))
+        builder.update({c: side.sample[c] for c in kinds})
+        return builder.build()
+
+    def _fixed_profile(
+        self, monitor: DriftMonitor, path: str, drift_cols: Mapping[str, ColumnKind | None]
+    ) -> ReferenceProfile:
+        version = monitor.reference.version
+        try:
+            cached = self.store.load_profile(monitor.name, version)
+        except Exception as exc:
+            raise RunProblem(f"could not load the reference profile: {exc}") from exc
+        if cached is not None:
+            try:
+                profile = ReferenceProfile.from_json(str(cached["json"]))
+                if set(profile.columns) == set(drift_cols):
+                    return profile
+            except Exception:
+                log.warning("stored reference profile of %s %s unreadable: rebuilding", monitor.name, version)
+        source = CurrentData(kind=CurrentKind.FILES, path=path)
+        builder: ProfileBuilder | None = None
+        present: set[str] = set()
+        for chunk in self._chunks(monitor, source, None, None, list(drift_cols), "reference"):
+            names = [c for c in drift_cols if c in set(map(str, chunk.columns))]
+            present.update(names)
+            missing = [c for c in drift_cols if c not in names]
+            if missing:
+                raise RunProblem(f"missing columns in reference data: {', '.join(missing)}")
+            cols = {c: np.asarray(chunk[c].to_numpy()) for c in names}
+            if builder is None:
+                kinds = {c: k or infer_kind(_non_missing(cols[c])) for c, k in drift_cols.items()}
+                builder = ProfileBuilder(kinds, version, seed=zlib.crc32(monitor.name.encode()))
+            builder.update(cols)
+        if builder is None or builder.rows == 0:
+            raise RunProblem("empty reference data")
+        profile = builder.build()
+        try:
+            self.store.save_profile(monitor.name, version, {"json": profile.to_json()})
+        except Exception:
+            log.exception("could not store the reference profile of %s %s", monitor.name, version)
+        return profile
+
+    def _report_path(self, monitor: DriftMonitor, started: datetime) -> str | None:
+        if self.report_dir is None:
+            return None
+        stamp = started.strftime("%Y%m%dT%H%M%S%fZ")
+        return str(self.report_dir / _safe(monitor.name) / f"{stamp}.html")
+
+    def _model_quality(
+        self, monitor: DriftMonitor, gt: GroundTruth, sample: Columns, cur_range: Range
+    ) -> dict[str, float]:
+        spec = monitor.columns
+        if spec.id is None or spec.prediction is None:
+            raise RunProblem("ground_truth needs columns.id and columns.prediction")
+        ids = sample.get(spec.id, np.empty(0))
+        preds = sample.get(spec.prediction, np.empty(0))
+        wanted = {_label(v) for v in ids.tolist()}
+        label_ids: list[Any] = []
+        labels: list[Any] = []
+        for chunk in self._chunks(monitor, gt.current, cur_range[0], None, [spec.id, gt.label_column], "ground truth"):
+            names = set(map(str, chunk.columns))
+            if spec.id not in names or gt.label_column not in names:
+                raise RunProblem(f"ground truth data lacks column {spec.id!r} or {gt.label_column!r}")
+            chunk_ids = chunk[spec.id].to_numpy().tolist()
+            for i, y in zip(chunk_ids, chunk[gt.label_column].to_numpy().tolist(), strict=True):
+                if _label(i) in wanted:  # keep only labels of sampled predictions: bounded memory
+                    label_ids.append(i)
+                    labels.append(y)
+        joined = join_labels(ids, preds, np.asarray(label_ids, dtype=object), np.asarray(labels, dtype=object))
+        return {k: float(v) for k, v in model_quality(gt.task, joined, gt.positive_label).items()}
+
+    # --- pushed batches --------------------------------------------------------------------------------
+
+    def ingest_batch(self, monitor: DriftMonitor, frame: Any) -> StoredBatch:
+        """Keep a batch pushed to a push monitor: `write_batch` writes the file, the store records it.
+        Raises NotAPushMonitor, BadBatch (the message names the field) or RuntimeError (no writer)."""
+        if monitor.current.kind is not CurrentKind.PUSH:
+            raise NotAPushMonitor(f"monitor {monitor.name!r} reads {monitor.current.kind.value}, not pushed batches")
+        if self.write_batch is None:
+            raise RuntimeError("pushed batches are not enabled (no batch writer)")
+        if isinstance(frame, Sequence) and not isinstance(frame, str | bytes):
+            raise BadBatch("records: pass a DataFrame (the API converts records)")
+        if len(frame) == 0:
+            raise BadBatch("records: the batch has no rows")
+        have = set(map(str, frame.columns))
+        needed = _all_columns(monitor.columns, monitor.current.timestamp_column)
+        missing = [c for c in needed if c not in have]
+        if missing:
+            raise BadBatch(f"records: missing columns {', '.join(missing)}")
+        batch = self.write_batch(monitor, frame, self.clock_now())
+        batch_id = self.store.save_batch(batch)
+        return replace(batch, id=batch_id)
+
+    # --- read side -------------------------------------------------------------------------------------
+
+    def _load_latest_locked(self) -> dict[str, DriftRun]:
+        if self._latest is None:
+            try:
+                runs = self.store.latest_runs()
+            except Exception:
+                log.exception("could not load the latest drift runs")
+                runs = []
+            self._latest = {r.monitor: r for r in runs}
+            self._latest_ok = {r.monitor: r for r in runs if r.status is RunStatus.OK} | self._latest_ok
+        return self._latest
+
+    def latest(self) -> dict[str, DriftRun]:
+        """The newest run of every monitor (with columns)."""
+        with self._lock:
+            return dict(self._load_latest_locked())
+
+    def latest_ok(self) -> dict[str, DriftRun]:
+        """The newest OK run of every monitor this process knows of (after a restart: those whose newest
+        stored run was OK, until the next OK run)."""
+        with self._lock:
+            self._load_latest_locked()
+            return dict(self._latest_ok)
+
+    def runs(self, query: RunQuery) -> list[DriftRun]:
+        return self.store.runs(query)
+
+    def run(self, run_id: int) -> DriftRun | None:
+        return self.store.run(run_id)
+
+    def failed_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.run_failed_total)
+
+
+# --------------------------------------------------------------------------------------- helpers
+
+
+def _ref_version(monitor: DriftMonitor) -> str:
+    ref = monitor.reference
+    if ref.kind is ReferenceKind.FIXED:
+        return ref.version
+    return f"rolling:{int(ref.window.total_seconds()) if ref.window else 'window'}s"
+
+
+def _drift_columns(spec: ColumnSpec) -> dict[str, ColumnKind | None]:
+    """Columns compared for drift -> their declared kind (None: inferred, for target / prediction)."""
+    out: dict[str, ColumnKind | None] = {}
+    for c in spec.numerical:
+        out[c] = ColumnKind.NUMERICAL
+    for c in spec.categorical:
+        out.setdefault(c, ColumnKind.CATEGORICAL)
+    for role in (spec.target, spec.prediction):
+        if role is not None:
+            out.setdefault(role, None)
+    return out
+
+
+def _all_columns(spec: ColumnSpec, timestamp: str | None) -> list[str]:
+    cols: list[str] = [*spec.numerical, *spec.categorical, *spec.text, *spec.datetime]
+    cols += [c for c in (spec.id, spec.target, spec.prediction, timestamp) if c is not None]
+    return list(dict.fromkeys(cols))
+
+
+def _non_missing(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    if values.dtype.kind in "iufb":
+        return values
+    kept = [v for v in values.tolist() if not _missing(v)]
+    if kept and all(isinstance(v, int | float) and not isinstance(v, bool) for v in kept):
+        return np.asarray(kept, dtype=np.float64)
+    return np.asarray(kept, dtype=object)
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name) or "_"
+
+
+def _missing(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float):
+        return v != v
+    return type(v).__name__ in ("NAType", "NaTType")
+
+
+def _label(v: Any) -> str:
+    """Ids compared by their string form (1.0 and 1 are the same id): a loose pre-filter, join_labels decides."""
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        return str(int(v))
+    return str(v)

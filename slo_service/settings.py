@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     flush_interval: timedelta = Field(
         default=timedelta(seconds=2), description="how often due notification groups and retries are sent"
     )
+    data_dir: str = Field(
+        default="var", description="pushed drift batches and Evidently HTML reports are kept under this directory"
+    )
+    drift_workers: int = Field(default=1, description="worker processes that run Evidently (never the API process)")
     run_migrations: bool = True
     log_level: str = "INFO"
 

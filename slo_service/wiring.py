@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -14,6 +15,7 @@ from sqlalchemy import Engine
 
 from slo_service.adapters import promql as promql_adapter
 from slo_service.adapters import scrape as scrape_adapter
+from slo_service.adapters.drift.worker import DriftWorkerPool
 from slo_service.adapters.receivers.factory import build_receivers
 from slo_service.adapters.sql.alert_store import SqlAlertStore
 from slo_service.adapters.sql.engine import make_engine
@@ -25,12 +27,15 @@ from slo_service.core.extract import Observation
 from slo_service.core.model import SLO, Config, PromQLSource, ScrapeSource
 from slo_service.core.ports import ScrapeHealth
 from slo_service.core.samples import Sample
+from slo_service.drift_wiring import build_drift
 from slo_service.exporter.collector import build_registry
+from slo_service.exporter.drift import DriftCollector
 from slo_service.jobs.scheduler import Jobs
 from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.collect import FetchObservations, FetchSamples
 from slo_service.pipeline.cycle import Cycle
 from slo_service.pipeline.delivery import DeliveryWorker
+from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.evaluate import Evaluator
 from slo_service.pipeline.history import LiveHistory
 from slo_service.pipeline.runtime import Adapters, Runtime
@@ -74,6 +79,8 @@ class Service:
     runtime: Runtime
     alerting: AlertingService
     worker: DeliveryWorker
+    drift: DriftService
+    drift_pool: DriftWorkerPool
     cycle: Cycle
     jobs: Jobs
     registry: CollectorRegistry
@@ -108,6 +115,9 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
     use_config(config)
     runtime.listeners.append(use_config)
     cycle = Cycle(runtime, alerting, worker)
+    # Evidently runs only in these worker processes, started on first use: the API never imports it.
+    drift_pool = DriftWorkerPool(max_workers=settings.drift_workers)
+    drift = build_drift(engine, clock, runtime, alerting, Path(settings.data_dir), drift_pool)
     jobs = Jobs(
         runtime,
         cycle,
@@ -116,7 +126,9 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
         settings.raw_retention,
         settings.retention,
         settings.flush_interval,
+        drift,
     )
     registry = build_registry(runtime, settings.export_labels, alerting, worker)
-    app = create_app(runtime, registry, lambda: jobs.running, alerting, settings.slack_signing_secret)
-    return Service(settings, engine, runtime, alerting, worker, cycle, jobs, registry, app)
+    registry.register(DriftCollector(drift))
+    app = create_app(runtime, registry, lambda: jobs.running, alerting, settings.slack_signing_secret, drift)
+    return Service(settings, engine, runtime, alerting, worker, drift, drift_pool, cycle, jobs, registry, app)

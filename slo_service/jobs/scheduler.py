@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from slo_service.core.model import Config, PromQLSource, ScrapeSource
 from slo_service.pipeline.cycle import Cycle
+from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
 SOURCE_JOB_PREFIX = "collect:"
+DRIFT_JOB_PREFIX = "drift:"
 
 
 class Jobs:
@@ -29,9 +34,11 @@ class Jobs:
         raw_retention: timedelta,
         retention: timedelta,
         flush_interval: timedelta = timedelta(seconds=2),
+        drift: DriftService | None = None,
     ) -> None:
         self.runtime = runtime
         self.cycle = cycle
+        self.drift = drift
         self.raw_retention = raw_retention
         self.retention = retention
         self.scheduler = BackgroundScheduler(
@@ -93,6 +100,20 @@ class Jobs:
                 replace_existing=True,
                 next_run_time=datetime.now(UTC),
             )
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(DRIFT_JOB_PREFIX) and job.id.removeprefix(DRIFT_JOB_PREFIX) not in config.monitors:
+                job.remove()
+        if self.drift is not None:
+            for name, monitor in config.monitors.items():
+                trigger: Any
+                if monitor.cron:
+                    trigger = CronTrigger.from_crontab(monitor.cron, timezone=UTC)
+                else:
+                    assert monitor.interval is not None
+                    trigger = IntervalTrigger(seconds=monitor.interval.total_seconds(), timezone=UTC)
+                self.scheduler.add_job(
+                    self.run_monitor, trigger, args=[name], id=DRIFT_JOB_PREFIX + name, replace_existing=True
+                )
         for source, slo in self.runtime.slos_needing_backfill():
             self.scheduler.add_job(
                 self.backfill, "date", args=[source, slo], id=f"backfill:{slo.key}", replace_existing=True
@@ -111,6 +132,14 @@ class Jobs:
             asyncio.run(self.runtime.backfill(source, slo))  # type: ignore[arg-type]
         except Exception:
             log.exception("backfill of %s failed", getattr(slo, "key", slo))
+
+    def run_monitor(self, name: str) -> None:
+        """One scheduled drift run; the DriftService stores failures itself and never raises."""
+        monitor = self.runtime.config.monitors.get(name)
+        if self.drift is not None and monitor is not None:
+            run = self.drift.run_monitor(monitor)
+            if run.status != "ok":
+                log.warning("drift run of %s failed: %s", name, run.reason)
 
     def evaluate(self) -> None:
         try:

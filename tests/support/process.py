@@ -70,10 +70,10 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.get(self.url + path, timeout=10, **kwargs)
+        return httpx.get(self.url + path, **{"timeout": 10, **kwargs})
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.post(self.url + path, timeout=10, **kwargs)
+        return httpx.post(self.url + path, **{"timeout": 10, **kwargs})
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -167,5 +168,10 @@ class Jobs:
             if self.cycle.alerting is not None:
                 pruned = self.cycle.alerting.store.prune(now - self.retention)
                 log.info("alert retention: deleted %d old alerts, messages, silences", pruned)
+            if self.drift is not None:
+                files = self.drift.store.prune(now - self.retention)
+                for path in files:  # old HTML reports and pushed batches
+                    Path(path).unlink(missing_ok=True)
+                log.info("drift retention: deleted %d old report and batch files", len(files))
         except Exception:
             log.exception("compaction failed")

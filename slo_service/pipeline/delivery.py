@@ -36,8 +36,10 @@ class DeliveryWorker:
         receivers: Mapping[str, Receiver],
         clock_now: Callable[[], datetime],
         retry: RetryPolicy | None = None,
-        lease: timedelta = timedelta(seconds=120),
-        batch: int = 50,
+        # One message per claim and a lease well above a receiver's timeout (10 s): a crashed worker holds
+        # at most one message, for at most 30 s, and a slow receiver never lets another replica in.
+        lease: timedelta = timedelta(seconds=30),
+        batch: int = 1,
         observe_latency: Callable[[str, float], None] | None = None,
     ) -> None:
         self.store = store

@@ -233,6 +233,8 @@ def test_sigkill_between_writing_the_alert_and_delivering_it_loses_nothing_and_p
     slack.failures = []
     with run_service([config], sqlite_url, tmp_path, env=ENV) as svc:
         wait_for(lambda: slack.posts, timeout=90, what="the page after the restart")
+        # a message the killed process had claimed waits for its lease (30 s) to expire, then goes out
+        wait_for(lambda: pd.events, timeout=60, what="the PagerDuty page after the restart")
         # Let a few more cycles run: the restarted service must not page again.
         wait_for(lambda: svc.get("/api/v1/alerts", params={"state": "firing"}).json(), what="firing alert")
         import time

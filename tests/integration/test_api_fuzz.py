@@ -90,3 +90,10 @@ def test_bodies(client: TestClient, body: Any) -> None:
         "/api/v1/notifications/groups/ack",
     ):
         answered(client.post(path, json=body))
+
+
+def test_the_openapi_document_lists_every_route(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/api/v1/slos/{service}/{slo}/history", "/api/v1/ingest", "/api/v1/alerts", "/api/v1/silences"):
+        assert path in paths
+    assert client.get("/docs").status_code == 200

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from slo_service.adapters.drift.worker import ColumnMapping, DriftJob, DriftOutcome, DriftWorkerPool
+from slo_service.adapters.drift.worker import DriftWorkerPool
 from slo_service.adapters.memory import InMemoryHistoryStore
 from slo_service.adapters.memory_drift import InMemoryDriftStore
 from slo_service.api.app import create_app
@@ -33,8 +32,9 @@ from slo_service.core.drift.monitor import (
 )
 from slo_service.core.drift.ports import StoredBatch
 from slo_service.core.model import Config
+from slo_service.drift_wiring import pool_submit
 from slo_service.exporter.drift import DriftCollector
-from slo_service.pipeline.drift import DriftJobSpec, DriftOutcomeLike, DriftService, SubmitDrift
+from slo_service.pipeline.drift import DriftJobSpec, DriftOutcomeLike, DriftService
 from tests.unit.test_pipeline import START, FakeTarget, make_runtime
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -45,30 +45,6 @@ pytestmark = pytest.mark.timeout(300)
 
 
 # --- wiring (what wiring.py does for the real service) ------------------------------------------------------
-
-
-def pool_submit(pool: DriftWorkerPool) -> SubmitDrift:
-    """Adapt DriftWorkerPool.submit to the pipeline's SubmitDrift: samples become DataFrames."""
-
-    def side(data: Any) -> Any:
-        return data if isinstance(data, str) else pd.DataFrame(dict(data))
-
-    def submit(spec: DriftJobSpec, timeout_s: float) -> DriftOutcome:
-        mapping = ColumnMapping(**{f.name: getattr(spec.columns, f.name) for f in fields(ColumnMapping)})
-        job = DriftJob(
-            reference=side(spec.reference),
-            current=side(spec.current),
-            columns=mapping,
-            sample_rows=spec.sample_rows,
-            seed=spec.seed,
-            stattests=dict(spec.stattests),
-            thresholds=dict(spec.thresholds),
-            drift_share=spec.drift_share,
-            report_path=spec.report_path,
-        )
-        return pool.submit(job, timeout_s)
-
-    return submit
 
 
 class ParquetReader:

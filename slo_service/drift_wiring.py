@@ -26,6 +26,7 @@ from slo_service.core.drift.sli import observations_for
 from slo_service.core.model import Config
 from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.drift import DriftJobSpec, DriftService, SubmitDrift
+from slo_service.pipeline.drift_live import LiveDrift
 from slo_service.pipeline.history import to_increments
 from slo_service.pipeline.runtime import Runtime
 
@@ -97,4 +98,5 @@ def build_drift(
         monitors=lambda: runtime.config.monitors,
         write_batch=write_batch,
     )
+    drift.live = LiveDrift(store, clock.now)
     return drift

@@ -20,6 +20,7 @@ class InMemoryDriftStore:
         self._runs: dict[int, DriftRun] = {}
         self._profiles: dict[tuple[str, str], dict[str, Any]] = {}
         self._batches: dict[int, StoredBatch] = {}
+        self._slices: list[tuple[str, str, datetime, dict[str, str]]] = []
         self.profile_saves = 0  # how often a profile was (re)built and saved: tests check the cache
 
     def save_run(self, run: DriftRun) -> int:
@@ -80,8 +81,20 @@ class InMemoryDriftStore:
             ]
         return sorted(found, key=lambda b: (b.received_at, b.id or 0))
 
+    def save_slice(self, monitor: str, version: str, start: datetime, histograms: Mapping[str, str]) -> None:
+        with self._lock:
+            self._slices.append((monitor, version, start, dict(histograms)))
+
+    def load_slices(
+        self, monitor: str, version: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, Mapping[str, str]]]:
+        with self._lock:
+            found = [s for s in self._slices if s[0] == monitor and s[1] == version and start <= s[2] < end]
+        return [(s[2], s[3]) for s in sorted(found, key=lambda s: s[2])]
+
     def prune(self, before: datetime) -> list[str]:
         with self._lock:
+            self._slices = [s for s in self._slices if s[2] >= before]
             files: list[str] = []
             for run_id, r in list(self._runs.items()):
                 if r.started_at < before:

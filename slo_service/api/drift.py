@@ -229,6 +229,35 @@ async def run_now(request: Request, name: str) -> dict[str, Any]:
     return run_out(run)
 
 
+@router.get(
+    "/api/v1/monitors/{name}/live",
+    summary="Drift of the pushed data over the monitor's window, from merged per-slice histograms",
+)
+def live(request: Request, name: str) -> dict[str, Any]:
+    svc = _service(request)
+    monitor = _monitor(svc, name)
+    if svc.live is None:
+        raise HTTPException(404, "live drift is not configured")
+    window = svc.live.window(monitor)
+    if window is None:
+        raise HTTPException(
+            404,
+            f"no live drift for {name!r} yet: it needs pushed batches and the reference profile of a first run",
+        )
+    return {
+        "monitor": name,
+        "start": window.start,
+        "end": window.end,
+        "rows": window.rows,
+        "drifted_share": window.drifted_share,
+        "dataset_drifted": window.dataset_drifted,
+        "columns": [
+            {"column": d.column, "method": d.method, "score": d.score, "threshold": d.threshold, "drifted": d.drifted}
+            for d in window.columns.values()
+        ],
+    }
+
+
 def _parse_since(value: str | None) -> datetime | None:
     if value is None:
         return None

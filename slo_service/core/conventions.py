@@ -47,5 +47,8 @@ MODEL_QUALITY = "slo_model_quality"  # {monitor, metric}: accuracy, f1, mae, rms
 DRIFT_RUN_DURATION_SECONDS = "slo_drift_run_duration_seconds"  # {monitor}: duration of the newest run
 DRIFT_LAST_RUN_TIMESTAMP_SECONDS = "slo_drift_last_run_timestamp_seconds"  # {monitor}: end of the newest OK run
 DRIFT_RUN_FAILED = "slo_drift_run_failed"  # counter (slo_drift_run_failed_total), {monitor}
+# Live drift of pushed batches, merged from per-slice histograms (never re-reads rows).
+DRIFT_LIVE_SHARE = "slo_drift_live_share"  # {monitor}: share of drifted features over the monitor's window
+FEATURE_DRIFT_LIVE_SCORE = "slo_feature_drift_live_score"  # {monitor, feature, method}; capped per monitor
 MONITOR_LABEL = "monitor"
 FEATURE_LABEL = "feature"

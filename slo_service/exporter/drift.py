@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 
 from slo_service.core import conventions as c
 from slo_service.core.drift.monitor import ColumnRun, DriftMonitor, DriftRun
+from slo_service.core.drift.scores import ColumnDrift
 
 DEFAULT_MAX_FEATURES = 50
 
@@ -32,6 +33,18 @@ class DriftView(Protocol):
     def failed_counts(self) -> Mapping[str, int]: ...
 
     def monitors(self) -> Mapping[str, DriftMonitor]: ...
+
+    def live_windows(self) -> Mapping[str, LiveView]: ...
+
+
+class LiveView(Protocol):
+    """A monitor's live window (pipeline.drift_live.LiveWindow satisfies it)."""
+
+    @property
+    def drifted_share(self) -> float: ...
+
+    @property
+    def columns(self) -> Mapping[str, ColumnDrift]: ...
 
 
 def exported_columns(run: DriftRun, cap: int) -> list[ColumnRun]:
@@ -88,3 +101,26 @@ class DriftCollector(Collector):
         for name in sorted(names):
             failed.add_metric([name], float(counts.get(name, 0)))
         yield from (share, detected, score, missing, quality, duration, last, failed)
+        yield from self._live(monitors)
+
+    def _live(self, monitors: Mapping[str, DriftMonitor]) -> Iterator[Metric]:
+        mon = [c.MONITOR_LABEL]
+        share = GaugeMetricFamily(
+            c.DRIFT_LIVE_SHARE, "Share of drifted features in the pushed data of the monitor's window", labels=mon
+        )
+        score = GaugeMetricFamily(
+            c.FEATURE_DRIFT_LIVE_SCORE,
+            "Drift score of a feature in the pushed data of the monitor's window (merged slice histograms)",
+            labels=[*mon, c.FEATURE_LABEL, "method"],
+        )
+        for name, live in sorted(self.drift.live_windows().items()):
+            share.add_metric([name], live.drifted_share)
+            monitor = monitors.get(name)
+            cap = monitor.max_exported_features if monitor is not None else DEFAULT_MAX_FEATURES
+            ranked = sorted(
+                (d for d in live.columns.values() if not math.isnan(d.score)),
+                key=lambda d: (not d.drifted, -d.score, d.column),
+            )
+            for d in ranked[: max(0, cap)]:
+                score.add_metric([name, d.column, d.method], d.score)
+        yield from (share, score)

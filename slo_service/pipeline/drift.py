@@ -58,6 +58,7 @@ from slo_service.core.drift.monitor import (
 from slo_service.core.drift.ports import DriftStore, FrameReader, RunQuery, StoredBatch
 from slo_service.core.drift.profile import ColumnKind, ProfileBuilder, ReferenceProfile
 from slo_service.core.drift.quality import dataset_quality, infer_kind, schema_check
+from slo_service.pipeline.drift_live import LiveDrift, LiveWindow
 
 log = logging.getLogger(__name__)
 
@@ -236,8 +237,26 @@ class DriftService:
         self._latest: dict[str, DriftRun] | None = None
         self._latest_ok: dict[str, DriftRun] = {}
         self.run_failed_total: dict[str, int] = {}
+        self.live: LiveDrift | None = None  # per-slice histograms of pushed batches (pipeline/drift_live.py)
 
     # --- monitors --------------------------------------------------------------------------------------
+
+    def live_windows(self) -> dict[str, LiveWindow]:
+        """The live window of every push monitor that has slices (cheap: merged histograms in memory)."""
+        if self.live is None:
+            return {}
+        out: dict[str, LiveWindow] = {}
+        for name, monitor in self.monitors().items():
+            if monitor.current.kind is not CurrentKind.PUSH:
+                continue
+            try:
+                window = self.live.window(monitor)
+            except Exception:
+                log.exception("live drift of %s failed", name)
+                continue
+            if window is not None:
+                out[name] = window
+        return out
 
     def monitors(self) -> dict[str, DriftMonitor]:
         m = self._monitors
@@ -620,8 +639,14 @@ class DriftService:
         missing = [c for c in needed if c not in have]
         if missing:
             raise BadBatch(f"records: missing columns {', '.join(missing)}")
-        batch = self.write_batch(monitor, frame, self.clock_now())
+        at = self.clock_now()
+        batch = self.write_batch(monitor, frame, at)
         batch_id = self.store.save_batch(batch)
+        if self.live is not None:
+            try:  # the batch is kept either way; live drift is a cheap view on top of it
+                self.live.add(monitor, frame, at)
+            except Exception:
+                log.exception("could not histogram the batch of %s for live drift", monitor.name)
         return replace(batch, id=batch_id)
 
     # --- read side -------------------------------------------------------------------------------------

@@ -276,3 +276,30 @@ def test_without_drift_the_routes_say_so() -> None:
     client = TestClient(create_app(runtime, CollectorRegistry()))
     r = client.get("/api/v1/monitors")
     assert r.status_code == 404 and "not configured" in r.json()["message"]
+
+
+def test_live_drift_from_pushed_batches_without_rereading_rows(world: World) -> None:
+    from slo_service.core.drift.profile import ColumnKind, build_profile
+    from slo_service.pipeline.drift_live import LiveDrift
+
+    world.drift.live = LiveDrift(world.store, lambda: NOW)
+    c = world.client
+    assert c.get("/api/v1/monitors/pushed/live").status_code == 404  # no reference profile yet
+    train = pd.read_parquet(world.tmp / "train.parquet")
+    kinds = {"x": ColumnKind.NUMERICAL, "y": ColumnKind.NUMERICAL, "c": ColumnKind.CATEGORICAL}
+    profile = build_profile({k: train[k].to_numpy() for k in kinds}, kinds, "v1")
+    world.store.save_profile("pushed", "v1", {"json": profile.to_json()})  # what the first run stores
+
+    buf = io.BytesIO()
+    frame(7, NOW - timedelta(minutes=30), shift=4.0).to_parquet(buf)
+    r = c.post(
+        "/api/v1/monitors/pushed/batches", content=buf.getvalue(), headers={"content-type": "application/octet-stream"}
+    )
+    assert r.status_code == 201, r.text
+    live = c.get("/api/v1/monitors/pushed/live").json()
+    assert live["rows"] == N
+    drifted = {col["column"]: col["drifted"] for col in live["columns"]}
+    assert drifted == {"x": True, "y": False, "c": False}
+    metrics = c.get("/metrics").text
+    assert 'slo_drift_live_share{monitor="pushed"}' in metrics
+    assert 'slo_feature_drift_live_score{feature="x"' in metrics

@@ -15,6 +15,7 @@ from slo_service.adapters.sql.engine import make_engine
 from slo_service.core.clock import ManualClock
 from slo_service.core.drift.monitor import ColumnRun, DriftRun, RunStatus
 from slo_service.core.drift.ports import DriftStore, RunQuery, StoredBatch
+from tests.integration.test_sql_migrations import HEAD_REVISION
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -223,7 +224,7 @@ def test_deleting_a_run_cascades_in_the_database(store: SqlDriftStore, db_engine
 
 def test_no_drift_after_upgrade_and_downgrade_to_0002_and_back(db_url: str) -> None:
     migrate.upgrade(db_url)
-    assert migrate.current_revision(db_url) == "0003"
+    assert migrate.current_revision(db_url) == HEAD_REVISION
     assert migrate.check_no_drift(db_url) == []
     engine = make_engine(db_url)
     try:
@@ -237,13 +238,31 @@ def test_no_drift_after_upgrade_and_downgrade_to_0002_and_back(db_url: str) -> N
         tables = set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    assert not tables & {"drift_runs", "drift_columns", "drift_profiles", "drift_batches"}
+    assert not tables & {"drift_runs", "drift_columns", "drift_profiles", "drift_batches", "drift_slices"}
     assert "alerts" in tables
     migrate.upgrade(db_url)
-    assert migrate.current_revision(db_url) == "0003"
+    assert migrate.current_revision(db_url) == HEAD_REVISION
     assert migrate.check_no_drift(db_url) == []
     engine = make_engine(db_url)
     try:
         assert SqlDriftStore(engine).runs(RunQuery()) == []
     finally:
         engine.dispose()
+
+
+def test_slices_round_trip_window_and_prune(store: SqlDriftStore) -> None:
+    start = datetime(2026, 11, 28, 10, tzinfo=UTC)
+    for minute, text in ((0, '{"rows": 1}'), (1, '{"rows": 2}'), (1, '{"rows": 3}'), (5, '{"rows": 4}')):
+        store.save_slice("live", "v1", start + timedelta(minutes=minute), {"x": text})
+    store.save_slice("live", "v2", start, {"x": "other version"})
+    store.save_slice("other", "v1", start, {"x": "other monitor"})
+    window = store.load_slices("live", "v1", start + timedelta(minutes=1), start + timedelta(minutes=5))
+    assert window == [
+        (start + timedelta(minutes=1), {"x": '{"rows": 2}'}),
+        (start + timedelta(minutes=1), {"x": '{"rows": 3}'}),
+    ]
+    assert all(t.tzinfo is not None for t, _ in window)
+    store.prune(start + timedelta(minutes=2))
+    assert store.load_slices("live", "v1", start, start + timedelta(hours=1)) == [
+        (start + timedelta(minutes=5), {"x": '{"rows": 4}'})
+    ]

@@ -446,6 +446,8 @@ def test_exporter_families_and_feature_cap() -> None:
         c.DRIFT_RUN_DURATION_SECONDS,
         c.DRIFT_LAST_RUN_TIMESTAMP_SECONDS,
         c.DRIFT_RUN_FAILED,
+        c.DRIFT_LIVE_SHARE,  # empty here: no pushed batches
+        c.FEATURE_DRIFT_LIVE_SCORE,
     }
     assert 'slo_drift_share{monitor="fraud"} 0.666' in text
     assert 'slo_drift_detected{monitor="fraud"} 1.0' in text

@@ -96,3 +96,20 @@ class DriftBatchRow(Base):
         Index("ix_drift_batches_monitor_received_at", "monitor", "received_at"),
         Index("ix_drift_batches_received_at", "received_at"),
     )
+
+
+class DriftSliceRow(Base):
+    """The histograms of one slice of current data against a reference version (column -> JSON)."""
+
+    __tablename__ = "drift_slices"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    monitor: Mapped[str] = mapped_column(String(255), nullable=False)
+    version: Mapped[str] = mapped_column(String(255), nullable=False)
+    slice_start: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    histograms: Mapped[dict[str, str]] = mapped_column(JSON, nullable=False)
+
+    __table_args__ = (
+        Index("ix_drift_slices_monitor_version_start", "monitor", "version", "slice_start"),
+        Index("ix_drift_slices_slice_start", "slice_start"),
+    )

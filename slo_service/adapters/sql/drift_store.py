@@ -15,7 +15,13 @@ from typing import Any
 from sqlalchemy import Row, Table, and_, delete, exists, insert, or_, select
 
 from slo_service.adapters.sql.base import SqlStoreBase
-from slo_service.adapters.sql.drift_models import DriftBatchRow, DriftColumnRow, DriftProfileRow, DriftRunRow
+from slo_service.adapters.sql.drift_models import (
+    DriftBatchRow,
+    DriftColumnRow,
+    DriftProfileRow,
+    DriftRunRow,
+    DriftSliceRow,
+)
 from slo_service.core.drift.monitor import ColumnRun, DriftRun, RunStatus
 from slo_service.core.drift.ports import RunQuery, StoredBatch
 
@@ -23,6 +29,7 @@ _runs: Table = DriftRunRow.__table__  # type: ignore[assignment]
 _columns: Table = DriftColumnRow.__table__  # type: ignore[assignment]
 _profiles: Table = DriftProfileRow.__table__  # type: ignore[assignment]
 _batches: Table = DriftBatchRow.__table__  # type: ignore[assignment]
+_slices: Table = DriftSliceRow.__table__  # type: ignore[assignment]
 
 
 def _aware(when: datetime, what: str = "datetime") -> datetime:
@@ -205,6 +212,37 @@ class SqlDriftStore(SqlStoreBase):
                 for r in conn.execute(stmt)
             ]
 
+    # ---- per-slice histograms
+
+    def save_slice(self, monitor: str, version: str, start: datetime, histograms: Mapping[str, str]) -> None:
+        """Keep one slice's histograms (column -> SliceHistogram JSON); several rows may share a slice."""
+        row = {
+            "monitor": monitor,
+            "version": version,
+            "slice_start": _aware(start, "start"),
+            "histograms": {str(k): str(v) for k, v in histograms.items()},
+        }
+        with self._write() as conn:
+            conn.execute(insert(_slices), row)
+
+    def load_slices(
+        self, monitor: str, version: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, Mapping[str, str]]]:
+        """(slice start, histograms) of the slices of `monitor` / `version` starting in [start, end), oldest first."""
+        s = _slices.c
+        stmt = (
+            select(s.slice_start, s.histograms)
+            .where(
+                s.monitor == monitor,
+                s.version == version,
+                s.slice_start >= _aware(start, "start"),
+                s.slice_start < _aware(end, "end"),
+            )
+            .order_by(s.slice_start, s.id)
+        )
+        with self._read() as conn:
+            return [(r.slice_start, dict(r.histograms)) for r in conn.execute(stmt)]
+
     # ---- retention
 
     def prune(self, before: datetime) -> list[str]:
@@ -227,6 +265,7 @@ class SqlDriftStore(SqlStoreBase):
             conn.execute(delete(_columns).where(_columns.c.run_id.in_(old_runs)))
             conn.execute(delete(_runs).where(r.started_at < before))
             conn.execute(delete(_batches).where(b.received_at < before))
+            conn.execute(delete(_slices).where(_slices.c.slice_start < before))
         return paths
 
 

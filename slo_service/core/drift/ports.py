@@ -57,6 +57,16 @@ class DriftStore(Protocol):
 
     def batches(self, monitor: str, start: datetime | None, end: datetime | None) -> list[StoredBatch]: ...
 
+    def save_slice(self, monitor: str, version: str, start: datetime, histograms: Mapping[str, str]) -> None:
+        """Keep the histograms (column -> SliceHistogram JSON) of a slice of current data."""
+        ...
+
+    def load_slices(
+        self, monitor: str, version: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, Mapping[str, str]]]:
+        """(slice start, histograms) of every slice with start in [start, end), oldest first."""
+        ...
+
     def prune(self, before: datetime) -> list[str]:
         """Delete runs and batches older than `before`; returns the report and batch files to remove."""
         ...

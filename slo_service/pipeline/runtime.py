@@ -180,6 +180,11 @@ class Runtime:
         return receiver.receive(samples, idempotency_key)
 
     def _note(self, source_name: str, outcome: CollectOutcome) -> None:
+        # The store first: a reader that sees the new in-memory health then also finds the stored streak.
+        try:
+            self.store.record_scrapes([outcome.health])
+        except Exception as exc:  # health history is best effort; the in-memory state is current
+            log.warning("could not store scrape health: %s", exc)
         with self._lock:
             state = self.sources.setdefault(source_name, SourceState())
             state.health = outcome.health
@@ -190,10 +195,6 @@ class Runtime:
             state.slo_errors = outcome.slo_errors
             if not outcome.health.up or outcome.slo_errors:
                 self.collection_errors[source_name] = self.collection_errors.get(source_name, 0) + 1
-        try:
-            self.store.record_scrapes([outcome.health])
-        except Exception as exc:  # health history is best effort; the in-memory state is current
-            log.warning("could not store scrape health: %s", exc)
 
     def evaluate(self) -> EvaluationResult:
         config = self.config

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -40,6 +41,7 @@ from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.migrate import upgrade
 from slo_service.adapters.sql.store import SqlHistoryStore
 from slo_service.core.clock import ManualClock
+from tests.support.process import start_local_server
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CLOCK_START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -129,3 +131,19 @@ def sql_store_clock() -> ManualClock:
 def sql_store(db_engine: Engine, sql_store_clock: ManualClock) -> SqlHistoryStore:
     """A SqlHistoryStore on a freshly migrated database (both backends)."""
     return SqlHistoryStore(db_engine, clock=sql_store_clock)
+
+
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[HTTPServer]:
+    """One local HTTP server per module standing in for Slack, PagerDuty or a webhook consumer."""
+    server = start_local_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(shared_server: HTTPServer) -> Iterator[HTTPServer]:
+    """The module's local server, cleared of expectations and logs for each test."""
+    shared_server.clear()
+    yield shared_server
+    shared_server.clear()

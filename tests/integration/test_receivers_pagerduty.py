@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from werkzeug import Request, Response
 
 from slo_service.adapters.receivers.pagerduty import PagerDutyReceiver
 from slo_service.core.notify import OutboxMessage, Outcome
+from tests.support.process import start_local_server
 
 ROUTING_KEY = "R0123456789abcdef0123456789abcde"  # 32 characters, like a real integration key
 DEDUP = "slo-service/team-ml/7f3a9c"
@@ -75,26 +75,6 @@ def message(action: str = "trigger", **kw: Any) -> OutboxMessage:
         created_at=datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
         id=7,
     )
-
-
-def _start() -> HTTPServer:
-    s = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    s.start()
-    return s
-
-
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[HTTPServer]:
-    s = _start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def server(shared_server: HTTPServer) -> Iterator[HTTPServer]:
-    shared_server.clear()
-    yield shared_server
-    shared_server.clear()
 
 
 def accept(server: HTTPServer) -> None:
@@ -255,7 +235,7 @@ def test_429_retries_with_retry_after(server: HTTPServer) -> None:
 
 
 def test_timeout_retries() -> None:
-    own = _start()
+    own = start_local_server()
     try:
 
         def slow(_: Request) -> Response:

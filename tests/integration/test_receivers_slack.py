@@ -17,6 +17,7 @@ from werkzeug import Request, Response
 
 from slo_service.adapters.receivers.slack import SlackReceiver, render_message
 from slo_service.core.notify import OutboxMessage, Outcome
+from tests.support.process import start_local_server
 
 TOKEN = "xoxb-test-token"
 GROUP_KEY = '{}/{service="checkout"}:{alertname="SLOBurnRateHigh", slo="availability"}'
@@ -89,31 +90,10 @@ def message(action: str = "trigger", external_ref: Mapping[str, Any] | None = No
     )
 
 
-def _start() -> HTTPServer:
-    s = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    s.start()
-    return s
-
-
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[HTTPServer]:
-    s = _start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def server(shared_server: HTTPServer) -> Iterator[HTTPServer]:
-    """A local server standing in for Slack, cleared for each test."""
-    shared_server.clear()
-    yield shared_server
-    shared_server.clear()
-
-
 @pytest.fixture
 def own_server() -> Iterator[HTTPServer]:
     """A server of its own, for handlers that are still sleeping when the test ends."""
-    s = _start()
+    s = start_local_server()
     yield s
     s.stop()
 

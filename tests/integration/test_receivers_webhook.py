@@ -7,7 +7,6 @@ import hmac
 import json
 import socket
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +17,7 @@ from werkzeug import Request, Response
 from slo_service.adapters.receivers.http_outcome import parse_retry_after
 from slo_service.adapters.receivers.webhook import WebhookReceiver, truncate_alerts
 from slo_service.core.notify import OutboxMessage, Outcome
+from tests.support.process import start_local_server
 
 PATH = "/hooks/alertmanager"
 SECRET = "s3cr3t-webhook-key"
@@ -61,26 +61,6 @@ def message(action: str = "trigger", **kw: Any) -> OutboxMessage:
         created_at=datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
         id=3,
     )
-
-
-def _start() -> HTTPServer:
-    s = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-    s.start()
-    return s
-
-
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[HTTPServer]:
-    s = _start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def server(shared_server: HTTPServer) -> Iterator[HTTPServer]:
-    shared_server.clear()
-    yield shared_server
-    shared_server.clear()
 
 
 def hook(server: HTTPServer, **kw: Any) -> WebhookReceiver:
@@ -201,7 +181,7 @@ def test_long_error_bodies_are_cut(server: HTTPServer) -> None:
 
 
 def test_timeout_retries() -> None:
-    own = _start()
+    own = start_local_server()
     try:
 
         def slow(_: Request) -> Response:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from pytest_httpserver import HTTPServer
 
 T = TypeVar("T")
 
@@ -187,3 +188,10 @@ def prom_query(base: str, expr: str) -> list[dict[str, Any]]:
     assert body["status"] == "success", body
     result: list[dict[str, Any]] = body["data"]["result"]
     return result
+
+
+def start_local_server() -> HTTPServer:
+    """A threaded pytest-httpserver on 127.0.0.1 and a free port, started (the caller stops it)."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    return server

@@ -47,27 +47,19 @@ class Jobs:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
             timezone=UTC,
         )
-        self.scheduler.add_job(
-            self.evaluate,
-            "interval",
-            seconds=evaluation_interval.total_seconds(),
-            id="evaluate",
-            next_run_time=datetime.now(UTC) + timedelta(seconds=1),
-        )
-        self.scheduler.add_job(
-            self.flush,
-            "interval",
-            seconds=flush_interval.total_seconds(),
-            id="flush",
-            next_run_time=datetime.now(UTC) + timedelta(seconds=2),
-        )
-        self.scheduler.add_job(
-            self.compact,
-            "interval",
-            seconds=compaction_interval.total_seconds(),
-            id="compact",
-            next_run_time=datetime.now(UTC) + timedelta(seconds=30),
-        )
+        # (job, interval, first run after start): evaluation soon, compaction once the service settled
+        for job, every, first in (
+            (self.evaluate, evaluation_interval, 1),
+            (self.flush, flush_interval, 2),
+            (self.compact, compaction_interval, 30),
+        ):
+            self.scheduler.add_job(
+                job,
+                "interval",
+                seconds=every.total_seconds(),
+                id=job.__name__,
+                next_run_time=datetime.now(UTC) + timedelta(seconds=first),
+            )
         self.sync(runtime.config)
         runtime.listeners.append(self.sync)
 

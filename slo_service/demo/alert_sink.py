@@ -33,9 +33,10 @@ def notification_action(payload: Mapping[str, Any], idempotency_key: str | None)
     return "resolve" if payload.get("status") == "resolved" else "trigger"
 
 
-def describe(payload: Mapping[str, Any], idempotency_key: str | None = None) -> str:
-    """One readable line for one notification: status, SLO, alert names, severity, tiers, burn, level, ack."""
-    action = notification_action(payload, idempotency_key)
+def describe(payload: Mapping[str, Any], action: str | None = None) -> str:
+    """One readable line for one notification (`action`: trigger, resolve or acknowledge): status, SLO,
+    alert names, severity, tiers, burn, escalation level, who acknowledged."""
+    action = action or notification_action(payload, None)
     status = {"acknowledge": "ACKNOWLEDGED", "resolve": "RESOLVED"}.get(action)
     if status is None:
         status = "RESOLVED" if payload.get("status") == "resolved" else "FIRING"
@@ -83,7 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        line = describe(payload, self.headers.get(IDEMPOTENCY_HEADER))
+        line = describe(payload, notification_action(payload, self.headers.get(IDEMPOTENCY_HEADER)))
         with self.server.lock:
             self.server.received.append(payload)
             self.server.lines.append(line)

@@ -61,6 +61,7 @@ class Seen:
     slo: str
     severity: str
     state: str
+    values: dict[str, float | None]  # what the alert saw then: burn rates, events, coverage
 
 
 class DemoWorld:
@@ -99,7 +100,7 @@ class DemoWorld:
                 at = self.clock.now() - self.start
                 for a in self.alerting.book.alerts():
                     key = (a.labels["alertname"], a.labels.get("slo", ""), a.state.value)
-                    self.seen.setdefault(key, Seen(at, *key[:2], a.labels.get("severity", ""), key[2]))
+                    self.seen.setdefault(key, Seen(at, *key[:2], a.labels.get("severity", ""), key[2], dict(a.values)))
                 if record_burn:
                     for slo, status in report.evaluation.statuses.items():
                         for window in ("5m", "1h"):

@@ -147,15 +147,15 @@ def test_min_events_guard() -> None:
 
 def test_short_periods_shrink_the_windows_not_the_threshold() -> None:
     slo = make_slo(period=7 * DAY)
-    # a 7-day SLO's page-fast reads 15m and 1m windows at 13.44x: 3.4x there pages nobody
-    mild = fake_status(slo, {"15m": bad(3.4), "1m": bad(3.4)})
+    # a 7-day SLO's page-fast reads 15m and 5m windows at 13.44x: 3.4x there pages nobody
+    mild = fake_status(slo, {"15m": bad(3.4), "5m": bad(3.4)})
     c = by_rule(slo_conditions(slo, mild, AlertPolicy(), T0))["page-fast"]
     assert c.values["threshold"] == pytest.approx(13.44) and not c.active
-    assert c.annotations["description"].startswith("Burn rate 3.4x over 15m and 3.4x over 1m; threshold 13.4x")
+    assert c.annotations["description"].startswith("Burn rate 3.4x over 15m and 3.4x over 5m; threshold 13.4x")
     # the 1h window burning (what a 30-day SLO's page-fast reads) is not what a 7-day SLO reads
     c = by_rule(slo_conditions(slo, fake_status(slo, {"1h": bad(20), "5m": bad(20)}), AlertPolicy(), T0))
     assert not c["page-fast"].active
-    c = by_rule(slo_conditions(slo, fake_status(slo, {"15m": bad(14), "1m": bad(20)}), AlertPolicy(), T0))
+    c = by_rule(slo_conditions(slo, fake_status(slo, {"15m": bad(14), "5m": bad(20)}), AlertPolicy(), T0))
     assert c["page-fast"].active
     assert all(cond.values["threshold"] > 1.0 for cond in c.values() if cond.labels["alertname"] == BURN_RATE_HIGH)
 

@@ -47,6 +47,7 @@ from slo_service.core.alerting.conditions import (
     BURN_TIER_LABEL,
     EXHAUSTED_DESCRIPTION,
     EXHAUSTED_SUMMARY,
+    SHORT_WINDOW_DATA,
     effective_tiers,
     render_annotations,
     slo_unit,
@@ -330,6 +331,12 @@ def _tier_rule(config: Config, slo: SLO, policy: AlertPolicy, tier: EffectiveTie
         expr += f"\nand on () ({events_expr(config, slo, long_w)} >= {num(policy.min_slice_coverage * slices)})"
     elif policy.min_events > 0:
         expr += f"\nand on () ({events_expr(config, slo, long_w)} >= {num(policy.min_events)})"
+    # as the engine: the long window holds data for SHORT_WINDOW_DATA of a short window (steps at which
+    # the short window's ratio existed, at the SLO's resolution)
+    step = slo_unit(slo)
+    need = num(round(SHORT_WINDOW_DATA * (tier.short_window / step), 9))
+    short_series = f"max without (sloth_window) ({_sel(SLI_ERROR.format(window=short_w), slo)})"
+    expr += f"\nand on () (count_over_time({short_series}[{long_w}:{format_duration(step)}]) >= {need})"
     labels = {**_alert_labels(config, slo, policy), "severity": tier.severity, BURN_TIER_LABEL: tier.name}
     context = {
         **_context(slo, policy, labels),

@@ -90,6 +90,8 @@ class Runtime:
 
     def _apply(self, config: Config, previous: Config | None) -> tuple[list[str], list[str]]:
         now = self.clock.now()
+        for warning in config.warnings:  # e.g. a burn-rate tier that can never fire for its SLO
+            log.warning("config: %s", warning)
         self.history.rebuild(config.slos, now)
         self.evaluator.forget(config.slos)
         collectors: dict[str, ScrapeCollector | PromQLCollector] = {}

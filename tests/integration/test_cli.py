@@ -33,7 +33,7 @@ def test_validate_says_what_each_tier_becomes_for_each_period() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     lines = {line.split(" (")[0].strip(): line for line in result.stdout.splitlines() if line.startswith("  ")}
     # 7 days: the windows shrink to a quarter, the thresholds stay above 1x
-    assert "page-fast 15m/1m >13.4x" in lines["fraud-detector/latency"]
+    assert "page-fast 15m/5m >13.4x" in lines["fraud-detector/latency"]
     assert "ticket-slow 18h/1h30m >1.12x" in lines["fraud-detector/latency"]
     # 30 days: the workbook's windows
     assert "page-fast 1h/5m >14.4x" in lines["fraud-detector/prediction-success"]

@@ -147,15 +147,15 @@ def test_min_events_guard() -> None:
 
 def test_short_periods_shrink_the_windows_not_the_threshold() -> None:
     slo = make_slo(period=7 * DAY)
-    # a 7-day SLO's page-fast reads 15m and 1m windows at 13.44x: 3.4x there pages nobody
-    mild = fake_status(slo, {"15m": bad(3.4), "1m": bad(3.4)})
+    # a 7-day SLO's page-fast reads 15m and 5m windows at 13.44x: 3.4x there pages nobody
+    mild = fake_status(slo, {"15m": bad(3.4), "5m": bad(3.4)})
     c = by_rule(slo_conditions(slo, mild, AlertPolicy(), T0))["page-fast"]
     assert c.values["threshold"] == pytest.approx(13.44) and not c.active
-    assert c.annotations["description"].startswith("Burn rate 3.4x over 15m and 3.4x over 1m; threshold 13.4x")
+    assert c.annotations["description"].startswith("Burn rate 3.4x over 15m and 3.4x over 5m; threshold 13.4x")
     # the 1h window burning (what a 30-day SLO's page-fast reads) is not what a 7-day SLO reads
     c = by_rule(slo_conditions(slo, fake_status(slo, {"1h": bad(20), "5m": bad(20)}), AlertPolicy(), T0))
     assert not c["page-fast"].active
-    c = by_rule(slo_conditions(slo, fake_status(slo, {"15m": bad(14), "1m": bad(20)}), AlertPolicy(), T0))
+    c = by_rule(slo_conditions(slo, fake_status(slo, {"15m": bad(14), "5m": bad(20)}), AlertPolicy(), T0))
     assert c["page-fast"].active
     assert all(cond.values["threshold"] > 1.0 for cond in c.values() if cond.labels["alertname"] == BURN_RATE_HIGH)
 
@@ -391,17 +391,33 @@ def test_budget_exhausted_waits_for_a_tenth_of_the_period() -> None:
     assert hours == [(71 * 60, [(BUDGET_EXHAUSTED, AlertState.FIRING)])]
 
 
+def test_a_tier_is_not_judged_on_less_data_than_its_short_window() -> None:
+    # fresh start at 2x: the 3-day ticket's windows hold one minute of data, which says nothing about 3 days
+    sim = Sim(make_slo(), AlertPolicy(), history=timedelta(0))
+    early = [(k, rules_of(t)) for k, t in sim.run(4 * 60, 1000.0, 0.002, every=10) if t]
+    assert early == []
+    c = sim.conditions["ticket-slow"]
+    assert c.values["burn_rate_long"] == pytest.approx(2.0) and c.values["burn_rate_short"] == pytest.approx(2.0)
+    # 80% of its 6h short window in data (4h48m): from then on a steady 2x opens the ticket
+    later = [(k, rules_of(t)) for k, t in sim.run(60, 1000.0, 0.002) if t]
+    assert later == [(48, [("ticket-slow", AlertState.FIRING)])]
+    # a page needs only 4 of its 5 short-window minutes: an incident right after a start pages in minutes
+    fresh = Sim(make_slo(), AlertPolicy(), history=timedelta(0))
+    pages = [(k, rules_of(t)) for k, t in fresh.run(30, 1000.0, 0.05) if t]  # 50x
+    assert pages == [(4, [("page-fast", AlertState.FIRING)]), (24, [("page-slow", AlertState.FIRING)])]
+
+
 def test_low_traffic_guard_at_night() -> None:
     def night(policy: AlertPolicy) -> tuple[Sim, list[tuple[str, AlertState]]]:
         sim = Sim(make_slo(), policy, history=timedelta(0))
         sim.load(T0 - 30 * DAY, T0 - 3 * HOUR, 1000.0, 0.0)  # busy days, then 3 silent hours
-        transitions = [tr for _, t in sim.run(1, 3.0, 1 / 3) for tr in t]  # 1 failed request out of 3
+        transitions = [tr for _, t in sim.run(5, 3.0, 1 / 3) for tr in t]  # 1 failed request out of 3 a minute
         return sim, rules_of(transitions)
 
     guarded, transitions = night(AlertPolicy(min_events=100))
     assert transitions == []
     c = guarded.conditions["page-fast"]
-    assert not c.active and c.values["events_long"] == 3
+    assert not c.active and c.values["events_long"] == 15
     assert c.values["burn_rate_long"] == pytest.approx(1000 / 3)  # 333x: the guard is what stops it
     _, unguarded = night(AlertPolicy())
     assert ("page-fast", AlertState.FIRING) in unguarded

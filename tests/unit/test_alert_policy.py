@@ -59,9 +59,9 @@ def test_90_days_keep_the_windows_and_raise_the_thresholds() -> None:
 
 
 def test_7_days_shrink_the_windows_instead_of_lowering_the_thresholds() -> None:
-    # a quarter of 28 days: a quarter of each window, rounded down to whole minutes
+    # a quarter of 28 days: a quarter of each window, rounded down to whole minutes, at least 5 minutes
     assert _windows(7 * DAY) == [
-        (15 * MIN, 1 * MIN),
+        (15 * MIN, 5 * MIN),
         (90 * MIN, 7 * MIN),
         (6 * HOUR, 30 * MIN),
         (18 * HOUR, 90 * MIN),
@@ -71,10 +71,13 @@ def test_7_days_shrink_the_windows_instead_of_lowering_the_thresholds() -> None:
     assert not any(t.effective(28 * DAY).scaled for t in default_tiers())
 
 
-def test_1_day_windows_never_go_below_one_minute() -> None:
-    assert _windows(DAY) == [(2 * MIN, MIN), (12 * MIN, MIN), (51 * MIN, 4 * MIN), (154 * MIN, 12 * MIN)]
-    # rounding down a window only raises its threshold (2 minutes instead of 2.14 for page-fast)
-    assert _factors(DAY) == pytest.approx([14.4, 6.0, 0.1 * 1440 / 51, 0.12 * 1440 / 154])
+def test_1_day_windows_never_go_below_five_minutes() -> None:
+    # a window of one or two scrapes would flap: 5 minutes is the workbook's shortest window
+    assert _windows(DAY) == [(5 * MIN, 5 * MIN), (12 * MIN, 5 * MIN), (51 * MIN, 5 * MIN), (154 * MIN, 12 * MIN)]
+    # page-fast's 2.14 minutes became 5: its threshold is held at 13.44x instead of dropping to 5.76x;
+    # rounding a window down only raises its threshold
+    assert _factors(DAY) == pytest.approx([13.44, 6.0, 0.1 * 1440 / 51, 0.12 * 1440 / 154])
+    assert [t.effective(DAY).clamped for t in default_tiers()] == [True, False, False, False]
 
 
 def test_timeslice_windows_are_whole_slices() -> None:
@@ -119,13 +122,13 @@ def test_burning_at_the_factor_over_the_long_window_spends_exactly_the_share(
     period = period_minutes * MIN
     effective = tier.effective(period)
     spent = budget_consumed_by_burn(effective.factor, effective.long_window, period)
-    if effective.clamped:  # one minute is longer than the shrunk window: the threshold is held instead
-        assert effective.long_window == MIN and spent > share
+    if effective.clamped:  # the 5-minute floor is longer than the shrunk window: the threshold is held
+        assert effective.long_window == 5 * MIN and spent > share
     else:
         assert spent == pytest.approx(share)
     # the threshold never drops below the tier's 28-day value, whatever the period
     assert effective.factor >= tier.min_factor * (1 - 1e-12)
-    assert MIN <= effective.short_window <= effective.long_window <= tier.long_window
+    assert 5 * MIN <= effective.short_window <= effective.long_window <= max(tier.long_window, 5 * MIN)
 
 
 def test_default_windows_stay_in_the_evaluator_set() -> None:
@@ -135,7 +138,7 @@ def test_default_windows_stay_in_the_evaluator_set() -> None:
     assert set(AlertPolicy(no_data_after=None, tiers=default_tiers()[:1]).required_windows()) == {"1h", "5m"}
     assert "45m" in AlertPolicy(no_data_after=timedelta(minutes=45)).required_windows()
     # a 7-day SLO reads its shrunk windows; a 5-minute-slice SLO's no-data window is whole slices
-    assert {"15m", "1m", "1h30m", "7m", "6h", "18h"} <= set(AlertPolicy().required_windows(7 * DAY))
+    assert {"15m", "5m", "1h30m", "7m", "6h", "18h"} <= set(AlertPolicy().required_windows(7 * DAY))
     assert "35m" in AlertPolicy(no_data_after=timedelta(minutes=32)).required_windows(unit=5 * MIN)
 
 

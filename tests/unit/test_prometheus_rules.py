@@ -84,7 +84,7 @@ def test_three_groups_per_slo_in_config_order() -> None:
 
 @pytest.mark.parametrize(
     ("days", "name", "tier_windows"),
-    [(30, "30d", []), (28, "28d", []), (7, "7d", ["1m", "7m", "15m", "1h30m", "18h"])],
+    [(30, "30d", []), (28, "28d", []), (7, "7d", ["7m", "15m", "1h30m", "18h"])],
 )
 def test_sli_error_records_every_alert_window_the_tiers_and_the_period(
     days: int, name: str, tier_windows: list[str]
@@ -187,7 +187,9 @@ def test_timeslice_guard_is_a_share_of_the_window_slices() -> None:
     policy = AlertPolicy(min_events=100, min_slice_coverage=0.5)
     doc = prometheus_rules(_config(slo, alerting=AlertingConfig(policies={"default": policy})))
     expr = _group(doc, "alerts")[0]["expr"]
-    assert expr.endswith("and on () (count_over_time((avg(gpu))[1h:5m]) >= 6)")
+    assert "\nand on () (count_over_time((avg(gpu))[1h:5m]) >= 6)\n" in expr
+    # and the long window holds data for 80% of the 5m short window: at least 0.8 of a 5-minute slice
+    assert expr.endswith("[1h:5m]) >= 0.8)")
 
 
 # ------------------------------------------------------------------------------------------- meta
@@ -244,7 +246,9 @@ def test_burn_alert_shape_labels_and_no_min_events_clause_by_default() -> None:
     assert rule["expr"] == (
         f"max without (sloth_window) (slo:sli_error:ratio_rate1h{sel} > (14.4 * 0.001))\n"
         "and\n"
-        f"max without (sloth_window) (slo:sli_error:ratio_rate5m{sel} > (14.4 * 0.001))"
+        f"max without (sloth_window) (slo:sli_error:ratio_rate5m{sel} > (14.4 * 0.001))\n"
+        # the engine's rule: the 1h window holds at least 4 of the 5m short window's minutes of data
+        f"and on () (count_over_time(max without (sloth_window) (slo:sli_error:ratio_rate5m{sel})[1h:1m]) >= 4)"
     )
     assert "for" not in rule
     assert rule["labels"] == {
@@ -272,7 +276,7 @@ def test_custom_policy_tiers_for_min_events_labels_and_annotations() -> None:
     )
     doc = prometheus_rules(_config(_slo(), _slo(name="other"), alerting=alerting))
     (rule,) = _group(doc, "alerts")
-    assert rule["expr"].endswith("\nand on () (sum(increase(req_total[1h])) >= 100)")
+    assert "\nand on () (sum(increase(req_total[1h])) >= 100)\n" in rule["expr"]
     assert rule["for"] == "2m"
     assert rule["labels"]["team"] == "oncall" and rule["labels"]["severity"] == "critical"
     assert rule["labels"]["burn_tier"] == "fast"

@@ -7,13 +7,16 @@ condition on every evaluation, active or not, so ``lifecycle.AlertBook`` can res
 Rules (alert names are constants below):
 
 * ``SLOBurnRateHigh``, one per tier (label ``burn_tier``): the tier as applied to the SLO's period
-  and resolution (``BurnRateTier.effective``: windows shrink for periods under 30 days, so no tier
+  and resolution (``BurnRateTier.effective``: windows shrink for periods under 28 days, so no tier
   fires at or below 1x). Active when the long AND the short window burn strictly ABOVE the tier's
   factor and the low-traffic guard holds: the long window holds at least ``policy.min_events``
   events (occurrences SLOs) or at least ``policy.min_slice_coverage`` of its slices have a verdict
-  (timeslice SLOs, whose windows count slices). A window without data (burn rate None) never
-  fires. "Strictly above" allows a relative 1e-9 of floating-point slack the other way: a steady
-  error ratio exactly at the threshold computes as 14.400000000001x and must not page.
+  (timeslice SLOs, whose windows count slices), and the long window holds data for at least
+  ``SHORT_WINDOW_DATA`` of the short window's length: a 3-day ticket is not judged on the first
+  minute after a fresh start (while a 1h page may fire once 4 of its 5 short-window minutes are
+  in). A window without data (burn rate None) never fires. "Strictly above" allows a relative
+  1e-9 of floating-point slack the other way: a steady error ratio exactly at the threshold
+  computes as 14.400000000001x and must not page.
 * ``SLOErrorBudgetExhausted``: active when ``status.budget.remaining_ratio < 0`` (strictly: a
   budget spent exactly to 0 met its objective) and the data covers at least
   ``policy.min_budget_coverage`` of the whole period (a budget judged on one minute is noise).
@@ -65,6 +68,9 @@ SLO_ALERTNAMES = frozenset({BURN_RATE_HIGH, BUDGET_EXHAUSTED, NO_DATA})
 
 FLOAT_SLACK = 1e-9
 """Relative tolerance of the burn-rate comparison (see the module docstring)."""
+
+SHORT_WINDOW_DATA = 0.8
+"""A tier's long window must hold data for this share of its short window's length (see above)."""
 
 FRESHNESS_WINDOW = timedelta(minutes=5)
 """Data in this window (at least one slice for timeslice SLOs) means the SLO has fresh data."""
@@ -215,6 +221,11 @@ def _enough_traffic(slo: SLO, policy: AlertPolicy, window: WindowStatus) -> bool
     return window.total >= policy.min_events
 
 
+def _enough_history(tier: EffectiveTier, window: WindowStatus) -> bool:
+    """The long window holds at least SHORT_WINDOW_DATA of a short window's worth of data."""
+    return window.data_coverage * tier.long_window >= SHORT_WINDOW_DATA * tier.short_window * (1.0 - FLOAT_SLACK)
+
+
 def period_coverage(status: SLOStatus) -> float:
     """Share (0..1) of the WHOLE period covered by data so far (the period window's coverage of the
     elapsed part, times the elapsed share of the period)."""
@@ -267,6 +278,7 @@ def _tier_condition(
         and _burns_above(burn_long, factor)
         and _burns_above(burn_short, factor)
         and _enough_traffic(slo, policy, long_w)
+        and _enough_history(tier, long_w)
     )
     # "burn_tier", not "tier": services commonly carry their own `tier` label (tier: "1").
     labels = {**labels, "alertname": BURN_RATE_HIGH, "severity": tier.severity, BURN_TIER_LABEL: tier.name}

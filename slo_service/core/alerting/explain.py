@@ -66,7 +66,7 @@ def explain_table(slo: SLO, policy: AlertPolicy) -> list[dict[str, str]]:
         t = e.tier
         note = e.problem or ""
         if not note and t.clamped:
-            note = "one slice is longer than the scaled window: threshold held at the 28-day value"
+            note = "window floor (5m or one slice) above the scaled window: threshold held at its 28-day value"
         elif not note and t.scaled:
             note = "windows scaled to the period"
         rows.append(

@@ -15,9 +15,11 @@ What a tier becomes for an SLO (``BurnRateTier.effective``, shown by ``slo-servi
   would make the slow tickets fire BELOW 1x (0.23x for 7 days), i.e. on SLOs that comfortably
   meet their objective;
 * windows are whole multiples of the SLO's resolution (1 minute, or the timeslice length), rounded
-  down (which only raises the threshold), never shorter than one unit. Where one unit is longer
-  than the shrunk window (1-hour slices on a 1-day period) the threshold is held at ``min_factor``
-  (``clamped``): the tier then asks for more than its budget share, never for a burn at or below 1x.
+  down (which only raises the threshold), and never shorter than 5 minutes (the workbook's shortest
+  window: a 1-minute window holds one or two scrapes and flaps) nor than one unit. Where that floor
+  is longer than the shrunk window (a 1-day period, or 1-hour slices) the threshold is held at
+  ``min_factor`` (``clamped``): the tier then asks for more than its budget share, never for a burn
+  at or below 1x.
 
 A burn-rate tier fires when BOTH windows burn strictly ABOVE the threshold (``>``, as Sloth's and
 Pyrra's rules do), so an SLO whose error ratio sits exactly at its objective never fires. The
@@ -39,6 +41,8 @@ _ZERO = timedelta(0)
 WINDOWS_PERIOD = timedelta(days=28)
 """Tier windows are written for periods this long or longer; shorter periods shrink them."""
 MINUTE = timedelta(minutes=1)
+MIN_WINDOW = timedelta(minutes=5)
+"""No tier window is shorter than this (nor than one slice)."""
 
 
 def _ceil_to(value: timedelta, unit: timedelta) -> timedelta:
@@ -47,8 +51,8 @@ def _ceil_to(value: timedelta, unit: timedelta) -> timedelta:
 
 
 def _floor_to(value: timedelta, unit: timedelta) -> timedelta:
-    """`value` rounded down to a whole multiple of `unit`, at least one unit."""
-    return max(unit, unit * (value // unit))
+    """`value` rounded down to a whole multiple of `unit`, at least MIN_WINDOW and one unit."""
+    return max(_ceil_to(MIN_WINDOW, unit), unit * (value // unit))
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ class EffectiveTier:
     budget_share: float
     for_: timedelta
     scaled: bool  # True when the windows were shrunk for a period shorter than 28 days
-    clamped: bool = False  # True when one unit (slice) was longer than the shrunk long window
+    clamped: bool = False  # True when the 5-minute (or one-slice) floor was longer than the shrunk long window
 
     @property
     def long_window_name(self) -> str:

@@ -216,7 +216,12 @@ def _ack_first_page(demo: Demo) -> bool:
     return result.returncode == 0
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # `kill PID` of this script: the finally blocks stop the demo it started
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--simulated-hours", type=float, help="time travel: this many healthy hours")
     parser.add_argument("--seeds", type=int, nargs="+", default=[42], help="time travel: simulation seeds (42: demo)")

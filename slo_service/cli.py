@@ -396,7 +396,9 @@ def alerts_list(
         table.add_column(col, overflow="fold")
     for a in items:
         labels = a["labels"]
-        where = f"{labels['service']}/{labels['slo']}" if "slo" in labels else labels.get("target", "")
+        # an SLO alert names its SLO; a target-down alert its target; a drift alert its monitor
+        where = f"{labels.get('service', '')}/{labels['slo']}" if "slo" in labels else ""
+        where = where or labels.get("target") or labels.get("monitor", "")
         table.add_row(
             a["fingerprint"][:_FP_SHOWN],
             labels.get("alertname", ""),

@@ -336,7 +336,8 @@ class AlertingService:
             if episode.muted_since is not None or found is None:
                 continue
             policy, step = found
-            if (step.level_index, step.repetition) == (episode.escalation_level, episode.escalation_repetition):
+            # Only forward: two jobs can call in with `now` read before the lock, slightly out of order.
+            if (step.repetition, step.level_index) <= (episode.escalation_repetition, episode.escalation_level):
                 continue
             episode.escalation_level, episode.escalation_repetition = step.level_index, step.repetition
             block = escalation_block(self.config, policy, step, now)

@@ -312,3 +312,14 @@ def test_firing_resolving_and_acknowledging_are_logged(caplog: pytest.LogCapture
     assert sum(line.startswith("alert resolved: SLOBurnRateHigh search/latency") for line in lines) == 1
     assert sum("acknowledged by alice via slack" in line for line in lines) == 3
     assert any(line.startswith("escalating notification group") and "carol, dave" in line for line in lines)
+
+
+def test_escalation_never_goes_back_when_two_jobs_call_in_out_of_order() -> None:
+    # The evaluation cycle and the flush job read the time before taking the service's lock: the
+    # later caller may hold the earlier time. Level 2 must not be followed by a new "level 1" post.
+    h = Harness()
+    h.alert(PAGE)
+    h.clock.advance(10 * M)
+    h.service.tick(h.clock.now())
+    h.service.tick(h.clock.now() - timedelta(milliseconds=1))
+    assert [level(m) for m in h.sent("slack")] == [(1, 2), (2, 2)]

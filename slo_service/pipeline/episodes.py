@@ -75,6 +75,11 @@ class GroupEpisode:
         alerts = self.payload.get("alerts") or []
         return {str(a["fingerprint"]) for a in alerts if isinstance(a, Mapping) and a.get("fingerprint")}
 
+    def latest_escalation(self) -> Mapping[str, Any]:
+        """The escalation block of the highest level sent (empty without a policy)."""
+        blocks = [b for b in self.posts.values() if b]
+        return max(blocks, key=lambda b: (b.get("repetition", 0), b.get("level", 0)), default={})
+
     def set_muted(self, muted: bool, now: datetime) -> None:
         """Track time spent muted: escalation does not count it (a silence pauses the clock)."""
         if muted and self.muted_since is None:

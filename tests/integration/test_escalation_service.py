@@ -209,7 +209,11 @@ def test_a_silence_stops_escalation_and_a_silenced_then_resolved_group_is_closed
         time.sleep(12)  # two levels' worth of delay: a silenced page must not escalate
         assert len(slack.posts) == 1
         assert len(world.triggers()) == 1
-        assert len(svc.get("/api/v1/notifications/groups").json()) == 2
+        groups = svc.get("/api/v1/notifications/groups").json()
+        assert len(groups) == 2
+        for group in groups:
+            assert group["escalation_level"] == 1 and group["oncall"] == ["alice"]
+            assert group["escalation_paused_since"] is not None
 
         world.target.serve(**RECOVERED)  # resolves while silenced
         wait_for(lambda: slack.updates, timeout=60, what="the Slack message closed")

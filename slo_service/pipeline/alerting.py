@@ -305,7 +305,7 @@ class AlertingService:
             payload = self._resolved_payload(episode, now)
             episode.payload = payload
             if spec is not None and (spec.send_resolved or edits_messages(spec)):
-                log.info("notification group %s closed while muted: sending its resolve to %s", key, episode.receiver)
+                log.info("notification group %s closed without a resolved notification: resolving it", key)
                 out += self._finish(episode, payload, now)
             else:
                 del self.episodes[key]

@@ -245,3 +245,36 @@ def test_when_a_silence_expires_on_an_unchanged_alert_nothing_is_sent_before_rep
         assert len(slack.posts) == 1 and slack.updates == []
         assert [e["event_action"] for e in pd.events] == ["trigger"]
         assert svc.get("/api/v1/alerts", params={"state": "firing"}).json()  # still firing, unchanged
+
+
+def test_a_webhook_receives_each_level_with_its_on_call_fields(httpserver: HTTPServer) -> None:
+    """The pipeline on a ManualClock, delivering through the real WebhookReceiver to a local server."""
+    from datetime import timedelta
+
+    from slo_service.adapters.receivers.webhook import IDEMPOTENCY_HEADER, WebhookReceiver
+    from slo_service.core.alerting.config import ReceiverKind, ReceiverSpec
+    from slo_service.pipeline.delivery import DeliveryWorker
+    from tests.unit.test_escalation_pipeline import PAGE, Harness, receivers
+
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    url = httpserver.url_for("/hook")
+    specs = {**receivers(), "hook": ReceiverSpec("hook", ReceiverKind.WEBHOOK, True, {"url": url}, "search-primary")}
+    h = Harness(receivers=specs)
+    worker = DeliveryWorker(h.store, {"hook": WebhookReceiver("hook", url)}, h.clock.now)
+    h.alert(PAGE)
+    for minute in range(1, 12):
+        h.run(timedelta(minutes=minute))
+        worker.run_once()
+    [group] = [g for g in h.service.open_groups() if g.receiver == "hook"]
+    h.service.acknowledge(group.group_key, "carol")
+    worker.run_once()
+    requests = [req for req, _ in httpserver.log if req.path == "/hook"]
+    bodies = [req.get_json() for req in requests]
+    assert [(b["escalation"]["level"], b["acknowledgedBy"]) for b in bodies] == [(1, None), (2, None), (2, "carol")]
+    assert bodies[0]["escalation"]["oncall"] == [
+        {"user": "alice", "name": "alice", "slack": "U0ALICE", "email": "alice@example.com"}
+    ]
+    assert bodies[1]["oncall"] == ["carol", "dave"]
+    assert bodies[1]["escalation"]["policy"] == "search-primary" and bodies[1]["escalation"]["levels"] == 2
+    keys = [req.headers[IDEMPOTENCY_HEADER] for req in requests]
+    assert len(set(keys)) == 3  # each level is its own delivery, never mistaken for a redelivery

@@ -328,7 +328,7 @@ class AlertingService:
         ]
         if not candidates:
             return []
-        muted = self.dispatcher.muted_groups(silences, now)
+        muted = self.dispatcher.muted_groups(silences, now, keys=[e.group_key for e in candidates])
         out: list[OutboxMessage] = []
         for episode in candidates:
             episode.set_muted(episode.group_key in muted, now)

@@ -363,3 +363,11 @@ def test_muted_groups_are_the_ones_whose_every_firing_alert_is_silenced_or_inhib
     assert d.muted_groups([sil], T0 + H) == {"root:default:{slo='a'}"}  # the silence expired
     d.tick([replace(page, ends_at=T0 + 2 * M), ticket, other], [], T0 + 2 * M)
     assert d.muted_groups([], T0 + 2 * M) == set()  # the page resolved: the ticket is no longer inhibited
+
+
+def test_muted_groups_can_be_asked_about_some_groups_only() -> None:
+    d = new()
+    d.tick([alert("fp", severity="page"), alert("ft", severity="ticket"), alert("fo", slo="b")], [], T0)
+    sil = _silence((Matcher("slo", "=", "b"),), T0, T0 + H)
+    assert d.muted_groups([sil], T0, keys=["root:default:{slo='b'}", "gone"]) == {"root:default:{slo='b'}"}
+    assert d.muted_groups([sil], T0, keys=["0:pager:{slo='a'}"]) == set()

@@ -8,7 +8,7 @@ a group and is missing from a later tick is treated as resolved at that tick.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -156,14 +156,17 @@ class Dispatcher:
     def _inhibition(self) -> InhibitionIndex | None:
         return InhibitionIndex(self.inhibit_rules, self._firing_labels) if self.inhibit_rules else None
 
-    def muted_groups(self, silences: Sequence[Silence], now: datetime) -> set[str]:
+    def muted_groups(self, silences: Sequence[Silence], now: datetime, keys: Iterable[str] | None = None) -> set[str]:
         """Keys of the groups nobody may be notified about now: every firing member silenced or
         inhibited, or the route outside its active / inside its mute time intervals (as of the last
-        tick). Escalation pauses for these groups: a silence is a promise that nobody is paged."""
+        tick). Escalation pauses for these groups: a silence is a promise that nobody is paged.
+        `keys` limits the check to those groups (the ones that may escalate)."""
         index = self._inhibition()
         active = [s for s in silences if s.active(now)]
         out: set[str] = set()
-        for key, group in self._groups.items():
+        wanted = self._groups.keys() if keys is None else [k for k in keys if k in self._groups]
+        for key in wanted:
+            group = self._groups[key]
             if self._time_muted(group.route, now):
                 out.add(key)
                 continue

@@ -23,6 +23,7 @@ from typing import Any
 
 from slo_service.core.alerting.conditions import (
     AlertCondition,
+    freshness_window,
     slo_conditions,
     slo_scope,
     target_down_conditions,
@@ -33,6 +34,7 @@ from slo_service.core.alerting.drift_conditions import drift_conditions, drift_s
 from slo_service.core.alerting.lifecycle import Alert, AlertBook, AlertState, Transition
 from slo_service.core.alerting.ports import Acknowledgement, AlertQuery, AlertStore
 from slo_service.core.drift.monitor import DriftRun
+from slo_service.core.durations import format_duration
 from slo_service.core.model import Config
 from slo_service.core.notify import OutboxMessage
 from slo_service.core.ports import ScrapeHealth
@@ -40,7 +42,6 @@ from slo_service.core.routing.grouping import Dispatcher, Notification, Routable
 from slo_service.core.routing.silences import Silence
 from slo_service.core.routing.tree import Route
 from slo_service.core.slo_math import SLOStatus
-from slo_service.core.windows import ALERT_WINDOWS
 from slo_service.pipeline.episodes import (
     GroupEpisode,
     current_step,
@@ -54,7 +55,6 @@ __all__ = ["AlertingService", "CycleResult", "GroupEpisode", "dedup_key"]
 log = logging.getLogger(__name__)
 
 DISPATCHER_STATE = "dispatcher"
-SHORTEST_WINDOW = next(iter(ALERT_WINDOWS))  # "5m"
 GROUPS_STATE = "notification_groups"
 EXTERNAL_SCOPE_LABEL = "alert_source"  # alerts received from an Alertmanager carry alert_source=alertmanager
 _NO_ROUTE = Route(receiver="__nobody__")
@@ -131,9 +131,10 @@ class AlertingService:
                 status = statuses.get(slo.key)
                 # "No data" counts from the newest data, or from when the SLO was configured: a new
                 # SLO, or a fresh start, must not page for the minutes before its first scrape. Data in
-                # the shortest window counts as "now", so the alert errs late (by < 5m), never early.
-                shortest = status.windows.get(SHORTEST_WINDOW) if status is not None else None
-                if shortest is not None and shortest.total > 0:
+                # the freshness window (5m, or the newest completed slice of a timeslice SLO) counts as
+                # "now", so the alert errs late (by < 5m or one slice), never early.
+                fresh = status.windows.get(format_duration(freshness_window(slo))) if status is not None else None
+                if fresh is not None and fresh.total > 0:
                     self.last_data[slo.key] = now
                 last = self.last_data.get(slo.key) or self.first_seen.get(slo.key)
                 conditions.extend(

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -19,6 +20,7 @@ from pytest_httpserver import HTTPServer
 
 from tests.integration.test_alerting_service import ROUTING_KEY, TOKEN, FakePagerDuty, FakeSlack
 from tests.integration.test_service_process import Target
+from tests.support.history import seed_history
 from tests.support.process import ServiceProcess, run_service, wait_for
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -89,7 +91,8 @@ alerting:
 
 
 class World:
-    def __init__(self, tmp_path: Path, httpserver: HTTPServer, delay: str) -> None:
+    def __init__(self, tmp_path: Path, httpserver: HTTPServer, delay: str, database_url: str) -> None:
+        seed_history(database_url, "checkout-model", "availability")
         self.target = Target(httpserver)
         self.target.serve(**HEALTHY)
         self.slack, self.pd = FakeSlack(httpserver), FakePagerDuty(httpserver)
@@ -144,7 +147,7 @@ def click(svc: ServiceProcess, post: dict[str, Any], action_id: str, user: str) 
 def test_escalation_mentions_each_level_and_the_slack_button_acknowledges_every_post_and_pagerduty(
     tmp_path: Path, httpserver: HTTPServer, sqlite_url: str
 ) -> None:
-    world = World(tmp_path, httpserver, delay="4s")
+    world = World(tmp_path, httpserver, delay="4s", database_url=sqlite_url)
     slack, pd = world.slack, world.pd
     with run_service([world.config], sqlite_url, tmp_path, env=ENV) as svc:
         world.page(svc)
@@ -196,7 +199,7 @@ def test_escalation_mentions_each_level_and_the_slack_button_acknowledges_every_
 def test_a_silence_stops_escalation_and_a_silenced_then_resolved_group_is_closed(
     tmp_path: Path, httpserver: HTTPServer, sqlite_url: str
 ) -> None:
-    world = World(tmp_path, httpserver, delay="5s")
+    world = World(tmp_path, httpserver, delay="5s", database_url=sqlite_url)
     slack, pd = world.slack, world.pd
     with run_service([world.config], sqlite_url, tmp_path, env=ENV) as svc:
         world.page(svc)
@@ -229,7 +232,7 @@ def test_a_silence_stops_escalation_and_a_silenced_then_resolved_group_is_closed
 def test_when_a_silence_expires_on_an_unchanged_alert_nothing_is_sent_before_repeat_interval(
     tmp_path: Path, httpserver: HTTPServer, sqlite_url: str
 ) -> None:
-    world = World(tmp_path, httpserver, delay="1h")  # no escalation during this test
+    world = World(tmp_path, httpserver, delay="1h", database_url=sqlite_url)  # no escalation during this test
     slack, pd = world.slack, world.pd
     with run_service([world.config], sqlite_url, tmp_path, env=ENV) as svc:
         world.page(svc)
@@ -247,7 +250,6 @@ def test_when_a_silence_expires_on_an_unchanged_alert_nothing_is_sent_before_rep
 
 def test_a_webhook_receives_each_level_with_its_on_call_fields(httpserver: HTTPServer) -> None:
     """The pipeline on a ManualClock, delivering through the real WebhookReceiver to a local server."""
-    from datetime import timedelta
 
     from slo_service.adapters.receivers.webhook import IDEMPOTENCY_HEADER, WebhookReceiver
     from slo_service.core.alerting.config import ReceiverKind, ReceiverSpec

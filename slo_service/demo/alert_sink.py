@@ -61,7 +61,8 @@ def describe(payload: Mapping[str, Any], action: str | None = None) -> str:
         parts.append(f"burn={float(burn):.1f}x" + (f" (> {float(threshold):.3g}x)" if threshold else ""))
     escalation = payload.get("escalation")
     if isinstance(escalation, Mapping) and escalation.get("level"):
-        parts.append(f"escalation level {escalation['level']}")
+        levels = f"/{escalation['levels']}" if escalation.get("levels") else ""
+        parts.append(f"escalation level {escalation['level']}{levels}")
     oncall = payload.get("oncall")
     if oncall and action == "trigger":
         parts.append("on call: " + ", ".join(str(o) for o in oncall))

@@ -280,5 +280,5 @@ def test_alert_sink_prints_each_notification_as_one_line() -> None:
     assert pages[0].startswith("FIRING       fraud/availability SLOBurnRateHigh severity=page tier=page-fast burn=")
     assert pages[0].endswith("(> 14.4x)")
     assert pages[1].endswith("by alice")
-    escalated = {**sink.received[0], "escalation": {"level": 2, "repetition": 0}, "oncall": ["bob"]}
-    assert describe(escalated).endswith("escalation level 2 on call: bob")
+    escalated = {**sink.received[0], "escalation": {"level": 2, "levels": 3, "repetition": 0}, "oncall": ["bob"]}
+    assert describe(escalated).endswith("escalation level 2/3 on call: bob")

@@ -45,8 +45,8 @@ INCIDENT_FEATURE_AGE = 660.0
 GPU_LEAK_PER_SECOND = 0.001
 GPU_INCIDENT_CEILING = 0.97
 INCIDENT_SECONDS = 900.0
-"""Long enough for every page of the story: prediction-success and latency (~3 min), feature freshness
-(4-9 min), GPU memory (~11 min), availability (~14 min)."""
+"""Long enough for every page of the story (after an hour of healthy history): prediction-success
+(~2 min), latency (~4 min), feature freshness (5-10 min, by the 5-minute slice), GPU memory (~13 min)."""
 HEALTHY_ERROR_RATE = 0.0005
 """`slo-service demo`'s error rate: every example SLO burns at most 0.5x while healthy (0.1% would sit
 exactly at prediction-success's 99.9% objective, and its budget would run out by chance after days)."""

@@ -120,6 +120,9 @@ class SLOAlertingSpec(PolicySpec):
     policy: str | None = None
 
 
+RECEIVER_TIMEOUT_MAX = timedelta(minutes=1)
+
+
 class SlackReceiverSpec(Spec):
     name: str
     type: Literal["slack"]
@@ -128,6 +131,7 @@ class SlackReceiverSpec(Spec):
     webhook_url_env: str | None = None
     base_url: str | None = None
     send_resolved: StrictBool = True
+    timeout: str = "10s"  # per request; a Slack retry may take two (lookup, then post)
     escalation_policy: str | None = None
 
 
@@ -137,6 +141,7 @@ class PagerDutyReceiverSpec(Spec):
     routing_key_env: str
     url: str | None = None
     send_resolved: StrictBool = True
+    timeout: str = "10s"  # per request; a Slack retry may take two (lookup, then post)
     escalation_policy: str | None = None
 
 
@@ -148,6 +153,7 @@ class WebhookReceiverSpec(Spec):
     max_alerts: StrictInt = 0
     headers: dict[str, str] = {}
     send_resolved: StrictBool = True
+    timeout: str = "10s"  # per request; a Slack retry may take two (lookup, then post)
     escalation_policy: str | None = None
 
 
@@ -666,8 +672,13 @@ class _Builder:
         else:
             assert isinstance(spec, WebhookReceiverSpec)
             kind, settings = ReceiverKind.WEBHOOK, self._webhook(path, spec)
-        if not ok or settings is None:
+        timeout = _duration(self.file, (*path, "timeout"), spec.timeout)
+        if timeout is not None and not timedelta(0) < timeout <= RECEIVER_TIMEOUT_MAX:
+            self.file.add((*path, "timeout"), f"timeout {spec.timeout} must be more than 0s and at most 1m")
+            timeout = None
+        if not ok or settings is None or timeout is None:
             return None
+        settings["timeout"] = timeout.total_seconds()
         # Keep the names of the environment variables too (never their values twice): generators such
         # as the Alertmanager config name secret files after them.
         for field_name in ("token_env", "webhook_url_env", "routing_key_env", "hmac_secret_env"):

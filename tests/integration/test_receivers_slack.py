@@ -552,22 +552,31 @@ def test_a_lookup_that_times_out_retries_later(own_server: HTTPServer) -> None:
     assert requests_to(own_server, "/api/chat.postMessage") == []
 
 
-def test_without_a_channel_id_or_history_scope_delivery_falls_back_to_at_least_once(
-    slack: FakeSlack, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_channel_given_by_name_is_resolved_once_for_lookups(slack: FakeSlack) -> None:
+    bot_on(slack).deliver(message())  # an earlier process posted it
     named = bot_on(slack, channel="#alerts")
-    assert named.deliver(replace(message(), attempts=1)).outcome is Outcome.DELIVERED  # posted, with a warning
-    assert "cannot check whether notification 1 was posted" in caplog.text
-    assert slack.count("conversations.history") == 0
-    # The post told the receiver the channel's ID: from now on it can look messages up.
-    assert named.channel_id == CHANNEL_ID
-    assert named.deliver(replace(message(), attempts=2)).outcome is Outcome.DELIVERED
-    assert len(slack.messages) == 1 and slack.count("conversations.history") == 1
+    result = named.deliver(replace(message(), attempts=1))
+    assert result.outcome is Outcome.DELIVERED and result.external_ref["ts"] == slack.messages[0].ts
+    assert named.channel_id == CHANNEL_ID and len(slack.messages) == 1
+    named.deliver(replace(message(), id=2, attempts=1))
+    assert slack.count("conversations.list") == 1  # cached
+    assert slack.count("conversations.history") == 2
 
-    slack.failures = [Response(json.dumps({"ok": False, "error": "missing_scope", "needed": "channels:history"}))]
-    other = replace(message(), id=9, attempts=1)
-    assert bot_on(slack).deliver(other).outcome is Outcome.DELIVERED
-    assert "missing_scope" in caplog.text and len(slack.messages) == 2
+
+MISSING_SCOPE = json.dumps({"ok": False, "error": "missing_scope", "needed": "channels:history"})
+
+
+@pytest.mark.parametrize("method", ["conversations.list", "conversations.history"])
+def test_without_the_scopes_to_look_up_delivery_falls_back_to_at_least_once(
+    slack: FakeSlack, caplog: pytest.LogCaptureFixture, method: str
+) -> None:
+    channel = "#alerts" if method == "conversations.list" else CHANNEL_ID
+    slack.failures = [Response(MISSING_SCOPE, content_type="application/json")]
+    result = bot_on(slack, channel=channel).deliver(replace(message(), attempts=1))
+    assert result.outcome is Outcome.DELIVERED, result.error
+    assert f"slack {method}: missing_scope" in caplog.text
+    assert "posting it again may duplicate it" in caplog.text or method == "conversations.list"
+    assert len(slack.messages) == 1
 
 
 def test_a_connection_dropped_after_the_request_was_sent_is_not_resent_in_process() -> None:

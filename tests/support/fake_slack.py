@@ -1,4 +1,5 @@
-"""A Slack Web API stand-in on a local HTTP server: chat.postMessage, chat.update and conversations.history.
+"""A Slack Web API stand-in on a local HTTP server: chat.postMessage, chat.update, conversations.history
+and conversations.list (one channel, ``channel_id`` named ``channel_name``, among a few others).
 
 It answers as Slack does, and refuses what Slack would refuse: a missing or wrong bot token
 (``not_authed`` / ``invalid_auth``), a post without channel or text/blocks, malformed message metadata
@@ -7,7 +8,7 @@ given by name instead of ID (``channel_not_found``). Messages keep their ``metad
 only with ``include_all_metadata``, newest first, from ``oldest``, paginated by cursor. ``chat.update``
 replaces the metadata when given and keeps it otherwise.
 
-Misbehaviour on demand, each counted in ``calls``: ``post_delay`` (store the post, answer late: a client
+Misbehaviour on demand, each call recorded in ``log``: ``post_delay`` (store the post, answer late: a client
 timeout), ``post_gate`` (store the post, then block until the event is set: a process killed mid-post),
 ``throttle_until`` (HTTP 429 ``ratelimited`` with ``Retry-After`` for every method until then), and
 ``failures`` (canned responses served first, one per call).
@@ -49,8 +50,11 @@ class FakeSlack:
     server: HTTPServer
     token: str = TOKEN
     channel_id: str = CHANNEL_ID
-    messages: list[SlackMessage] = field(default_factory=list)
-    calls: list[tuple[str, float]] = field(default_factory=list)  # (method, monotonic time)
+    channel_name: str = "alerts"
+    messages: list[SlackMessage] = field(default_factory=list)  # the channel as people see it
+    posts: list[dict[str, Any]] = field(default_factory=list)  # accepted chat.postMessage arguments
+    updates: list[dict[str, Any]] = field(default_factory=list)  # accepted chat.update arguments
+    log: list[tuple[str, float]] = field(default_factory=list)  # every call: (method, time.monotonic())
     failures: list[Response] = field(default_factory=list)
     post_delay: float = 0.0
     post_gate: threading.Event | None = None
@@ -64,6 +68,7 @@ class FakeSlack:
             ("chat.postMessage", self._post),
             ("chat.update", self._update),
             ("conversations.history", self._history),
+            ("conversations.list", self._list),
         ):
             self.server.expect_request(f"/api/{method}").respond_with_handler(handler)
 
@@ -71,13 +76,18 @@ class FakeSlack:
     def base_url(self) -> str:
         return self.server.url_for("/api/")
 
+    @property
+    def calls(self) -> int:
+        with self.lock:
+            return len(self.log)
+
     def count(self, method: str) -> int:
         with self.lock:
-            return sum(1 for m, _ in self.calls if m == method)
+            return sum(1 for m, _ in self.log if m == method)
 
     def first_call(self, method: str) -> float | None:
         with self.lock:
-            return next((t for m, t in self.calls if m == method), None)
+            return next((t for m, t in self.log if m == method), None)
 
     # --- plumbing ---------------------------------------------------------------------------------
 
@@ -91,7 +101,7 @@ class FakeSlack:
     def _gate(self, method: str, request: Request) -> Response | None:
         """Record the call; answer auth errors, throttling and canned failures the way Slack does."""
         with self.lock:
-            self.calls.append((method, time.monotonic()))
+            self.log.append((method, time.monotonic()))
             auth = request.headers.get("Authorization", "")
             if not auth:
                 return _error("not_authed")
@@ -110,7 +120,7 @@ class FakeSlack:
 
     def _channel(self, value: Any) -> str | None:
         """A post may name the channel (#name) or give its ID; every other method needs the ID."""
-        if value == self.channel_id or (isinstance(value, str) and value.startswith("#")):
+        if value in (self.channel_id, self.channel_name, f"#{self.channel_name}"):
             return self.channel_id
         return None
 
@@ -139,6 +149,7 @@ class FakeSlack:
                 metadata=metadata or None,
             )
             self.messages.append(message)
+            self.posts.append({**args, "blocks": message.blocks, "metadata": message.metadata})
         self.post_started.set()
         if self.post_gate is not None:
             self.post_gate.wait(60)  # the caller is killed meanwhile; its answer goes nowhere
@@ -168,6 +179,7 @@ class FakeSlack:
             if metadata is not None:  # given: replaced ({} removes it); left out: kept
                 message.metadata = metadata or None
             message.edits += 1
+            self.updates.append({**args, "blocks": message.blocks})
         return _ok({"channel": message.channel, "ts": message.ts, "text": message.text})
 
     def _history(self, request: Request) -> Response:
@@ -192,6 +204,14 @@ class FakeSlack:
                 "response_metadata": {"next_cursor": str(start + limit) if more else ""},
             }
         )
+
+    def _list(self, request: Request) -> Response:
+        refused = self._gate("conversations.list", request)
+        if refused is not None:
+            return refused
+        channels = [{"id": f"C{i:08d}", "name": f"other-{i}", "is_channel": True} for i in range(3)]
+        channels.append({"id": self.channel_id, "name": self.channel_name, "is_channel": True})
+        return _ok({"channels": channels, "response_metadata": {"next_cursor": ""}})
 
 
 def _json_field(value: Any) -> Any:

@@ -18,7 +18,8 @@ message that may already have been posted -- an earlier attempt timed out or los
 after sending, or the process died mid-post (``OutboxMessage.maybe_sent``) -- is first looked up
 with ``conversations.history`` (``include_all_metadata``, from the message's creation time minus
 ``LOOKUP_MARGIN``); if Slack has it, its ts becomes the external_ref and nothing is posted again.
-The lookup needs the channel's ID (configure ``C0123...``, or it is learned from the first post) and
+The lookup needs the channel's ID (configure ``C0123...``; a ``#name`` is resolved once with
+``conversations.list``, scope ``channels:read`` / ``groups:read``, or learned from a post's answer) and
 the ``channels:history`` scope (``groups:history`` for a private channel); without them the lookup is
 skipped with a warning and delivery is at least once. ``chat.update`` is idempotent by itself.
 
@@ -425,11 +426,13 @@ class SlackReceiver:
         """The {channel, ts} of the post tagged with this notification, None if Slack has none (or cannot
         be asked: no channel ID, no history scope), or a RETRY result if Slack did not answer."""
         assert self.client is not None
-        channel = self.channel_id
+        channel = self.channel_id or self.resolve_channel_id()
+        if isinstance(channel, DeliveryResult):
+            return channel
         if channel is None:
             log.warning(
-                "slack %s: cannot check whether notification %s was posted (channel %r is not a channel ID and "
-                "no post has told us its ID yet); posting it again may duplicate it",
+                "slack %s: cannot check whether notification %s was posted (the ID of channel %r is unknown: "
+                "configure it by ID, or give the bot channels:read); posting it again may duplicate it",
                 self.name,
                 message.id,
                 self.channel,
@@ -469,6 +472,35 @@ class SlackReceiver:
             message.id,
             LOOKUP_MAX_PAGES * LOOKUP_PAGE_SIZE,
         )
+        return None
+
+    def resolve_channel_id(self) -> str | DeliveryResult | None:
+        """The configured channel's ID from conversations.list (once per process; a post's answer also
+        tells it), None if Slack does not list it to us, or a RETRY result if Slack did not answer."""
+        assert self.client is not None
+        name = (self.channel or "").removeprefix("#")
+        cursor: str | None = None
+        for _ in range(LOOKUP_MAX_PAGES):
+            try:
+                resp = self.client.conversations_list(
+                    types="public_channel,private_channel", exclude_archived=True, limit=1000, cursor=cursor
+                )
+            except SlackApiError as exc:
+                result = result_for_slack_error(exc, "conversations.list")
+                if result.outcome is Outcome.RETRY:
+                    return result
+                log.warning("slack %s: cannot list channels to find %r: %s", self.name, self.channel, result.error)
+                return None
+            except Exception as exc:
+                return result_for_exception(exc)
+            for item in resp.get("channels") or []:
+                if isinstance(item, Mapping) and item.get("name") == name and item.get("id"):
+                    self.channel_id = str(item["id"])
+                    return self.channel_id
+            meta = resp.get("response_metadata") or {}
+            cursor = meta.get("next_cursor") if isinstance(meta, Mapping) else None
+            if not cursor:
+                break
         return None
 
     def _update(

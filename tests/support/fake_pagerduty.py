@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from pytest_httpserver import HTTPServer
@@ -19,13 +20,14 @@ class FakePagerDuty:
         self.routing_key = routing_key
         self.events: list[dict[str, Any]] = []
         self.arrivals: list[float] = []  # time.monotonic() of each accepted event
+        self.arrived_at: list[datetime] = []  # the same, on the wall clock (to compare with another process)
         self.failures: list[Response] = []  # canned answers served first, one per request
         self.lock = threading.Lock()
         server.expect_request("/v2/enqueue", method="POST").respond_with_handler(self._enqueue)
         self.url = server.url_for("/v2/enqueue")
 
     def _enqueue(self, request: Request) -> Response:
-        arrived = time.monotonic()
+        arrived, arrived_at = time.monotonic(), datetime.now(UTC)
         event = request.get_json()
         with self.lock:
             if self.failures:
@@ -50,6 +52,7 @@ class FakePagerDuty:
         with self.lock:
             self.events.append(event)
             self.arrivals.append(arrived)
+            self.arrived_at.append(arrived_at)
         return Response(
             json.dumps({"status": "success", "message": "Event processed", "dedup_key": event["dedup_key"]}),
             status=202,

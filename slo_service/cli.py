@@ -135,9 +135,74 @@ def validate(files: Annotated[list[Path], typer.Argument(help="YAML files or dir
         err_console.print(f"[red]{len(problems)} problem(s)[/]")
         raise typer.Exit(1)
     config = load_config(files)
+    for warning in config.warnings:
+        err_console.print(f"[yellow]warning[/]: {warning}", highlight=False, soft_wrap=True)
     console.print(
         f"[green]OK[/]: {len(config.services)} services, {len(config.sources)} sources, {len(config.slos)} SLOs"
     )
+    _print_tier_summary(config)
+
+
+def _print_tier_summary(config: Any) -> None:
+    """One line per SLO: what each burn-rate tier becomes for its period (explain-alerts has the detail)."""
+    from slo_service.core.alerting.config import AlertingConfig
+    from slo_service.core.alerting.explain import explain_tiers
+    from slo_service.core.durations import format_duration
+
+    alerting = config.alerting or AlertingConfig()
+    for slo in config.slos:
+        parts = [
+            f"{e.tier.name} {e.tier.long_window_name}/{e.tier.short_window_name} >{e.tier.factor:.3g}x"
+            + ("" if e.can_fire else " (never fires)")
+            for e in explain_tiers(slo, alerting.policy_for(slo.key))
+        ]
+        period = format_duration(slo.period.nominal_length)
+        console.print(
+            f"  {slo.key} ({period}): {', '.join(parts) or 'no burn-rate tiers'}", highlight=False, soft_wrap=True
+        )
+
+
+@app.command("explain-alerts")
+def explain_alerts(
+    slo: Annotated[str | None, typer.Argument(help="SERVICE/SLO; all SLOs when left out")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """What each burn-rate tier becomes for an SLO: windows, threshold, budget share, low-traffic guard."""
+    from slo_service.core.alerting.conditions import slo_unit
+    from slo_service.core.alerting.config import AlertingConfig
+    from slo_service.core.alerting.explain import explain_table
+    from slo_service.core.durations import format_duration
+
+    cfg = _load_or_exit(config)
+    slos = [s for s in cfg.slos if slo is None or s.key == slo]
+    if not slos:
+        err_console.print(f"[red]no SLO {slo!r}[/]; known: {', '.join(s.key for s in cfg.slos)}")
+        raise typer.Exit(1)
+    alerting = cfg.alerting or AlertingConfig()
+    for s in slos:
+        policy = alerting.policy_for(s.key)
+        title = (
+            f"{s.key}: objective {s.objective * 100:g}%, period {format_duration(s.period.nominal_length)}, "
+            f"{s.budgeting.method.value}; fires when BOTH windows burn above the threshold"
+        )
+        table = Table(title=title, title_justify="left")
+        rows = explain_table(s, policy)
+        for column in ("tier", "severity", "long", "short", "threshold", "budget", "guard", "note"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row.values())
+        console.print(table)
+        extra = []
+        if policy.budget_exhausted:
+            extra.append(
+                f"SLOErrorBudgetExhausted: budget remaining < 0 once data covers "
+                f"{policy.min_budget_coverage * 100:g}% of the period"
+            )
+        window = policy.no_data_window(slo_unit(s))
+        if window is not None:
+            extra.append(f"SLONoData: no data for {format_duration(window)}")
+        for line in extra:
+            console.print(f"  {line}", highlight=False)
 
 
 @db_app.command("upgrade")

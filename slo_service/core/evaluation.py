@@ -1,16 +1,21 @@
 """Evaluate many SLOs at once from a CountsMatrix: windows, burn rates, coverage and budget.
 
-Windows are ``[now - w, now)`` for every alert window and ``[period_start, now)`` for the period;
-a matrix slot is included when its start lies in the window (see counts_matrix). All distinct windows
-of all SLOs are summed in ONE `window_sums_many` call (one BLAS product per tier), then each SLO reads
-its row:
+Every SLO gets the standard alert windows (``ALERT_WINDOWS``: 5m ... 3d) plus the windows its alert
+rules need (``windows_of``: e.g. the shrunk windows of a 7-day SLO's tiers, "14m"), and its period
+``[period_start, now)``. A matrix slot is included when its start lies in the window (see
+counts_matrix). All distinct windows of all SLOs are summed in ONE `window_sums_many` call (one BLAS
+product per tier), then each group of SLOs (same period, budgeting and windows) reads its columns:
 
-* occurrences SLOs read row ``slo.key`` (events); coverage = minutes with data / complete minutes in
-  the window (counted from `CountsMatrix.effective_start`, i.e. from the first slot the window
-  includes, so a fully fed SLO has coverage 1.0 even where the window starts inside a coarse slot).
-  The current, still-open minute counts in the sums (freshest data) but not in coverage.
+* occurrences SLOs read row ``slo.key`` (events) over ``[now - w, now)``; coverage = minutes with
+  data / complete minutes in the window (counted from `CountsMatrix.effective_start`, i.e. from the
+  first slot the window includes, so a fully fed SLO has coverage 1.0 even where the window starts
+  inside a coarse slot). The current, still-open minute counts in the sums (freshest data) but not
+  in coverage.
 * timeslices SLOs read row ``slo.key + SLICES_SUFFIX`` (verdicts written at the slice start: good = 1
-  or 0, total = 1); coverage = verdicts / complete slices in the window; the budget allows
+  or 0, total = 1) over the last ``w`` of COMPLETED slices, ``[E - w, E)`` with ``E`` the end of the
+  newest completed slice (``now`` rounded down to the slice): a verdict exists only once its slice
+  has ended, so a window ending at ``now`` would miss the newest slices (a "5m" window of 5-minute
+  slices would never hold one). Coverage = verdicts / slices in the window; the budget allows
   ``(1 - objective)`` of every slice in the WHOLE period (rolling: length / slice; calendar: slices
   from the period start to the period end).
 
@@ -19,7 +24,8 @@ SLOs whose row is absent from the matrix evaluate as having no data.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -37,6 +43,9 @@ from slo_service.core.slo_math import (
 )
 from slo_service.core.timeslices import slice_seconds
 from slo_service.core.windows import ALERT_WINDOWS, PERIOD_WINDOW, align
+
+WindowsOf = Callable[[SLO], Mapping[str, timedelta]]
+"""The extra windows (by name) an SLO's rules read, beyond ALERT_WINDOWS."""
 
 SLICES_SUFFIX = "#slices"
 """Row suffix of a timeslices SLO's verdict series in the CountsMatrix."""
@@ -73,50 +82,41 @@ def _window(
     return WindowStatus(name, start, end, good, total, None, None, None, coverage)
 
 
-def evaluate(matrix: CountsMatrix, slos: Sequence[SLO], now: datetime) -> dict[str, SLOStatus]:
-    """SLOStatus per slo.key, computed with one vectorised pass over the matrix."""
+def evaluate(
+    matrix: CountsMatrix, slos: Sequence[SLO], now: datetime, windows_of: WindowsOf | None = None
+) -> dict[str, SLOStatus]:
+    """SLOStatus per slo.key, computed with one vectorised pass over the matrix.
+
+    `windows_of(slo)` names the windows the SLO's alert rules need beyond ALERT_WINDOWS.
+    """
     for slo in slos:
         if not 0.0 < slo.objective < 1.0:
             raise ValueError(f"{slo.key}: objective must be in (0, 1)")
-    windows: list[tuple[datetime, datetime]] = [(now - w, now) for w in ALERT_WINDOWS.values()]
-    minute = align(now, BASE_RESOLUTION_SECONDS)
-    open_minute_col = -1
-    if minute < now:  # the still-open current minute: in the sums, not in coverage
-        open_minute_col = len(windows)
-        windows.append((minute, now))
+    columns: dict[tuple[datetime, datetime], int] = {}
 
-    # One group per (period, budgeting): one period window column and one set of denominators each.
-    group_of: dict[tuple[Period, Budgeting], int] = {}
-    members: list[SLO] = []
-    slo_group = np.empty(len(slos), dtype=np.int64)
-    for n, slo in enumerate(slos):
-        gk = (slo.period, slo.budgeting)
+    def column(start: datetime, end: datetime) -> int:
+        return columns.setdefault((start, end), len(columns))
+
+    minute = align(now, BASE_RESOLUTION_SECONDS)
+    # the still-open current minute: in the sums of windows ending at `now`, not in their coverage
+    open_minute_col = column(minute, now) if minute < now else -1
+
+    # One group per (period, budgeting, windows): one set of columns and denominators each.
+    group_of: dict[tuple[Period, Budgeting, tuple[tuple[str, timedelta], ...]], int] = {}
+    groups: list[_Group] = []
+    slo_group: list[int] = []
+    for slo in slos:
+        extra = windows_of(slo) if windows_of is not None else {}
+        named = {**ALERT_WINDOWS, **extra}
+        gk = (slo.period, slo.budgeting, tuple(sorted(named.items(), key=lambda kv: (kv[1], kv[0]))))
         gid = group_of.get(gk)
         if gid is None:
-            gid = group_of[gk] = len(members)
-            members.append(slo)
-        slo_group[n] = gid
-    alert = [(name, now - w) for name, w in ALERT_WINDOWS.items()]
-    # Coverage denominators start where the matrix really starts counting (whole coarse slots).
-    eff_alert = [matrix.effective_start(start) for _, start in alert]
-    n_cols = len(alert) + 1
-    g_period_col = np.empty(len(members), dtype=np.int64)
-    g_expected = np.zeros((len(members), n_cols), dtype=np.float64)
-    g_is_slices = np.zeros(len(members), dtype=bool)
-    g_info: list[tuple[datetime, datetime, int, list[tuple[str, datetime]]]] = []
-    for gid, first in enumerate(members):
-        start, _ = period_bounds(first.period, now)
-        end = period_end(first.period, now)
-        g_period_col[gid] = len(windows)
-        windows.append((start, now))
-        timeslices = first.budgeting.method is BudgetingMethod.TIMESLICES
-        unit = slice_seconds(first) if timeslices else BASE_RESOLUTION_SECONDS
-        n_slices = period_slice_count(first.period, start, now, unit) if timeslices else 0
-        effs = [*eff_alert, matrix.effective_start(start)]
-        g_expected[gid] = [expected_slices(eff, now, unit) for eff in effs]
-        g_is_slices[gid] = timeslices
-        g_info.append((start, end, n_slices, [*alert, (PERIOD_WINDOW, start)]))
+            gid = group_of[gk] = len(groups)
+            groups.append(_group(matrix, slo, gk[2], now, column))
+        groups[gid].members.append(len(slo_group))
+        slo_group.append(gid)
 
+    windows = sorted(columns, key=columns.__getitem__)
     rows = [matrix.row(matrix_row_key(s)) for s in slos]
     known = np.array([r is not None for r in rows], dtype=bool)
     g_all, t_all, p_all = matrix.window_sums_many(windows)
@@ -127,38 +127,83 @@ def evaluate(matrix: CountsMatrix, slos: Sequence[SLO], now: datetime) -> dict[s
     if known.any():
         idx = np.array([r for r in rows if r is not None], dtype=np.int64)
         g[known], t[known], p[known] = g_all[idx], t_all[idx], p_all[idx]
-    p_open = p[:, open_minute_col] if open_minute_col >= 0 else np.zeros(len(slos))
-    # Per SLO: the alert columns, then its group's period column.
-    cols = np.empty((len(slos), n_cols), dtype=np.int64)
-    cols[:, :-1] = np.arange(len(alert))
-    cols[:, -1] = g_period_col[slo_group]
-    g_sel = np.take_along_axis(g, cols, axis=1)
-    t_sel = np.take_along_axis(t, cols, axis=1)
-    p_sel = np.take_along_axis(p, cols, axis=1) - p_open[:, None]  # complete minutes only
-    seen = np.where(g_is_slices[slo_group][:, None], t_sel, p_sel)
-    expected = g_expected[slo_group]
-    coverage = np.clip(np.divide(seen, expected, out=np.zeros_like(seen), where=expected > 0), 0.0, 1.0)
-    g_l, t_l, c_l, grp_l = g_sel.tolist(), t_sel.tolist(), coverage.tolist(), slo_group.tolist()
 
     result: dict[str, SLOStatus] = {}
-    for n, slo in enumerate(slos):
-        gid = grp_l[n]
-        p_start, p_end, n_slices, names = g_info[gid]
-        obj = slo.objective
-        gs, ts, cs = g_l[n], t_l[n], c_l[n]
-        win = {name: _window(name, start, now, gs[k], ts[k], obj, cs[k]) for k, (name, start) in enumerate(names)}
-        budget: BudgetStatus = (
-            budget_timeslices(gs[-1], ts[-1], obj, n_slices)
-            if g_is_slices[gid]
-            else budget_occurrences(gs[-1], ts[-1], obj)
-        )
-        result[slo.key] = SLOStatus(
-            key=slo.key,
-            evaluated_at=now,
-            objective=obj,
-            windows=win,
-            budget=budget,
-            period_start=p_start,
-            period_end=p_end,
-        )
-    return result
+    for grp in groups:
+        members = np.array(grp.members, dtype=np.int64)
+        cols = np.array(grp.cols, dtype=np.int64)
+        g_sel, t_sel = g[np.ix_(members, cols)], t[np.ix_(members, cols)]
+        if grp.timeslices:
+            seen = t_sel
+        else:
+            p_sel = p[np.ix_(members, cols)]
+            if open_minute_col >= 0:
+                p_sel = p_sel - p[members, open_minute_col][:, None]  # complete minutes only
+            seen = p_sel
+        expected = np.broadcast_to(grp.expected, seen.shape)
+        coverage = np.clip(np.divide(seen, expected, out=np.zeros_like(seen), where=expected > 0), 0.0, 1.0)
+        for m, gs, ts, cs in zip(grp.members, g_sel.tolist(), t_sel.tolist(), coverage.tolist(), strict=True):
+            slo = slos[m]
+            obj = slo.objective
+            win = {
+                name: _window(name, start, end, gs[k], ts[k], obj, cs[k])
+                for k, (name, start, end) in enumerate(grp.spans)
+            }
+            budget: BudgetStatus = (
+                budget_timeslices(gs[-1], ts[-1], obj, grp.n_slices)
+                if grp.timeslices
+                else budget_occurrences(gs[-1], ts[-1], obj)
+            )
+            result[slo.key] = SLOStatus(
+                key=slo.key,
+                evaluated_at=now,
+                objective=obj,
+                windows=win,
+                budget=budget,
+                period_start=grp.period_start,
+                period_end=grp.period_end,
+            )
+    return {s.key: result[s.key] for s in slos}
+
+
+@dataclass
+class _Group:
+    """SLOs evaluated over the same windows: their columns, spans and coverage denominators."""
+
+    timeslices: bool
+    period_start: datetime
+    period_end: datetime
+    n_slices: int
+    spans: list[tuple[str, datetime, datetime]]  # (name, start, end); the period last
+    cols: list[int]
+    expected: np.ndarray
+    members: list[int] = field(default_factory=list)
+
+
+def _group(
+    matrix: CountsMatrix,
+    first: SLO,
+    named: Sequence[tuple[str, timedelta]],
+    now: datetime,
+    column: Callable[[datetime, datetime], int],
+) -> _Group:
+    start, _ = period_bounds(first.period, now)
+    end = period_end(first.period, now)
+    timeslices = first.budgeting.method is BudgetingMethod.TIMESLICES
+    unit = slice_seconds(first) if timeslices else BASE_RESOLUTION_SECONDS
+    # timeslice windows end with the newest completed slice (see the module docstring)
+    w_end = align(now, unit) if timeslices else now
+    spans = [(name, w_end - w, w_end) for name, w in named]
+    spans.append((PERIOD_WINDOW, start, now))
+    expected = np.array(
+        [float(expected_slices(matrix.effective_start(s), e, unit)) for _, s, e in spans], dtype=np.float64
+    )
+    return _Group(
+        timeslices=timeslices,
+        period_start=start,
+        period_end=end,
+        n_slices=period_slice_count(first.period, start, now, unit) if timeslices else 0,
+        spans=spans,
+        cols=[column(s, e) for _, s, e in spans],
+        expected=expected,
+    )

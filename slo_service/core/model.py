@@ -244,6 +244,7 @@ class Config:
     files: tuple[str, ...] = ()
     alerting: AlertingConfig | None = None  # None: evaluate SLOs, notify nobody
     monitors: Mapping[str, DriftMonitor] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # "file:line: field: message" the loader accepted but wants a human to see
 
     def slo(self, key: str) -> SLO | None:
         return next((s for s in self.slos if s.key == key), None)

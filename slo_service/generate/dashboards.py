@@ -30,6 +30,7 @@ from typing import Any
 from slo_service.core import conventions as c
 from slo_service.core.alerting.conditions import BURN_RATE_HIGH
 from slo_service.core.alerting.policy import default_tiers
+from slo_service.core.durations import format_duration
 from slo_service.core.windows import ALERT_WINDOWS, PERIOD_WINDOW
 from slo_service.generate import grafana as g
 
@@ -148,8 +149,8 @@ def _variables(*extra: Json) -> list[Json]:
 
 
 def _burn_windows() -> list[str]:
-    """The long windows of the default tiers (1h, 6h, 1d, 3d), shortest first."""
-    names = [t.long_window_name for t in default_tiers()]
+    """The long windows of the default tiers at 30 days (1h, 6h, 1d, 3d), shortest first."""
+    names = [format_duration(t.long_window) for t in default_tiers()]
     return sorted(dict.fromkeys(names), key=lambda w: ALERT_WINDOWS[w])
 
 

@@ -3,7 +3,8 @@
 ``prometheus_rules(config)`` returns a rule-file document (``{"groups": [...]}``) with, per SLO:
 
 * ``slo-service-sli-recordings-<service>-<slo>``: ``slo:sli_error:ratio_rate<W>`` for every alert
-  window (``core.windows.ALERT_WINDOWS``) and for the SLO period (``ratio_rate30d``, ``28d``, ``7d``).
+  window (``core.windows.ALERT_WINDOWS``), every window the SLO's tiers read (shrunk for periods under
+  30 days, e.g. ``ratio_rate14m`` for 7 days) and the SLO period (``ratio_rate30d``, ``28d``, ``7d``).
 * ``slo-service-meta-recordings-<service>-<slo>``: ``slo:objective:ratio``, ``slo:error_budget:ratio``,
   ``slo:time_period:days``, ``slo:current_burn_rate:ratio``, ``slo:period_burn_rate:ratio``,
   ``slo:period_error_budget_remaining:ratio`` and ``sloth_slo_info``.
@@ -14,7 +15,8 @@
 Series carry Sloth's labels (``sloth_id``, ``sloth_service``, ``sloth_slo``, ``sloth_window`` on the SLI
 recordings) so Sloth's Grafana dashboards work, plus ``service``, ``slo`` and the service's and SLO's
 labels. Alert labels follow the engine: service labels < SLO labels < policy labels < alertname,
-service, slo, severity, burn_tier.
+service, slo, severity, burn_tier; every alert rule also carries Sloth's ``sloth_severity`` (``page``
+for a page or critical severity, ``ticket`` otherwise), which Sloth's dashboards select alerts on.
 
 Caveats (also written into the generated file's header):
 
@@ -25,8 +27,9 @@ Caveats (also written into the generated file's header):
   share of 1-minute samples that broke the bound. The ``min_events`` guard counts samples at the SLO's
   slice resolution (``[W:<slice>]``), i.e. slices, as the engine does.
 * Ratio and latency SLIs with timeslices budgeting are generated as event ratios (occurrences).
-* The burn-rate comparison is ``>=`` as in the engine, but without the engine's relative 1e-9 slack: a
-  burn exactly at a tier's factor may page in the service and not in Prometheus (or the other way).
+* The burn-rate comparison is ``>`` as in the engine (and Sloth), without the engine's relative 1e-9
+  slack. ``SLOErrorBudgetExhausted`` is ``< 0``; the engine also waits until data covers
+  ``min_budget_coverage`` of the period, which Prometheus rules cannot tell.
 """
 
 from __future__ import annotations
@@ -45,9 +48,12 @@ from slo_service.core.alerting.conditions import (
     BURN_TIER_LABEL,
     EXHAUSTED_DESCRIPTION,
     EXHAUSTED_SUMMARY,
+    SHORT_WINDOW_DATA,
+    effective_tiers,
     render_annotations,
+    slo_unit,
 )
-from slo_service.core.alerting.policy import AlertPolicy, BurnRateTier
+from slo_service.core.alerting.policy import AlertPolicy, EffectiveTier
 from slo_service.core.durations import format_duration
 from slo_service.core.model import (
     SLO,
@@ -68,6 +74,7 @@ HEADER_NOTES = (
     "# Prometheus has no calendar windows: calendar week/month SLOs use their nominal length (7d/30d).",
     "# Threshold SLIs are judged on 1-minute samples of the gauge, whatever the SLO's slice length.",
     "# Period error ratios are increase(bad)/increase(total) over the whole period, not averages of ratios.",
+    "# Burn-rate windows shrink with periods under 28 days so no tier fires at or below 1x (see explain-alerts).",
 )
 SLOTH_VERSION = "slo-service"
 GROUP_PREFIX = "slo-service"
@@ -219,7 +226,7 @@ def period_window(slo: SLO) -> str:
 def _sli_group(config: Config, slo: SLO) -> dict[str, Any]:
     labels = _record_labels(config, slo)
     rules: list[dict[str, Any]] = []
-    windows = list(ALERT_WINDOWS)
+    windows = list(dict.fromkeys([*ALERT_WINDOWS, *_tier_windows(config, slo)]))
     pw = period_window(slo)
     for w in windows:
         rules.append(
@@ -295,25 +302,57 @@ def _context(slo: SLO, policy: AlertPolicy, labels: Mapping[str, str]) -> dict[s
     }
 
 
+SLOTH_SEVERITY_LABEL = "sloth_severity"
+_PAGE_SEVERITIES = frozenset({"page", "critical"})
+
+
+def sloth_severity(severity: str) -> str:
+    """Sloth's two alert severities: "page" for pages, "ticket" for everything else."""
+    return "page" if severity in _PAGE_SEVERITIES else "ticket"
+
+
 def _alert_labels(config: Config, slo: SLO, policy: AlertPolicy) -> dict[str, str]:
     svc = config.services.get(slo.service)
     return {**(svc.labels if svc else {}), **slo.labels, **policy.labels, "service": slo.service, "slo": slo.name}
 
 
-def _tier_rule(config: Config, slo: SLO, policy: AlertPolicy, tier: BurnRateTier) -> dict[str, Any]:
-    factor = tier.factor(slo.period.nominal_length)
+def _tier_windows(config: Config, slo: SLO) -> list[str]:
+    """The windows the SLO's burn-rate tiers read, shortest first (e.g. 14m, 1m for a 7-day SLO)."""
+    policy = policy_of(config, slo)
+    named = {t.long_window_name: t.long_window for t in effective_tiers(slo, policy)}
+    named |= {t.short_window_name: t.short_window for t in effective_tiers(slo, policy)}
+    return [name for name, _ in sorted(named.items(), key=lambda kv: kv[1])]
+
+
+def _tier_rule(config: Config, slo: SLO, policy: AlertPolicy, tier: EffectiveTier) -> dict[str, Any]:
+    factor = tier.factor
     budget = num(slo.error_budget)
     bound = f"({num(factor)} * {budget})"
     long_w, short_w = tier.long_window_name, tier.short_window_name
     # max without (sloth_window): the two windows' series differ only in that label (as in Sloth)
     expr = (
-        f"max without (sloth_window) ({_sel(SLI_ERROR.format(window=long_w), slo)} >= {bound})\n"
+        f"max without (sloth_window) ({_sel(SLI_ERROR.format(window=long_w), slo)} > {bound})\n"
         f"and\n"
-        f"max without (sloth_window) ({_sel(SLI_ERROR.format(window=short_w), slo)} >= {bound})"
+        f"max without (sloth_window) ({_sel(SLI_ERROR.format(window=short_w), slo)} > {bound})"
     )
-    if policy.min_events > 0:
+    if slo.budgeting.method is BudgetingMethod.TIMESLICES:
+        # the engine's guard for timeslices: this share of the long window's slices has data
+        slices = tier.long_window / slo_unit(slo)
+        expr += f"\nand on () ({events_expr(config, slo, long_w)} >= {num(policy.min_slice_coverage * slices)})"
+    elif policy.min_events > 0:
         expr += f"\nand on () ({events_expr(config, slo, long_w)} >= {num(policy.min_events)})"
-    labels = {**_alert_labels(config, slo, policy), "severity": tier.severity, BURN_TIER_LABEL: tier.name}
+    # as the engine: the long window holds data for SHORT_WINDOW_DATA of a short window (steps at which
+    # the short window's ratio existed, at the SLO's resolution)
+    step = slo_unit(slo)
+    need = num(round(SHORT_WINDOW_DATA * (tier.short_window / step), 9))
+    short_series = f"max without (sloth_window) ({_sel(SLI_ERROR.format(window=short_w), slo)})"
+    expr += f"\nand on () (count_over_time({short_series}[{long_w}:{format_duration(step)}]) >= {need})"
+    labels = {
+        **_alert_labels(config, slo, policy),
+        "severity": tier.severity,
+        BURN_TIER_LABEL: tier.name,
+        SLOTH_SEVERITY_LABEL: sloth_severity(tier.severity),
+    }
     context = {
         **_context(slo, policy, labels),
         "severity": tier.severity,
@@ -338,8 +377,13 @@ def _tier_rule(config: Config, slo: SLO, policy: AlertPolicy, tier: BurnRateTier
 
 
 def _exhausted_rule(config: Config, slo: SLO, policy: AlertPolicy) -> dict[str, Any]:
-    labels = {**_alert_labels(config, slo, policy), "severity": policy.budget_exhausted_severity}
-    rule: dict[str, Any] = {"alert": BUDGET_EXHAUSTED, "expr": f"{_sel(PERIOD_BUDGET_REMAINING, slo)} <= 0"}
+    severity = policy.budget_exhausted_severity
+    labels = {
+        **_alert_labels(config, slo, policy),
+        "severity": severity,
+        SLOTH_SEVERITY_LABEL: sloth_severity(severity),
+    }
+    rule: dict[str, Any] = {"alert": BUDGET_EXHAUSTED, "expr": f"{_sel(PERIOD_BUDGET_REMAINING, slo)} < 0"}
     if policy.for_ > timedelta(0):
         rule["for"] = format_duration(policy.for_)
     rule["labels"] = labels
@@ -360,7 +404,7 @@ def policy_of(config: Config, slo: SLO) -> AlertPolicy:
 
 def _alert_group(config: Config, slo: SLO) -> dict[str, Any]:
     policy = policy_of(config, slo)
-    rules = [_tier_rule(config, slo, policy, t) for t in policy.tiers]
+    rules = [_tier_rule(config, slo, policy, t) for t in effective_tiers(slo, policy)]
     if policy.budget_exhausted:
         rules.append(_exhausted_rule(config, slo, policy))
     return {"name": f"{GROUP_PREFIX}-alerts-{sloth_id(slo)}", "rules": rules}

@@ -8,8 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from slo_service.core.evaluation import evaluate
-from slo_service.core.model import SLO, BudgetingMethod
+from slo_service.core.alerting.conditions import alert_windows
+from slo_service.core.alerting.config import AlertingConfig
+from slo_service.core.evaluation import WindowsOf, evaluate
+from slo_service.core.model import SLO, BudgetingMethod, Config
 from slo_service.core.ports import SLICES, CountIncrement, EvaluationSnapshot
 from slo_service.core.slo_math import SLOStatus
 from slo_service.core.timeslices import slice_verdicts_many
@@ -27,6 +29,16 @@ class EvaluationResult:
     verdicts_written: int
 
 
+def rule_windows(config: Config) -> WindowsOf:
+    """The windows each SLO's alert policy reads (shrunk tier windows, whole-slice no-data windows)."""
+    alerting = config.alerting or AlertingConfig()
+
+    def windows_of(slo: SLO) -> Mapping[str, timedelta]:
+        return alert_windows(slo, alerting.policy_for(slo.key))
+
+    return windows_of
+
+
 class Evaluator:
     """Runs one evaluation cycle over the live history; remembers which timeslices are settled."""
 
@@ -40,13 +52,13 @@ class Evaluator:
         keys = {s.key for s in keep}
         self._settled = {k: v for k, v in self._settled.items() if k in keys}
 
-    def run(self, slos: Sequence[SLO], now: datetime) -> EvaluationResult:
+    def run(self, slos: Sequence[SLO], now: datetime, windows_of: WindowsOf | None = None) -> EvaluationResult:
         started = time.perf_counter()
         with self.history.lock:
             self.history.matrix.advance(now)
         verdicts = self._settle_timeslices(slos, now)
         with self.history.lock:
-            statuses = evaluate(self.history.matrix, slos, now)
+            statuses = evaluate(self.history.matrix, slos, now, windows_of)
         duration = time.perf_counter() - started
         if self._last_snapshot is None or now - self._last_snapshot >= self.snapshot_interval:
             self._save_snapshots(statuses, now)

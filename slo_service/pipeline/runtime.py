@@ -22,7 +22,7 @@ from slo_service.pipeline.collect import (
     PushReceiver,
     ScrapeCollector,
 )
-from slo_service.pipeline.evaluate import EvaluationResult, Evaluator
+from slo_service.pipeline.evaluate import EvaluationResult, Evaluator, rule_windows
 from slo_service.pipeline.history import LiveHistory, to_increments
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,8 @@ class Runtime:
 
     def _apply(self, config: Config, previous: Config | None) -> tuple[list[str], list[str]]:
         now = self.clock.now()
+        for warning in config.warnings:  # e.g. a burn-rate tier that can never fire for its SLO
+            log.warning("config: %s", warning)
         self.history.rebuild(config.slos, now)
         self.evaluator.forget(config.slos)
         collectors: dict[str, ScrapeCollector | PromQLCollector] = {}
@@ -199,7 +201,7 @@ class Runtime:
     def evaluate(self) -> EvaluationResult:
         config = self.config
         self.history.flush()
-        result = self.evaluator.run(config.slos, self.clock.now())
+        result = self.evaluator.run(config.slos, self.clock.now(), windows_of=rule_windows(config))
         with self._lock:
             self.statuses = dict(result.statuses)
             self.last_evaluation = result

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, StrictBool, StrictInt
 
 from slo_service.core.alerting.config import DEFAULT_POLICY, AlertingConfig, ReceiverKind, ReceiverSpec
-from slo_service.core.alerting.policy import AlertPolicy, BurnRateTier
+from slo_service.core.alerting.policy import WINDOWS_PERIOD, AlertPolicy, BurnRateTier
 from slo_service.core.model import slo_key
 from slo_service.core.oncall.escalation import EscalationLevel, EscalationPolicy
 from slo_service.core.oncall.schedule import Layer, Override, Restriction, Rotation, Schedule
@@ -104,6 +104,8 @@ class PolicySpec(Spec):
     """A named rule policy. Fields left out take AlertPolicy's defaults."""
 
     min_events: Number | None = None
+    min_slice_coverage: Number | None = None
+    min_budget_coverage: Number | None = None
     no_data_after: str | None = None  # null disables the no-data alert (told apart from "left out")
     budget_exhausted: StrictBool | None = None
     for_: str | None = Field(None, alias="for")
@@ -810,8 +812,9 @@ def _policy(file: _File, path: YPath, spec: PolicySpec, base: AlertPolicy, *, me
     given = spec.model_fields_set
     changes: dict[str, Any] = {}
     ok = True
-    if spec.min_events is not None:
-        changes["min_events"] = spec.min_events
+    for key in ("min_events", "min_slice_coverage", "min_budget_coverage"):
+        if getattr(spec, key) is not None:
+            changes[key] = getattr(spec, key)
     if "no_data_after" in given:
         if spec.no_data_after is None:
             changes["no_data_after"] = None
@@ -848,7 +851,8 @@ def _policy(file: _File, path: YPath, spec: PolicySpec, base: AlertPolicy, *, me
         return replace(base, **changes)
     except ValueError as exc:
         message = str(exc)
-        field = next((f for f in ("min_events", "no_data_after", "tiers", "for") if f in message), None)
+        fields = ("min_events", "min_slice_coverage", "min_budget_coverage", "no_data_after", "tiers", "for")
+        field = next((f for f in fields if f in message), None)
         file.add((*path, field) if field else path, message)
         return None
 
@@ -877,13 +881,26 @@ def _tiers(file: _File, path: YPath, specs: list[TierSpec]) -> tuple[BurnRateTie
             ok = False
             continue
         try:
-            out.append(BurnRateTier(spec.name, spec.severity, long_window, short_window, spec.budget_share, for_))
+            tier = BurnRateTier(spec.name, spec.severity, long_window, short_window, spec.budget_share, for_)
         except ValueError as exc:
             message = str(exc)
             field = next((f for f in ("budget_share", "short window", "for") if f in message), None)
             target = {"short window": "short_window"}.get(field or "", field)
             file.add((*t_path, target) if target else t_path, message)
             ok = False
+            continue
+        if tier.min_factor < 1.0:
+            # below 1x a tier fires on SLOs that meet their objective (core/alerting/policy.py)
+            need = tier.long_window / WINDOWS_PERIOD
+            file.add(
+                (*t_path, "budget_share"),
+                f"{spec.budget_share:g} of the budget in {spec.long_window} is a {tier.min_factor:.3g}x "
+                f"burn rate for a 28-day period; a tier must fire only above 1x: "
+                f"use a budget_share of at least {need:.3g}",
+            )
+            ok = False
+            continue
+        out.append(tier)
     return tuple(out) if ok else None
 
 

@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
+from slo_service.core.alerting.config import AlertingConfig
+from slo_service.core.alerting.explain import explain_tiers
 from slo_service.core.conventions import RESERVED_LABELS
 from slo_service.core.durations import format_duration, parse_duration
 from slo_service.core.model import (
@@ -500,6 +502,7 @@ class _Loader:
             files=tuple(self.files),
             alerting=alerting,
             monitors=monitors,
+            warnings=tuple(_tier_warnings(slos, alerting, first_slo)),
         )
 
     @staticmethod
@@ -1016,3 +1019,13 @@ def _threshold(file: _File, path: YPath, spec: ThresholdSpec, source_kind: str |
         value=spec.value,
         aggregate=Aggregation(spec.aggregate),
     )
+
+
+def _tier_warnings(slos: list[SLO], alerting: AlertingConfig, where: dict[str, str]) -> list[str]:
+    """A warning per burn-rate tier that can never fire for its SLO (e.g. 14.4x on a 90% objective)."""
+    out = []
+    for slo in slos:
+        for e in explain_tiers(slo, alerting.policy_for(slo.key)):
+            if e.problem is not None:
+                out.append(f"{where.get(slo.key, slo.key)}: alerting: {e.problem}")
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,56 @@ def test_validate_accepts_the_example_config() -> None:
     result = cli("validate", str(REPO / "examples" / "slo-service.yaml"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "5 SLOs" in result.stdout
+
+
+def test_validate_says_what_each_tier_becomes_for_each_period() -> None:
+    result = cli("validate", str(REPO / "examples" / "slo-service.yaml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = {line.split(" (")[0].strip(): line for line in result.stdout.splitlines() if line.startswith("  ")}
+    # 7 days: the windows shrink to a quarter, the thresholds stay above 1x
+    assert "page-fast 15m/5m >13.4x" in lines["fraud-detector/latency"]
+    assert "ticket-slow 18h/1h30m >1.12x" in lines["fraud-detector/latency"]
+    # 30 days: the workbook's windows
+    assert "page-fast 1h/5m >14.4x" in lines["fraud-detector/prediction-success"]
+    # 5-minute slices: whole slices
+    assert "page-fast 15m/5m" in lines["fraud-detector/feature-freshness"]
+
+
+def test_validate_warns_about_a_tier_that_can_never_fire(tmp_path: Path) -> None:
+    path = tmp_path / "slo.yaml"
+    path.write_text(
+        "apiVersion: slo-service/v1\n"
+        "services: [{name: svc}]\n"
+        "sources: [{name: p, type: push}]\n"
+        "slos:\n"
+        "  - {service: svc, name: a, objective: 90, period: 30d, sli: {ratio: {source: p, good: g, total: t}}}\n"
+    )
+    result = cli("validate", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    warning = " ".join(result.stderr.split())
+    assert f"warning: {path}:5: alerting: burn-rate tier 'page-fast' can never fire for svc/a" in warning
+    assert "page-fast 1h/5m >14.4x (never fires)" in result.stdout
+
+
+def test_explain_alerts_prints_the_effective_tiers(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "slo_service", "explain-alerts", "fraud-detector/feature-freshness"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    cells = [[c.strip() for c in row.strip("│").split("│")] for row in rows]
+    by_tier = {c[0]: c for c in cells}
+    assert by_tier["page-fast"][:5] == ["page-fast", "page", "15m", "5m", "> 13.4x"]
+    assert by_tier["ticket-slow"][:5] == ["ticket-slow", "ticket", "18h", "1h30m", "> 1.12x"]
+    assert ">= 1.5 of 3 slices with data" in by_tier["page-fast"][6]
+    assert "SLONoData: no data for 30m" in result.stdout
+    missing = cli("explain-alerts", "nope/nothing", cwd=REPO)
+    assert missing.returncode == 1 and "no SLO 'nope/nothing'" in missing.stderr
 
 
 def test_validate_prints_every_problem_with_file_and_line(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from pytest_httpserver import HTTPServer
 from tests.integration.test_service_process import Target
 from tests.support.fake_pagerduty import ROUTING_KEY, FakePagerDuty
 from tests.support.fake_slack import TOKEN, FakeSlack
+from tests.support.history import seed_history
 from tests.support.process import ServiceProcess, run_service, start_local_server, wait_for
 
 ENV = {
@@ -112,6 +113,7 @@ def test_a_slack_answering_after_the_timeout_shows_one_message_and_the_resolve_u
     world: World, sqlite_url: str, tmp_path: Path
 ) -> None:
     target, slack, pd, config = world
+    seed_history(sqlite_url, "checkout-model", "availability")  # enough history for the 5m page to be judged
     slack.post_delay = 2.5  # Slack posts, then answers after the receiver's 1 s timeout
     with run_service([config], sqlite_url, tmp_path, env=ENV) as svc:
         outage(svc, target)
@@ -137,6 +139,7 @@ def test_sigkill_while_the_slack_post_is_in_flight_leaves_one_message_after_the_
     world: World, sqlite_url: str, tmp_path: Path
 ) -> None:
     target, slack, pd, config = world
+    seed_history(sqlite_url, "checkout-model", "availability")
     slack.post_gate = threading.Event()  # Slack takes the post and holds the answer
     with run_service([config], sqlite_url, tmp_path, env=ENV) as svc:
         outage(svc, target)
@@ -165,6 +168,7 @@ def test_the_pagerduty_page_arrives_within_a_second_while_slack_is_throttled_or_
     world: World, sqlite_url: str, tmp_path: Path, misbehaviour: str
 ) -> None:
     target, slack, pd, config = world
+    seed_history(sqlite_url, "checkout-model", "availability")
     env = dict(ENV)
     if misbehaviour == "throttled":
         slack.throttle_until, slack.retry_after = time.monotonic() + 3600, 5

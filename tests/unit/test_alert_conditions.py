@@ -16,6 +16,7 @@ from slo_service.core.alerting.conditions import (
     NO_DATA,
     TARGET_DOWN,
     AlertCondition,
+    alert_windows,
     render,
     slo_conditions,
     slo_scope,
@@ -63,7 +64,8 @@ def fake_status(
     """A status with (good, total) per window name (every alert window + period; `default` elsewhere)."""
     counts = counts or {}
     windows: dict[str, WindowStatus] = {}
-    for name, w in [*ALERT_WINDOWS.items(), (PERIOD_WINDOW, slo.period.nominal_length)]:
+    named = {**ALERT_WINDOWS, **alert_windows(slo, AlertPolicy())}
+    for name, w in [*named.items(), (PERIOD_WINDOW, slo.period.nominal_length)]:
         good, total = counts.get(name, default)
         b = burn_rate(good, total, slo.objective)
         s = good / total if total else None
@@ -109,16 +111,20 @@ def test_tier_needs_both_windows_at_or_above_the_factor() -> None:
     assert not both["page-slow"].active
 
 
-def test_exactly_the_factor_fires_despite_float_rounding() -> None:
+def test_exactly_the_factor_does_not_fire_despite_float_rounding() -> None:
     slo = make_slo()
-    # 1.44% errors: (1 - 0.9856) / (1 - 0.999) computes as 14.39999..., which must still page
+    # 1.44% errors burn exactly 14.4x: tiers fire strictly above their threshold (Sloth's `>`)
     exact = (98_560.0, 100_000.0)
-    assert burn_rate(*exact, 0.999) < 14.4  # type: ignore[operator]
     c = by_rule(slo_conditions(slo, fake_status(slo, {"1h": exact, "5m": exact}), AlertPolicy(), T0))["page-fast"]
-    assert c.active
-    below = (98_561.0, 100_000.0)
-    c = by_rule(slo_conditions(slo, fake_status(slo, {"1h": below, "5m": exact}), AlertPolicy(), T0))["page-fast"]
     assert not c.active
+    # a burn that float arithmetic puts a hair above 14.4x is still exactly 14.4x
+    hair = (100_000.0 - 14.4 * (1 - 0.999) * 100_000.0 * (1 + 1e-12), 100_000.0)
+    assert burn_rate(*hair, 0.999) > 14.4  # type: ignore[operator]
+    c = by_rule(slo_conditions(slo, fake_status(slo, {"1h": hair, "5m": hair}), AlertPolicy(), T0))["page-fast"]
+    assert not c.active
+    above = (98_559.0, 100_000.0)  # 14.41x
+    c = by_rule(slo_conditions(slo, fake_status(slo, {"1h": above, "5m": above}), AlertPolicy(), T0))["page-fast"]
+    assert c.active
 
 
 def test_missing_data_never_fires_a_burn_alert() -> None:
@@ -139,14 +145,19 @@ def test_min_events_guard() -> None:
     assert not guarded.active and guarded.values["events_long"] == 3 and guarded.values["min_events"] == 100
 
 
-def test_period_scales_the_threshold() -> None:
+def test_short_periods_shrink_the_windows_not_the_threshold() -> None:
     slo = make_slo(period=7 * DAY)
-    c = by_rule(slo_conditions(slo, fake_status(slo, {"1h": bad(3.4), "5m": bad(3.4)}), AlertPolicy(), T0))
-    assert c["page-fast"].values["threshold"] == pytest.approx(3.36)
-    assert c["page-fast"].active  # 3.4x pages a 7-day SLO ...
-    slo30 = make_slo()
-    c30 = by_rule(slo_conditions(slo30, fake_status(slo30, {"1h": bad(3.4), "5m": bad(3.4)}), AlertPolicy(), T0))
-    assert not c30["page-fast"].active  # ... but not a 30-day one
+    # a 7-day SLO's page-fast reads 15m and 5m windows at 13.44x: 3.4x there pages nobody
+    mild = fake_status(slo, {"15m": bad(3.4), "5m": bad(3.4)})
+    c = by_rule(slo_conditions(slo, mild, AlertPolicy(), T0))["page-fast"]
+    assert c.values["threshold"] == pytest.approx(13.44) and not c.active
+    assert c.annotations["description"].startswith("Burn rate 3.4x over 15m and 3.4x over 5m; threshold 13.4x")
+    # the 1h window burning (what a 30-day SLO's page-fast reads) is not what a 7-day SLO reads
+    c = by_rule(slo_conditions(slo, fake_status(slo, {"1h": bad(20), "5m": bad(20)}), AlertPolicy(), T0))
+    assert not c["page-fast"].active
+    c = by_rule(slo_conditions(slo, fake_status(slo, {"15m": bad(14), "5m": bad(20)}), AlertPolicy(), T0))
+    assert c["page-fast"].active
+    assert all(cond.values["threshold"] > 1.0 for cond in c.values() if cond.labels["alertname"] == BURN_RATE_HIGH)
 
 
 def test_missing_window_is_a_clear_error() -> None:
@@ -163,9 +174,10 @@ def test_missing_window_is_a_clear_error() -> None:
         slo_conditions(slo, replace(status, key="x/y"), AlertPolicy(), T0)
 
 
-def test_budget_exhausted_at_zero_or_below() -> None:
+def test_budget_exhausted_strictly_below_zero() -> None:
     slo = make_slo()
-    for remaining, active in [(0.01, False), (0.0, True), (-0.5, True), (None, False)]:
+    cases = [(0.01, False), (0.0, False), (-1e-12, False), (-0.001, True), (-0.5, True), (None, False)]
+    for remaining, active in cases:
         c = by_rule(slo_conditions(slo, fake_status(slo, remaining=remaining), AlertPolicy(), T0))[BUDGET_EXHAUSTED]
         assert c.active is active, remaining
         assert c.values["budget_remaining"] == remaining
@@ -283,7 +295,7 @@ class Sim:
             yield k, self.evaluate()
 
     def evaluate(self) -> list[Transition]:
-        self.status = evaluate(self.matrix, [self.slo], self.now)[self.slo.key]
+        self.status = evaluate(self.matrix, [self.slo], self.now, lambda s: alert_windows(s, self.policy))[self.slo.key]
         conds = slo_conditions(self.slo, self.status, self.policy, self.now)
         self.conditions = by_rule(conds)
         return self.book.update(conds, self.now, scope=slo_scope())
@@ -299,21 +311,28 @@ def rules_of(transitions: list[Transition]) -> list[tuple[str, AlertState]]:
     return [(_rule(t.alert.labels), t.current) for t in transitions]
 
 
-def test_steady_14_4x_burn_pages_after_one_hour_not_before() -> None:
+def test_steady_burn_exactly_at_14_4x_never_pages() -> None:
     sim = Sim(make_slo(), AlertPolicy())  # 30 clean days of 1000 requests a minute before T0
+    events = [(k, rules_of(t)) for k, t in sim.run(90, 1000.0, 0.0144) if t]  # 1.44% errors = 14.4x
+    assert events == []
+    assert sim.conditions["page-fast"].values["burn_rate_long"] == pytest.approx(14.4)
+
+
+def test_steady_15x_burn_pages_after_58_minutes_not_before() -> None:
+    sim = Sim(make_slo(), AlertPolicy())
     fired: list[tuple[int, list[tuple[str, AlertState]]]] = []
-    for k, transitions in sim.run(62, 1000.0, 0.0144):  # 1.44% errors = 14.4x from T0 on
+    for k, transitions in sim.run(62, 1000.0, 0.015):  # 1.5% errors = 15x from T0 on
         if transitions:
             fired.append((k, rules_of(transitions)))
-        if k == 59:
+        if k == 57:
             c = sim.conditions["page-fast"]
             assert not c.active
-            assert c.values["burn_rate_long"] == pytest.approx(14.4 * 59 / 60)
-            assert c.values["burn_rate_short"] == pytest.approx(14.4)
-    assert fired == [(60, [("page-fast", AlertState.FIRING)])]
+            assert c.values["burn_rate_long"] == pytest.approx(15 * 57 / 60)  # 14.25x: not above 14.4x yet
+            assert c.values["burn_rate_short"] == pytest.approx(15)
+    assert fired == [(58, [("page-fast", AlertState.FIRING)])]  # 15 * 58 / 60 = 14.5x
     c = sim.conditions["page-fast"]
-    assert c.annotations["summary"] == "fraud-detector/availability is burning its error budget at 14.4x (page-fast)"
-    assert sim.state("page-slow") is None  # 6h window at 14.4 * 1/6 = 2.4x
+    assert c.annotations["summary"] == "fraud-detector/availability is burning its error budget at 15x (page-fast)"
+    assert sim.state("page-slow") is None  # 6h window at 15 * 1/6 = 2.5x
 
 
 def test_a_burst_that_stops_resolves_once_the_short_window_recovers() -> None:
@@ -328,32 +347,77 @@ def test_a_burst_that_stops_resolves_once_the_short_window_recovers() -> None:
     assert sim.conditions["page-fast"].values["burn_rate_long"] == pytest.approx(25.0)
 
 
-def test_a_steady_2x_burn_never_pages_and_tickets_after_36_hours() -> None:
+def test_a_steady_2x_burn_never_pages_and_tickets_after_43_hours() -> None:
     # by hand, 99.9% / 30d, clean history: page-fast 14.4x, page-slow 6x, ticket-fast 3x: never at 2x.
-    # ticket-slow (1x over 3d and 6h): the 3d window burns 2x * t / 72h, which reaches 1x at t = 36h;
-    # the 6h short window is at 2x from t = 3h on.
+    # ticket-slow (1.2x over 3d and 6h): the 3d window burns 2x * t / 72h, which passes 1.2x after
+    # t = 43.2h = 43h12m; the 6h short window is at 2x from t = 3h on.
     sim = Sim(make_slo(), AlertPolicy())
-    hourly = [(k, rules_of(t)) for k, t in sim.run(35 * 60, 1000.0, 0.002, every=60) if t]
+    hourly = [(k, rules_of(t)) for k, t in sim.run(43 * 60, 1000.0, 0.002, every=60) if t]
     assert hourly == []
-    assert sim.conditions["ticket-slow"].values["burn_rate_long"] == pytest.approx(2 * 35 / 72)
-    last_hour = [(k, rules_of(t)) for k, t in sim.run(65, 1000.0, 0.002) if t]
-    assert last_hour == [(60, [("ticket-slow", AlertState.FIRING)])]
+    assert sim.conditions["ticket-slow"].values["burn_rate_long"] == pytest.approx(2 * 43 / 72)
+    last_hour = [(k, rules_of(t)) for k, t in sim.run(20, 1000.0, 0.002) if t]
+    # by hand 43h13m (at 43h12m it is exactly 1.2x); the 3d window starts inside a 5-minute slot, which it
+    # leaves out (counts_matrix), so it holds up to 5 fewer clean minutes and passes 1.2x up to 5 minutes early
+    assert len(last_hour) == 1 and last_hour[0][1] == [("ticket-slow", AlertState.FIRING)]
+    assert 8 <= last_hour[0][0] <= 13
+    assert sim.conditions["ticket-slow"].values["burn_rate_long"] > 1.2
     assert sim.conditions["ticket-fast"].values["burn_rate_long"] == pytest.approx(2.0)
-    assert sim.conditions["ticket-slow"].annotations["summary"].endswith("at 1x (ticket-slow)")
+    assert sim.conditions["ticket-slow"].annotations["summary"].endswith("at 1.2x (ticket-slow)")
     assert sim.state("page-fast") is sim.state("page-slow") is sim.state("ticket-fast") is None
+
+
+@pytest.mark.parametrize("days", [1, 7, 28, 30, 90])
+def test_an_error_ratio_exactly_at_the_objective_never_fires_from_a_fresh_start(days: int) -> None:
+    # no history at all: the first minutes alone must not decide anything
+    sim = Sim(make_slo(period=days * DAY), AlertPolicy(), history=timedelta(0))
+    first_hours = [(k, rules_of(t)) for k, t in sim.run(120, 1000.0, 0.001) if t]  # 0.1% errors = 1x
+    later = [(k, rules_of(t)) for k, t in sim.run(4 * 1440, 1000.0, 0.001, every=30) if t]
+    assert first_hours == [] and later == []
+    burns = [c.values["burn_rate_long"] for c in sim.conditions.values() if "burn_rate_long" in c.values]
+    assert burns and all(b == pytest.approx(1.0) for b in burns)
+    assert sim.conditions[BUDGET_EXHAUSTED].values["budget_remaining"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_budget_exhausted_waits_for_a_tenth_of_the_period() -> None:
+    # fresh start at 1.05x: over budget from the first minute, but one minute is no verdict on 30 days
+    sim = Sim(make_slo(), AlertPolicy(), history=timedelta(0))
+    first = [(k, rules_of(t)) for k, t in sim.run(60, 1000.0, 0.00105) if t]
+    assert first == []
+    c = sim.conditions[BUDGET_EXHAUSTED]
+    assert c.values["budget_remaining"] == pytest.approx(-0.05) and not c.active
+    assert c.values["period_coverage"] == pytest.approx((60 - 1) / (30 * 1440), rel=0.02)
+    # 10% of 30 days = 72 hours of data (the first hour above + 71): then the overspent budget is judged
+    hours = [(k, rules_of(t)) for k, t in sim.run(74 * 60, 1000.0, 0.00105, every=60) if t]
+    assert hours == [(71 * 60, [(BUDGET_EXHAUSTED, AlertState.FIRING)])]
+
+
+def test_a_tier_is_not_judged_on_less_data_than_its_short_window() -> None:
+    # fresh start at 2x: the 3-day ticket's windows hold one minute of data, which says nothing about 3 days
+    sim = Sim(make_slo(), AlertPolicy(), history=timedelta(0))
+    early = [(k, rules_of(t)) for k, t in sim.run(4 * 60, 1000.0, 0.002, every=10) if t]
+    assert early == []
+    c = sim.conditions["ticket-slow"]
+    assert c.values["burn_rate_long"] == pytest.approx(2.0) and c.values["burn_rate_short"] == pytest.approx(2.0)
+    # 80% of its 6h short window in data (4h48m): from then on a steady 2x opens the ticket
+    later = [(k, rules_of(t)) for k, t in sim.run(60, 1000.0, 0.002) if t]
+    assert later == [(48, [("ticket-slow", AlertState.FIRING)])]
+    # a page needs only 4 of its 5 short-window minutes: an incident right after a start pages in minutes
+    fresh = Sim(make_slo(), AlertPolicy(), history=timedelta(0))
+    pages = [(k, rules_of(t)) for k, t in fresh.run(30, 1000.0, 0.05) if t]  # 50x
+    assert pages == [(4, [("page-fast", AlertState.FIRING)]), (24, [("page-slow", AlertState.FIRING)])]
 
 
 def test_low_traffic_guard_at_night() -> None:
     def night(policy: AlertPolicy) -> tuple[Sim, list[tuple[str, AlertState]]]:
         sim = Sim(make_slo(), policy, history=timedelta(0))
         sim.load(T0 - 30 * DAY, T0 - 3 * HOUR, 1000.0, 0.0)  # busy days, then 3 silent hours
-        transitions = [tr for _, t in sim.run(1, 3.0, 1 / 3) for tr in t]  # 1 failed request out of 3
+        transitions = [tr for _, t in sim.run(5, 3.0, 1 / 3) for tr in t]  # 1 failed request out of 3 a minute
         return sim, rules_of(transitions)
 
     guarded, transitions = night(AlertPolicy(min_events=100))
     assert transitions == []
     c = guarded.conditions["page-fast"]
-    assert not c.active and c.values["events_long"] == 3
+    assert not c.active and c.values["events_long"] == 15
     assert c.values["burn_rate_long"] == pytest.approx(1000 / 3)  # 333x: the guard is what stops it
     _, unguarded = night(AlertPolicy())
     assert ("page-fast", AlertState.FIRING) in unguarded

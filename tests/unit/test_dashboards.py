@@ -502,10 +502,10 @@ def test_burn_rate_thresholds_come_from_the_default_tiers() -> None:
 
     expected = sorted((t.factor(timedelta(days=30)) for t in default_tiers()), reverse=True)
     assert [v for _, v in burn_rate_thresholds()] == pytest.approx(expected)
-    assert [v for _, v in burn_rate_thresholds()] == pytest.approx([14.4, 6, 3, 1])
+    assert [v for _, v in burn_rate_thresholds()] == pytest.approx([14.4, 6, 3, 1.2])
     burn = _panel("slo-detail.json", "Burn rate by window")
     values = [v for v, _ in _steps(burn["fieldConfig"]["defaults"]["thresholds"])][1:]
-    assert values == pytest.approx([1, 3, 6, 14.4])
+    assert values == pytest.approx([1.2, 3, 6, 14.4])
     assert burn["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] == "dashed"
 
 

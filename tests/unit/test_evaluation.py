@@ -91,14 +91,16 @@ def test_timeslices_budget_and_coverage() -> None:
     for k, s in enumerate(starts):
         m.add(slo.key + SLICES_SUFFIX, s, 0.0 if k in (0, 5, 20) else 1.0, 1.0)
     out = evaluate(m, [slo], now)["svc/ts"]
-    # [11:30:30, 12:00:30) holds the verdicts of 11:35 .. 11:55 (11:55 bad)
-    assert out.windows["30m"].total == 5 and out.windows["30m"].good == 4
+    # timeslice windows end with the newest completed slice (12:00): [11:30, 12:00) holds 11:30 .. 11:55
+    assert out.windows["30m"].end == T0
+    assert out.windows["30m"].total == 6 and out.windows["30m"].good == 4  # 11:30 and 11:55 bad
     assert out.windows["30m"].data_coverage == 1.0
-    assert out.windows["1h"].sli == pytest.approx(9 / 11)  # 11:05 .. 11:55, 11:30 and 11:55 bad
+    assert out.windows["1h"].sli == pytest.approx(10 / 12)  # 11:00 .. 11:55, 11:30 and 11:55 bad
     assert out.windows["2h"].data_coverage == 1.0
-    assert out.windows["2h"].burn_rate == pytest.approx((3 / 23) / 0.01)
-    assert out.windows["6h"].data_coverage == pytest.approx(24 / 71)  # slices 06:05 .. 11:55 expected
-    assert out.windows["5m"].total == 0 and out.windows["5m"].sli is None  # 11:55 starts before 11:55:30
+    assert out.windows["2h"].burn_rate == pytest.approx((3 / 24) / 0.01)
+    assert out.windows["6h"].data_coverage == pytest.approx(24 / 72)  # slices 06:00 .. 11:55 expected
+    # the 5m window holds exactly the newest completed slice: a 5-minute-slice SLO always has data there
+    assert out.windows["5m"].total == 1 and out.windows["5m"].good == 0
     # the budget allows 1% of ALL slices of the 7-day period: 20.16 bad slices
     assert out.budget == budget_timeslices(21, 24, 0.99, 7 * 288)
     assert out.budget.allowed_bad == pytest.approx(20.16)
@@ -176,11 +178,13 @@ def test_evaluate_matches_scalar_math_on_reference_sums(
         assert status.period_start == p_start
         assert status.period_end == period_end(slo.period, now)
         assert status.evaluated_at == now and status.objective == objective
-        starts = {name: now - w for name, w in ALERT_WINDOWS.items()} | {PERIOD_WINDOW: p_start}
+        # timeslice windows end with the newest completed slice; the period ends now
+        w_end = align(now, 300) if slo is ts else now
+        spans = {name: (w_end - w, w_end) for name, w in ALERT_WINDOWS.items()} | {PERIOD_WINDOW: (p_start, now)}
         row_key = matrix_row_key(slo)
         for name, w in status.windows.items():
-            assert (w.window, w.start, w.end) == (name, starts[name], now)
-            good, total = ref.sums(row_key, m.effective_start(w.start), end)
+            assert (w.window, w.start, w.end) == (name, *spans[name])
+            good, total = ref.sums(row_key, m.effective_start(w.start), end if w.end == now else w.end)
             assert (w.good, w.total) == (good, total), (slo.key, name)
             assert w.sli == sli(good, total)
             assert w.burn_rate == burn_rate(good, total, objective)

@@ -82,13 +82,19 @@ def test_three_groups_per_slo_in_config_order() -> None:
     ]
 
 
-@pytest.mark.parametrize(("days", "name"), [(30, "30d"), (28, "28d"), (7, "7d")])
-def test_sli_error_records_every_alert_window_and_the_period(days: int, name: str) -> None:
+@pytest.mark.parametrize(
+    ("days", "name", "tier_windows"),
+    [(30, "30d", []), (28, "28d", []), (7, "7d", ["7m", "15m", "1h30m", "18h"])],
+)
+def test_sli_error_records_every_alert_window_the_tiers_and_the_period(
+    days: int, name: str, tier_windows: list[str]
+) -> None:
     doc = prometheus_rules(_config(_slo(period=Period.rolling(timedelta(days=days)))))
     records = [r["record"] for r in _group(doc, "sli-recordings")]
-    assert records == [f"slo:sli_error:ratio_rate{w}" for w in [*ALERT_WINDOWS, name]]
+    expected = [*ALERT_WINDOWS, *tier_windows, name]  # a 7-day SLO's tiers read shrunk windows too
+    assert records == [f"slo:sli_error:ratio_rate{w}" for w in expected]
     windows = [r["labels"]["sloth_window"] for r in _group(doc, "sli-recordings")]
-    assert windows == [*ALERT_WINDOWS, name]
+    assert windows == expected
 
 
 def test_calendar_periods_use_their_nominal_length() -> None:
@@ -174,12 +180,16 @@ def test_threshold_expr_on_one_minute_samples() -> None:
     assert _record(doc, "sloth_slo_info")["labels"]["budgeting"] == "timeslices"
 
 
-def test_threshold_min_events_counts_slices() -> None:
+def test_timeslice_guard_is_a_share_of_the_window_slices() -> None:
     sli = ThresholdSLI("s", "gpu", Comparison.GE, 0.5, Aggregation.AVG)
     slo = _slo(sli, budgeting=Budgeting(BudgetingMethod.TIMESLICES, timedelta(minutes=5)))
-    doc = prometheus_rules(_config(slo, alerting=AlertingConfig(policies={"default": AlertPolicy(min_events=10)})))
+    # min_events counts events of occurrences SLOs; a timeslice SLO needs half its 12 slices in 1h
+    policy = AlertPolicy(min_events=100, min_slice_coverage=0.5)
+    doc = prometheus_rules(_config(slo, alerting=AlertingConfig(policies={"default": policy})))
     expr = _group(doc, "alerts")[0]["expr"]
-    assert "and on () (count_over_time((avg(gpu))[1h:5m]) >= 10)" in expr
+    assert "\nand on () (count_over_time((avg(gpu))[1h:5m]) >= 6)\n" in expr
+    # and the long window holds data for 80% of the 5m short window: at least 0.8 of a 5-minute slice
+    assert expr.endswith("[1h:5m]) >= 0.8)")
 
 
 # ------------------------------------------------------------------------------------------- meta
@@ -211,20 +221,22 @@ def test_meta_records() -> None:
 @pytest.mark.parametrize(
     ("days", "factors"),
     [
-        (30, ["14.4", "6", "3", "1"]),
-        (28, ["13.44", "5.6", "2.8", "0.933333333333"]),
-        (7, ["3.36", "1.4", "0.7", "0.233333333333"]),
+        (30, ["14.4", "6", "3", "1.2"]),
+        (28, ["13.44", "5.6", "2.8", "1.12"]),
+        (7, ["13.44", "5.6", "2.8", "1.12"]),
     ],
 )
-def test_burn_alert_factors_follow_the_period(days: int, factors: list[str]) -> None:
-    doc = prometheus_rules(_config(_slo(period=Period.rolling(timedelta(days=days)))))
+def test_burn_alert_factors_and_windows_are_the_engines(days: int, factors: list[str]) -> None:
+    period = timedelta(days=days)
+    doc = prometheus_rules(_config(_slo(period=Period.rolling(period))))
     alerts = [r for r in _group(doc, "alerts") if r["alert"] == "SLOBurnRateHigh"]
     assert len(alerts) == 4
     for rule, factor, tier in zip(alerts, factors, default_tiers(), strict=True):
-        assert f">= ({factor} * 0.001)" in rule["expr"]
-        assert f"slo:sli_error:ratio_rate{tier.long_window_name}{{" in rule["expr"]
-        assert f"slo:sli_error:ratio_rate{tier.short_window_name}{{" in rule["expr"]
-        assert num(tier.factor(timedelta(days=days))) == factor
+        effective = tier.effective(period)
+        assert f"> ({factor} * 0.001)" in rule["expr"]
+        assert f"slo:sli_error:ratio_rate{effective.long_window_name}{{" in rule["expr"]
+        assert f"slo:sli_error:ratio_rate{effective.short_window_name}{{" in rule["expr"]
+        assert num(effective.factor) == factor
 
 
 def test_burn_alert_shape_labels_and_no_min_events_clause_by_default() -> None:
@@ -232,9 +244,11 @@ def test_burn_alert_shape_labels_and_no_min_events_clause_by_default() -> None:
     rule = _group(doc, "alerts")[0]
     sel = '{sloth_id="svc-avail", sloth_service="svc", sloth_slo="avail"}'
     assert rule["expr"] == (
-        f"max without (sloth_window) (slo:sli_error:ratio_rate1h{sel} >= (14.4 * 0.001))\n"
+        f"max without (sloth_window) (slo:sli_error:ratio_rate1h{sel} > (14.4 * 0.001))\n"
         "and\n"
-        f"max without (sloth_window) (slo:sli_error:ratio_rate5m{sel} >= (14.4 * 0.001))"
+        f"max without (sloth_window) (slo:sli_error:ratio_rate5m{sel} > (14.4 * 0.001))\n"
+        # the engine's rule: the 1h window holds at least 4 of the 5m short window's minutes of data
+        f"and on () (count_over_time(max without (sloth_window) (slo:sli_error:ratio_rate5m{sel})[1h:1m]) >= 4)"
     )
     assert "for" not in rule
     assert rule["labels"] == {
@@ -244,8 +258,22 @@ def test_burn_alert_shape_labels_and_no_min_events_clause_by_default() -> None:
         "slo": "avail",
         "severity": "page",
         "burn_tier": "page-fast",
+        "sloth_severity": "page",  # Sloth's dashboards select alerts on it
     }
     assert "svc/avail is burning its error budget at" in rule["annotations"]["summary"]
+
+
+def test_every_alert_rule_carries_sloths_page_or_ticket_severity() -> None:
+    doc = prometheus_rules(_config(_slo()))
+    rules = _group(doc, "alerts")
+    by_tier = {r["labels"].get("burn_tier", r["alert"]): r["labels"]["sloth_severity"] for r in rules}
+    assert by_tier == {
+        "page-fast": "page",
+        "page-slow": "page",
+        "ticket-fast": "ticket",
+        "ticket-slow": "ticket",
+        "SLOErrorBudgetExhausted": "ticket",
+    }
 
 
 def test_custom_policy_tiers_for_min_events_labels_and_annotations() -> None:
@@ -262,7 +290,7 @@ def test_custom_policy_tiers_for_min_events_labels_and_annotations() -> None:
     )
     doc = prometheus_rules(_config(_slo(), _slo(name="other"), alerting=alerting))
     (rule,) = _group(doc, "alerts")
-    assert rule["expr"].endswith("\nand on () (sum(increase(req_total[1h])) >= 100)")
+    assert "\nand on () (sum(increase(req_total[1h])) >= 100)\n" in rule["expr"]
     assert rule["for"] == "2m"
     assert rule["labels"]["team"] == "oncall" and rule["labels"]["severity"] == "critical"
     assert rule["labels"]["burn_tier"] == "fast"
@@ -278,7 +306,7 @@ def test_budget_exhausted_alert() -> None:
     rule = _group(doc, "alerts")[-1]
     assert rule["alert"] == "SLOErrorBudgetExhausted"
     assert rule["expr"] == (
-        'slo:period_error_budget_remaining:ratio{sloth_id="svc-avail", sloth_service="svc", sloth_slo="avail"} <= 0'
+        'slo:period_error_budget_remaining:ratio{sloth_id="svc-avail", sloth_service="svc", sloth_slo="avail"} < 0'
     )
     assert rule["for"] == "10m"
     assert rule["labels"]["severity"] == "page"

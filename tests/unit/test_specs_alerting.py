@@ -324,7 +324,9 @@ CASES: list[tuple[str, list[tuple[str, str]], list[tuple[str, str, str]]]] = [
             (
                 "min_event:",
                 "alerting.policies.default.min_event",
-                "unknown field 'min_event' (did you mean 'min_events'?); allowed fields: min_events, no_data_after, "
+                "unknown field 'min_event' (did you mean 'min_events'?); allowed fields: min_events, "
+                "min_slice_coverage, "
+                "min_budget_coverage, no_data_after, "
                 "budget_exhausted, for, labels, annotations, tiers, no_data_severity, budget_exhausted_severity",
             )
         ],
@@ -360,7 +362,8 @@ CASES: list[tuple[str, list[tuple[str, str]], list[tuple[str, str, str]]]] = [
             (
                 "polcy",
                 "slos[0].alerting.polcy",
-                "unknown field 'polcy' (did you mean 'policy'?); allowed fields: min_events, no_data_after, "
+                "unknown field 'polcy' (did you mean 'policy'?); allowed fields: min_events, min_slice_coverage, "
+                "min_budget_coverage, no_data_after, "
                 "budget_exhausted, for, labels, annotations, tiers, no_data_severity, budget_exhausted_severity, "
                 "policy",
             )
@@ -761,6 +764,18 @@ CASES: list[tuple[str, list[tuple[str, str]], list[tuple[str, str, str]]]] = [
         ],
     ),
     (
+        "tier-at-or-below-1x",
+        [("budget_share: 0.02, for: 2m}", "budget_share: 0.001, for: 2m}")],
+        [
+            (
+                "{name: fast",
+                "alerting.policies.strict.tiers[0].budget_share",
+                "0.001 of the budget in 1h is a 0.672x burn rate for a 28-day period; a tier must fire only "
+                "above 1x: use a budget_share of at least 0.00149",
+            )
+        ],
+    ),
+    (
         "tier-duplicate-name",
         [
             (
@@ -1016,3 +1031,15 @@ def test_an_slo_alerting_given_as_a_bare_name_suggests_the_mapping(tmp_path: Pat
     assert [str(p) for p in validate_files([path])] == [
         f"{path}:12: slos[0].alerting: expected a mapping such as {{policy: strict}}, got str 'strict'"
     ]
+
+
+def test_a_tier_that_can_never_fire_is_a_warning_naming_the_slo_line(tmp_path: Path) -> None:
+    # a 90% objective burns at most 10x (every event bad): the 13.44x tier (28 days) can never fire
+    path = write(tmp_path, edit(("objective: 99\n", "objective: 90\n")))
+    config = load_config([path])
+    assert len(config.warnings) == 1
+    (warning,) = config.warnings
+    line = next(n for n, text in enumerate(BASE.splitlines(), 1) if "name: ok" in text)
+    assert warning.startswith(f"{path}:{line}: alerting: burn-rate tier 'fast' can never fire for svc/ok")
+    assert "13.4x is not below 10x" in warning
+    assert load_config([write(tmp_path, BASE, "fine.yaml")]).warnings == ()

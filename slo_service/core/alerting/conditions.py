@@ -6,14 +6,23 @@ condition on every evaluation, active or not, so ``lifecycle.AlertBook`` can res
 
 Rules (alert names are constants below):
 
-* ``SLOBurnRateHigh``, one per tier (label ``tier``): active when the long AND the short window burn
-  at or above ``tier.factor(period)`` and the long window holds at least ``policy.min_events``
-  events. A window without data (burn rate None) never fires. "At or above" allows a relative
-  1e-9 of floating-point slack: a steady 1.44% error ratio computes as 14.399999999999x, and an
-  exact 14.4x burn must page.
-* ``SLOErrorBudgetExhausted``: active when ``status.budget.remaining_ratio <= 0``.
+* ``SLOBurnRateHigh``, one per tier (label ``burn_tier``): the tier as applied to the SLO's period
+  and resolution (``BurnRateTier.effective``: windows shrink for periods under 28 days, so no tier
+  fires at or below 1x). Active when the long AND the short window burn strictly ABOVE the tier's
+  factor and the low-traffic guard holds: the long window holds at least ``policy.min_events``
+  events (occurrences SLOs) or at least ``policy.min_slice_coverage`` of its slices have a verdict
+  (timeslice SLOs, whose windows count slices), and the long window holds data for at least
+  ``SHORT_WINDOW_DATA`` of the short window's length: a 3-day ticket is not judged on the first
+  minute after a fresh start (while a 1h page may fire once 4 of its 5 short-window minutes are
+  in). A window without data (burn rate None) never fires. "Strictly above" allows a relative
+  1e-9 of floating-point slack the other way: a steady error ratio exactly at the threshold
+  computes as 14.400000000001x and must not page.
+* ``SLOErrorBudgetExhausted``: active when ``status.budget.remaining_ratio < 0`` (strictly: a
+  budget spent exactly to 0 met its objective) and the data covers at least
+  ``policy.min_budget_coverage`` of the whole period (a budget judged on one minute is noise).
 * ``SLONoData``: active when the SLO had no events for ``policy.no_data_after``: judged from
-  ``last_data_at`` when given, otherwise from the status window of that length having a total of 0.
+  ``last_data_at`` when given, otherwise from the status window of that length (rounded up to whole
+  slices for timeslice SLOs, see ``alert_windows``) having a total of 0.
   With neither a status nor ``last_data_at`` (the SLO was never evaluated) the condition is active
   and its ``for_`` is raised to at least ``no_data_after``, so the lifecycle waits that long.
 * ``ScrapeTargetDown``: a target whose latest collection failed.
@@ -28,9 +37,9 @@ Caveat, no-data judged from the window: an SLO added to the config a minute ago 
 window too. Callers that know better pass ``last_data_at`` (e.g. the newest stored slice, or the
 time the SLO was first configured when it has no data yet).
 
-Windows are looked up as ``status.windows[format_duration(window)]`` ("5m", "1h", "3d"); a window a
-rule needs that the status lacks raises ValueError naming it (``AlertPolicy.required_windows()``
-lists them for the evaluator).
+Windows are looked up as ``status.windows[format_duration(window)]`` ("5m", "1h", "14m"); a window a
+rule needs that the status lacks raises ValueError naming it (``alert_windows(slo, policy)`` lists
+them for the evaluator).
 """
 
 from __future__ import annotations
@@ -40,11 +49,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from slo_service.core.alerting.policy import AlertPolicy, BurnRateTier
+from slo_service.core.alerting.policy import MINUTE, AlertPolicy, EffectiveTier
 from slo_service.core.durations import format_duration
-from slo_service.core.model import SLO
+from slo_service.core.model import SLO, BudgetingMethod
 from slo_service.core.ports import ScrapeHealth
 from slo_service.core.slo_math import SLOStatus, WindowStatus
+from slo_service.core.timeslices import slice_seconds
 from slo_service.core.windows import PERIOD_WINDOW
 
 BURN_TIER_LABEL = "burn_tier"
@@ -59,7 +69,38 @@ SLO_ALERTNAMES = frozenset({BURN_RATE_HIGH, BUDGET_EXHAUSTED, NO_DATA})
 FLOAT_SLACK = 1e-9
 """Relative tolerance of the burn-rate comparison (see the module docstring)."""
 
+SHORT_WINDOW_DATA = 0.8
+"""A tier's long window must hold data for this share of its short window's length (see above)."""
+
+FRESHNESS_WINDOW = timedelta(minutes=5)
+"""Data in this window (at least one slice for timeslice SLOs) means the SLO has fresh data."""
+
 _ZERO = timedelta(0)
+
+
+def slo_unit(slo: SLO) -> timedelta:
+    """The resolution an SLO's windows count in: its timeslice, or one minute of events."""
+    if slo.budgeting.method is BudgetingMethod.TIMESLICES:
+        return timedelta(seconds=slice_seconds(slo))
+    return MINUTE
+
+
+def effective_tiers(slo: SLO, policy: AlertPolicy) -> tuple[EffectiveTier, ...]:
+    """The policy's burn-rate tiers as they apply to this SLO (its period and resolution)."""
+    return policy.effective_tiers(slo.period.nominal_length, slo_unit(slo))
+
+
+def freshness_window(slo: SLO) -> timedelta:
+    """The window whose data tells "data is flowing": 5 minutes, or one slice if that is longer."""
+    return max(FRESHNESS_WINDOW, slo_unit(slo))
+
+
+def alert_windows(slo: SLO, policy: AlertPolicy) -> dict[str, timedelta]:
+    """Every window (by SLOStatus.windows name) the rules of `policy` read for `slo`, for the evaluator."""
+    out = policy.required_windows(slo.period.nominal_length, slo_unit(slo))
+    fresh = freshness_window(slo)
+    out[format_duration(fresh)] = fresh
+    return out
 
 
 @dataclass(frozen=True)
@@ -71,6 +112,10 @@ class AlertCondition:
     active: bool
     values: Mapping[str, float | None]  # what triggered it: burn_rate_long, threshold, events_long, ...
     for_: timedelta = field(default=_ZERO)  # how long it must stay active before firing (see lifecycle)
+    # An alert another system already judged (an Alertmanager's startsAt / endsAt): the lifecycle
+    # keeps these times instead of the evaluation time. None for the service's own rules.
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
 
 
 def condition_for(condition: AlertCondition) -> timedelta:
@@ -169,8 +214,30 @@ def _window(status: SLOStatus, name: str, slo: SLO, why: str) -> WindowStatus:
         ) from None
 
 
-def _burns_at_least(burn: float | None, factor: float) -> bool:
-    return burn is not None and burn >= factor * (1.0 - FLOAT_SLACK)
+def _burns_above(burn: float | None, factor: float) -> bool:
+    return burn is not None and burn > factor * (1.0 + FLOAT_SLACK)
+
+
+def _enough_traffic(slo: SLO, policy: AlertPolicy, window: WindowStatus) -> bool:
+    """The low-traffic guard, per budgeting method: events for occurrences, slice coverage for timeslices."""
+    if slo.budgeting.method is BudgetingMethod.TIMESLICES:
+        return window.data_coverage >= policy.min_slice_coverage * (1.0 - FLOAT_SLACK)
+    return window.total >= policy.min_events
+
+
+def _enough_history(tier: EffectiveTier, window: WindowStatus) -> bool:
+    """The long window holds at least SHORT_WINDOW_DATA of a short window's worth of data."""
+    return window.data_coverage * tier.long_window >= SHORT_WINDOW_DATA * tier.short_window * (1.0 - FLOAT_SLACK)
+
+
+def period_coverage(status: SLOStatus) -> float:
+    """Share (0..1) of the WHOLE period covered by data so far (the period window's coverage of the
+    elapsed part, times the elapsed share of the period)."""
+    whole = status.period_end - status.period_start
+    if whole <= _ZERO:
+        return 0.0
+    elapsed = min(max(status.evaluated_at - status.period_start, _ZERO), whole)
+    return status.period.data_coverage * (elapsed / whole)
 
 
 def _base_labels(slo: SLO, policy: AlertPolicy, extra_labels: Mapping[str, str]) -> dict[str, str]:
@@ -197,12 +264,11 @@ def _tier_condition(
     slo: SLO,
     status: SLOStatus | None,
     policy: AlertPolicy,
-    tier: BurnRateTier,
+    tier: EffectiveTier,
     labels: dict[str, str],
     base: dict[str, str],
-    period: timedelta,
 ) -> AlertCondition:
-    factor = tier.factor(period)
+    factor = tier.factor
     long_w: WindowStatus | None = None
     short_w: WindowStatus | None = None
     if status is not None:
@@ -213,9 +279,10 @@ def _tier_condition(
     events_long = long_w.total if long_w else None
     active = (
         long_w is not None
-        and _burns_at_least(burn_long, factor)
-        and _burns_at_least(burn_short, factor)
-        and long_w.total >= policy.min_events
+        and _burns_above(burn_long, factor)
+        and _burns_above(burn_short, factor)
+        and _enough_traffic(slo, policy, long_w)
+        and _enough_history(tier, long_w)
     )
     # "burn_tier", not "tier": services commonly carry their own `tier` label (tier: "1").
     labels = {**labels, "alertname": BURN_RATE_HIGH, "severity": tier.severity, BURN_TIER_LABEL: tier.name}
@@ -241,6 +308,7 @@ def _tier_condition(
         "coverage_long": long_w.data_coverage if long_w else None,
         "coverage_short": short_w.data_coverage if short_w else None,
         "min_events": float(policy.min_events),
+        "min_slice_coverage": policy.min_slice_coverage,
         "budget_remaining": status.budget.remaining_ratio if status is not None else None,
     }
     annotations = render_annotations(
@@ -253,7 +321,12 @@ def _exhausted_condition(
     status: SLOStatus | None, policy: AlertPolicy, labels: dict[str, str], base: dict[str, str]
 ) -> AlertCondition:
     remaining = status.budget.remaining_ratio if status is not None else None
-    active = remaining is not None and remaining <= 0
+    covered = period_coverage(status) if status is not None else 0.0
+    active = (
+        remaining is not None
+        and remaining < -FLOAT_SLACK
+        and covered >= policy.min_budget_coverage * (1.0 - FLOAT_SLACK)
+    )
     labels = {**labels, "alertname": BUDGET_EXHAUSTED, "severity": policy.budget_exhausted_severity}
     context = {**labels, **base}
     values: dict[str, float | None] = {
@@ -261,6 +334,8 @@ def _exhausted_condition(
         "budget_consumed": status.budget.consumed_ratio if status is not None else None,
         "allowed_bad": status.budget.allowed_bad if status is not None else None,
         "consumed_bad": status.budget.consumed_bad if status is not None else None,
+        "period_coverage": covered,
+        "min_budget_coverage": policy.min_budget_coverage,
     }
     annotations = render_annotations(
         {"summary": EXHAUSTED_SUMMARY, "description": EXHAUSTED_DESCRIPTION}, policy.annotations, context
@@ -291,7 +366,9 @@ def _no_data_condition(
     window_total: float | None = None
     coverage: float | None = None
     if status is not None:
-        w = _window(status, format_duration(after), slo, "the no-data rule (no_data_after)")
+        window = policy.no_data_window(slo_unit(slo))
+        assert window is not None
+        w = _window(status, format_duration(window), slo, "the no-data rule (no_data_after)")
         window_total, coverage = w.total, w.data_coverage
     if last_data_at is not None:
         silent_for = max(now - last_data_at, _ZERO)
@@ -341,7 +418,7 @@ def slo_conditions(
     period = slo.period.nominal_length
     labels = {**_base_labels(slo, policy, extra_labels or {}), "service": slo.service, "slo": slo.name}
     base = _base_context(slo, status, period)
-    out = [_tier_condition(slo, status, policy, t, labels, base, period) for t in policy.tiers]
+    out = [_tier_condition(slo, status, policy, t, labels, base) for t in effective_tiers(slo, policy)]
     if policy.budget_exhausted:
         out.append(_exhausted_condition(status, policy, labels, base))
     if policy.no_data_after is not None:

@@ -33,7 +33,7 @@ run: migrate
 	$(BIN)/slo-service demo --config examples/slo-service.yaml
 
 demo-incident:
-	curl -fsS -X POST 'http://127.0.0.1:9105/incident?duration=600'
+	curl -fsS -X POST 'http://127.0.0.1:9105/incident?duration=900'
 
 # pytest exits 5 when it collected no tests: that is a failure here, never a pass.
 test: $(STAMP)

@@ -1,4 +1,4 @@
-"""The `slo-service` command line: serve, demo, validate, db upgrade, status, silence."""
+"""The `slo-service` command line: serve, demo, validate, db upgrade, status, alerts, silence."""
 
 from __future__ import annotations
 
@@ -103,17 +103,17 @@ def demo(
     alert_port: Annotated[int, typer.Option(help="port of the demo webhook that prints notifications")] = 9106,
 ) -> None:
     """Run the service together with a simulated model server that the example config scrapes."""
-    from slo_service.demo.model_server import DemoModelServer
+    from slo_service.demo.alert_sink import AlertSink
+    from slo_service.demo.model_server import HEALTHY_ERROR_RATE, DemoModelServer
 
     settings = _settings(config or [str(EXAMPLE_CONFIG)], host, port, database_url)
-    from slo_service.demo.alert_sink import AlertSink
-
-    # 0.1% errors: every example SLO holds its objective until an incident is triggered.
-    server = DemoModelServer(host="127.0.0.1", port=demo_port, error_rate=0.001)
+    # Every example SLO holds its objective with a margin until an incident is triggered.
+    server = DemoModelServer(host="127.0.0.1", port=demo_port, error_rate=HEALTHY_ERROR_RATE)
     server.start()
-    sink = AlertSink(alert_port)  # the example config's webhook receiver: pages show up in this log
+    sink = AlertSink(alert_port)  # the example config's webhook receiver: each notification is one line here
     sink.start()
     console.print(f"demo model server on {server.url}/metrics (POST {server.url}/incident to start an incident)")
+    console.print(f"demo alert receiver on http://127.0.0.1:{sink.port}/alerts (prints every notification)")
     if incident:
         server.trigger_incident()
     try:
@@ -362,6 +362,127 @@ def silence_expire(
     base = _base_url(url)
     _api("DELETE", base, f"/api/v1/silences/{silence_id}")
     typer.echo(f"expired {silence_id}")
+
+
+alerts_app = typer.Typer(
+    help="Alerts of a running service: a table (no subcommand), or ack.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(alerts_app, name="alerts")
+_FP_SHOWN = 12  # fingerprint characters in the table; `alerts ack` takes them (any unique prefix)
+
+
+@alerts_app.callback()
+def alerts_list(
+    ctx: typer.Context,
+    state: Annotated[str | None, typer.Option(help="pending, firing or resolved; default all")] = None,
+    service: Annotated[str | None, typer.Option(help="only this service")] = None,
+    severity: Annotated[str | None, typer.Option(help="only this severity: page, ticket...")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 50,
+    url: UrlOpt = None,
+) -> None:
+    """A table of alert episodes, newest first: what fired, since when, how hard it burns, who acked it."""
+    if ctx.invoked_subcommand is not None:
+        return
+    base = _base_url(url)
+    params: dict[str, Any] = {"limit": limit}
+    for key, value in (("state", state), ("service", service), ("severity", severity)):
+        if value:
+            params[key] = value
+    items = _api("GET", base, "/api/v1/alerts", params=params)
+    acked = _acked_by(_api("GET", base, "/api/v1/notifications/groups"))
+    table = Table(title=f"alerts at {base}" + (f" ({state})" if state else ""))
+    for col in ("fingerprint", "alert", "service/slo", "severity", "tier", "state", "since", "value", "acked by"):
+        table.add_column(col, overflow="fold")
+    for a in items:
+        labels = a["labels"]
+        # an SLO alert names its SLO; a target-down alert its target; a drift alert its monitor
+        where = f"{labels.get('service', '')}/{labels['slo']}" if "slo" in labels else ""
+        where = where or labels.get("target") or labels.get("monitor", "")
+        table.add_row(
+            a["fingerprint"][:_FP_SHOWN],
+            labels.get("alertname", ""),
+            where,
+            labels.get("severity", ""),
+            labels.get("burn_tier", ""),
+            _state(a["state"]),
+            _since(a),
+            _alert_value(a.get("values") or {}),
+            ", ".join(sorted(acked.get(a["fingerprint"], ()))) if a["state"] != "resolved" else "",
+        )
+    out = console if console.is_terminal else Console(width=250)
+    if items:
+        out.print(table)
+    else:
+        out.print(f"no alerts at {base}" + (f" in state {state}" if state else ""))
+
+
+def _acked_by(groups: list[dict[str, Any]]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for g in groups:
+        if g.get("acknowledged_by"):
+            for fp in g.get("fingerprints") or ():
+                out.setdefault(fp, set()).add(g["acknowledged_by"])
+    return out
+
+
+def _state(state: str) -> str:
+    colour = {"firing": "red", "pending": "yellow", "resolved": "green"}.get(state, "white")
+    return f"[{colour}]{state}[/]"
+
+
+def _since(alert: dict[str, Any]) -> str:
+    """When it entered its state (fired, pending, resolved), and for how long it has been there."""
+    from datetime import datetime
+
+    from slo_service.core.durations import format_duration
+
+    state = alert["state"]
+    raw = {"firing": alert.get("fired_at"), "resolved": alert.get("resolved_at")}.get(state) or alert["active_since"]
+    at = datetime.fromisoformat(raw)
+    text = at.strftime("%Y-%m-%d %H:%M:%S")
+    if state != "resolved":
+        held = datetime.fromisoformat(alert["last_evaluated_at"]) - at
+        text += f" ({format_duration(held) if held.total_seconds() >= 1 else '0s'})"
+    return text
+
+
+def _alert_value(values: dict[str, Any]) -> str:
+    """What made it fire, in the alert's own terms: a burn rate, the budget left, the silence."""
+    if values.get("burn_rate_long") is not None:
+        short = values.get("burn_rate_short")
+        text = f"burn {values['burn_rate_long']:.2f}x" + (f" / {short:.2f}x" if short is not None else "")
+        return text + (f" > {values['threshold']:.3g}x" if values.get("threshold") is not None else "")
+    if values.get("budget_remaining") is not None and "budget_consumed" in values:
+        return f"budget left {values['budget_remaining'] * 100:.1f}%"
+    if values.get("no_data_for_seconds") is not None:
+        return f"no data for {values['no_data_for_seconds']:.0f}s"
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(values.items())[:3])
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    target: Annotated[str, typer.Argument(help="an alert fingerprint (or a unique prefix of it), or a group key")],
+    by: Annotated[str, typer.Option("--by", help="who acknowledges")],
+    url: UrlOpt = None,
+) -> None:
+    """Acknowledge an alert's notification groups: escalation stops, receivers get an acknowledge."""
+    base = _base_url(url)
+    groups = _api("GET", base, "/api/v1/notifications/groups")
+    if any(g["group_key"] == target for g in groups):
+        done = _api("POST", base, "/api/v1/notifications/groups/ack", json={"group_key": target, "by": by})
+    else:
+        alerts = _api("GET", base, "/api/v1/alerts", params={"limit": 10_000})
+        matches = sorted({a["fingerprint"] for a in alerts if a["fingerprint"].startswith(target)})
+        if len(matches) != 1:
+            problem = "matches no alert" if not matches else f"matches {len(matches)} alerts: {', '.join(matches)}"
+            err_console.print(f"[red]{target!r} {problem}[/]")
+            raise typer.Exit(1)
+        done = _api("POST", base, f"/api/v1/alerts/{matches[0]}/ack", json={"by": by})
+    typer.echo(f"acknowledged by {done['by']}: {len(done['acknowledged_groups'])} group(s)")
+    for key in done["acknowledged_groups"]:
+        typer.echo(f"  {key}")
 
 
 generate_app = typer.Typer(help="Generate Prometheus rules, Alertmanager config and Grafana dashboards.")

@@ -61,6 +61,7 @@ class GroupOut(BaseModel):
     started_at: datetime
     group_labels: dict[str, str]
     alerts: int = Field(description="alerts in the last notification of the group")
+    fingerprints: list[str] = Field(description="fingerprints of those alerts")
     acknowledged_by: str | None
     acknowledged_at: datetime | None
     escalation_level: int | None = Field(description="1 = first level; null without an escalation policy")
@@ -82,6 +83,7 @@ def group_out(episode: GroupEpisode) -> GroupOut:
         started_at=episode.started_at,
         group_labels=dict(payload.get("groupLabels") or {}),
         alerts=len(payload.get("alerts") or []),
+        fingerprints=[str(a["fingerprint"]) for a in payload.get("alerts") or [] if a.get("fingerprint")],
         acknowledged_by=episode.acknowledged_by,
         acknowledged_at=episode.acknowledged_at,
         escalation_level=episode.escalation_level + 1 if episode.escalation_level >= 0 else None,

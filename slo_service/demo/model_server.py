@@ -2,8 +2,16 @@
 
 Each tick (about one second) it simulates the requests of that second for a fraud-detection model:
 request counts by code, a latency histogram, prediction outcomes, feature freshness and GPU memory.
-`trigger_incident()` (or `POST /incident?duration=300`) makes requests fail and slow down and stops
-the feature refresh for a while. Randomness is seeded and time is injectable, so tests drive
+`trigger_incident()` (or `POST /incident?duration=900`) tells the demo's story of a bad incident:
+
+* at once: 30% of requests fail and most are slow (the availability, latency and prediction-success
+  SLOs burn);
+* the feature refresh job fails: the server falls back to a snapshot `INCIDENT_FEATURE_AGE` (11 min)
+  old and no refresh lands until the incident ends, so the feature age passes 900 s after 4 minutes;
+* GPU memory leaks `GPU_LEAK_PER_SECOND`: from about 0.7 it passes 0.9 after about 3 minutes.
+
+Healthy, the feature set is refreshed every 10 minutes (+-30 s jitter: the age never reaches 900 s)
+and GPU memory stays in [0.6, 0.8]. Randomness is seeded and time is injectable, so tests drive
 `tick()` by hand and get the same numbers every run.
 
     python -m slo_service.demo.model_server --port 9105 [--incident]
@@ -31,6 +39,17 @@ VERSION = "v3"
 ROUTE = "/predict"
 BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 FEATURE_REFRESH_SECONDS = 600.0
+FEATURE_REFRESH_JITTER = 30.0
+INCIDENT_FEATURE_AGE = 660.0
+"""An incident serves features from a snapshot at least this old: past 900 s four minutes in."""
+GPU_LEAK_PER_SECOND = 0.001
+GPU_INCIDENT_CEILING = 0.97
+INCIDENT_SECONDS = 900.0
+"""Long enough for every page of the story (after an hour of healthy history): prediction-success
+(~2 min), latency (~4 min), feature freshness (5-10 min, by the 5-minute slice), GPU memory (~13 min)."""
+HEALTHY_ERROR_RATE = 0.0005
+"""`slo-service demo`'s error rate: every example SLO burns at most 0.5x while healthy (0.1% would sit
+exactly at prediction-success's 99.9% objective, and its budget would run out by chance after days)."""
 
 
 @dataclass
@@ -62,7 +81,7 @@ class Simulation:
         self.errors = 0
         self.slow = 0
         self.feature_age = self.rng.uniform(0, 120)
-        self._next_refresh = FEATURE_REFRESH_SECONDS + self.rng.uniform(-30, 30)
+        self._next_refresh = self._refresh_interval()
         self.gpu = 0.7
         self.requests_total = Counter(
             "model_requests",
@@ -98,8 +117,16 @@ class Simulation:
         self.freshness.labels("user_features").set(self.feature_age)
         self.gpu_memory.labels("0").set(self.gpu)
 
-    def trigger_incident(self, duration_s: float = 300.0, error_rate: float = 0.3, slow: bool = True) -> Incident:
+    def _refresh_interval(self) -> float:
+        return FEATURE_REFRESH_SECONDS + self.rng.uniform(-FEATURE_REFRESH_JITTER, FEATURE_REFRESH_JITTER)
+
+    def trigger_incident(
+        self, duration_s: float = INCIDENT_SECONDS, error_rate: float = 0.3, slow: bool = True
+    ) -> Incident:
         with self._lock:
+            if self.incident is None:
+                # the refresh job fails and the server falls back to an older snapshot
+                self.feature_age = max(self.feature_age, INCIDENT_FEATURE_AGE)
             self.incident = Incident(self.time_source() + duration_s, error_rate, slow)
             return self.incident
 
@@ -154,11 +181,11 @@ class Simulation:
         self.feature_age += dt
         if self.feature_age >= self._next_refresh and incident is None:
             self.feature_age = self.rng.uniform(0, 5)
-            self._next_refresh = FEATURE_REFRESH_SECONDS + self.rng.uniform(-30, 30)
+            self._next_refresh = self._refresh_interval()
         self.freshness.labels("user_features").set(round(self.feature_age, 3))
-        # GPU memory: a bounded random walk around 0.7, pinned near 0.95 during an incident
+        # GPU memory: a bounded random walk around 0.7; during an incident it leaks up to a ceiling
         if incident is not None:
-            self.gpu = min(0.99, max(0.9, 0.95 + self.rng.gauss(0, 0.01)))
+            self.gpu = min(GPU_INCIDENT_CEILING, self.gpu + GPU_LEAK_PER_SECOND * dt + self.rng.gauss(0, 0.002))
         else:
             target = 0.7 + self.rng.gauss(0, 0.02)
             self.gpu = min(0.8, max(0.6, self.gpu + 0.3 * (target - self.gpu)))
@@ -173,6 +200,8 @@ class Simulation:
             "ticks": self.ticks,
             "requests": self.requests,
             "errors": self.errors,
+            "feature_age_seconds": round(self.feature_age, 1),
+            "gpu_memory_used_ratio": round(self.gpu, 3),
             "incident": None
             if incident is None
             else {
@@ -213,7 +242,9 @@ class DemoModelServer:
     def tick(self, dt: float = 1.0) -> None:
         self.sim.tick(dt)
 
-    def trigger_incident(self, duration_s: float = 300.0, error_rate: float = 0.3, slow: bool = True) -> None:
+    def trigger_incident(
+        self, duration_s: float = INCIDENT_SECONDS, error_rate: float = 0.3, slow: bool = True
+    ) -> None:
         self.sim.trigger_incident(duration_s, error_rate, slow)
 
     def start(self, simulate: bool = True) -> DemoModelServer:
@@ -291,7 +322,7 @@ def _handler(server: DemoModelServer) -> type[BaseHTTPRequestHandler]:
                 return
             query = parse_qs(parts.query)
             try:
-                duration = float(query.get("duration", ["300"])[0])
+                duration = float(query.get("duration", [str(INCIDENT_SECONDS)])[0])
                 error_rate = float(query.get("error_rate", ["0.3"])[0])
                 slow = query.get("slow", ["true"])[0].lower() not in ("0", "false", "no")
                 if duration <= 0 or not 0 <= error_rate <= 1:
@@ -313,13 +344,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="requests per second")
     parser.add_argument("--error-rate", type=float, default=0.005)
     parser.add_argument("--incident", action="store_true", help="start with an incident")
-    parser.add_argument("--incident-duration", type=float, default=300.0)
+    parser.add_argument("--incident-duration", type=float, default=INCIDENT_SECONDS)
     args = parser.parse_args(argv)
     server = DemoModelServer(args.host, args.port, args.seed, args.rate, args.error_rate)
     if args.incident:
         server.trigger_incident(args.incident_duration)
     server.start()
-    print(f"demo model server on {server.url}/metrics (POST {server.url}/incident?duration=300)", flush=True)
+    print(f"demo model server on {server.url}/metrics (POST {server.url}/incident?duration=900)", flush=True)
     try:
         while True:
             time.sleep(3600)

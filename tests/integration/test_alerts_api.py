@@ -141,6 +141,7 @@ def test_ack_stops_escalation_and_enqueues_an_acknowledge_message(firing: World,
     assert groups[keys[0]]["acknowledged_by"] == "alice"
     assert groups[keys[0]]["receiver"] == "pager"
     assert groups[keys[0]]["group_labels"] == {"service": "fraud", "slo": "availability", "severity": "page"}
+    assert groups[keys[0]]["fingerprints"] == [fp]
     assert [a.via for a in firing.alert_store.acknowledgements()] == ["api"]
     firing.minutes(1, ok=9_000, errors=1_000)
     assert [m.action for m in firing.pages()] == ["trigger", "acknowledge"]
@@ -553,6 +554,48 @@ def test_silence_cli_add_list_expire(world: World, served: str) -> None:
 
 def test_silence_cli_unreachable_service_exits_2() -> None:
     result = cli("list", "--url", f"http://127.0.0.1:{free_port()}")
+    assert result.returncode == 2 and "cannot reach" in result.stderr
+
+
+def alerts_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "slo_service", "alerts", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def table_rows(output: str) -> list[list[str]]:
+    rows = [line for line in output.splitlines() if line.startswith("│")]
+    return [[c.strip() for c in row.strip("│").split("│")] for row in rows]
+
+
+def test_alerts_cli_lists_and_acknowledges(firing: World, served: str) -> None:
+    fp = next(a.fingerprint for a in firing.alerting.active_alerts() if a.labels["severity"] == "page")
+    listed = alerts_cli("--url", served, "--state", "firing")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    rows = {r[0]: r for r in table_rows(listed.stdout)}
+    row = rows[fp[:12]]
+    assert row[1:6] == ["SLOBurnRateHigh", "fraud/availability", "page", "page-fast", "firing"]
+    assert row[6].startswith(firing.alerting.book.get(fp).fired_at.strftime("%Y-%m-%d %H:%M:%S"))  # type: ignore[union-attr]
+    burn = firing.alerting.book.get(fp).values["burn_rate_long"]  # type: ignore[union-attr]
+    assert row[7].startswith(f"burn {burn:.2f}x /") and row[7].endswith("> 14.4x")
+    assert row[8] == ""  # nobody acknowledged it yet
+
+    acked = alerts_cli("ack", fp[:12], "--by", "alice", "--url", served)
+    assert acked.returncode == 0, acked.stdout + acked.stderr
+    assert acked.stdout.startswith("acknowledged by alice: 1 group(s)")
+    assert [m.action for m in firing.alert_store.messages(receiver="pager")] == ["acknowledge", "trigger"]
+    rows = {r[0]: r for r in table_rows(alerts_cli("--url", served).stdout)}
+    assert rows[fp[:12]][8] == "alice"
+
+    assert "no alerts" in alerts_cli("--url", served, "--state", "resolved").stdout
+    unknown = alerts_cli("ack", "ffffffffffff", "--by", "alice", "--url", served)
+    assert unknown.returncode == 1 and "matches no alert" in unknown.stderr
+    bad = alerts_cli("--url", served, "--state", "burning")
+    assert bad.returncode == 1 and "state" in bad.stderr
+
+
+def test_alerts_cli_unreachable_service_exits_2() -> None:
+    result = alerts_cli("--url", f"http://127.0.0.1:{free_port()}")
     assert result.returncode == 2 and "cannot reach" in result.stderr
 
 

@@ -211,3 +211,74 @@ def test_main_runs_until_interrupted(monkeypatch: pytest.MonkeyPatch, capsys: py
     monkeypatch.setattr(time, "sleep", interrupt)
     main(["--port", "0", "--incident", "--seed", "1"])
     assert "demo model server on http://127.0.0.1:" in capsys.readouterr().out
+
+
+def test_healthy_simulation_never_breaches_freshness_or_gpu_in_a_day() -> None:
+    # a low request rate keeps a simulated day fast; freshness and GPU do not depend on it
+    clock = FakeTime()
+    sim = DemoModelServer(port=0, seed=5, rate=0.2, time_source=clock).sim
+    ages, gpus, refreshes = [], [], 0
+    for _ in range(24 * 3600):
+        clock.now += 1
+        before = sim.feature_age
+        sim.tick(1.0)
+        refreshes += sim.feature_age < before
+        ages.append(sim.feature_age)
+        gpus.append(sim.gpu)
+    assert max(ages) < 900 - 250  # refreshed every 10 min +- 30 s: far from the 900 s threshold
+    assert 24 * 6 - 2 <= refreshes <= 24 * 6 + 2
+    assert min(gpus) >= 0.6 and max(gpus) <= 0.8
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_an_incident_breaches_freshness_after_4_minutes_and_gpu_after_about_3(seed: int) -> None:
+    clock = FakeTime()
+    sim = DemoModelServer(port=0, seed=seed, time_source=clock).sim
+    for _ in range(seed * 377):  # a different refresh phase for each seed
+        clock.now += 1
+        sim.tick(1.0)
+    sim.trigger_incident()  # the default: 15 minutes
+    ages, gpus = [], []
+    for _ in range(899):
+        clock.now += 1
+        sim.tick(1.0)
+        ages.append(sim.feature_age)
+        gpus.append(sim.gpu)
+    assert sim.active_incident() is not None
+    first_stale = next(i for i, age in enumerate(ages) if age >= 900)
+    assert 235 <= first_stale <= 240  # the fallback snapshot is 11 minutes old: 900 s four minutes in
+    assert all(age >= 900 for age in ages[first_stale:])  # no refresh lands during the incident
+    first_full = next(i for i, g in enumerate(gpus) if g > 0.9)
+    assert 120 <= first_full <= 300
+    assert sum(g > 0.9 for g in gpus[first_full:]) >= 0.95 * len(gpus[first_full:])
+    clock.now += 1
+    sim.tick(1.0)  # over: the refresh lands, GPU memory is freed
+    assert sim.active_incident() is None
+    assert sim.feature_age < 10 and sim.gpu <= 0.8
+
+
+def test_alert_sink_prints_each_notification_as_one_line() -> None:
+    from slo_service.adapters.receivers.webhook import WebhookReceiver
+    from slo_service.demo.alert_sink import AlertSink, describe
+    from tests.unit.test_alerting_pipeline import World, alerting_config
+
+    sink = AlertSink(0, echo=False)
+    sink.start()
+    try:
+        url = f"http://127.0.0.1:{sink.port}/alerts"
+        world = World(alerting_config(), {name: WebhookReceiver(name, url) for name in ("pager", "tickets")})  # type: ignore[dict-item]
+        world.minutes(60, ok=10_000, errors=0)
+        world.minutes(15, ok=9_000, errors=1_000)  # 100x: the page tier fires
+        fp = next(a.fingerprint for a in world.alerting.active_alerts() if a.labels["severity"] == "page")
+        world.alerting.acknowledge(fp, "alice")
+        world.minutes(1, ok=9_000, errors=1_000)
+        world.minutes(20, ok=10_000, errors=0)
+    finally:
+        sink.stop()
+    pages = [line for line in sink.lines if "severity=page" in line]
+    assert [line.split()[0] for line in pages] == ["FIRING", "ACKNOWLEDGED", "RESOLVED"]
+    assert pages[0].startswith("FIRING       fraud/availability SLOBurnRateHigh severity=page tier=page-fast burn=")
+    assert pages[0].endswith("(> 14.4x)")
+    assert pages[1].endswith("by alice")
+    escalated = {**sink.received[0], "escalation": {"level": 2, "levels": 3, "repetition": 0}, "oncall": ["bob"]}
+    assert describe(escalated).endswith("escalation level 2/3 on call: bob")

@@ -336,9 +336,9 @@ def _tier_rule(config: Config, slo: SLO, policy: AlertPolicy, tier: EffectiveTie
         f"max without (sloth_window) ({_sel(SLI_ERROR.format(window=short_w), slo)} > {bound})"
     )
     if slo.budgeting.method is BudgetingMethod.TIMESLICES:
-        # the engine's guard for timeslices: this share of the long window's slices has data
-        slices = tier.long_window / slo_unit(slo)
-        expr += f"\nand on () ({events_expr(config, slo, long_w)} >= {num(policy.min_slice_coverage * slices)})"
+        # the engine's guard for timeslices: this share of the short window's slices has data
+        slices = tier.short_window / slo_unit(slo)
+        expr += f"\nand on () ({events_expr(config, slo, short_w)} >= {num(policy.min_slice_coverage * slices)})"
     elif policy.min_events > 0:
         expr += f"\nand on () ({events_expr(config, slo, long_w)} >= {num(policy.min_events)})"
     # as the engine: the long window holds data for SHORT_WINDOW_DATA of a short window (steps at which

@@ -120,3 +120,13 @@ def test_a_5_minute_slice_slo_never_reads_an_empty_5m_window() -> None:
     now = status.evaluated_at
     assert now.second == 37 or now.second == 7
     assert five.end == now.replace(second=0, microsecond=0) - timedelta(minutes=now.minute % 5)
+
+
+def test_a_fresh_start_pages_a_1_minute_slice_slo_within_minutes() -> None:
+    # the demo's GPU SLO: an incident right after `make run` must page, not wait for half an hour of history
+    world = World(freshness_slo(1, Period.calendar(CalendarUnit.MONTH, "UTC")))
+    world.run(2, freshness=30.0)
+    world.run(8, freshness=2000.0)
+    assert ("trigger", "SLOBurnRateHigh") in world.notified()
+    page = next(a for a in world.alerting.book.alerts() if a.labels.get("burn_tier") == "page-fast")
+    assert page.fired_at is not None and page.fired_at - START <= timedelta(minutes=8)

@@ -183,13 +183,14 @@ def test_threshold_expr_on_one_minute_samples() -> None:
 def test_timeslice_guard_is_a_share_of_the_window_slices() -> None:
     sli = ThresholdSLI("s", "gpu", Comparison.GE, 0.5, Aggregation.AVG)
     slo = _slo(sli, budgeting=Budgeting(BudgetingMethod.TIMESLICES, timedelta(minutes=5)))
-    # min_events counts events of occurrences SLOs; a timeslice SLO needs half its 12 slices in 1h
-    policy = AlertPolicy(min_events=100, min_slice_coverage=0.5)
+    # min_events counts events of occurrences SLOs; a timeslice SLO needs 70% of the 6 slices of its 30m
+    # short window (page-slow, 6h/30m at 30 days)
+    policy = AlertPolicy(min_events=100, min_slice_coverage=0.7)
     doc = prometheus_rules(_config(slo, alerting=AlertingConfig(policies={"default": policy})))
-    expr = _group(doc, "alerts")[0]["expr"]
-    assert "\nand on () (count_over_time((avg(gpu))[1h:5m]) >= 6)\n" in expr
-    # and the long window holds data for 80% of the 5m short window: at least 0.8 of a 5-minute slice
-    assert expr.endswith("[1h:5m]) >= 0.8)")
+    expr = _group(doc, "alerts")[1]["expr"]
+    assert "\nand on () (count_over_time((avg(gpu))[30m:5m]) >= 4.2)\n" in expr
+    # and the long window holds data for 80% of the 30m short window: 4.8 five-minute slices
+    assert expr.endswith("[6h:5m]) >= 4.8)")
 
 
 # ------------------------------------------------------------------------------------------- meta

@@ -10,8 +10,8 @@ Rules (alert names are constants below):
   and resolution (``BurnRateTier.effective``: windows shrink for periods under 28 days, so no tier
   fires at or below 1x). Active when the long AND the short window burn strictly ABOVE the tier's
   factor and the low-traffic guard holds: the long window holds at least ``policy.min_events``
-  events (occurrences SLOs) or at least ``policy.min_slice_coverage`` of its slices have a verdict
-  (timeslice SLOs, whose windows count slices), and the long window holds data for at least
+  events (occurrences SLOs) or at least ``policy.min_slice_coverage`` of the short window's slices
+  have a verdict (timeslice SLOs, whose windows count slices), and the long window holds data for at least
   ``SHORT_WINDOW_DATA`` of the short window's length: a 3-day ticket is not judged on the first
   minute after a fresh start (while a 1h page may fire once 4 of its 5 short-window minutes are
   in). A window without data (burn rate None) never fires. "Strictly above" allows a relative
@@ -218,11 +218,14 @@ def _burns_above(burn: float | None, factor: float) -> bool:
     return burn is not None and burn > factor * (1.0 + FLOAT_SLACK)
 
 
-def _enough_traffic(slo: SLO, policy: AlertPolicy, window: WindowStatus) -> bool:
-    """The low-traffic guard, per budgeting method: events for occurrences, slice coverage for timeslices."""
+def _enough_traffic(slo: SLO, policy: AlertPolicy, long_w: WindowStatus, short_w: WindowStatus) -> bool:
+    """The low-traffic guard, per budgeting method: events in the long window for occurrences; for
+    timeslices, verdicts in that share of the SHORT window's slices (the recent past is mostly
+    covered; on the long window the share would also hold a page back for half an hour after a
+    fresh start, which the history rule below already covers)."""
     if slo.budgeting.method is BudgetingMethod.TIMESLICES:
-        return window.data_coverage >= policy.min_slice_coverage * (1.0 - FLOAT_SLACK)
-    return window.total >= policy.min_events
+        return short_w.data_coverage >= policy.min_slice_coverage * (1.0 - FLOAT_SLACK)
+    return long_w.total >= policy.min_events
 
 
 def _enough_history(tier: EffectiveTier, window: WindowStatus) -> bool:
@@ -281,7 +284,8 @@ def _tier_condition(
         long_w is not None
         and _burns_above(burn_long, factor)
         and _burns_above(burn_short, factor)
-        and _enough_traffic(slo, policy, long_w)
+        and short_w is not None
+        and _enough_traffic(slo, policy, long_w, short_w)
         and _enough_history(tier, long_w)
     )
     # "burn_tier", not "tier": services commonly carry their own `tier` label (tier: "1").

@@ -35,11 +35,11 @@ class TierExplanation:
         return self.tier.budget_share
 
 
-def _guard(slo: SLO, policy: AlertPolicy, long_window: timedelta) -> str:
+def _guard(slo: SLO, policy: AlertPolicy, short_window: timedelta) -> str:
     if slo.budgeting.method is BudgetingMethod.TIMESLICES:
-        slices = long_window // slo_unit(slo)
+        slices = short_window // slo_unit(slo)
         need = policy.min_slice_coverage * slices
-        return f">= {need:.3g} of {slices} slices with data"
+        return f">= {need:.3g} of the short window's {slices} slice{'' if slices == 1 else 's'} with data"
     return f">= {policy.min_events:g} events" if policy.min_events > 0 else "none"
 
 
@@ -55,7 +55,7 @@ def explain_tiers(slo: SLO, policy: AlertPolicy) -> list[TierExplanation]:
                 f"is not below {max_burn:.3g}x, the burn rate of an objective of {slo.objective * 100:g}% "
                 f"with every {'slice' if slo.budgeting.method is BudgetingMethod.TIMESLICES else 'event'} bad"
             )
-        out.append(TierExplanation(tier, max_burn, _guard(slo, policy, tier.long_window), problem))
+        out.append(TierExplanation(tier, max_burn, _guard(slo, policy, tier.short_window), problem))
     return out
 
 

@@ -157,7 +157,7 @@ class AlertPolicy:
     * `min_events`: low-traffic guard of occurrences SLOs; a tier cannot fire unless its long window
       holds at least this many events.
     * `min_slice_coverage`: the same guard for timeslice SLOs, whose windows hold slices, not
-      events: a tier cannot fire unless this share (0..1] of its long window's slices has a verdict.
+      events: a tier cannot fire unless this share (0..1] of its SHORT window's slices has a verdict.
     * `no_data_after`: raise SLONoData when the SLO had no events for this long (None: no such rule).
       Timeslice SLOs judge it on their own slices: rounded up to whole slices.
     * `budget_exhausted`: raise SLOErrorBudgetExhausted when the budget remaining is below 0

@@ -4,7 +4,7 @@ Every row (an SLO's events, or its timeslice verdicts) shares one time grid made
 first. Tier ``i`` has ``slots`` slots of ``resolution`` seconds each, kept as a ring: absolute slot
 index ``a`` (``a * resolution`` seconds since the epoch) lives in column ``a % slots``. One shared
 ``int64`` array per tier records which absolute index each column currently holds (``-1`` = empty),
-so staleness checks and window masks are computed once for all rows.
+so staleness checks and window weights are computed once for all rows.
 
 Live ranges (``cur`` = the 1-minute slot containing ``now``)::
 
@@ -27,8 +27,8 @@ Rules
 * Window rule: data in a slot is taken as spread evenly over the time the slot covers, and a window
   ``[start, end)`` weighs every slot by the share of that time inside it, so a window weighs exactly
   its length. Slot ``[a, a + r)`` covers ``[a, c)`` with ``c = a + r``, except a coarse tier's top
-  slot (``c`` = where the finer tier begins) and the current minute (``c = end``: its data so far,
-  so the open minute counts as its elapsed fraction). Weight = ``|[a, c) ∩ [start, end)| / (c - a)``:
+  slot (``c`` = where the finer tier begins) and the current minute (``c = end`` when the window ends
+  inside it: its data so far, so the open minute counts as its elapsed fraction). Weight = ``|[a, c) ∩ [start, end)| / (c - a)``:
   1 for slots wholly inside, pro rata for a slot containing ``start`` (or a past ``end``), 0 outside.
   Exact (no interpolation) when both bounds are slot boundaries, e.g. the engine's alert windows,
   which end on a whole minute; otherwise the only approximation is the unevenness of data inside the

@@ -11,6 +11,9 @@ route with `continue`, 4 other top-level routes, and 5 team routes with 8 childr
   flush   tick at +30s: every group reaches group_wait; silences, inhibition, dedup, notifications
   idle    tick at +1m: alerts re-routed from the cache, nothing due
   steady  tick at +10m30s: every group flushes again, nothing changed, nothing sent
+  muted   Dispatcher.muted_groups() after the steady tick over every group: which are silenced or
+          inhibited as a whole (the alerting pipeline asks it each tick, for the groups that may
+          still escalate only)
 
 and prints the median time of each over --runs.
 """
@@ -134,6 +137,9 @@ def one_run(alerts: list[RoutableAlert], root: Route) -> dict[str, float | int]:
         notes = d.tick(alerts, SILENCES, T0 + offset)
         out[name] = time.perf_counter() - began
         out[f"{name}_notes"] = len(notes)
+    began = time.perf_counter()
+    out["muted_groups"] = len(d.muted_groups(SILENCES, T0 + timedelta(minutes=10, seconds=30)))
+    out["muted"] = time.perf_counter() - began
     out["groups"] = len(d.groups())
     return out
 
@@ -144,7 +150,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     root = make_tree()
-    print(f"{'alerts':>7} {'groups':>7} {'cold ms':>9} {'flush ms':>9} {'notes':>6} {'idle ms':>9} {'steady ms':>10}")
+    print(
+        f"{'alerts':>7} {'groups':>7} {'cold ms':>9} {'flush ms':>9} {'notes':>6} {'idle ms':>9} {'steady ms':>10}"
+        f" {'muted ms':>9} {'muted':>6}"
+    )
     for n in args.alerts:
         alerts = make_alerts(n)
         runs = [one_run(alerts, root) for _ in range(args.runs)]
@@ -155,7 +164,7 @@ def main() -> None:
         r0 = runs[0]
         print(
             f"{n:>7} {r0['groups']:>7} {med('cold'):>9.1f} {med('flush'):>9.1f} {r0['flush_notes']:>6} "
-            f"{med('idle'):>9.1f} {med('steady'):>10.1f}"
+            f"{med('idle'):>9.1f} {med('steady'):>10.1f} {med('muted'):>9.1f} {r0['muted_groups']:>6}"
         )
 
 

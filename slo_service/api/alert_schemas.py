@@ -64,6 +64,13 @@ class GroupOut(BaseModel):
     acknowledged_by: str | None
     acknowledged_at: datetime | None
     escalation_level: int | None = Field(description="1 = first level; null without an escalation policy")
+    oncall: list[str] = Field(default_factory=list, description="the people of the escalation level reached")
+    escalation_paused_since: datetime | None = Field(
+        default=None, description="every alert of the group silenced or inhibited since then: no escalation"
+    )
+    messages: list[str] = Field(
+        default_factory=list, description="dedup keys of the messages sent for the group (updated on ack/resolve)"
+    )
 
 
 def group_out(episode: GroupEpisode) -> GroupOut:
@@ -78,6 +85,9 @@ def group_out(episode: GroupEpisode) -> GroupOut:
         acknowledged_by=episode.acknowledged_by,
         acknowledged_at=episode.acknowledged_at,
         escalation_level=episode.escalation_level + 1 if episode.escalation_level >= 0 else None,
+        oncall=[str(c.get("user")) for c in (episode.latest_escalation().get("oncall") or [])],
+        escalation_paused_since=episode.muted_since,
+        messages=list(dict.fromkeys([episode.dedup_key, *episode.posts])),
     )
 
 

@@ -440,6 +440,8 @@ async def alertmanager_webhook(request: Request, body: Annotated[Any, Body()] = 
             annotations=dict(a.annotations),
             active=a.status == "firing",
             values={},
+            started_at=a.starts_at,  # the alert keeps Alertmanager's times, not the time we heard of it
+            ended_at=a.ends_at if a.status == "resolved" else None,
         )
         for a in inbound
     ]

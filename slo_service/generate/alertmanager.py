@@ -20,7 +20,13 @@ from typing import Any
 
 import yaml
 
-from slo_service.core.alerting.config import AlertingConfig, ReceiverKind, ReceiverSpec
+from slo_service.core.alerting.config import (
+    PAGERDUTY_DEFAULT_SEVERITY,
+    PAGERDUTY_SEVERITY,
+    AlertingConfig,
+    ReceiverKind,
+    ReceiverSpec,
+)
 from slo_service.core.durations import format_duration
 from slo_service.core.model import Config
 from slo_service.core.routing.inhibit import InhibitRule
@@ -30,6 +36,7 @@ from slo_service.core.routing.tree import Route
 __all__ = [
     "DEFAULT_SECRETS_DIR",
     "NULL_RECEIVER",
+    "PAGERDUTY_SEVERITY_TEMPLATE",
     "SLACK_TEXT",
     "SLACK_TITLE",
     "AlertmanagerConfig",
@@ -50,6 +57,19 @@ SLACK_TEXT = (
     "{{ .Annotations.summary }}{{ if .Annotations.runbook_url }} <{{ .Annotations.runbook_url }}|runbook>{{ end }}\n"
     "{{ end }}"
 )
+
+
+def _pagerduty_severity_template() -> str:
+    """The severity label mapped as the service's PagerDuty receiver maps it (page -> critical, ...).
+    Alertmanager's default sends the label itself, and PagerDuty refuses "page" or "ticket"."""
+    branches = "".join(
+        f'{{{{ {"if" if i == 0 else "else if"} eq .CommonLabels.severity "{label}" }}}}{sev}'
+        for i, (label, sev) in enumerate(PAGERDUTY_SEVERITY.items())
+    )
+    return f"{branches}{{{{ else }}}}{PAGERDUTY_DEFAULT_SEVERITY}{{{{ end }}}}"
+
+
+PAGERDUTY_SEVERITY_TEMPLATE = _pagerduty_severity_template()
 
 
 class AlertmanagerConfig(dict[str, Any]):
@@ -242,6 +262,7 @@ def _receiver(spec: ReceiverSpec, secrets_dir: str, notes: list[str]) -> dict[st
         }
         if s.get("url"):
             pd["url"] = str(s["url"])
+        pd["severity"] = PAGERDUTY_SEVERITY_TEMPLATE
         return {"name": spec.name, "pagerduty_configs": [pd]}
     hook: dict[str, Any] = {"url": str(s["url"]), "send_resolved": spec.send_resolved}
     hook["max_alerts"] = int(s.get("max_alerts") or 0)

@@ -15,7 +15,8 @@
 Series carry Sloth's labels (``sloth_id``, ``sloth_service``, ``sloth_slo``, ``sloth_window`` on the SLI
 recordings) so Sloth's Grafana dashboards work, plus ``service``, ``slo`` and the service's and SLO's
 labels. Alert labels follow the engine: service labels < SLO labels < policy labels < alertname,
-service, slo, severity, burn_tier.
+service, slo, severity, burn_tier; every alert rule also carries Sloth's ``sloth_severity`` (``page``
+for a page or critical severity, ``ticket`` otherwise), which Sloth's dashboards select alerts on.
 
 Caveats (also written into the generated file's header):
 
@@ -304,6 +305,15 @@ def _context(slo: SLO, policy: AlertPolicy, labels: Mapping[str, str]) -> dict[s
     }
 
 
+SLOTH_SEVERITY_LABEL = "sloth_severity"
+_PAGE_SEVERITIES = frozenset({"page", "critical"})
+
+
+def sloth_severity(severity: str) -> str:
+    """Sloth's two alert severities: "page" for pages, "ticket" for everything else."""
+    return "page" if severity in _PAGE_SEVERITIES else "ticket"
+
+
 def _alert_labels(config: Config, slo: SLO, policy: AlertPolicy) -> dict[str, str]:
     svc = config.services.get(slo.service)
     return {**(svc.labels if svc else {}), **slo.labels, **policy.labels, "service": slo.service, "slo": slo.name}
@@ -340,7 +350,12 @@ def _tier_rule(config: Config, slo: SLO, policy: AlertPolicy, tier: EffectiveTie
     need = num(round(SHORT_WINDOW_DATA * (tier.short_window / step), 9))
     short_series = f"max without (sloth_window) ({_sel(SLI_ERROR.format(window=short_w), slo)})"
     expr += f"\nand on () (count_over_time({short_series}[{long_w}:{format_duration(step)}]) >= {need})"
-    labels = {**_alert_labels(config, slo, policy), "severity": tier.severity, BURN_TIER_LABEL: tier.name}
+    labels = {
+        **_alert_labels(config, slo, policy),
+        "severity": tier.severity,
+        BURN_TIER_LABEL: tier.name,
+        SLOTH_SEVERITY_LABEL: sloth_severity(tier.severity),
+    }
     context = {
         **_context(slo, policy, labels),
         "severity": tier.severity,
@@ -365,7 +380,12 @@ def _tier_rule(config: Config, slo: SLO, policy: AlertPolicy, tier: EffectiveTie
 
 
 def _exhausted_rule(config: Config, slo: SLO, policy: AlertPolicy) -> dict[str, Any]:
-    labels = {**_alert_labels(config, slo, policy), "severity": policy.budget_exhausted_severity}
+    severity = policy.budget_exhausted_severity
+    labels = {
+        **_alert_labels(config, slo, policy),
+        "severity": severity,
+        SLOTH_SEVERITY_LABEL: sloth_severity(severity),
+    }
     rule: dict[str, Any] = {"alert": BUDGET_EXHAUSTED, "expr": f"{_sel(PERIOD_BUDGET_REMAINING, slo)} < 0"}
     if policy.for_ > timedelta(0):
         rule["for"] = format_duration(policy.for_)

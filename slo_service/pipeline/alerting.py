@@ -14,11 +14,10 @@ Nothing here talks to Slack or PagerDuty: receivers are behind the core Receiver
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,12 +37,20 @@ from slo_service.core.drift.monitor import DriftRun
 from slo_service.core.durations import format_duration
 from slo_service.core.model import Config
 from slo_service.core.notify import OutboxMessage
-from slo_service.core.oncall.escalation import escalation_step, resolve_targets
 from slo_service.core.ports import ScrapeHealth
 from slo_service.core.routing.grouping import Dispatcher, Notification, RoutableAlert
 from slo_service.core.routing.silences import Silence
 from slo_service.core.routing.tree import Route
 from slo_service.core.slo_math import SLOStatus
+from slo_service.pipeline.episodes import (
+    GroupEpisode,
+    current_step,
+    dedup_key,
+    edits_messages,
+    escalation_block,
+)
+
+__all__ = ["AlertingService", "CycleResult", "GroupEpisode", "dedup_key"]
 
 log = logging.getLogger(__name__)
 
@@ -51,54 +58,6 @@ DISPATCHER_STATE = "dispatcher"
 GROUPS_STATE = "notification_groups"
 EXTERNAL_SCOPE_LABEL = "alert_source"  # alerts received from an Alertmanager carry alert_source=alertmanager
 _NO_ROUTE = Route(receiver="__nobody__")
-
-
-@dataclass
-class GroupEpisode:
-    """One firing episode of one notification group: what was sent, to whom, under which dedup key."""
-
-    group_key: str
-    receiver: str
-    dedup_key: str
-    started_at: datetime
-    payload: dict[str, Any] = field(default_factory=dict)
-    acknowledged_by: str | None = None
-    acknowledged_at: datetime | None = None
-    escalation_level: int = -1
-    escalation_repetition: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "group_key": self.group_key,
-            "receiver": self.receiver,
-            "dedup_key": self.dedup_key,
-            "started_at": self.started_at.isoformat(),
-            "payload": self.payload,
-            "acknowledged_by": self.acknowledged_by,
-            "acknowledged_at": self.acknowledged_at.isoformat() if self.acknowledged_at else None,
-            "escalation_level": self.escalation_level,
-            "escalation_repetition": self.escalation_repetition,
-        }
-
-    @staticmethod
-    def from_json(data: Mapping[str, Any]) -> GroupEpisode:
-        return GroupEpisode(
-            group_key=data["group_key"],
-            receiver=data["receiver"],
-            dedup_key=data["dedup_key"],
-            started_at=datetime.fromisoformat(data["started_at"]),
-            payload=dict(data.get("payload") or {}),
-            acknowledged_by=data.get("acknowledged_by"),
-            acknowledged_at=datetime.fromisoformat(data["acknowledged_at"]) if data.get("acknowledged_at") else None,
-            escalation_level=int(data.get("escalation_level", -1)),
-            escalation_repetition=int(data.get("escalation_repetition", 0)),
-        )
-
-
-def dedup_key(receiver: str, group_key: str, started_at: datetime) -> str:
-    """Stable per receiver, group and episode: redelivery is harmless, a new episode is a new incident."""
-    raw = f"{receiver}\x00{group_key}\x00{started_at.isoformat()}".encode()
-    return "slo-" + hashlib.sha256(raw).hexdigest()[:32]
 
 
 def _iso(t: datetime | None) -> str:
@@ -231,7 +190,9 @@ class AlertingService:
         silences = self.store.silences()
         notes = self.dispatcher.tick(routable, silences, now)
         messages = [m for n in notes for m in self._messages_for(n, now)]
-        messages += self._escalations(now)
+        messages += self._close_finished(now)
+        messages += self._escalations(silences, now)
+        _log_transitions(transitions)
         changed = [t.alert for t in transitions]
         # Values of firing alerts change every cycle; keep them current for the API.
         changed += [a for a in self.book.active() if a.fingerprint not in {c.fingerprint for c in changed}]
@@ -289,7 +250,8 @@ class AlertingService:
     def _messages_for(self, note: Notification, now: datetime) -> list[OutboxMessage]:
         if note.receiver == _NO_ROUTE.receiver:
             return []  # no route configured: alerts are kept and shown, nobody is notified
-        if note.receiver not in self.config.receivers:
+        spec = self.config.receivers.get(note.receiver)
+        if spec is None:
             log.warning("route names receiver %r, which is not configured; notification dropped", note.receiver)
             return []
         status = "firing" if note.firing else "resolved"
@@ -298,54 +260,105 @@ class AlertingService:
             if not note.firing:
                 return []
             episode = GroupEpisode(note.group_key, note.receiver, dedup_key(note.receiver, note.group_key, now), now)
+            found = current_step(self.config, episode, now)
+            block: dict[str, Any] = {}
+            if found is not None:
+                policy, step = found
+                episode.escalation_level, episode.escalation_repetition = step.level_index, step.repetition
+                block = escalation_block(self.config, policy, step, now)
+            episode.posts[episode.dedup_key] = block
             self.episodes[note.group_key] = episode
         payload = self._payload(note, status, now)
         payload["acknowledgedBy"] = episode.acknowledged_by
-        payload["oncall"] = self._oncall_for(note.receiver, episode, now)
         episode.payload = payload
-        action = "trigger" if note.firing else "resolve"
         if not note.firing:
-            del self.episodes[note.group_key]
-        return [OutboxMessage(note.receiver, action, episode.dedup_key, payload, now)]
+            return self._finish(episode, payload, now)
+        return [
+            OutboxMessage(note.receiver, "trigger", episode.dedup_key, _with_escalation(payload, episode, None), now)
+        ]
 
-    def _oncall_for(self, receiver: str, episode: GroupEpisode, now: datetime) -> list[str]:
-        spec = self.config.receivers.get(receiver)
-        if spec is None or spec.escalation_policy is None:
-            return []
-        policy = self.config.escalation_policies.get(spec.escalation_policy)
-        if policy is None:
-            return []
-        step = escalation_step(policy, episode.started_at, episode.acknowledged_at, now)
-        episode.escalation_level, episode.escalation_repetition = step.level_index, step.repetition
-        return resolve_targets(step.targets, self.config.schedules, now)
+    def _finish(self, episode: GroupEpisode, payload: Mapping[str, Any], now: datetime) -> list[OutboxMessage]:
+        """The episode is over: every message it posted says so (Slack escalation posts included)."""
+        del self.episodes[episode.group_key]
+        return self._updates(episode, "resolve", payload, now)
 
-    def _escalations(self, now: datetime) -> list[OutboxMessage]:
-        """Unacknowledged groups whose escalation moved to another level: notify that level."""
+    def _updates(
+        self, episode: GroupEpisode, action: str, payload: Mapping[str, Any], now: datetime
+    ) -> list[OutboxMessage]:
+        """One message per message of the episode (each under its own dedup key, so the receiver
+        updates the post it made under that key), each keeping its own escalation level."""
+        keys = episode.message_keys(self.config.receivers.get(episode.receiver))
+        return [
+            OutboxMessage(episode.receiver, action, key, _with_escalation(payload, episode, key), now) for key in keys
+        ]
+
+    def _close_finished(self, now: datetime) -> list[OutboxMessage]:
+        """Episodes whose group the dispatcher closed without a resolved notification: its alerts were
+        silenced or inhibited when they resolved, or the receiver has send_resolved off. Alertmanager
+        sends nothing then and leaves the page open forever; here the receivers that can close it get
+        the resolve (PagerDuty resolve, Slack update), and the episode leaves the groups API either way."""
+        open_groups = self.dispatcher.groups()
         out: list[OutboxMessage] = []
-        for episode in self.episodes.values():
+        for key, episode in list(self.episodes.items()):
+            if key in open_groups:
+                continue
             spec = self.config.receivers.get(episode.receiver)
-            if spec is None or spec.escalation_policy is None or episode.acknowledged_at is not None:
-                continue
-            if spec.kind is ReceiverKind.PAGERDUTY:
-                continue  # PagerDuty runs its own escalation on the incident; the on-call list rides along
+            payload = self._resolved_payload(episode, now)
+            episode.payload = payload
+            if spec is not None and (spec.send_resolved or edits_messages(spec)):
+                log.info("notification group %s closed without a resolved notification: resolving it", key)
+                out += self._finish(episode, payload, now)
+            else:
+                del self.episodes[key]
+        return out
 
-            policy = self.config.escalation_policies.get(spec.escalation_policy)
-            if policy is None or not episode.payload:
+    def _resolved_payload(self, episode: GroupEpisode, now: datetime) -> dict[str, Any]:
+        alerts = []
+        for item in episode.payload.get("alerts") or []:
+            alert = self.book.get(str(item.get("fingerprint")))
+            ended = alert.resolved_at if alert is not None and alert.resolved_at is not None else now
+            alerts.append({**item, "status": "resolved", "endsAt": _iso(ended)})
+        return {**episode.payload, "status": "resolved", "alerts": alerts}
+
+    def _escalations(self, silences: Sequence[Silence], now: datetime) -> list[OutboxMessage]:
+        """Unacknowledged, un-muted groups whose escalation moved to another level: notify that level,
+        naming its on-call people. A group whose alerts are all silenced or inhibited does not escalate;
+        the time it spends muted does not count towards the next level."""
+        candidates = [
+            e for e in self.episodes.values() if e.acknowledged_at is None and current_step(self.config, e, now)
+        ]
+        if not candidates:
+            return []
+        muted = self.dispatcher.muted_groups(silences, now, keys=[e.group_key for e in candidates])
+        out: list[OutboxMessage] = []
+        for episode in candidates:
+            episode.set_muted(episode.group_key in muted, now)
+            found = current_step(self.config, episode, now)
+            if episode.muted_since is not None or found is None:
                 continue
-            step = escalation_step(policy, episode.started_at, None, now)
-            if (step.level_index, step.repetition) == (episode.escalation_level, episode.escalation_repetition):
+            policy, step = found
+            # Only forward: two jobs can call in with `now` read before the lock, slightly out of order.
+            if (step.repetition, step.level_index) <= (episode.escalation_repetition, episode.escalation_level):
                 continue
             episode.escalation_level, episode.escalation_repetition = step.level_index, step.repetition
-            payload = {
-                **episode.payload,
-                "oncall": resolve_targets(step.targets, self.config.schedules, now),
-                "escalation": {
-                    "level": step.level_index + 1,
-                    "repetition": step.repetition,
-                    "exhausted": step.exhausted,
-                },
-            }
-            key = f"{episode.dedup_key}:L{step.level_index + 1}R{step.repetition}"
+            block = escalation_block(self.config, policy, step, now)
+            spec = self.config.receivers[episode.receiver]
+            if spec.kind is ReceiverKind.PAGERDUTY:
+                # one incident per dedup key: the same key updates its details (PagerDuty escalates itself)
+                key = episode.dedup_key
+                episode.posts[key] = block
+            else:
+                key = f"{episode.dedup_key}:L{step.level_index + 1}R{step.repetition}"
+                episode.posts[key if edits_messages(spec) else episode.dedup_key] = block
+            payload = {**episode.payload, "escalation": block, "oncall": [c["user"] for c in block["oncall"]]}
+            log.info(
+                "escalating notification group %s to level %d of %d (policy %s): %s",
+                episode.group_key,
+                block["level"],
+                block["levels"],
+                policy,
+                ", ".join(str(c["user"]) for c in block["oncall"]) or "nobody on call",
+            )
             out.append(OutboxMessage(episode.receiver, "trigger", key, payload, now))
         return out
 
@@ -354,25 +367,36 @@ class AlertingService:
     def acknowledge(self, target: str, by: str, via: str = "api") -> list[str]:
         """Acknowledge a notification group (group key) or every group holding an alert fingerprint.
 
-        Stops escalation and tells the receivers (Slack message updated, PagerDuty acknowledged).
-        Returns the acknowledged group keys; empty when nothing open matches.
+        A group key also acknowledges every other open group sharing one of its alerts, so the Slack
+        button acknowledges the PagerDuty incident of the same page. Stops escalation and tells the
+        receivers: every message of each group is updated (Slack escalation posts included, buttons
+        removed), PagerDuty gets `acknowledge`. Returns the matching group keys; empty when none is open.
         """
         with self._lock:
             now = self.now()
             groups = self.dispatcher.groups()
-            keys = [k for k in self.episodes if k == target or target in groups.get(k, ())]
-            messages = []
+
+            def alerts_of(key: str) -> set[str]:
+                return set(groups.get(key, ())) | self.episodes[key].fingerprints()
+
+            if target in self.episodes:
+                mine = alerts_of(target)
+                keys = [target, *(k for k in self.episodes if k != target and alerts_of(k) & mine)]
+            else:
+                keys = [k for k in self.episodes if target in alerts_of(k)]
+            messages: list[OutboxMessage] = []
             for key in keys:
                 episode = self.episodes[key]
                 if episode.acknowledged_at is not None:
                     continue
                 episode.acknowledged_by, episode.acknowledged_at = by, now
-                payload = {**episode.payload, "acknowledgedBy": by}
-                episode.payload = payload
-                messages.append(OutboxMessage(episode.receiver, "acknowledge", episode.dedup_key, payload, now))
+                episode.payload = {**episode.payload, "acknowledgedBy": by}
+                messages += self._updates(episode, "acknowledge", episode.payload, now)
+                log.info("notification group %s (%s) acknowledged by %s via %s", key, episode.receiver, by, via)
             self.store.acknowledge(Acknowledgement(target, by, now, via))
-            self.store.save_alerts([], messages)
-            self.store.save_state(GROUPS_STATE, {"groups": [e.to_json() for e in self.episodes.values()]})
+            self.store.save_alerts(
+                [], messages, states={GROUPS_STATE: {"groups": [e.to_json() for e in self.episodes.values()]}}
+            )
             return keys
 
     def resolve(self, fingerprint: str, by: str) -> Alert | None:
@@ -419,6 +443,30 @@ class AlertingService:
     def open_groups(self) -> list[GroupEpisode]:
         with self._lock:
             return list(self.episodes.values())
+
+
+def _with_escalation(payload: Mapping[str, Any], episode: GroupEpisode, key: str | None) -> dict[str, Any]:
+    """`payload` for the message under `key` (None: the main one): its escalation level and on-call."""
+    block = episode.posts.get(key or episode.dedup_key) or {}
+    out = {k: v for k, v in payload.items() if k not in ("escalation", "oncall")}
+    out["oncall"] = [c["user"] for c in block.get("oncall", [])]
+    if block:
+        out["escalation"] = block
+    return out
+
+
+def _log_transitions(transitions: Sequence[Transition]) -> None:
+    """One line per alert that starts firing or resolves: the service's own record of its alerts."""
+    for t in transitions:
+        labels = t.alert.labels
+        what = labels.get("alertname", "?")
+        subject = "/".join(x for x in (labels.get("service"), labels.get("slo") or labels.get("monitor")) if x)
+        extra = f" {subject}" if subject else ""
+        severity = labels.get("severity", "")
+        if t.current is AlertState.FIRING:
+            log.info("alert firing: %s%s severity=%s fingerprint=%s", what, extra, severity, t.alert.fingerprint)
+        elif t.previous is AlertState.FIRING and t.current is AlertState.RESOLVED:
+            log.info("alert resolved: %s%s severity=%s fingerprint=%s", what, extra, severity, t.alert.fingerprint)
 
 
 def _common(maps: Iterable[Mapping[str, str]]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tests.integration.test_service_process import Target, metric_value
+from tests.support.history import seed_history
 from tests.support.process import run_service, wait_for
 
 TOKEN = "xoxb-test-token"
@@ -167,6 +168,7 @@ def test_an_outage_pages_slack_and_pagerduty_once_with_the_fields_they_require(
     world: tuple[Target, FakeSlack, FakePagerDuty, Path], db_url: str, tmp_path: Path
 ) -> None:
     target, slack, pd, config = world
+    seed_history(db_url, "checkout-model", "availability")  # enough history for the 5m page to be judged
     # Slack fails twice with a 500, then rate-limits once: the page must still arrive, once.
     slack.failures = [Response("oops", status=500), Response("oops", status=500)]
     slack.failures.append(
@@ -214,6 +216,7 @@ def test_sigkill_between_writing_the_alert_and_delivering_it_loses_nothing_and_p
     world: tuple[Target, FakeSlack, FakePagerDuty, Path], sqlite_url: str, tmp_path: Path
 ) -> None:
     target, slack, pd, config = world
+    seed_history(sqlite_url, "checkout-model", "availability")
     slack.failures = [Response("down", status=503)] * 10_000  # Slack is down: the page waits in the outbox
     with run_service([config], sqlite_url, tmp_path, env=ENV) as svc:
         wait_for(lambda: (svc.get("/api/v1/sources").json()[0]["health"] or {}).get("up"), what="first scrape")

@@ -458,6 +458,28 @@ def test_alertmanager_webhook_creates_and_resolves_an_alert(world: World, client
     assert [e["state"] for e in episodes] == ["resolved"]
 
 
+def test_alertmanager_alerts_keep_their_starts_at_and_ends_at(world: World, client: TestClient) -> None:
+    now = world.clock.now()
+    started, ended = now - timedelta(minutes=20), now - timedelta(minutes=2)
+    firing = am_payload()
+    firing["alerts"][0]["startsAt"] = started.isoformat().replace("+00:00", "Z")
+    assert client.post("/api/v1/alertmanager/webhook", json=firing).status_code == 200
+    (alert,) = client.get("/api/v1/alerts", params={"state": "firing"}).json()
+    assert alert["active_since"] == alert["fired_at"] == started.isoformat().replace("+00:00", "Z")
+    world.worker.run_once()
+    [page] = world.pages()
+    assert page.payload["alerts"][0]["startsAt"] == started.isoformat().replace("+00:00", "Z")
+
+    world.clock.advance(timedelta(minutes=5))
+    resolved = am_payload("resolved")
+    resolved["alerts"][0]["startsAt"] = firing["alerts"][0]["startsAt"]
+    resolved["alerts"][0]["endsAt"] = ended.isoformat().replace("+00:00", "Z")
+    assert client.post("/api/v1/alertmanager/webhook", json=resolved).status_code == 200
+    [episode] = client.get(f"/api/v1/alerts/{alert['fingerprint']}").json()
+    assert episode["state"] == "resolved"
+    assert episode["resolved_at"] == ended.isoformat().replace("+00:00", "Z")
+
+
 def test_alertmanager_webhook_rejects_malformed_payloads(client: TestClient) -> None:
     bad = am_payload()
     bad["alerts"][0]["status"] = "burning"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,35 @@ def test_no_route_and_all_time_interval_fields_pass_amtool(amtool: str, tmp_path
     )
     config = Config(services={}, sources={}, slos=(), alerting=AlertingConfig(time_intervals={"t": (interval,)}))
     _check(amtool, dump_alertmanager(alertmanager_config(config)), tmp_path)
+
+
+@pytest.mark.parametrize("label", ["page", "critical", "ticket", "warning", "info", "unknown", ""])
+def test_generated_pagerduty_severity_is_the_one_the_service_sends(label: str, amtool: str, tmp_path: Path) -> None:
+    """Alertmanager's own template engine renders the generated severity template; the service's
+    PagerDuty receiver must send the same severity for the same label (PagerDuty refuses "page")."""
+    from slo_service.adapters.receivers.pagerduty import PagerDutyReceiver
+    from slo_service.core.notify import OutboxMessage
+    from slo_service.generate.alertmanager import PAGERDUTY_SEVERITY_TEMPLATE
+
+    common = {"alertname": "SLOBurnRateHigh", **({"severity": label} if label else {})}
+    data = {"receiver": "pd", "status": "firing", "alerts": [], "groupLabels": {}, "commonLabels": common}
+    (tmp_path / "data.json").write_text(json.dumps({**data, "commonAnnotations": {}, "externalURL": "http://x"}))
+    (tmp_path / "empty.tmpl").write_text("")
+    rendered = subprocess.run(
+        [
+            amtool,
+            "template",
+            "render",
+            f"--template.glob={tmp_path / 'empty.tmpl'}",
+            f"--template.data={tmp_path / 'data.json'}",
+            f"--template.text={PAGERDUTY_SEVERITY_TEMPLATE}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    message = OutboxMessage("pd", "trigger", "dk", {**data, "alerts": [{"labels": common}]}, datetime.now(UTC))
+    sent = PagerDutyReceiver("pd", "routing-key").event(message)["payload"]["severity"]
+    assert rendered == sent
+    assert rendered in {"critical", "error", "warning", "info"}

@@ -264,3 +264,32 @@ def test_connection_refused_retries() -> None:
 def test_invalid_url_fails_instead_of_retrying_forever() -> None:
     result = PagerDutyReceiver("p", ROUTING_KEY, url="ftp://127.0.0.1/v2/enqueue").deliver(message())
     assert result.outcome is Outcome.FAILED
+
+
+ESCALATION = {
+    "policy": "ml-primary",
+    "level": 2,
+    "levels": 3,
+    "repetition": 0,
+    "exhausted": False,
+    "oncall": [
+        {"user": "carol", "name": "Carol C.", "slack": None, "email": "carol@example.com"},
+        {"user": "dave", "name": "dave", "slack": "U0DAVE", "email": None},
+    ],
+}
+
+
+def test_an_escalation_level_rides_in_custom_details_on_the_same_dedup_key(server: HTTPServer) -> None:
+    accept(server)
+    msg = message()
+    escalated = OutboxMessage(
+        msg.receiver, "trigger", DEDUP, {**msg.payload, "escalation": ESCALATION}, msg.created_at, id=8
+    )
+    assert receiver(server).deliver(escalated).outcome is Outcome.DELIVERED
+    [event] = sent(server)
+    assert (event["routing_key"], event["event_action"], event["dedup_key"]) == (ROUTING_KEY, "trigger", DEDUP)
+    details = event["payload"]["custom_details"]
+    assert details["oncall"] == ["Carol C.", "dave"]
+    assert details["escalation"]["level"] == 2 and details["escalation"]["levels"] == 3
+    assert details["escalation"]["policy"] == "ml-primary"
+    assert event["payload"]["severity"] == "critical"

@@ -444,3 +444,59 @@ def test_truncated_alerts_are_counted() -> None:
     text, blocks = render_message(payload, "trigger")
     assert text.startswith("[FIRING:7] ")
     assert blocks[3]["text"]["text"].splitlines()[-1] == "\u2026 and 5 more"
+
+
+ESCALATION = {
+    "policy": "checkout-primary",
+    "level": 2,
+    "levels": 3,
+    "repetition": 0,
+    "exhausted": False,
+    "oncall": [
+        {"user": "carol", "name": "Carol <C>", "slack": None, "email": "carol@example.com"},
+        {"user": "dave", "name": "dave", "slack": "U0DAVE", "email": None},
+    ],
+}
+
+
+def test_an_escalation_post_mentions_the_on_call_people_and_says_the_level(server: HTTPServer) -> None:
+    server.expect_request("/api/chat.postMessage", method="POST").respond_with_json(POSTED)
+    server.expect_request("/api/chat.update", method="POST").respond_with_json(
+        {"ok": True, "channel": "C123", "ts": "1700000000.000100"}
+    )
+    receiver = bot(server)
+    msg = message()
+    escalated = OutboxMessage(
+        "slack", "trigger", "dk:L2R0", {**msg.payload, "escalation": ESCALATION}, msg.created_at, id=2
+    )
+    posted = receiver.deliver(escalated)
+    assert posted.outcome is Outcome.DELIVERED
+    [post] = requests_to(server, "/api/chat.postMessage")
+    assert post.headers["Authorization"] == f"Bearer {TOKEN}"
+    body = post.get_json()
+    line = "Escalation level 2 of 3 (policy checkout-primary): Carol &lt;C&gt;, <@U0DAVE>"
+    assert body["text"].endswith(line)  # the notification text: Slack pings dave
+    sections = [b["text"]["text"] for b in blocks_of("section", body["blocks"]) if "text" in b]
+    assert f"*{line}*" in sections
+    assert "slo_ack" in action_ids(body["blocks"])
+
+    resolved = {**escalated.payload, "status": "resolved"}
+    receiver.deliver(
+        OutboxMessage("slack", "resolve", "dk:L2R0", resolved, msg.created_at, external_ref=posted.external_ref)
+    )
+    [update] = requests_to(server, "/api/chat.update")
+    res = update.get_json()
+    assert (res["channel"], res["ts"]) == ("C123", "1700000000.000100")
+    assert res["text"].startswith("[RESOLVED]") and "<@U0DAVE>" not in res["text"]  # no ping on the update
+    # no Acknowledge or Silence button on a resolved message: only the links remain
+    assert action_ids(res["blocks"]) == ["slo_link_runbook", "slo_link_dashboard"]
+
+
+def test_a_level_without_slack_ids_names_people_and_a_malformed_id_is_not_a_mention() -> None:
+    payload = {
+        **group_payload(),
+        "escalation": {**ESCALATION, "oncall": [{"user": "eve", "name": "eve", "slack": "<!channel>"}]},
+    }
+    text, _ = render_message(payload, "trigger")
+    assert text.endswith("Escalation level 2 of 3 (policy checkout-primary): eve")
+    assert "<!channel>" not in text

@@ -246,3 +246,29 @@ def test_lifecycle_matches_a_simple_model(actives: list[bool], for_minutes: int)
                 assert alert.fired_at is not None and alert.fired_at - alert.active_since >= for_
         else:
             assert state in (None, R)
+
+
+def test_an_external_alert_keeps_its_own_start_and_end_clamped_to_the_past() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from slo_service.core.alerting.conditions import AlertCondition
+    from slo_service.core.alerting.lifecycle import AlertBook, AlertState
+
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    labels = {"alertname": "GPUMemoryHigh"}
+    book = AlertBook()
+    book.update([AlertCondition(labels, {}, True, {}, started_at=now - timedelta(minutes=30))], now)
+    [alert] = book.alerts()
+    started = now - timedelta(minutes=30)
+    assert (alert.state, alert.active_since, alert.fired_at) == (AlertState.FIRING, started, started)
+    later = now + timedelta(minutes=5)
+    book.update([AlertCondition(labels, {}, False, {}, ended_at=now + timedelta(minutes=2))], later)
+    assert book.alerts()[0].resolved_at == now + timedelta(minutes=2)
+    # a start in the future is now; an end before the start is the start
+    other = {"alertname": "Other"}
+    book.update([AlertCondition(other, {}, True, {}, started_at=later + timedelta(hours=1))], later)
+    assert next(a for a in book.alerts() if a.labels == other).active_since == later
+    book.update(
+        [AlertCondition(other, {}, False, {}, ended_at=later - timedelta(days=1))], later + timedelta(minutes=1)
+    )
+    assert next(a for a in book.alerts() if a.labels == other).resolved_at == later

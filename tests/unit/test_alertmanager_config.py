@@ -16,6 +16,7 @@ from slo_service.core.routing.time_intervals import TimeInterval
 from slo_service.core.routing.tree import Route, parse_matcher
 from slo_service.generate.alertmanager import (
     NULL_RECEIVER,
+    PAGERDUTY_SEVERITY_TEMPLATE,
     SLACK_TEXT,
     SLACK_TITLE,
     AlertmanagerConfig,
@@ -92,6 +93,7 @@ def test_receivers_name_secret_files_never_values(full: Config) -> None:
         "send_resolved": True,
         "routing_key_file": "/run/secrets/PD_ROUTING_KEY",
         "url": "https://events.pagerduty.com/v2/enqueue",
+        "severity": PAGERDUTY_SEVERITY_TEMPLATE,  # page -> critical, as the service sends it
     }
     (web,) = _receiver(doc, "audit-webhook")["webhook_configs"]
     assert web == {"url": "http://127.0.0.1:9106/alerts", "send_resolved": True, "max_alerts": 0}

@@ -331,3 +331,43 @@ def test_restart_from_state_changes_nothing(steps: list[tuple[timedelta, list[Ro
     got += _key_events(restored, steps[cut:])
     assert got == expected
     assert restored.state() == straight.state()
+
+
+def test_silence_expiring_on_an_unchanged_notified_alert_waits_for_repeat_interval() -> None:
+    # Notified at 30s, silenced from 10m to 1h, unchanged: Alertmanager's notification log still says
+    # "fa was sent at 30s", so the next notification is the repeat at 4h30s, not the flush after 1h.
+    sil = _silence((Matcher("slo", "=", "a"),), T0 + 10 * M, T0 + H)
+    events = run(new(), every(30 * S, 5 * H, [A]), [sil])
+    assert events == [(30 * S, "default", ("fa",), ()), (4 * H + 30 * S, "default", ("fa",), ())]
+
+
+def test_alert_silenced_from_the_start_is_notified_at_the_first_flush_after_the_silence() -> None:
+    sil = _silence((Matcher("slo", "=", "a"),), T0 - M, T0 + H)
+    events = run(new(), every(30 * S, 2 * H, [A]), [sil])
+    # never notified: it is new when the silence ends, sent at the group's next flush (group_interval 5m)
+    assert events == [(H + 30 * S, "default", ("fa",), ())]
+
+
+def test_muted_groups_are_the_ones_whose_every_firing_alert_is_silenced_or_inhibited() -> None:
+    d = new()
+    page, ticket, other = alert("fp", severity="page"), alert("ft", severity="ticket"), alert("fo", slo="b")
+    d.tick([page, ticket, other], [], T0)
+    assert d.groups() == {
+        "0:pager:{slo='a'}": ("fp",),
+        "root:default:{slo='a'}": ("ft",),
+        "root:default:{slo='b'}": ("fo",),
+    }
+    assert d.muted_groups([], T0) == {"root:default:{slo='a'}"}  # the page inhibits the ticket
+    sil = _silence((Matcher("slo", "=", "b"),), T0, T0 + H)
+    assert d.muted_groups([sil], T0 + M) == {"root:default:{slo='a'}", "root:default:{slo='b'}"}
+    assert d.muted_groups([sil], T0 + H) == {"root:default:{slo='a'}"}  # the silence expired
+    d.tick([replace(page, ends_at=T0 + 2 * M), ticket, other], [], T0 + 2 * M)
+    assert d.muted_groups([], T0 + 2 * M) == set()  # the page resolved: the ticket is no longer inhibited
+
+
+def test_muted_groups_can_be_asked_about_some_groups_only() -> None:
+    d = new()
+    d.tick([alert("fp", severity="page"), alert("ft", severity="ticket"), alert("fo", slo="b")], [], T0)
+    sil = _silence((Matcher("slo", "=", "b"),), T0, T0 + H)
+    assert d.muted_groups([sil], T0, keys=["root:default:{slo='b'}", "gone"]) == {"root:default:{slo='b'}"}
+    assert d.muted_groups([sil], T0, keys=["0:pager:{slo='a'}"]) == set()

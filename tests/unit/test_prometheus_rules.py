@@ -258,8 +258,22 @@ def test_burn_alert_shape_labels_and_no_min_events_clause_by_default() -> None:
         "slo": "avail",
         "severity": "page",
         "burn_tier": "page-fast",
+        "sloth_severity": "page",  # Sloth's dashboards select alerts on it
     }
     assert "svc/avail is burning its error budget at" in rule["annotations"]["summary"]
+
+
+def test_every_alert_rule_carries_sloths_page_or_ticket_severity() -> None:
+    doc = prometheus_rules(_config(_slo()))
+    rules = _group(doc, "alerts")
+    by_tier = {r["labels"].get("burn_tier", r["alert"]): r["labels"]["sloth_severity"] for r in rules}
+    assert by_tier == {
+        "page-fast": "page",
+        "page-slow": "page",
+        "ticket-fast": "ticket",
+        "ticket-slow": "ticket",
+        "SLOErrorBudgetExhausted": "ticket",
+    }
 
 
 def test_custom_policy_tiers_for_min_events_labels_and_annotations() -> None:

@@ -4,6 +4,8 @@
   (summary <= 1024 chars, source, severity, timestamp, component, group, class, custom_details)
   plus links, client and client_url. PagerDuty deduplicates triggers on ``dedup_key`` (the group's
   stable key), so a redelivered or updated trigger adds to the open alert instead of paging again.
+  With an escalation policy, custom_details also carry ``escalation`` (policy, level, levels, on-call
+  contacts) and ``oncall`` (the names at that level); each new level re-sends the trigger with them.
 * "acknowledge" -> ``acknowledge``; "resolve" (or any message whose group status is resolved) ->
   ``resolve``. These carry only routing_key, dedup_key and event_action, as the API allows.
 
@@ -20,17 +22,12 @@ import httpx
 
 from slo_service.adapters.receivers.http_outcome import result_for_exception, result_for_response
 from slo_service.adapters.receivers.webhook import json_bytes
+from slo_service.core.alerting.config import PAGERDUTY_DEFAULT_SEVERITY, PAGERDUTY_SEVERITY
 from slo_service.core.notify import DeliveryResult, OutboxMessage
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
-DEFAULT_SEVERITY_MAP: Mapping[str, str] = {
-    "page": "critical",
-    "critical": "critical",
-    "ticket": "warning",
-    "warning": "warning",
-    "info": "info",
-}
-DEFAULT_SEVERITY = "error"
+DEFAULT_SEVERITY_MAP: Mapping[str, str] = PAGERDUTY_SEVERITY
+DEFAULT_SEVERITY = PAGERDUTY_DEFAULT_SEVERITY
 PD_SEVERITIES = frozenset({"critical", "error", "warning", "info"})
 SUMMARY_MAX = 1024
 CLIENT = "slo-service"
@@ -144,6 +141,13 @@ class PagerDutyReceiver:
             pd_payload["timestamp"] = starts
         if payload.get("acknowledgedBy"):
             pd_payload["custom_details"]["acknowledged_by"] = payload.get("acknowledgedBy")
+        escalation = payload.get("escalation")
+        if isinstance(escalation, Mapping):
+            # who the service's escalation policy says is on call at this level, for the responder
+            pd_payload["custom_details"]["escalation"] = dict(escalation)
+            pd_payload["custom_details"]["oncall"] = [
+                str(c.get("name") or c.get("user")) for c in escalation.get("oncall") or [] if isinstance(c, Mapping)
+            ]
         event["payload"] = pd_payload
 
         links = [

@@ -30,6 +30,7 @@ Errors: ``ratelimited`` / HTTP 429 -> RETRY with Retry-After; HTTP 5xx and Slack
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
@@ -126,6 +127,31 @@ def _started(value: Any) -> str | None:
     return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{_esc(value)}>"
 
 
+_MEMBER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+def mention(contact: Mapping[str, Any]) -> str:
+    """`<@U…>` for a user with a Slack member id (Slack notifies them), else their escaped name."""
+    slack_id = contact.get("slack")
+    if isinstance(slack_id, str) and _MEMBER_ID.match(slack_id):
+        return f"<@{slack_id}>"
+    return _esc(str(contact.get("name") or contact.get("user") or "?"))
+
+
+def escalation_line(payload: Mapping[str, Any]) -> str | None:
+    """ "Escalation level 2 of 3 (policy X): <@U1>, Carol" from the payload's `escalation` block."""
+    esc = payload.get("escalation")
+    if not isinstance(esc, Mapping) or not isinstance(esc.get("level"), int):
+        return None
+    raw = esc.get("oncall")
+    contacts = [c for c in raw if isinstance(c, Mapping)] if isinstance(raw, list) else []
+    who = ", ".join(mention(c) for c in contacts) or "nobody is on call"
+    levels = f" of {esc['levels']}" if isinstance(esc.get("levels"), int) else ""
+    policy = f" (policy {_esc(str(esc['policy']))})" if esc.get("policy") else ""
+    again = f", pass {esc['repetition'] + 1}" if isinstance(esc.get("repetition"), int) and esc["repetition"] else ""
+    return f"Escalation level {esc['level']}{levels}{again}{policy}: {who}"
+
+
 def message_state(payload: Mapping[str, Any], action: str) -> str:
     """The message's state: "resolved", "acknowledged" or "firing"."""
     if action == "resolve" or payload.get("status") == "resolved":
@@ -167,7 +193,11 @@ def render_message(payload: Mapping[str, Any], action: str, dedup_key: str = "")
     subject = "/".join(x for x in (service, slo) if x)
     summary = annotations.get("summary", "")
     text = f"{tag} {_esc(alertname)}" + (f" {_esc(subject)}" if subject else "")
-    text = _cut(text + (f": {_esc(summary)}" if summary else ""), _TEXT_MAX)
+    text += f": {_esc(summary)}" if summary else ""
+    escalation = escalation_line(payload)
+    if escalation and state == "firing":
+        text += f" \u2014 {escalation}"  # the notification text: the mentions page the people on call
+    text = _cut(text, _TEXT_MAX)
 
     blocks: list[dict[str, Any]] = [
         {
@@ -200,6 +230,8 @@ def render_message(payload: Mapping[str, Any], action: str, dedup_key: str = "")
         blocks.append(
             {"type": "section", "fields": [{"type": "mrkdwn", "text": _cut(f, _FIELD_MAX)} for f in fields[:_LIST_MAX]]}
         )
+    if escalation:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(f"*{escalation}*", _SECTION_MAX)}})
     description = annotations.get("description", "")
     body = "\n".join(x for x in (f"*{_esc(summary)}*" if summary else "", _esc(description)) if x)
     if body:
@@ -233,14 +265,15 @@ def render_message(payload: Mapping[str, Any], action: str, dedup_key: str = "")
                     "value": group_key,
                 }
             )
-        buttons.append(
-            {
-                "type": "button",
-                "action_id": SILENCE_ACTION_ID,
-                "text": {"type": "plain_text", "text": "Silence 1h"},
-                "value": group_key,
-            }
-        )
+        if state != "resolved":  # nothing left to silence
+            buttons.append(
+                {
+                    "type": "button",
+                    "action_id": SILENCE_ACTION_ID,
+                    "text": {"type": "plain_text", "text": "Silence 1h"},
+                    "value": group_key,
+                }
+            )
     for key, label in (("runbook_url", "Runbook"), ("dashboard_url", "Dashboard")):
         url = annotations.get(key, "")
         if url and len(url) <= _URL_MAX:

@@ -112,6 +112,10 @@ class AlertCondition:
     active: bool
     values: Mapping[str, float | None]  # what triggered it: burn_rate_long, threshold, events_long, ...
     for_: timedelta = field(default=_ZERO)  # how long it must stay active before firing (see lifecycle)
+    # An alert another system already judged (an Alertmanager's startsAt / endsAt): the lifecycle
+    # keeps these times instead of the evaluation time. None for the service's own rules.
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
 
 
 def condition_for(condition: AlertCondition) -> timedelta:

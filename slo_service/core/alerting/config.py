@@ -16,6 +16,17 @@ from slo_service.core.routing.tree import Route
 
 DEFAULT_POLICY = "default"
 
+# The PagerDuty event severity of each alert `severity` label, defined once: the PagerDuty receiver
+# sends it and `generate alertmanager-config` writes the same mapping into pagerduty_configs.
+PAGERDUTY_SEVERITY: Mapping[str, str] = {
+    "page": "critical",
+    "critical": "critical",
+    "ticket": "warning",
+    "warning": "warning",
+    "info": "info",
+}
+PAGERDUTY_DEFAULT_SEVERITY = "error"  # any other severity label, or none
+
 
 class ReceiverKind(StrEnum):
     SLACK = "slack"

@@ -7,8 +7,9 @@ firing alerts survive restarts.
 For each condition of an ``update`` (identity = ``fingerprint(condition.labels)``):
 
 * active, not known (or last episode RESOLVED) -> PENDING with ``active_since = now``; FIRING at once
-  when its `for` is 0. A new episode after a resolved one starts a new alert (new active_since,
-  transition ``previous=None``).
+  when its `for` is 0. A condition with ``started_at`` (an Alertmanager's startsAt) starts then
+  instead, and one with ``ended_at`` resolves then (both clamped to the past and to the episode).
+  A new episode after a resolved one starts a new alert (new active_since, transition ``previous=None``).
 * PENDING, active for ``now - active_since >= for`` -> FIRING (``fired_at = now``).
 * PENDING, inactive -> dropped silently: it never fired, so nobody is told (no transition); it just
   disappears from ``alerts()``.
@@ -138,16 +139,20 @@ class AlertBook:
                 return None
             if old.state is AlertState.RESOLVED:
                 return None
-            return self._deactivate(old, now)
+            return self._deactivate(old, now, c.ended_at)
         if old is None or old.state is AlertState.RESOLVED:
             firing = for_ <= timedelta(0)
+            # an external alert keeps its own start (never in the future, never before the last episode)
+            since = now if c.started_at is None else min(c.started_at, now)
+            if old is not None and old.resolved_at is not None:
+                since = max(since, old.resolved_at)
             new = Alert(
                 fingerprint=fp,
                 labels=dict(c.labels),
                 annotations=dict(c.annotations),
                 state=AlertState.FIRING if firing else AlertState.PENDING,
-                active_since=now,
-                fired_at=now if firing else None,
+                active_since=since,
+                fired_at=since if firing else None,
                 resolved_at=None,
                 values=dict(c.values),
                 last_evaluated_at=now,
@@ -169,11 +174,13 @@ class AlertBook:
         self._alerts[fp] = refreshed
         return None
 
-    def _deactivate(self, old: Alert, now: datetime) -> Transition | None:
+    def _deactivate(self, old: Alert, now: datetime, ended_at: datetime | None = None) -> Transition | None:
         if old.state is AlertState.PENDING:
             del self._alerts[old.fingerprint]  # never fired: dropped silently
             return None
-        resolved = replace(old, state=AlertState.RESOLVED, resolved_at=now, last_evaluated_at=now)
+        # an external alert keeps its own end, within [fired, now]
+        end = now if ended_at is None else min(max(ended_at, old.fired_at or old.active_since), now)
+        resolved = replace(old, state=AlertState.RESOLVED, resolved_at=end, last_evaluated_at=now)
         self._alerts[old.fingerprint] = resolved
         return Transition(resolved, AlertState.FIRING, AlertState.RESOLVED)
 

@@ -8,7 +8,7 @@ a group and is missing from a later tick is treated as resolved at that tick.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -97,6 +97,7 @@ class Dispatcher:
         self.send_resolved = dict(receivers_send_resolved or {})
         self._groups: dict[str, _Group] = {}
         self._cache: dict[str, _Cached] = {}
+        self._firing_labels: list[Mapping[str, str]] = []  # of the last tick: the inhibition sources
 
     # ------------------------------------------------------------------ ticking
 
@@ -124,6 +125,7 @@ class Dispatcher:
                 if not group.has_flushed and not resolved and alert.starts_at + route.group_wait <= now:
                     group.next_flush_at = min(group.next_flush_at, now)  # old alert: don't wait again
         self._cache = cache
+        self._firing_labels = [a.labels for a in alerts if not a.resolved(now)]
         for key, group in self._groups.items():
             present = seen.get(key, set())
             for fp, member in list(group.members.items()):
@@ -133,11 +135,7 @@ class Dispatcher:
         due = sorted(k for k, g in self._groups.items() if g.next_flush_at <= now)
         if not due:
             return []
-        index = (
-            InhibitionIndex(self.inhibit_rules, [a.labels for a in alerts if not a.resolved(now)])
-            if self.inhibit_rules
-            else None
-        )
+        index = self._inhibition()
         active = [s for s in silences if s.active(now)]
         out: list[Notification] = []
         muted: dict[str, bool] = {}  # fingerprint -> silenced or inhibited, shared by the alert's groups
@@ -154,6 +152,37 @@ class Dispatcher:
             if not group.members:
                 del self._groups[key]
         return out
+
+    def _inhibition(self) -> InhibitionIndex | None:
+        return InhibitionIndex(self.inhibit_rules, self._firing_labels) if self.inhibit_rules else None
+
+    def muted_groups(self, silences: Sequence[Silence], now: datetime, keys: Iterable[str] | None = None) -> set[str]:
+        """Keys of the groups nobody may be notified about now: every firing member silenced or
+        inhibited, or the route outside its active / inside its mute time intervals (as of the last
+        tick). Escalation pauses for these groups: a silence is a promise that nobody is paged.
+        `keys` limits the check to those groups (the ones that may escalate)."""
+        index = self._inhibition()
+        active = [s for s in silences if s.active(now)]
+        out: set[str] = set()
+        wanted = self._groups.keys() if keys is None else [k for k in keys if k in self._groups]
+        for key in wanted:
+            group = self._groups[key]
+            if self._time_muted(group.route, now):
+                out.add(key)
+                continue
+            firing = [a for a in group.members.values() if not a.resolved(now)]
+            if all(
+                any(s.mutes(a.labels, now) for s in active) or (index is not None and index.inhibited(a.labels))
+                for a in firing
+            ):
+                out.add(key)
+        return out
+
+    def _time_muted(self, route: ResolvedRoute, now: datetime) -> bool:
+        named = self.time_intervals
+        if route.active_time_intervals and not in_named_intervals(route.active_time_intervals, named, now):
+            return True
+        return bool(route.mute_time_intervals) and in_named_intervals(route.mute_time_intervals, named, now)
 
     def _placements(
         self, alert: RoutableAlert, cache: dict[str, _Cached]
@@ -177,10 +206,7 @@ class Dispatcher:
         muted: dict[str, bool],
     ) -> Notification | None:
         route = group.route
-        named = self.time_intervals
-        if route.active_time_intervals and not in_named_intervals(route.active_time_intervals, named, now):
-            return None
-        if route.mute_time_intervals and in_named_intervals(route.mute_time_intervals, named, now):
+        if self._time_muted(route, now):
             return None
         firing: list[RoutableAlert] = []
         resolved: list[RoutableAlert] = []
@@ -195,6 +221,11 @@ class Dispatcher:
             if mute:
                 continue
             (resolved if alert.resolved(now) else firing).append(alert)
+        if not firing and not resolved:
+            # Every member is muted: like Alertmanager's pipeline (MultiStage stops on no alerts), the
+            # notification log is left alone, so when a silence expires on an unchanged alert that was
+            # notified before, the next notification waits for repeat_interval instead of coming at once.
+            return None
         firing_fps = frozenset(a.fingerprint for a in firing)
         resolved_fps = frozenset(a.fingerprint for a in resolved)
         send_resolved = self.send_resolved.get(route.receiver, True)

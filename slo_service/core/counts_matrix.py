@@ -28,8 +28,9 @@ Rules
   ``[start, end)`` weighs every slot by the share of that time inside it, so a window weighs exactly
   its length. Slot ``[a, a + r)`` covers ``[a, c)`` with ``c = a + r``, except a coarse tier's top
   slot (``c`` = where the finer tier begins) and the current minute (``c = end`` when the window ends
-  inside it: its data so far, so the open minute counts as its elapsed fraction). Weight = ``|[a, c) ∩ [start, end)| / (c - a)``:
-  1 for slots wholly inside, pro rata for a slot containing ``start`` (or a past ``end``), 0 outside.
+  inside it: its data so far, so the open minute counts as its elapsed fraction).
+  Weight = ``|[a, c) ∩ [start, end)| / (c - a)``: 1 for slots wholly inside, pro rata for a slot
+  containing ``start`` (or a past ``end``), 0 outside.
   Exact (no interpolation) when both bounds are slot boundaries, e.g. the engine's alert windows,
   which end on a whole minute; otherwise the only approximation is the unevenness of data inside the
   one or two partial slots. Data older than ``oldest`` is gone (``effective_start``).

@@ -81,6 +81,7 @@ def _run(settings: Settings) -> None:
         uvicorn.run(service.app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
     finally:
         service.jobs.shutdown()
+        service.worker.close()
         service.drift_pool.close()
         service.engine.dispose()
 

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     flush_interval: timedelta = Field(
         default=timedelta(seconds=2), description="how often due notification groups and retries are sent"
     )
+    delivery_lease: timedelta = Field(
+        default=timedelta(seconds=30),
+        description="how long a replica holds a notification it is delivering; must exceed twice the longest "
+        "receiver timeout (a Slack retry may look the message up before posting it)",
+    )
     data_dir: str = Field(
         default="var", description="pushed drift batches and Evidently HTML reports are kept under this directory"
     )
@@ -59,6 +64,7 @@ class Settings(BaseSettings):
         "raw_retention",
         "retention",
         "flush_interval",
+        "delivery_lease",
         mode="before",
     )
     @classmethod

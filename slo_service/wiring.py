@@ -106,7 +106,8 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
     runtime = Runtime(config, store, history, evaluator, adapters, clock, load)
     alert_store = SqlAlertStore(engine, clock=clock)
     alerting = AlertingService(alert_store, clock.now)
-    worker = DeliveryWorker(alert_store, {}, clock.now)
+    # wait=False: each receiver's lane runs in its own thread; the scheduler's jobs only wake them.
+    worker = DeliveryWorker(alert_store, {}, clock.now, lease=settings.delivery_lease, wait=False)
 
     def use_config(new: Config) -> None:
         alerting.apply(new)

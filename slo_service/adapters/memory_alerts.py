@@ -74,22 +74,49 @@ class InMemoryAlertStore:
     def _enqueue(self, messages: Sequence[OutboxMessage]) -> None:
         for m in messages:
             copy.deepcopy(dict(m.payload))  # like JSON serialisation: fails loudly on odd payloads
-            self.outbox[self._next_id] = replace(m, id=self._next_id, next_attempt_at=m.next_attempt_at or m.created_at)
+            self.outbox[self._next_id] = replace(m, id=self._next_id, interrupted=False)
             self._next_id += 1
 
-    def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxMessage]:
+    def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, receiver: str | None = None
+    ) -> list[OutboxMessage]:
+        if limit <= 0:
+            return []
+        if lease <= timedelta(0):
+            raise ValueError(f"lease must be positive, got {lease}")
         with self._lock:
-            due = [
-                m
-                for i, m in sorted(self.outbox.items())
-                if m.status is MessageStatus.PENDING
-                and (m.next_attempt_at is None or m.next_attempt_at <= now)
-                and (i not in self.claims or self.claims[i] < now)
-            ][:limit]
+            blocked: set[tuple[str, str]] = set()  # (receiver, dedup key) with an older pending message
+            due: list[OutboxMessage] = []
+            for i, m in sorted(self.outbox.items()):
+                if m.status is not MessageStatus.PENDING:
+                    continue
+                key = (m.receiver, m.dedup_key)
+                if key in blocked:
+                    continue
+                blocked.add(key)
+                if (
+                    (receiver is None or m.receiver == receiver)
+                    and (m.next_attempt_at is None or m.next_attempt_at <= now)
+                    and (i not in self.claims or self.claims[i] < now)
+                    and len(due) < limit
+                ):
+                    due.append(replace(m, interrupted=i in self.claims))
             for m in due:
                 assert m.id is not None
                 self.claims[m.id] = now + lease
             return due
+
+    def due_receivers(self, now: datetime) -> list[str]:
+        with self._lock:
+            return sorted(
+                {
+                    m.receiver
+                    for i, m in self.outbox.items()
+                    if m.status is MessageStatus.PENDING
+                    and (m.next_attempt_at is None or m.next_attempt_at <= now)
+                    and (i not in self.claims or self.claims[i] < now)
+                }
+            )
 
     def mark_delivered(self, message_id: int, at: datetime, external_ref: Mapping[str, Any]) -> None:
         with self._lock:
@@ -100,12 +127,15 @@ class InMemoryAlertStore:
                 delivered_at=at,
                 external_ref=dict(external_ref),
                 attempts=m.attempts + 1,
+                last_error=None,
             )
             self.claims.pop(message_id, None)
 
     def mark_retry(self, message_id: int, next_attempt_at: datetime, error: str) -> None:
         with self._lock:
             m = self.outbox[message_id]
+            if m.status is not MessageStatus.PENDING:
+                return  # a worker whose lease expired must not undo another worker's delivery
             self.outbox[message_id] = replace(
                 m, attempts=m.attempts + 1, next_attempt_at=next_attempt_at, last_error=error
             )
@@ -114,6 +144,8 @@ class InMemoryAlertStore:
     def mark_dead(self, message_id: int, at: datetime, error: str) -> None:
         with self._lock:
             m = self.outbox[message_id]
+            if m.status is not MessageStatus.PENDING:
+                return
             self.outbox[message_id] = replace(m, status=MessageStatus.DEAD, last_error=error, attempts=m.attempts + 1)
             self.claims.pop(message_id, None)
 
@@ -144,6 +176,7 @@ class InMemoryAlertStore:
             if m is None or m.status is not MessageStatus.DEAD:
                 return False
             self.outbox[message_id] = replace(m, status=MessageStatus.PENDING, next_attempt_at=now)
+            self.claims.pop(message_id, None)
             return True
 
     def save_silence(self, silence: Silence) -> None:

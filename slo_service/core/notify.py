@@ -42,6 +42,15 @@ class OutboxMessage:
     last_error: str | None = None
     delivered_at: datetime | None = None
     external_ref: Mapping[str, Any] = field(default_factory=dict)
+    # Set by claim_due: an earlier claim ended without an outcome (the worker died, or its lease ran out,
+    # while the receiver may already have taken the message).
+    interrupted: bool = False
+
+    @property
+    def maybe_sent(self) -> bool:
+        """An earlier attempt may have reached the receiver (a timeout, a crash mid-request): a receiver
+        that cannot deduplicate by itself (Slack) looks the message up before sending it again."""
+        return self.attempts > 0 or self.interrupted
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,7 @@ class Jobs:
         try:
             report = self.cycle.run()
             log.debug(
-                "cycle: %d SLOs evaluated in %.3fs, %d notifications delivered",
+                "cycle: %d SLOs evaluated in %.3fs, %d delivery lanes woken",
                 len(report.evaluation.statuses),
                 report.duration_seconds,
                 report.delivered,

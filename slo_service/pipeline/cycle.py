@@ -4,8 +4,9 @@
 
 Collection jobs (one per source, pipeline/collect.py) feed the history continuously; every evaluation
 interval the scheduler calls `Cycle.run()`, which computes every SLO's status (pipeline/evaluate.py),
-turns it into alerts and routed notifications (pipeline/alerting.py) and delivers what is due
-(pipeline/delivery.py) right away, so a page leaves within the same cycle that crossed the threshold.
+turns it into alerts and routed notifications (pipeline/alerting.py) and wakes the delivery lanes
+(pipeline/delivery.py, one per receiver) right away, so a page leaves within the same cycle that
+crossed the threshold, and no receiver waits for another.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 class CycleReport:
     evaluation: EvaluationResult
     alerting: CycleResult | None
-    delivered: int
+    delivered: int  # DeliveryWorker.run_once: attempts made, or lanes started when it does not wait
     duration_seconds: float
 
 

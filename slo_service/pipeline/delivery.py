@@ -1,4 +1,11 @@
-"""The notify step: deliver outbox messages to receivers with retries, backoff and a dead-letter list."""
+"""The notify step: deliver outbox messages to receivers with retries, backoff and a dead-letter list.
+
+Each receiver has a lane of its own (as Alertmanager runs one pipeline per receiver): a thread that
+claims only that receiver's messages, one at a time, and delivers them. A Slack that is throttled
+(429 + Retry-After), hanging until its timeout, or down therefore never delays a PagerDuty page.
+Across replicas the store's leases (and FOR UPDATE SKIP LOCKED) keep a message with one worker at a
+time, and `claim_due` keeps one group's messages to one receiver in order.
+"""
 
 from __future__ import annotations
 
@@ -17,18 +24,37 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DeliveryStats:
-    """Delivery attempts for /metrics, by receiver and outcome."""
+    """Delivery attempts for /metrics, by receiver and outcome (lanes count from their own threads)."""
 
     outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, receiver: str, outcome: str) -> None:
-        self.outcomes[(receiver, outcome)] = self.outcomes.get((receiver, outcome), 0) + 1
+        with self._lock:
+            self.outcomes[(receiver, outcome)] = self.outcomes.get((receiver, outcome), 0) + 1
+
+    def snapshot(self) -> dict[tuple[str, str], int]:
+        with self._lock:
+            return dict(self.outcomes)
+
+
+@dataclass
+class _Lane:
+    """One receiver's delivery lane. `busy` is held by the thread draining it; `again` asks that thread
+    for one more pass (a wake-up that arrived while it was busy is never lost)."""
+
+    name: str
+    busy: threading.Lock = field(default_factory=threading.Lock)
+    again: bool = False
+    paused_until: datetime | None = None  # the receiver asked us to wait (Retry-After): none of its messages
+    thread: threading.Thread | None = None
 
 
 class DeliveryWorker:
-    """Claims due messages, delivers them, records the outcome. Safe to run in several replicas:
-    claims are leased, so a message is delivered by one worker at a time, and a crashed worker's
-    claims expire and are retried. Redelivery carries the same dedup key, so it is harmless."""
+    """Claims due messages per receiver, delivers them, records the outcome. Safe to run in several
+    replicas: claims are leased, so a message is delivered by one worker at a time, and a crashed
+    worker's claims expire and are retried (flagged `interrupted`, so a receiver that cannot
+    deduplicate by itself looks the message up before sending it again)."""
 
     def __init__(
         self,
@@ -36,55 +62,118 @@ class DeliveryWorker:
         receivers: Mapping[str, Receiver],
         clock_now: Callable[[], datetime],
         retry: RetryPolicy | None = None,
-        # One message per claim and a lease well above a receiver's timeout (10 s): a crashed worker holds
-        # at most one message, for at most 30 s, and a slow receiver never lets another replica in.
+        # One message per claim and a lease well above a receiver's timeout (10 s; a Slack retry may look the
+        # message up first, then post: two requests): a crashed worker holds at most one message per receiver,
+        # for at most 30 s, and a slow receiver never lets another replica in.
         lease: timedelta = timedelta(seconds=30),
-        batch: int = 1,
         observe_latency: Callable[[str, float], None] | None = None,
+        *,
+        wait: bool = True,
     ) -> None:
         self.store = store
         self.receivers = dict(receivers)
         self.now = clock_now
         self.retry = retry or RetryPolicy()
         self.lease = lease
-        self.batch = batch
         self.stats = DeliveryStats()
         self.observe_latency = observe_latency  # set by the exporter: a histogram per receiver
-        self._lock = threading.Lock()
+        # wait=True (tests, benchmarks): run_once returns when every lane it started is idle again.
+        # wait=False (the service): run_once only starts idle lanes; the scheduler thread never waits for a
+        # receiver, so a hanging Slack cannot hold the next routing tick either.
+        self.wait = wait
+        self._lanes: dict[str, _Lane] = {}
+        self._lanes_lock = threading.Lock()
+        self._closed = False
         self._rng = random.Random()
+        self._rng_lock = threading.Lock()
 
     @property
     def outcome_counts(self) -> Mapping[tuple[str, str], int]:
-        return dict(self.stats.outcomes)
+        return self.stats.snapshot()
 
     def set_receivers(self, receivers: Mapping[str, Receiver]) -> None:
         self.receivers = dict(receivers)
 
     def run_once(self) -> int:
-        """Deliver every message that is due now; returns how many were attempted."""
-        if not self._lock.acquire(blocking=False):
-            return 0  # another job is already draining the outbox in this process
-        try:
-            attempted = 0
-            while True:
-                claimed = self.store.claim_due(self.now(), self.batch, self.lease)
-                if not claimed:
-                    return attempted
-                for message in claimed:
-                    self._deliver(message)
-                    attempted += 1
-                if len(claimed) < self.batch:
-                    return attempted
-        finally:
-            self._lock.release()
+        """Start a lane for every receiver with due messages (unless it is busy or told us to wait).
 
-    def _deliver(self, message: OutboxMessage) -> None:
+        Returns the number of delivery attempts made when waiting, else the number of lanes started.
+        """
+        if self._closed:
+            return 0
+        now = self.now()
+        started: list[tuple[threading.Thread, list[int]]] = []
+        for name in self.store.due_receivers(now):
+            lane = self._lane(name)
+            if lane.paused_until is not None and now < lane.paused_until:
+                continue
+            lane.again = True  # before trying the lock: a lane finishing right now sees it and drains again
+            if not lane.busy.acquire(blocking=False):
+                continue  # draining already; it will make one more pass
+            counter = [0]
+            thread = threading.Thread(target=self._drain, args=(lane, counter), name=f"deliver-{name}", daemon=True)
+            lane.thread = thread
+            thread.start()
+            started.append((thread, counter))
+        if not self.wait:
+            return len(started)
+        for thread, _ in started:
+            thread.join()
+        return sum(counter[0] for _, counter in started)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop claiming and give in-flight deliveries up to `timeout` seconds (an abandoned one is
+        retried after its lease, as after a crash)."""
+        self._closed = True
+        with self._lanes_lock:
+            threads = [lane.thread for lane in self._lanes.values() if lane.thread is not None]
+        for thread in threads:
+            thread.join(timeout)
+
+    def _lane(self, name: str) -> _Lane:
+        with self._lanes_lock:
+            lane = self._lanes.get(name)
+            if lane is None:
+                lane = self._lanes[name] = _Lane(name)
+            return lane
+
+    def _drain(self, lane: _Lane, counter: list[int]) -> None:
+        """The lane's thread: deliver its receiver's due messages, oldest first, until none is left."""
+        while True:
+            lane.again = False
+            try:
+                counter[0] += self._drain_pass(lane)
+            except Exception:  # the store may be down: the next wake-up tries again
+                log.exception("delivery lane %s failed", lane.name)
+            lane.busy.release()
+            if not lane.again or self._closed:
+                return
+            if not lane.busy.acquire(blocking=False):
+                return  # another wake-up took the lane over
+
+    def _drain_pass(self, lane: _Lane) -> int:
+        attempted = 0
+        while not self._closed:
+            now = self.now()
+            if lane.paused_until is not None and now < lane.paused_until:
+                break
+            claimed = self.store.claim_due(now, 1, self.lease, receiver=lane.name)
+            if not claimed:
+                break
+            for message in claimed:
+                self._deliver(message, lane)
+                attempted += 1
+        return attempted
+
+    def _deliver(self, message: OutboxMessage, lane: _Lane) -> None:
         assert message.id is not None
         receiver = self.receivers.get(message.receiver)
         now = self.now()
         if receiver is None:
-            self.store.mark_dead(message.id, now, f"receiver {message.receiver!r} is no longer configured")
+            reason = f"receiver {message.receiver!r} is no longer configured"
+            self.store.mark_dead(message.id, now, reason)
             self.stats.count(message.receiver, "dead")
+            log.error("notification %s to %s dead-lettered: %s", message.id, message.receiver, reason)
             return
         # The reference an earlier delivery of this dedup key returned (e.g. the Slack message to update).
         ref = self.store.external_ref(message.receiver, message.dedup_key)
@@ -101,17 +190,44 @@ class DeliveryWorker:
             self.stats.count(message.receiver, "delivered")
             if self.observe_latency is not None:
                 self.observe_latency(message.receiver, latency)
+            log.info(
+                "notification %s delivered to %s: %s %s, %.3fs after it was queued, attempt %d%s",
+                message.id,
+                message.receiver,
+                message.action,
+                message.dedup_key,
+                latency,
+                attempts,
+                f" ({result.error})" if result.error else "",
+            )
         elif result.outcome is Outcome.FAILED or attempts >= self.retry.max_attempts:
             reason = result.error or f"HTTP {result.status_code}"
             if result.outcome is not Outcome.FAILED:
                 reason = f"gave up after {attempts} attempts: {reason}"
             self.store.mark_dead(message.id, done, reason)
             self.stats.count(message.receiver, "dead")
-            log.error("notification %s to %s dead-lettered: %s", message.id, message.receiver, reason)
+            log.error(
+                "notification %s to %s dead-lettered: %s %s: %s",
+                message.id,
+                message.receiver,
+                message.action,
+                message.dedup_key,
+                reason,
+            )
         else:
-            when = self.retry.next_attempt(attempts, done, result.retry_after, self._rng)
-            self.store.mark_retry(message.id, when, result.error or f"HTTP {result.status_code}")
+            with self._rng_lock:
+                when = self.retry.next_attempt(attempts, done, result.retry_after, self._rng)
+            error = result.error or f"HTTP {result.status_code}"
+            self.store.mark_retry(message.id, when, error)
             self.stats.count(message.receiver, "retry")
+            if result.retry_after is not None:
+                lane.paused_until = when  # the receiver is throttling us: none of its messages until then
             log.warning(
-                "notification %s to %s failed (%s), retry at %s", message.id, message.receiver, result.error, when
+                "notification %s to %s failed (attempt %d: %s), retry at %s%s",
+                message.id,
+                message.receiver,
+                attempts,
+                error,
+                when.isoformat(),
+                " (receiver paused until then)" if result.retry_after is not None else "",
             )

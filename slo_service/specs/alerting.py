@@ -122,6 +122,9 @@ class SLOAlertingSpec(PolicySpec):
     policy: str | None = None
 
 
+RECEIVER_TIMEOUT_MAX = timedelta(minutes=1)
+
+
 class SlackReceiverSpec(Spec):
     name: str
     type: Literal["slack"]
@@ -130,6 +133,7 @@ class SlackReceiverSpec(Spec):
     webhook_url_env: str | None = None
     base_url: str | None = None
     send_resolved: StrictBool = True
+    timeout: str = "10s"  # per request; a Slack retry may take two (lookup, then post)
     escalation_policy: str | None = None
 
 
@@ -139,6 +143,7 @@ class PagerDutyReceiverSpec(Spec):
     routing_key_env: str
     url: str | None = None
     send_resolved: StrictBool = True
+    timeout: str = "10s"  # per request; a Slack retry may take two (lookup, then post)
     escalation_policy: str | None = None
 
 
@@ -150,6 +155,7 @@ class WebhookReceiverSpec(Spec):
     max_alerts: StrictInt = 0
     headers: dict[str, str] = {}
     send_resolved: StrictBool = True
+    timeout: str = "10s"  # per request; a Slack retry may take two (lookup, then post)
     escalation_policy: str | None = None
 
 
@@ -668,8 +674,13 @@ class _Builder:
         else:
             assert isinstance(spec, WebhookReceiverSpec)
             kind, settings = ReceiverKind.WEBHOOK, self._webhook(path, spec)
-        if not ok or settings is None:
+        timeout = _duration(self.file, (*path, "timeout"), spec.timeout)
+        if timeout is not None and not timedelta(0) < timeout <= RECEIVER_TIMEOUT_MAX:
+            self.file.add((*path, "timeout"), f"timeout {spec.timeout} must be more than 0s and at most 1m")
+            timeout = None
+        if not ok or settings is None or timeout is None:
             return None
+        settings["timeout"] = timeout.total_seconds()
         # Keep the names of the environment variables too (never their values twice): generators such
         # as the Alertmanager config name secret files after them.
         for field_name in ("token_env", "webhook_url_env", "routing_key_env", "hmac_secret_env"):

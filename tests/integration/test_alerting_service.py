@@ -8,107 +8,17 @@ from __future__ import annotations
 
 import json
 import signal
-import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
+from werkzeug import Response
 
 from tests.integration.test_service_process import Target, metric_value
+from tests.support.fake_pagerduty import ROUTING_KEY, FakePagerDuty
+from tests.support.fake_slack import TOKEN, FakeSlack
 from tests.support.history import seed_history
 from tests.support.process import run_service, wait_for
-
-TOKEN = "xoxb-test-token"
-ROUTING_KEY = "R0UT1NGKEY0123456789012345678901"
-
-
-class FakeSlack:
-    """chat.postMessage / chat.update as Slack answers them; refuses requests Slack would refuse."""
-
-    def __init__(self, server: HTTPServer) -> None:
-        self.posts: list[dict[str, Any]] = []
-        self.updates: list[dict[str, Any]] = []
-        self.failures: list[Response] = []
-        self.calls = 0
-        self.lock = threading.Lock()
-        server.expect_request("/api/chat.postMessage", method="POST").respond_with_handler(self._post)
-        server.expect_request("/api/chat.update", method="POST").respond_with_handler(self._update)
-        self.base_url = server.url_for("/api/")
-
-    def _body(self, request: Request) -> dict[str, Any]:
-        assert request.headers.get("Authorization") == f"Bearer {TOKEN}"
-        if request.mimetype == "application/json":
-            return dict(request.get_json())
-        return {k: v for k, v in request.form.items()}
-
-    def _checked(self, request: Request) -> tuple[dict[str, Any] | None, Response | None]:
-        with self.lock:
-            self.calls += 1
-            if self.failures:
-                return None, self.failures.pop(0)
-        body = self._body(request)
-        blocks = body.get("blocks")
-        blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
-        if not body.get("channel") or not body.get("text") or not isinstance(blocks, list) or not blocks:
-            return None, Response(json.dumps({"ok": False, "error": "invalid_arguments"}), 200)
-        body["blocks"] = blocks
-        return body, None
-
-    def _post(self, request: Request) -> Response:
-        body, failure = self._checked(request)
-        if failure is not None:
-            return failure
-        assert body is not None
-        self.posts.append(body)
-        ts = f"1700000000.{len(self.posts):06d}"
-        return Response(json.dumps({"ok": True, "channel": "C0ALERTS", "ts": ts}), content_type="application/json")
-
-    def _update(self, request: Request) -> Response:
-        body, failure = self._checked(request)
-        if failure is not None:
-            return failure
-        assert body is not None and body.get("ts")
-        self.updates.append(body)
-        return Response(
-            json.dumps({"ok": True, "channel": body["channel"], "ts": body["ts"]}), content_type="application/json"
-        )
-
-
-class FakePagerDuty:
-    """Events API v2: 202 for a valid event, 400 with PagerDuty's error shape otherwise."""
-
-    def __init__(self, server: HTTPServer) -> None:
-        self.events: list[dict[str, Any]] = []
-        server.expect_request("/v2/enqueue", method="POST").respond_with_handler(self._enqueue)
-        self.url = server.url_for("/v2/enqueue")
-
-    def _enqueue(self, request: Request) -> Response:
-        event = request.get_json()
-        problems = []
-        if event.get("routing_key") != ROUTING_KEY:
-            problems.append("routing_key")
-        if event.get("event_action") not in ("trigger", "acknowledge", "resolve"):
-            problems.append("event_action")
-        if not event.get("dedup_key"):
-            problems.append("dedup_key")
-        if event.get("event_action") == "trigger":
-            payload = event.get("payload") or {}
-            for field in ("summary", "source", "severity"):
-                if not payload.get(field):
-                    problems.append(f"payload.{field}")
-            if payload.get("severity") not in ("critical", "error", "warning", "info"):
-                problems.append("payload.severity")
-        if problems:
-            body = {"status": "invalid event", "message": "Event object is invalid", "errors": problems}
-            return Response(json.dumps(body), status=400, content_type="application/json")
-        self.events.append(event)
-        return Response(
-            json.dumps({"status": "success", "message": "Event processed", "dedup_key": event["dedup_key"]}),
-            status=202,
-            content_type="application/json",
-        )
 
 
 def write_config(path: Path, target_url: str, slack_url: str, pd_url: str) -> Path:
@@ -159,7 +69,7 @@ ENV = {"TEST_SLACK_TOKEN": TOKEN, "TEST_PD_KEY": ROUTING_KEY, "SLO_SERVICE_FLUSH
 def world(tmp_path: Path, httpserver: HTTPServer) -> tuple[Target, FakeSlack, FakePagerDuty, Path]:
     target = Target(httpserver)
     target.serve(ok=1000, errors=0, le_01=1, le_025=1, inf=1)
-    slack, pd = FakeSlack(httpserver), FakePagerDuty(httpserver)
+    slack, pd = FakeSlack(httpserver, channel_name="ml-alerts"), FakePagerDuty(httpserver)
     config = write_config(tmp_path / "slo.yaml", target.url, slack.base_url, pd.url)
     return target, slack, pd, config
 
@@ -197,19 +107,22 @@ def test_an_outage_pages_slack_and_pagerduty_once_with_the_fields_they_require(
         # Acknowledge: Slack's message is updated in place, PagerDuty gets acknowledge on the same key.
         assert svc.post(f"/api/v1/alerts/{fingerprint}/ack", json={"by": "alice"}).status_code == 200
         wait_for(lambda: slack.updates and len(pd.events) >= 2, timeout=30, what="acknowledgements delivered")
-        assert slack.updates[-1]["ts"] == "1700000000.000001"
+        assert slack.updates[-1]["ts"] == slack.messages[0].ts
         assert pd.events[1]["event_action"] == "acknowledge"
         assert pd.events[1]["dedup_key"] == trigger["dedup_key"]
 
         metrics = svc.get("/metrics").text
-        # two 500s went back to the outbox; the 429 (Retry-After: 1) was waited out by slack-sdk's handler
-        assert metric_value(metrics, "slo_service_notifications_total", receiver="slack", outcome="retry") == 2
+        # the 500 of the post, then the 500 and the 429 (Retry-After: 1) of the lookup that precedes a retry
+        assert metric_value(metrics, "slo_service_notifications_total", receiver="slack", outcome="retry") == 3
         assert metric_value(metrics, "slo_service_notifications_total", receiver="slack", outcome="delivered") == 2
         assert metric_value(metrics, "slo_service_alerts", severity="page", state="firing") == 1
         assert metric_value(metrics, "slo_service_notification_delivery_seconds_count", receiver="pagerduty") == 2
     assert len(slack.posts) == 1
     assert [e["event_action"] for e in pd.events].count("trigger") == 1
-    assert slack.calls == 5  # 500, 500, 429, then the post, then the update
+    # 500 (post); 500 and 429 (resolving "#ml-alerts" to an ID for the lookup); the channel list, the lookup
+    # (nothing there), the post, then the update
+    assert slack.calls == 7
+    assert slack.count("chat.postMessage") == 2 and len(slack.messages) == 1
 
 
 def test_sigkill_between_writing_the_alert_and_delivering_it_loses_nothing_and_pages_once(

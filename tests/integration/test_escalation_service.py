@@ -18,8 +18,9 @@ from urllib.parse import urlencode
 import httpx
 from pytest_httpserver import HTTPServer
 
-from tests.integration.test_alerting_service import ROUTING_KEY, TOKEN, FakePagerDuty, FakeSlack
 from tests.integration.test_service_process import Target
+from tests.support.fake_pagerduty import ROUTING_KEY, FakePagerDuty
+from tests.support.fake_slack import TOKEN, FakeSlack
 from tests.support.history import seed_history
 from tests.support.process import ServiceProcess, run_service, wait_for
 

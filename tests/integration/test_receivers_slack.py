@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.error import URLError
 
 import pytest
 from hypothesis import given, settings
@@ -17,6 +20,7 @@ from werkzeug import Request, Response
 
 from slo_service.adapters.receivers.slack import SlackReceiver, render_message
 from slo_service.core.notify import OutboxMessage, Outcome
+from tests.support.fake_slack import CHANNEL_ID, FakeSlack
 from tests.support.process import start_local_server
 
 TOKEN = "xoxb-test-token"
@@ -252,14 +256,16 @@ def test_long_rate_limit_goes_back_to_the_outbox_with_retry_after(server: HTTPSe
     assert len(server.log) == 1
 
 
-def test_short_rate_limit_is_absorbed_by_slack_sdks_retry_handler(server: HTTPServer) -> None:
-    server.expect_oneshot_request("/api/chat.postMessage").respond_with_json(
+def test_a_short_rate_limit_also_goes_back_to_the_outbox_without_sleeping(server: HTTPServer) -> None:
+    # The receiver's delivery lane pauses for Retry-After; an in-process sleep would hold the lane and the lease.
+    server.expect_request("/api/chat.postMessage").respond_with_json(
         {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
     )
-    server.expect_request("/api/chat.postMessage").respond_with_json(POSTED)
+    started = time.monotonic()
     result = bot(server).deliver(message())
-    assert result.outcome is Outcome.DELIVERED
-    assert [resp.status_code for _, resp in server.log] == [429, 200]
+    assert time.monotonic() - started < 0.9
+    assert (result.outcome, result.retry_after) == (Outcome.RETRY, timedelta(seconds=1))
+    assert len(server.log) == 1
 
 
 def test_timeout_retries(own_server: HTTPServer) -> None:
@@ -361,12 +367,12 @@ def test_configuration_is_checked() -> None:
         SlackReceiver("s", token=TOKEN, channel=None)
 
 
-def test_bot_client_keeps_sdk_connection_retry_and_adds_rate_limit_retry() -> None:
+def test_bot_client_retries_in_process_only_a_connection_that_never_sent_the_request() -> None:
     receiver = SlackReceiver("s", token=TOKEN, channel="#a", base_url="http://127.0.0.1:1/api/")
     assert receiver.client is not None
-    names = [type(h).__name__ for h in receiver.client.retry_handlers]
-    assert names == ["ConnectionErrorRetryHandler", "ShortRateLimitRetryHandler"]
-    assert receiver.client.retry_handlers[1].max_retry_count == 1
+    [handler] = receiver.client.retry_handlers
+    assert type(handler).__name__ == "ConnectionErrorRetryHandler"
+    assert handler.error_types_to_do_retries == [URLError]  # not ConnectionResetError / RemoteDisconnected
 
 
 def test_group_of_many_alerts_lists_them_and_respects_block_kit_limits() -> None:
@@ -444,6 +450,163 @@ def test_truncated_alerts_are_counted() -> None:
     text, blocks = render_message(payload, "trigger")
     assert text.startswith("[FIRING:7] ")
     assert blocks[3]["text"]["text"].splitlines()[-1] == "\u2026 and 5 more"
+
+
+# --- exactly once as the channel sees it (tests/support/fake_slack.py answers like Slack) --------------
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    server = start_local_server()
+    fake = FakeSlack(server)
+    yield fake
+    if fake.post_gate is not None:
+        fake.post_gate.set()
+    server.stop()
+
+
+def bot_on(fake: FakeSlack, channel: str = CHANNEL_ID, **kw: Any) -> SlackReceiver:
+    return SlackReceiver("slack", token=TOKEN, channel=channel, base_url=fake.base_url, **kw)
+
+
+def test_every_post_is_tagged_with_the_notification_in_its_metadata(slack: FakeSlack) -> None:
+    result = bot_on(slack, channel="#alerts").deliver(message())
+    assert result.outcome is Outcome.DELIVERED, result.error
+    [posted] = slack.messages
+    assert posted.metadata == {
+        "event_type": "slo_service_alert",
+        "event_payload": {"dedup_key": "dk-checkout-availability", "notification_id": "1", "action": "trigger"},
+    }
+    assert result.external_ref == {"channel": CHANNEL_ID, "ts": posted.ts}
+    assert slack.count("conversations.history") == 0  # a first attempt needs no lookup
+
+
+def test_a_post_answered_after_the_timeout_is_found_not_posted_again_and_resolve_updates_it(
+    slack: FakeSlack,
+) -> None:
+    slack.post_delay = 1.5
+    receiver = bot_on(slack, timeout=0.5)
+    first = receiver.deliver(message())
+    assert first.outcome is Outcome.RETRY and first.error is not None and "timeout" in first.error.lower()
+    assert len(slack.messages) == 1  # Slack has it although we never heard back
+
+    # The outbox retries: attempts=1, so the receiver asks Slack before posting.
+    retry = receiver.deliver(replace(message(), attempts=1))
+    assert retry.outcome is Outcome.DELIVERED, retry.error
+    assert retry.external_ref == {"channel": CHANNEL_ID, "ts": slack.messages[0].ts}
+    assert slack.count("chat.postMessage") == 1 and slack.count("conversations.history") == 1
+
+    resolved = receiver.deliver(replace(message("resolve", retry.external_ref, status="resolved"), id=2))
+    assert resolved.outcome is Outcome.DELIVERED, resolved.error
+    [only] = slack.messages
+    assert only.text.startswith("[RESOLVED] SLOBurnRateHigh") and only.edits == 1
+    assert only.metadata is not None and only.metadata["event_payload"]["notification_id"] == "2"
+
+
+def test_an_interrupted_post_that_reached_slack_is_recorded_instead_of_reposted(slack: FakeSlack) -> None:
+    bot_on(slack).deliver(message())  # the process that sent this was SIGKILLed before it heard back
+    result = bot_on(slack).deliver(replace(message(), interrupted=True))
+    assert result.outcome is Outcome.DELIVERED
+    assert result.external_ref["ts"] == slack.messages[0].ts
+    assert len(slack.messages) == 1
+
+
+def test_a_lookup_that_finds_nothing_posts_once(slack: FakeSlack) -> None:
+    # Another notification of the same group is in the channel: only this notification's id counts.
+    bot_on(slack).deliver(replace(message(), id=7))
+    result = bot_on(slack).deliver(replace(message(), attempts=3))
+    assert result.outcome is Outcome.DELIVERED
+    assert [m.metadata["event_payload"]["notification_id"] for m in slack.messages if m.metadata] == ["7", "1"]
+    assert slack.count("conversations.history") == 1
+
+
+def test_the_lookup_pages_through_a_busy_channel(slack: FakeSlack) -> None:
+    receiver = bot_on(slack)
+    receiver.deliver(message())
+    for i in range(450):  # newer traffic in the channel pushes our post to the third page
+        receiver.deliver(replace(message(), id=100 + i))
+    before = len(slack.messages)
+    result = receiver.deliver(replace(message(), attempts=1))
+    assert result.outcome is Outcome.DELIVERED and result.external_ref["ts"] == slack.messages[0].ts
+    assert len(slack.messages) == before
+    assert slack.count("conversations.history") == 3
+
+
+def test_a_throttled_lookup_retries_later_and_never_posts_blind(slack: FakeSlack) -> None:
+    slack.throttle_until = time.monotonic() + 60
+    result = bot_on(slack).deliver(replace(message(), attempts=1))
+    assert (result.outcome, result.retry_after) == (Outcome.RETRY, timedelta(seconds=5))
+    assert result.error is not None and "conversations.history" in result.error
+    assert slack.messages == [] and slack.count("chat.postMessage") == 0
+
+
+def test_a_lookup_that_times_out_retries_later(own_server: HTTPServer) -> None:
+    def slow(_: Request) -> Response:
+        time.sleep(1.5)
+        return Response(json.dumps({"ok": True, "messages": []}), content_type="application/json")
+
+    own_server.expect_request("/api/conversations.history").respond_with_handler(slow)
+    receiver = SlackReceiver("s", token=TOKEN, channel=CHANNEL_ID, base_url=own_server.url_for("/api/"), timeout=0.5)
+    result = receiver.deliver(replace(message(), attempts=1))
+    assert result.outcome is Outcome.RETRY and result.error is not None and "timeout" in result.error.lower()
+    assert requests_to(own_server, "/api/chat.postMessage") == []
+
+
+def test_a_channel_given_by_name_is_resolved_once_for_lookups(slack: FakeSlack) -> None:
+    bot_on(slack).deliver(message())  # an earlier process posted it
+    named = bot_on(slack, channel="#alerts")
+    result = named.deliver(replace(message(), attempts=1))
+    assert result.outcome is Outcome.DELIVERED and result.external_ref["ts"] == slack.messages[0].ts
+    assert named.channel_id == CHANNEL_ID and len(slack.messages) == 1
+    named.deliver(replace(message(), id=2, attempts=1))
+    assert slack.count("conversations.list") == 1  # cached
+    assert slack.count("conversations.history") == 2
+
+
+MISSING_SCOPE = json.dumps({"ok": False, "error": "missing_scope", "needed": "channels:history"})
+
+
+@pytest.mark.parametrize("method", ["conversations.list", "conversations.history"])
+def test_without_the_scopes_to_look_up_delivery_falls_back_to_at_least_once(
+    slack: FakeSlack, caplog: pytest.LogCaptureFixture, method: str
+) -> None:
+    channel = "#alerts" if method == "conversations.list" else CHANNEL_ID
+    slack.failures = [Response(MISSING_SCOPE, content_type="application/json")]
+    result = bot_on(slack, channel=channel).deliver(replace(message(), attempts=1))
+    assert result.outcome is Outcome.DELIVERED, result.error
+    assert f"slack {method}: missing_scope" in caplog.text
+    assert "posting it again may duplicate it" in caplog.text or method == "conversations.list"
+    assert len(slack.messages) == 1
+
+
+def test_a_connection_dropped_after_the_request_was_sent_is_not_resent_in_process() -> None:
+    """slack-sdk's default handler would resend on RemoteDisconnected: a second post if Slack had taken it."""
+    connections = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(5)
+
+    def serve() -> None:
+        for _ in range(2):
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            connections.append(conn.recv(65536))
+            conn.close()  # read the whole request, answer nothing
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    try:
+        receiver = SlackReceiver("s", token=TOKEN, channel=CHANNEL_ID, base_url=f"http://127.0.0.1:{port}/api/")
+        result = receiver.deliver(message())
+    finally:
+        listener.close()
+        thread.join(5)
+    assert result.outcome is Outcome.RETRY
+    assert len(connections) == 1 and b"chat.postMessage" in connections[0]
 
 
 ESCALATION = {

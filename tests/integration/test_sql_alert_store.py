@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
+from slo_service.adapters.memory_alerts import InMemoryAlertStore
 from slo_service.adapters.sql import migrate
 from slo_service.adapters.sql.alert_models import AlertRow, OutboxRow
 from slo_service.adapters.sql.alert_store import SqlAlertStore, matcher_text, parse_matcher
@@ -349,11 +350,13 @@ def test_expired_lease_is_claimed_again(store: SqlAlertStore) -> None:
 
 def test_mark_delivered_and_external_ref(store: SqlAlertStore) -> None:
     store.enqueue([make_message("slack", "g1"), make_message("slack", "g1", action="update")])
-    first, second = store.claim_due(T0, 10, timedelta(minutes=1))
-    assert first.id is not None and second.id is not None
+    (first,) = store.claim_due(T0, 10, timedelta(minutes=1))  # the update waits for the trigger
+    assert first.id is not None
     assert store.external_ref("slack", "g1") == {}
     store.mark_delivered(first.id, at(1), {"channel": "C1", "ts": "1.0"})
     assert store.external_ref("slack", "g1") == {"channel": "C1", "ts": "1.0"}
+    (second,) = store.claim_due(at(1), 10, timedelta(minutes=1))
+    assert second.id is not None and second.action == "update"
     store.mark_delivered(second.id, at(2), {})  # an empty reference does not hide the earlier one
     assert store.external_ref("slack", "g1") == {"channel": "C1", "ts": "1.0"}
     assert store.external_ref("slack", "g2") == {}
@@ -365,9 +368,11 @@ def test_mark_delivered_and_external_ref(store: SqlAlertStore) -> None:
 
 def test_external_ref_takes_the_latest_delivery(store: SqlAlertStore) -> None:
     store.enqueue([make_message(), make_message(action="update")])
-    a, b = store.claim_due(T0, 10, timedelta(minutes=1))
-    assert a.id is not None and b.id is not None
+    (a,) = store.claim_due(T0, 10, timedelta(minutes=1))
+    assert a.id is not None
     store.mark_delivered(a.id, at(1), {"ts": "1"})
+    (b,) = store.claim_due(at(1), 10, timedelta(minutes=1))
+    assert b.id is not None
     store.mark_delivered(b.id, at(2), {"ts": "2"})
     assert store.external_ref("slack", "group-1") == {"ts": "2"}
 
@@ -391,7 +396,8 @@ def test_mark_dead_and_requeue(store: SqlAlertStore) -> None:
     store.mark_dead(m.id, at(1), "HTTP 400: invalid blocks")
     (dead,) = store.messages(status="dead")
     assert (dead.id, dead.attempts, dead.last_error) == (m.id, 1, "HTTP 400: invalid blocks")
-    assert store.claim_due(at(20), 10, timedelta(hours=1)) == [store.messages(receiver="pagerduty")[0]]
+    (reclaimed,) = store.claim_due(at(20), 10, timedelta(hours=1))  # the lease of `other` ran out
+    assert reclaimed == replace(store.messages(receiver="pagerduty")[0], interrupted=True)
     assert store.requeue(other.id, at(20)) is False  # not dead
     assert store.requeue(10**9, at(20)) is False  # unknown
     assert store.requeue(m.id, at(30)) is True
@@ -415,6 +421,8 @@ def test_a_late_worker_does_not_undo_a_delivery(store: SqlAlertStore) -> None:
 @dataclass
 class ModelMessage:
     id: int
+    receiver: str
+    dedup_key: str
     status: str = "pending"
     attempts: int = 0
     next_attempt_at: datetime | None = None
@@ -422,9 +430,10 @@ class ModelMessage:
     last_error: str | None = None
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_outbox_matches_a_model_under_random_operations(store: SqlAlertStore, seed: int) -> None:
-    """Random enqueue/claim/deliver/retry/dead/requeue sequences against a dictionary model of the outbox."""
+def random_outbox_operations(store: SqlAlertStore | InMemoryAlertStore, seed: int) -> None:
+    """Random enqueue/claim/deliver/retry/dead/requeue sequences against a dictionary model of the outbox:
+    two receivers, few dedup keys (so one group's messages queue behind each other), claims of one receiver
+    or of all."""
     rng = random.Random(seed)
     model: dict[int, ModelMessage] = {}
     now = T0
@@ -434,26 +443,45 @@ def test_outbox_matches_a_model_under_random_operations(store: SqlAlertStore, se
         ids = sorted(model)
         if op == "enqueue" or not ids:
             nat = rng.choice([None, now, now + timedelta(seconds=60)])
-            store.enqueue([make_message(dedup_key=f"k{step}", next_attempt_at=nat)])
+            receiver, key = rng.choice(["slack", "pagerduty"]), f"k{rng.randint(0, 5)}"
+            store.enqueue([make_message(receiver, key, next_attempt_at=nat)])
             new_id = max(m.id or 0 for m in store.messages(limit=1))
-            model[new_id] = ModelMessage(new_id, next_attempt_at=nat)
+            model[new_id] = ModelMessage(new_id, receiver, key, next_attempt_at=nat)
         elif op == "claim":
             limit, lease = rng.randint(1, 4), timedelta(seconds=rng.choice([10, 60, 300]))
-            due = [
-                m
-                for i, m in sorted(model.items())
-                if m.status == "pending"
-                and (m.next_attempt_at is None or m.next_attempt_at <= now)
-                and (m.claimed_until is None or m.claimed_until < now)
-            ][:limit]
+            only = rng.choice([None, "slack", "pagerduty"])
+            due, seen = [], set()
+            for _, m in sorted(model.items()):
+                if m.status != "pending" or (m.receiver, m.dedup_key) in seen:
+                    continue
+                seen.add((m.receiver, m.dedup_key))  # an older pending message of the group holds the rest
+                if (
+                    (only is None or m.receiver == only)
+                    and (m.next_attempt_at is None or m.next_attempt_at <= now)
+                    and (m.claimed_until is None or m.claimed_until < now)
+                ):
+                    due.append(m)
+            due = due[:limit]
+            expected_due = sorted(
+                {
+                    m.receiver
+                    for m in model.values()
+                    if m.status == "pending"
+                    and (m.next_attempt_at is None or m.next_attempt_at <= now)
+                    and (m.claimed_until is None or m.claimed_until < now)
+                }
+            )
+            assert store.due_receivers(now) == expected_due, step
+            expected = [(m.id, m.claimed_until is not None) for m in due]
             for m in due:
                 m.claimed_until = now + lease
-            assert [m.id for m in store.claim_due(now, limit, lease)] == [m.id for m in due], step
+            claimed = store.claim_due(now, limit, lease, receiver=only)
+            assert [(m.id, m.interrupted) for m in claimed] == expected, step
         else:
             m = model[rng.choice(ids)]
             if op == "deliver":
                 store.mark_delivered(m.id, now, {"ts": str(step)})
-                m.status, m.attempts, m.claimed_until = "delivered", m.attempts + 1, None
+                m.status, m.attempts, m.claimed_until, m.last_error = "delivered", m.attempts + 1, None, None
             elif op == "retry":
                 store.mark_retry(m.id, now + timedelta(seconds=30), f"e{step}")
                 if m.status == "pending":
@@ -469,6 +497,93 @@ def test_outbox_matches_a_model_under_random_operations(store: SqlAlertStore, se
                     m.status, m.next_attempt_at, m.claimed_until = "pending", now, None
     stored = {m.id: (m.status.value, m.attempts, m.next_attempt_at, m.last_error) for m in store.messages(limit=1000)}
     assert stored == {i: (m.status, m.attempts, m.next_attempt_at, m.last_error) for i, m in model.items()}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_outbox_matches_a_model_under_random_operations(store: SqlAlertStore, seed: int) -> None:
+    random_outbox_operations(store, seed)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_in_memory_outbox_matches_the_same_model(seed: int) -> None:
+    random_outbox_operations(InMemoryAlertStore(), seed)
+
+
+@pytest.mark.parametrize("memory", [False, True], ids=["sql", "memory"])
+def test_one_groups_messages_reach_a_receiver_in_order(store: SqlAlertStore, memory: bool) -> None:
+    s: SqlAlertStore | InMemoryAlertStore = InMemoryAlertStore() if memory else store
+    s.enqueue(
+        [
+            make_message("slack", "g1"),
+            make_message("slack", "g1", action="resolve"),
+            make_message("pagerduty", "g1"),
+            make_message("slack", "g2"),
+        ]
+    )
+    trigger, pd, other = s.claim_due(T0, 10, timedelta(minutes=1))
+    assert [(m.receiver, m.dedup_key, m.action) for m in (trigger, pd, other)] == [
+        ("slack", "g1", "trigger"),
+        ("pagerduty", "g1", "trigger"),
+        ("slack", "g2", "trigger"),
+    ]
+    assert trigger.id is not None and pd.id is not None and other.id is not None
+    s.mark_delivered(pd.id, T0, {})
+    s.mark_delivered(other.id, T0, {})
+    # The trigger backs off (Slack throttles): the resolve must not overtake it, even when due.
+    s.mark_retry(trigger.id, at(5), "HTTP 429")
+    assert s.claim_due(at(1), 10, timedelta(minutes=1)) == []
+    (again,) = s.claim_due(at(5), 10, timedelta(minutes=1))
+    assert again.id == trigger.id
+    s.mark_delivered(trigger.id, at(5), {"ts": "1"})
+    (resolve,) = s.claim_due(at(5), 10, timedelta(minutes=1))
+    assert resolve.action == "resolve"
+    # A dead trigger no longer holds the group back (the resolve is the best the receiver can still get).
+    s.enqueue([make_message("webhook", "g3"), make_message("webhook", "g3", action="resolve")])
+    (first,) = s.claim_due(at(6), 10, timedelta(minutes=1), receiver="webhook")
+    assert first.id is not None
+    s.mark_dead(first.id, at(6), "HTTP 400")
+    assert [m.action for m in s.claim_due(at(6), 10, timedelta(minutes=1), receiver="webhook")] == ["resolve"]
+
+
+@pytest.mark.parametrize("memory", [False, True], ids=["sql", "memory"])
+def test_claims_of_one_receiver_and_due_receivers(store: SqlAlertStore, memory: bool) -> None:
+    s: SqlAlertStore | InMemoryAlertStore = InMemoryAlertStore() if memory else store
+    s.enqueue([make_message("slack", "a"), make_message("pagerduty", "b"), make_message("slack", "c")])
+    s.enqueue([make_message("webhook", "d", next_attempt_at=at(10))])
+    assert s.due_receivers(T0) == ["pagerduty", "slack"]
+    assert [m.dedup_key for m in s.claim_due(T0, 10, timedelta(hours=1), receiver="pagerduty")] == ["b"]
+    assert s.due_receivers(T0) == ["slack"]  # pagerduty's only message is claimed
+    assert [m.dedup_key for m in s.claim_due(T0, 1, timedelta(hours=1), receiver="slack")] == ["a"]
+    assert s.claim_due(T0, 10, timedelta(hours=1), receiver="webhook") == []  # not due yet
+    assert s.due_receivers(at(10)) == ["slack", "webhook"]
+
+
+@pytest.mark.parametrize("memory", [False, True], ids=["sql", "memory"])
+def test_a_claim_that_ended_without_an_outcome_comes_back_interrupted(store: SqlAlertStore, memory: bool) -> None:
+    s: SqlAlertStore | InMemoryAlertStore = InMemoryAlertStore() if memory else store
+    s.enqueue([make_message()])
+    (m,) = s.claim_due(T0, 10, timedelta(seconds=30))
+    assert m.interrupted is False and m.maybe_sent is False
+    (again,) = s.claim_due(T0 + timedelta(seconds=31), 10, timedelta(seconds=30))  # the worker was SIGKILLed
+    assert again.id == m.id and again.interrupted is True and again.attempts == 0 and again.maybe_sent
+    assert again.id is not None
+    s.mark_retry(again.id, at(1), "timeout")
+    (third,) = s.claim_due(at(1), 10, timedelta(seconds=30))
+    assert third.interrupted is False and third.attempts == 1 and third.maybe_sent  # an attempt was made
+
+
+@pytest.mark.parametrize("memory", [False, True], ids=["sql", "memory"])
+def test_a_delivered_message_shows_no_stale_error(store: SqlAlertStore, memory: bool) -> None:
+    s: SqlAlertStore | InMemoryAlertStore = InMemoryAlertStore() if memory else store
+    s.enqueue([make_message()])
+    (m,) = s.claim_due(T0, 10, timedelta(minutes=1))
+    assert m.id is not None
+    s.mark_retry(m.id, at(1), "timeout (ReadTimeout): timed out")
+    assert s.messages()[0].last_error == "timeout (ReadTimeout): timed out"
+    s.claim_due(at(1), 10, timedelta(minutes=1))
+    s.mark_delivered(m.id, at(2), {"ts": "1"})
+    (done,) = s.messages()
+    assert (done.status, done.last_error, done.attempts) == (MessageStatus.DELIVERED, None, 2)
 
 
 @pytest.mark.parametrize("workers", [4])

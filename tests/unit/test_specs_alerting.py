@@ -170,10 +170,16 @@ def test_receivers_resolve_their_secrets_from_the_environment(tmp_path: Path) ->
         "base_url": "http://127.0.0.1:1/api/",
         "webhook_url": None,
         "token_env": "T_SLACK_TOKEN",
+        "timeout": 10.0,
     }
     assert r["chat"].send_resolved is True and r["chat"].escalation_policy is None
     assert r["pager"].kind is ReceiverKind.PAGERDUTY
-    assert r["pager"].settings == {"routing_key": "pd-key", "url": PAGERDUTY_EVENTS_URL, "routing_key_env": "T_PD_KEY"}
+    assert r["pager"].settings == {
+        "routing_key": "pd-key",
+        "url": PAGERDUTY_EVENTS_URL,
+        "routing_key_env": "T_PD_KEY",
+        "timeout": 10.0,
+    }
     assert r["pager"].escalation_policy == "primary"
     assert r["hook"].kind is ReceiverKind.WEBHOOK
     assert r["hook"].settings == {
@@ -182,6 +188,7 @@ def test_receivers_resolve_their_secrets_from_the_environment(tmp_path: Path) ->
         "max_alerts": 0,
         "headers": {},
         "hmac_secret_env": "T_HOOK_SECRET",
+        "timeout": 10.0,
     }
 
 
@@ -198,6 +205,7 @@ def test_slack_incoming_webhook_mode(tmp_path: Path, monkeypatch: pytest.MonkeyP
         "base_url": "https://slack.com/api/",
         "webhook_url": "https://hooks.slack.example/services/T/B/X",
         "webhook_url_env": "T_SLACK_HOOK",
+        "timeout": 10.0,
     }
     assert chat.send_resolved is False
 
@@ -343,7 +351,7 @@ CASES: list[tuple[str, list[tuple[str, str]], list[tuple[str, str, str]]]] = [
                 "chanel:",
                 "alerting.receivers[0].chanel",
                 "unknown field 'chanel' (did you mean 'channel'?); allowed fields: name, type, channel, token_env, "
-                "webhook_url_env, base_url, send_resolved, escalation_policy",
+                "webhook_url_env, base_url, send_resolved, timeout, escalation_policy",
             )
         ],
     ),
@@ -704,6 +712,11 @@ CASES: list[tuple[str, list[tuple[str, str]], list[tuple[str, str, str]]]] = [
         "webhook-max-alerts",
         [("      hmac_secret_env: T_HOOK_SECRET", "      hmac_secret_env: T_HOOK_SECRET\n      max_alerts: -1")],
         [("max_alerts", "alerting.receivers[2].max_alerts", "max_alerts -1 must be 0 (no limit) or more")],
+    ),
+    (
+        "receiver-timeout",
+        [("      hmac_secret_env: T_HOOK_SECRET", "      hmac_secret_env: T_HOOK_SECRET\n      timeout: 2m")],
+        [("timeout: 2m", "alerting.receivers[2].timeout", "timeout 2m must be more than 0s and at most 1m")],
     ),
     (
         "receiver-type",

@@ -12,13 +12,22 @@ Two modes:
 * **Incoming webhook** (``webhook_url``): POST ``{"text", "blocks"}`` with httpx. A webhook cannot
   edit, so every message (including the resolution) is a new post; external_ref stays empty.
 
-Retries: the outbox does the long-term retrying (exponential backoff, Retry-After, dead letters).
-The WebClient additionally gets slack-sdk's ``RateLimitErrorRetryHandler(max_retry_count=1)``
-(next to its default connection-error handler) so a short burst limit -- Slack's chat methods allow
-about one message per second per channel -- is absorbed by one in-process wait instead of a trip
-through the outbox. That handler sleeps for Retry-After, so it is limited here to Retry-After values
-of at most ``rate_limit_inline_wait`` seconds (default 5); longer waits come straight back as RETRY
-with ``retry_after`` and never block the delivery worker.
+Exactly once, as the channel sees it: every ``chat.postMessage`` carries message metadata
+(``event_type: slo_service_alert``, ``event_payload: {dedup_key, notification_id, action}``). A
+message that may already have been posted -- an earlier attempt timed out or lost its connection
+after sending, or the process died mid-post (``OutboxMessage.maybe_sent``) -- is first looked up
+with ``conversations.history`` (``include_all_metadata``, from the message's creation time minus
+``LOOKUP_MARGIN``); if Slack has it, its ts becomes the external_ref and nothing is posted again.
+The lookup needs the channel's ID (configure ``C0123...``; a ``#name`` is resolved once with
+``conversations.list``, scope ``channels:read`` / ``groups:read``, or learned from a post's answer) and
+the ``channels:history`` scope (``groups:history`` for a private channel); without them the lookup is
+skipped with a warning and delivery is at least once. ``chat.update`` is idempotent by itself.
+
+Retries: the outbox does the retrying (backoff, Retry-After, dead letters); the delivery lane of this
+receiver pauses for a Retry-After. The WebClient itself only retries a connection that failed before
+the request was sent (slack-sdk's ``ConnectionErrorRetryHandler`` limited to ``URLError``): its
+default handler would also resend after a reset or a dropped connection once the request went out,
+i.e. post twice. No in-process rate-limit sleep: it would hold the lane and the lease.
 
 Errors: ``ratelimited`` / HTTP 429 -> RETRY with Retry-After; HTTP 5xx and Slack's transient errors
 (``internal_error``, ``fatal_error``, ``service_unavailable``, ``request_timeout``) -> RETRY;
@@ -30,17 +39,17 @@ Errors: ``ratelimited`` / HTTP 429 -> RETRY with Retry-After; HTTP 5xx and Slack
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
+from urllib.error import URLError
 
 import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry import RateLimitErrorRetryHandler, RetryState
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry import ConnectionErrorRetryHandler
 
 from slo_service.adapters.receivers.http_outcome import (
     parse_retry_after,
@@ -49,7 +58,14 @@ from slo_service.adapters.receivers.http_outcome import (
 )
 from slo_service.core.notify import DeliveryResult, OutboxMessage, Outcome
 
+log = logging.getLogger(__name__)
+
 SLACK_API = "https://slack.com/api/"
+METADATA_EVENT_TYPE = "slo_service_alert"
+LOOKUP_MARGIN = timedelta(minutes=5)  # clock skew between us and Slack: look a little before created_at
+LOOKUP_PAGE_SIZE = 200
+LOOKUP_MAX_PAGES = 10
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 ACK_ACTION_ID = "slo_ack"
 SILENCE_ACTION_ID = "slo_silence_1h"
 LINK_ACTION_PREFIX = "slo_link_"  # link buttons: Slack posts block_actions for them too (ignore them)
@@ -293,36 +309,6 @@ def render_message(payload: Mapping[str, Any], action: str, dedup_key: str = "")
 # --- Slack API errors -----------------------------------------------------------------------------
 
 
-class ShortRateLimitRetryHandler(RateLimitErrorRetryHandler):
-    """slack-sdk's rate-limit retry handler, but only for a Retry-After of at most `max_wait` seconds
-    (the stock handler sleeps for any Retry-After, blocking the worker; longer waits go to the outbox)."""
-
-    def __init__(self, max_retry_count: int = 1, max_wait: float = 5.0) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self.max_wait = max_wait
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if not super()._can_retry(state=state, request=request, response=response, error=error):
-            return False
-        assert response is not None
-        for key, value in response.headers.items():
-            if key.lower() == "retry-after":
-                raw = value[0] if isinstance(value, list | tuple) and value else value
-                try:
-                    seconds = int(str(raw).strip())  # the stock handler only understands integers
-                except ValueError:
-                    return False
-                return 0 <= seconds <= self.max_wait
-        return False
-
-
 def _header(headers: Any, name: str) -> str | None:
     if not isinstance(headers, Mapping):
         return None
@@ -356,6 +342,30 @@ def result_for_slack_error(exc: SlackApiError, method: str) -> DeliveryResult:
 # --- the receiver ---------------------------------------------------------------------------------
 
 
+def post_metadata(message: OutboxMessage) -> dict[str, Any]:
+    """The Slack message metadata that tags a post with the notification it delivers."""
+    return {
+        "event_type": METADATA_EVENT_TYPE,
+        "event_payload": {
+            "dedup_key": message.dedup_key,
+            "notification_id": str(message.id) if message.id is not None else "",
+            "action": message.action,
+        },
+    }
+
+
+def _tags(slack_message: Any, message: OutboxMessage) -> bool:
+    metadata = slack_message.get("metadata") if isinstance(slack_message, Mapping) else None
+    if not isinstance(metadata, Mapping) or metadata.get("event_type") != METADATA_EVENT_TYPE:
+        return False
+    payload = metadata.get("event_payload")
+    return (
+        isinstance(payload, Mapping)
+        and payload.get("dedup_key") == message.dedup_key
+        and str(payload.get("notification_id")) == str(message.id)
+    )
+
+
 class SlackReceiver:
     """Post alert groups to Slack and keep the message current. Never raises (see the module docstring)."""
 
@@ -369,7 +379,6 @@ class SlackReceiver:
         timeout: float = 10,
         send_resolved: bool = True,
         *,
-        rate_limit_inline_wait: float = 5.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if bool(token) == bool(webhook_url):
@@ -378,17 +387,21 @@ class SlackReceiver:
             raise ValueError(f"slack receiver {name!r}: a bot token needs a channel")
         self.name = name
         self.channel = channel
+        # conversations.history takes a channel ID only; a "#name" is resolved by the first post's answer.
+        self.channel_id: str | None = channel if channel and _CHANNEL_ID.match(channel) else None
         self.webhook_url = webhook_url or None
         self.timeout = timeout
         self.send_resolved = send_resolved
         self._transport = transport
         self.client: WebClient | None = None
         if token:
-            # urllib takes a float timeout; slack-sdk merely annotates it as int.
-            self.client = WebClient(token=token, base_url=base_url, timeout=cast(int, timeout))
-            # The outbox does the long-term retrying; this only absorbs a short burst limit in process.
-            self.client.retry_handlers.append(
-                ShortRateLimitRetryHandler(max_retry_count=1, max_wait=rate_limit_inline_wait)
+            # urllib takes a float timeout; slack-sdk merely annotates it as int. Only a connection that failed
+            # before the request went out is retried in process (URLError): anything later may have posted.
+            self.client = WebClient(
+                token=token,
+                base_url=base_url,
+                timeout=cast(int, timeout),
+                retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1, error_types=[URLError])],
             )
 
     def deliver(self, message: OutboxMessage) -> DeliveryResult:
@@ -401,36 +414,141 @@ class SlackReceiver:
             ref = message.external_ref or {}
             channel, ts = ref.get("channel"), ref.get("ts")
             if isinstance(channel, str) and channel and isinstance(ts, str) and ts:
-                return self._update(channel, ts, text, blocks)
+                return self._update(message, channel, ts, text, blocks)
             if not self.send_resolved and message_state(message.payload, message.action) == "resolved":
                 return DeliveryResult(Outcome.DELIVERED, error="not sent: send_resolved is off")
-            return self._post(text, blocks)
+            return self._post(message, text, blocks)
         except Exception as exc:  # the Receiver contract: never raise
             return result_for_exception(exc)
 
-    def _post(self, text: str, blocks: list[dict[str, Any]]) -> DeliveryResult:
+    def _post(self, message: OutboxMessage, text: str, blocks: list[dict[str, Any]]) -> DeliveryResult:
+        """chat.postMessage, unless an earlier attempt of this notification is already in the channel."""
         assert self.client is not None and self.channel is not None
+        if message.maybe_sent and message.id is not None:
+            found = self.find_posted(message)
+            if isinstance(found, DeliveryResult):
+                return found  # Slack could not say (throttled, down): ask again later, never post blind
+            if found is not None:
+                log.info(
+                    "slack %s: notification %s was already posted (ts %s); not posting again",
+                    self.name,
+                    message.id,
+                    found["ts"],
+                )
+                return DeliveryResult(Outcome.DELIVERED, external_ref=found, error="already posted")
         try:
             resp = self.client.chat_postMessage(
-                channel=self.channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+                channel=self.channel,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata=post_metadata(message),
             )
         except SlackApiError as exc:
             return result_for_slack_error(exc, "chat.postMessage")
+        self.channel_id = str(resp["channel"])
         return DeliveryResult(
             Outcome.DELIVERED,
             status_code=resp.status_code,
             external_ref={"channel": str(resp["channel"]), "ts": str(resp["ts"])},
         )
 
-    def _update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> DeliveryResult:
+    def find_posted(self, message: OutboxMessage) -> dict[str, str] | DeliveryResult | None:
+        """The {channel, ts} of the post tagged with this notification, None if Slack has none (or cannot
+        be asked: no channel ID, no history scope), or a RETRY result if Slack did not answer."""
+        assert self.client is not None
+        channel = self.channel_id or self.resolve_channel_id()
+        if isinstance(channel, DeliveryResult):
+            return channel
+        if channel is None:
+            log.warning(
+                "slack %s: cannot check whether notification %s was posted (the ID of channel %r is unknown: "
+                "configure it by ID, or give the bot channels:read); posting it again may duplicate it",
+                self.name,
+                message.id,
+                self.channel,
+            )
+            return None
+        oldest = f"{(message.created_at - LOOKUP_MARGIN).timestamp():.6f}"
+        cursor: str | None = None
+        for _ in range(LOOKUP_MAX_PAGES):
+            try:
+                resp = self.client.conversations_history(
+                    channel=channel, oldest=oldest, include_all_metadata=True, limit=LOOKUP_PAGE_SIZE, cursor=cursor
+                )
+            except SlackApiError as exc:
+                result = result_for_slack_error(exc, "conversations.history")
+                if result.outcome is Outcome.RETRY:
+                    return result
+                log.warning(
+                    "slack %s: cannot check whether notification %s was posted (%s); posting it again may "
+                    "duplicate it (the bot needs channels:history or groups:history)",
+                    self.name,
+                    message.id,
+                    result.error,
+                )
+                return None
+            except Exception as exc:  # a timeout or a dropped connection: still unknown, ask again later
+                return result_for_exception(exc)
+            for item in resp.get("messages") or []:
+                if _tags(item, message):
+                    return {"channel": channel, "ts": str(item["ts"])}
+            meta = resp.get("response_metadata") or {}
+            cursor = meta.get("next_cursor") if isinstance(meta, Mapping) else None
+            if not cursor or not resp.get("has_more", True):
+                return None
+        log.warning(
+            "slack %s: notification %s not found in the last %d messages; posting it",
+            self.name,
+            message.id,
+            LOOKUP_MAX_PAGES * LOOKUP_PAGE_SIZE,
+        )
+        return None
+
+    def resolve_channel_id(self) -> str | DeliveryResult | None:
+        """The configured channel's ID from conversations.list (once per process; a post's answer also
+        tells it), None if Slack does not list it to us, or a RETRY result if Slack did not answer."""
+        assert self.client is not None
+        name = (self.channel or "").removeprefix("#")
+        cursor: str | None = None
+        for _ in range(LOOKUP_MAX_PAGES):
+            try:
+                resp = self.client.conversations_list(
+                    types="public_channel,private_channel", exclude_archived=True, limit=1000, cursor=cursor
+                )
+            except SlackApiError as exc:
+                result = result_for_slack_error(exc, "conversations.list")
+                if result.outcome is Outcome.RETRY:
+                    return result
+                log.warning("slack %s: cannot list channels to find %r: %s", self.name, self.channel, result.error)
+                return None
+            except Exception as exc:
+                return result_for_exception(exc)
+            for item in resp.get("channels") or []:
+                if isinstance(item, Mapping) and item.get("name") == name and item.get("id"):
+                    self.channel_id = str(item["id"])
+                    return self.channel_id
+            meta = resp.get("response_metadata") or {}
+            cursor = meta.get("next_cursor") if isinstance(meta, Mapping) else None
+            if not cursor:
+                break
+        return None
+
+    def _update(
+        self, message: OutboxMessage, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]
+    ) -> DeliveryResult:
         assert self.client is not None
         try:
-            resp = self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+            resp = self.client.chat_update(
+                channel=channel, ts=ts, text=text, blocks=blocks, metadata=post_metadata(message)
+            )
         except SlackApiError as exc:
             data = getattr(exc.response, "data", None)
             if isinstance(data, Mapping) and data.get("error") in MESSAGE_GONE_ERRORS:
-                return self._post(text, blocks)  # the message was deleted or is too old: post a new one
+                return self._post(message, text, blocks)  # the message was deleted or is too old: post a new one
             return result_for_slack_error(exc, "chat.update")
+        self.channel_id = self.channel_id or channel
         return DeliveryResult(
             Outcome.DELIVERED,
             status_code=resp.status_code,
@@ -438,6 +556,7 @@ class SlackReceiver:
         )
 
     def _post_webhook(self, text: str, blocks: list[dict[str, Any]]) -> DeliveryResult:
+        """Incoming webhooks cannot be asked what they got: at least once (document it, prefer a bot token)."""
         assert self.webhook_url is not None
         body = json.dumps({"text": text, "blocks": blocks}).encode("utf-8")
         with httpx.Client(timeout=self.timeout, transport=self._transport) as client:

@@ -11,6 +11,7 @@ import json
 import math
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -200,41 +201,74 @@ class SqlAlertStore(SqlStoreBase):
         """Insert messages (their `id` is ignored: the database assigns one)."""
         self.save_alerts((), messages)
 
-    def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxMessage]:
+    def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, receiver: str | None = None
+    ) -> list[OutboxMessage]:
         """Pending messages due by `now` (next_attempt_at null or <= now) and not claimed (claimed_until null or
-        < now), oldest first; each is claimed until `now + lease`. A worker that crashes leaves its claims to
-        expire, after which another worker claims them again."""
+        < now), of `receiver` or of every receiver, oldest first; each is claimed until `now + lease`. A worker
+        that crashes leaves its claims to expire, after which another worker claims them again, flagged
+        `interrupted` (claimed_until is only cleared by an outcome). A message is not due while an older one of
+        the same receiver and dedup key is pending: a group's messages reach each receiver in order, even when
+        the first is backing off or held by another replica."""
         now = _aware(now, "now")
         if limit <= 0:
             return []
         if lease <= timedelta(0):
             raise ValueError(f"lease must be positive, got {lease}")
         o = _outbox.c
+        older = _outbox.alias("older")
         due = (
-            select(o.id)
+            select(o.id, o.claimed_until)
+            .where(
+                o.status == MessageStatus.PENDING.value,
+                or_(o.next_attempt_at.is_(None), o.next_attempt_at <= now),
+                or_(o.claimed_until.is_(None), o.claimed_until < now),
+                ~exists().where(
+                    older.c.receiver == o.receiver,
+                    older.c.dedup_key == o.dedup_key,
+                    older.c.status == MessageStatus.PENDING.value,
+                    older.c.id < o.id,
+                ),
+            )
+            .order_by(o.id)
+            .limit(limit)
+        )
+        if receiver is not None:
+            due = due.where(o.receiver == receiver)
+        with self._write() as conn:
+            if self._dialect == "postgresql":
+                # Rows another worker is claiming are skipped rather than waited for; a row it claimed and
+                # committed meanwhile is re-checked against the WHERE clause (claimed_until) and dropped.
+                due = due.with_for_update(skip_locked=True, of=_outbox)
+            # SQLite: BEGIN IMMEDIATE holds the database write lock, so select-then-update is atomic.
+            previous = {int(r.id): r.claimed_until for r in conn.execute(due)}
+            if not previous:
+                return []
+            ids = list(previous)
+            conn.execute(update(_outbox).where(o.id.in_(ids)).values(claimed_until=now + lease))
+            rows = conn.execute(select(_outbox).where(o.id.in_(ids)).order_by(o.id)).all()
+        return [replace(_message(r), interrupted=previous[int(r.id)] is not None) for r in rows]
+
+    def due_receivers(self, now: datetime) -> list[str]:
+        """Receivers with a pending, unclaimed message due by `now`, sorted (one cheap read per wake-up)."""
+        now = _aware(now, "now")
+        o = _outbox.c
+        stmt = (
+            select(o.receiver)
             .where(
                 o.status == MessageStatus.PENDING.value,
                 or_(o.next_attempt_at.is_(None), o.next_attempt_at <= now),
                 or_(o.claimed_until.is_(None), o.claimed_until < now),
             )
-            .order_by(o.id)
-            .limit(limit)
+            .distinct()
+            .order_by(o.receiver)
         )
-        with self._write() as conn:
-            if self._dialect == "postgresql":
-                # Rows another worker is claiming are skipped rather than waited for; a row it claimed and
-                # committed meanwhile is re-checked against the WHERE clause (claimed_until) and dropped.
-                due = due.with_for_update(skip_locked=True)
-            # SQLite: BEGIN IMMEDIATE holds the database write lock, so select-then-update is atomic.
-            ids = list(conn.execute(due).scalars())
-            if not ids:
-                return []
-            conn.execute(update(_outbox).where(o.id.in_(ids)).values(claimed_until=now + lease))
-            rows = conn.execute(select(_outbox).where(o.id.in_(ids)).order_by(o.id)).all()
-        return [_message(r) for r in rows]
+        with self._read() as conn:
+            return list(conn.execute(stmt).scalars())
 
     def mark_delivered(self, message_id: int, at: datetime, external_ref: Mapping[str, Any]) -> None:
-        """Delivered at `at` (one more attempt); `external_ref` is kept for later updates (e.g. Slack ts)."""
+        """Delivered at `at` (one more attempt); `external_ref` is kept for later updates (e.g. Slack ts). The
+        error of an earlier attempt is cleared: a delivered message shows none."""
         o = _outbox.c
         with self._write() as conn:
             conn.execute(
@@ -246,6 +280,7 @@ class SqlAlertStore(SqlStoreBase):
                     external_ref=_json(external_ref, "external_ref"),
                     attempts=o.attempts + 1,
                     claimed_until=None,
+                    last_error=None,
                 )
             )
 

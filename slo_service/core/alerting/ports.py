@@ -64,12 +64,23 @@ class AlertStore(Protocol):
 
     def enqueue(self, messages: Sequence[OutboxMessage]) -> None: ...
 
-    def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxMessage]:
-        """Pending messages due by `now`, claimed until now + lease (PostgreSQL: FOR UPDATE SKIP
-        LOCKED) so two workers never deliver the same message; a crashed worker's claims expire."""
+    def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, receiver: str | None = None
+    ) -> list[OutboxMessage]:
+        """Pending messages due by `now` (of one `receiver`, or of all), oldest first, claimed until
+        now + lease (PostgreSQL: FOR UPDATE SKIP LOCKED) so two workers never deliver the same message;
+        a crashed worker's claims expire, and the message comes back with `interrupted` set. A message
+        waits while an older one of the same receiver and dedup key is pending, so one group's
+        trigger, updates and resolve reach a receiver in order."""
         ...
 
-    def mark_delivered(self, message_id: int, at: datetime, external_ref: Mapping[str, Any]) -> None: ...
+    def due_receivers(self, now: datetime) -> list[str]:
+        """Receivers with a pending, unclaimed message due by `now` (read only: which lanes have work)."""
+        ...
+
+    def mark_delivered(self, message_id: int, at: datetime, external_ref: Mapping[str, Any]) -> None:
+        """Delivered: keeps `external_ref` for later updates and clears the last attempt's error."""
+        ...
 
     def mark_retry(self, message_id: int, next_attempt_at: datetime, error: str) -> None: ...
 

@@ -4,7 +4,7 @@ Every row (an SLO's events, or its timeslice verdicts) shares one time grid made
 first. Tier ``i`` has ``slots`` slots of ``resolution`` seconds each, kept as a ring: absolute slot
 index ``a`` (``a * resolution`` seconds since the epoch) lives in column ``a % slots``. One shared
 ``int64`` array per tier records which absolute index each column currently holds (``-1`` = empty),
-so staleness checks and window masks are computed once for all rows.
+so staleness checks and window weights are computed once for all rows.
 
 Live ranges (``cur`` = the 1-minute slot containing ``now``)::
 
@@ -24,16 +24,20 @@ Rules
   times counts once; roll-ups add presents. A write that lands directly in a coarse slot (history
   loaded from storage) adds its ``present`` argument (1 by default, i.e. "one minute"), capped at the
   number of minutes in the slot.
-* Window rule: a slot is included in window ``[start, end)`` iff ``start <= slot_start < end``.
-  Precisely, a window returns exactly the data in ``[effective_start(start), E)``, where ``E`` is the
-  end of the slot containing ``end`` (``end`` itself when it falls on a slot boundary). Inside the
-  1-minute tier with minute-aligned bounds that is the window itself. Where ``start`` falls inside a
-  coarse slot, that slot is judged by its start and left out, so a window misses at most the data
-  in ``[start, start + r)`` with ``r = resolution_at(start)`` (5 minutes for the 1d window, 1 hour
-  for a 30-day period). tests/unit/test_counts_matrix.py checks both statements against a
-  brute-force reference.
-* Window sums are ``counts @ mask``: a BLAS matrix product with a 0/1 mask of shape
-  (slots, windows), never a fancy-indexed copy of the counts.
+* Window rule: data in a slot is taken as spread evenly over the time the slot covers, and a window
+  ``[start, end)`` weighs every slot by the share of that time inside it, so a window weighs exactly
+  its length. Slot ``[a, a + r)`` covers ``[a, c)`` with ``c = a + r``, except a coarse tier's top
+  slot (``c`` = where the finer tier begins) and the current minute (``c = end`` when the window ends
+  inside it: its data so far, so the open minute counts as its elapsed fraction).
+  Weight = ``|[a, c) ∩ [start, end)| / (c - a)``: 1 for slots wholly inside, pro rata for a slot
+  containing ``start`` (or a past ``end``), 0 outside.
+  Exact (no interpolation) when both bounds are slot boundaries, e.g. the engine's alert windows,
+  which end on a whole minute; otherwise the only approximation is the unevenness of data inside the
+  one or two partial slots. Data older than ``oldest`` is gone (``effective_start``).
+  tests/unit/test_counts_matrix.py checks this against a brute-force reference that weighs each
+  event by its slot.
+* Window sums are ``counts @ weights``: a BLAS matrix product with a (slots, windows) weight matrix,
+  never a fancy-indexed copy of the counts.
 """
 
 from __future__ import annotations
@@ -149,24 +153,9 @@ class CountsMatrix:
         return None
 
     def effective_start(self, t: datetime) -> datetime:
-        """The earliest time whose data a window starting at `t` actually counts.
-
-        Equal to `t` (rounded up to a whole second) inside the 1-minute tier when `t` is on a minute;
-        otherwise the start of the first slot at or after `t` (slots are judged by their start), but
-        never later than where the next finer tier begins; never earlier than `oldest`.
-        """
-        s = ceil_seconds(t)
-        last = len(self.tiers) - 1
-        if s < self._lo(last):
-            return from_seconds(self._lo(last))
-        for i, tier in enumerate(self.tiers):
-            if self._lo(i) <= s < self._hi(i):
-                r = tier.resolution
-                eff = -(-s // r) * r
-                if i > 0:
-                    eff = min(eff, self._hi(i))
-                return from_seconds(eff)
-        return from_seconds(s)
+        """The earliest time whose data a window starting at `t` counts: `t` itself (rounded up to a
+        whole second; the slot containing it counts pro rata), never earlier than `oldest`."""
+        return from_seconds(max(ceil_seconds(t), self._lo(len(self.tiers) - 1)))
 
     def row(self, key: str) -> int | None:
         return self._index.get(key)
@@ -301,8 +290,8 @@ class CountsMatrix:
     ) -> tuple[F64, F64, F64]:
         """(good, total, present), each of shape (rows, len(windows)), for data in each [start, end).
 
-        A slot is included iff start <= slot_start < end (see the module docstring for the error
-        bound at coarse-slot boundaries). One matrix product per tier and array for ALL windows.
+        Slots are weighed by the share of their time inside the window (see the module docstring), so
+        sums and presents may be fractional. One matrix product per tier and array for ALL windows.
         """
         n_rows = len(self.keys) if rows is None else len(rows)
         n_win = len(windows)
@@ -314,22 +303,35 @@ class CountsMatrix:
         starts = np.array([ceil_seconds(s) for s, _ in windows], dtype=np.int64)
         ends = np.array([ceil_seconds(e) for _, e in windows], dtype=np.int64)
         sel = None if rows is None else np.asarray(rows, dtype=np.int64)
-        for i, tier in enumerate(self.tiers):
-            abs_i = self._slot_abs[i]
-            slot_start = abs_i * tier.resolution
-            mask_b = (abs_i >= 0)[:, None] & (slot_start[:, None] >= starts) & (slot_start[:, None] < ends)
-            if not mask_b.any():
+        for i in range(len(self.tiers)):
+            weights = self._weights(i, starts, ends)
+            if weights is None:
                 continue
-            mask = mask_b.astype(np.float64)
+            p_weights = weights.astype(np.float32)
             if sel is None:
-                out_g += self._good[i] @ mask
-                out_t += self._total[i] @ mask
-                out_p += self._present[i] @ mask.astype(np.float32)
+                out_g += self._good[i] @ weights
+                out_t += self._total[i] @ weights
+                out_p += self._present[i] @ p_weights
             else:
-                out_g += self._good[i][sel] @ mask
-                out_t += self._total[i][sel] @ mask
-                out_p += self._present[i][sel] @ mask.astype(np.float32)
+                out_g += self._good[i][sel] @ weights
+                out_t += self._total[i][sel] @ weights
+                out_p += self._present[i][sel] @ p_weights
         return out_g, out_t, out_p
+
+    def _weights(self, i: int, starts: I64, ends: I64) -> F64 | None:
+        """(slots, windows) weights of tier i's slots in the windows [starts, ends), None if all zero."""
+        abs_i = self._slot_abs[i]
+        a = (abs_i * self.tiers[i].resolution)[:, None]
+        # the time a slot's data covers: a coarse tier's top slot only up to where the finer tier
+        # begins; the current minute only up to the window's end (its data so far)
+        covers = np.minimum(a + self.tiers[i].resolution, self._hi(i))
+        if i == 0:
+            covers = np.where((abs_i == self._cur)[:, None], np.minimum(covers, ends), covers)
+        overlap = np.minimum(covers, ends) - np.maximum(a, starts)
+        live = (abs_i >= 0)[:, None] & (overlap > 0)
+        if not live.any():
+            return None
+        return np.where(live, overlap / np.maximum(covers - a, 1), 0.0)
 
     def window_sums(self, start: datetime, end: datetime, rows: np.ndarray | None = None) -> tuple[F64, F64, F64]:
         """(good, total, present) per row for data in [start, end)."""
@@ -340,9 +342,10 @@ class CountsMatrix:
         self, start: datetime, width: int, bins: int, rows: np.ndarray | None = None
     ) -> tuple[F64, F64, F64]:
         """(good, total, present) of shape (rows, bins) for the consecutive windows
-        [start + k*width, start + (k+1)*width), k < bins: the same slot rule as `window_sums_many`
-        (a slot belongs to the bin its start falls in), computed without a (slots x bins) mask, so
-        thousands of bins (e.g. every 5-minute timeslice of a month) stay cheap.
+        [start + k*width, start + (k+1)*width), k < bins, each slot counted whole in the bin its start
+        falls in, computed without a (slots x bins) mask, so thousands of bins (e.g. every 5-minute
+        timeslice of a month) stay cheap. Equal to `window_sums_many` where the bins' bounds are slot
+        boundaries (timeslices on the 1-minute tier); elsewhere this rule judges a slot by its start.
         """
         if width <= 0 or bins < 0:
             raise ValueError("width must be positive and bins non-negative")

@@ -2,15 +2,20 @@
 
 Every SLO gets the standard alert windows (``ALERT_WINDOWS``: 5m ... 3d) plus the windows its alert
 rules need (``windows_of``: e.g. the shrunk windows of a 7-day SLO's tiers, "14m"), and its period
-``[period_start, now)``. A matrix slot is included when its start lies in the window (see
-counts_matrix). All distinct windows of all SLOs are summed in ONE `window_sums_many` call (one BLAS
-product per tier), then each group of SLOs (same period, budgeting and windows) reads its columns:
+``[period_start, now)``. A window weighs each matrix slot by the share of the slot it covers (see
+counts_matrix), so a window of length ``w`` always reads exactly ``w`` of data. All distinct windows of
+all SLOs are summed in ONE `window_sums_many` call (one BLAS product per tier), then each group of SLOs
+(same period, budgeting and windows) reads its columns:
 
-* occurrences SLOs read row ``slo.key`` (events) over ``[now - w, now)``; coverage = minutes with
-  data / complete minutes in the window (counted from `CountsMatrix.effective_start`, i.e. from the
-  first slot the window includes, so a fully fed SLO has coverage 1.0 even where the window starts
-  inside a coarse slot). The current, still-open minute counts in the sums (freshest data) but not
-  in coverage.
+* occurrences SLOs read row ``slo.key`` (events) over the last ``w`` of COMPLETE minutes,
+  ``[M - w, M)`` with ``M`` the start of the current minute: a scrape's increase is filed under the
+  minute it was scraped in, so the open minute holds more than its elapsed share (at :37 it holds
+  the scrapes of :00, :15 and :30, 45 s of requests) and a window ending at ``now`` would weigh
+  4 to 5 minutes of data as "5m"; ``[M - w, M)`` holds exactly the increases scraped in it. The
+  price: the newest scrapes reach the alert windows when their minute closes (at most 1 minute
+  later). Coverage = minutes with data / minutes in the window (pro rata at a coarse start, so a
+  fully fed SLO has coverage 1.0). The period ``[period_start, now)`` also counts the open minute's
+  data (the budget includes everything known), but its coverage counts complete minutes only.
 * timeslices SLOs read row ``slo.key + SLICES_SUFFIX`` (verdicts written at the slice start: good = 1
   or 0, total = 1) over the last ``w`` of COMPLETED slices, ``[E - w, E)`` with ``E`` the end of the
   newest completed slice (``now`` rounded down to the slice): a verdict exists only once its slice
@@ -46,6 +51,8 @@ from slo_service.core.windows import ALERT_WINDOWS, PERIOD_WINDOW, align
 
 WindowsOf = Callable[[SLO], Mapping[str, timedelta]]
 """The extra windows (by name) an SLO's rules read, beyond ALERT_WINDOWS."""
+
+_COVERAGE_DIGITS = 6
 
 SLICES_SUFFIX = "#slices"
 """Row suffix of a timeslices SLO's verdict series in the CountsMatrix."""
@@ -98,7 +105,7 @@ def evaluate(
         return columns.setdefault((start, end), len(columns))
 
     minute = align(now, BASE_RESOLUTION_SECONDS)
-    # the still-open current minute: in the sums of windows ending at `now`, not in their coverage
+    # the still-open current minute: in the period's sums, not in its coverage
     open_minute_col = column(minute, now) if minute < now else -1
 
     # One group per (period, budgeting, windows): one set of columns and denominators each.
@@ -136,12 +143,13 @@ def evaluate(
         if grp.timeslices:
             seen = t_sel
         else:
-            p_sel = p[np.ix_(members, cols)]
-            if open_minute_col >= 0:
-                p_sel = p_sel - p[members, open_minute_col][:, None]  # complete minutes only
-            seen = p_sel
+            seen = p[np.ix_(members, cols)]
+            if open_minute_col >= 0:  # only the period reaches into the open minute: complete minutes only
+                seen[:, -1] -= p[members, open_minute_col]
         expected = np.broadcast_to(grp.expected, seen.shape)
         coverage = np.clip(np.divide(seen, expected, out=np.zeros_like(seen), where=expected > 0), 0.0, 1.0)
+        # pro-rata presents are float32 products: 1 - 1e-7 is "fully fed", not a gap
+        coverage = np.round(coverage, _COVERAGE_DIGITS)
         for m, gs, ts, cs in zip(grp.members, g_sel.tolist(), t_sel.tolist(), coverage.tolist(), strict=True):
             slo = slos[m]
             obj = slo.objective
@@ -191,12 +199,15 @@ def _group(
     end = period_end(first.period, now)
     timeslices = first.budgeting.method is BudgetingMethod.TIMESLICES
     unit = slice_seconds(first) if timeslices else BASE_RESOLUTION_SECONDS
-    # timeslice windows end with the newest completed slice (see the module docstring)
-    w_end = align(now, unit) if timeslices else now
+    # windows end with the newest complete minute / completed slice (see the module docstring)
+    w_end = align(now, unit)
     spans = [(name, w_end - w, w_end) for name, w in named]
     spans.append((PERIOD_WINDOW, start, now))
+    # units (minutes or slices) a fully fed row has in each window, counted as the matrix weighs them:
+    # pro rata from the (clamped) start to the newest complete unit
     expected = np.array(
-        [float(expected_slices(matrix.effective_start(s), e, unit)) for _, s, e in spans], dtype=np.float64
+        [max(0.0, (align(e, unit) - matrix.effective_start(s)) / timedelta(seconds=unit)) for _, s, e in spans],
+        dtype=np.float64,
     )
     return _Group(
         timeslices=timeslices,

@@ -138,7 +138,10 @@ class SLOCollector(Collector):
         errors = CounterMetricFamily(
             c.COLLECTION_ERRORS, "Collections that failed or reported SLI errors", labels=["source"]
         )
-        for name, count in dict(rt.collection_errors).items():
+        # every configured source from the first scrape (0 until it fails), so health panels and
+        # increase() have a series to read on a healthy service
+        counts = {name: 0 for name in rt.config.sources} | dict(rt.collection_errors)
+        for name, count in counts.items():
             errors.add_metric([name], float(count))
         yield errors
         evaluation = rt.last_evaluation
@@ -158,12 +161,12 @@ class SLOCollector(Collector):
         pending = getattr(rt.history, "pending_writes", 0)
         yield GaugeMetricFamily(c.STORE_PENDING_WRITES, "Increments waiting for the database", value=float(pending))
         reload = rt.last_reload
-        if reload is not None:
-            yield GaugeMetricFamily(
-                c.CONFIG_LAST_RELOAD_SUCCESS,
-                "1 if the last config reload succeeded",
-                value=1.0 if getattr(reload, "ok", False) else 0.0,
-            )
+        # before any reload the running config is the one the service started with, which loaded
+        yield GaugeMetricFamily(
+            c.CONFIG_LAST_RELOAD_SUCCESS,
+            "1 if the last config reload succeeded (1 from start: the startup config loaded)",
+            value=1.0 if reload is None or getattr(reload, "ok", False) else 0.0,
+        )
         build = InfoMetricFamily(c.BUILD_INFO.removesuffix("_info"), "Build information")
         build.add_metric([], {"version": __version__, "python": platform.python_version()})
         yield build

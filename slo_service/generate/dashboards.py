@@ -5,16 +5,17 @@
 * ``slo-overview.json``: every SLO in one table (objective, SLI over the period, budget left, burn
   rates, firing alerts) and a few stats.
 * ``slo-detail.json``: one row per selected SLO (the row repeats over ``$slo``): SLI, budget burn-down,
-  burn rate per window against the alert thresholds, good/bad event rates, data coverage; alert and
-  deployment annotations.
+  burn rate per window against the alert thresholds, good/bad event rates, data coverage; alert
+  annotations.
 * ``drift-quality.json``: drift share, per-feature drift scores, missing values, model quality, drift
   runs (metrics of the drift monitors).
 * ``service-health.json``: the service's self-metrics (scrapes, evaluation, notifications, store).
 
 Every metric name comes from `slo_service.core.conventions` (read when `dashboards()` is called, so a
-rename there shows up here), plus Prometheus' own ``ALERTS`` series and the explicit future names
-below. tests/unit/test_dashboards.py parses every query (promql-parser, a development dependency
-the generate layer may not import) and checks each metric name against what the service exports.
+rename there shows up here), plus Prometheus' own ``ALERTS`` series and the generated recording rules.
+tests/unit/test_dashboards.py parses every query (promql-parser, a development dependency the generate
+layer may not import) and checks each metric name against what the exporter and the generated rules
+produce, with no allow-list for names nothing produces yet.
 `dump_dashboard` is the canonical file text (the committed ``dashboards/*.json`` are its output).
 """
 
@@ -35,8 +36,6 @@ from slo_service.core.windows import ALERT_WINDOWS, PERIOD_WINDOW
 from slo_service.generate import grafana as g
 
 __all__ = [
-    "DEFAULT_DEPLOYMENT_EXPR",
-    "DEPLOYMENTS_METRIC",
     "PROMETHEUS_ALERTS_METRIC",
     "UIDS",
     "burn_rate_thresholds",
@@ -47,11 +46,6 @@ __all__ = [
 ]
 
 Json = dict[str, Any]
-
-# CI deployment markers (reported by the deploy webhook issue): a counter per service, incremented on
-# every deployment. Nothing exports it yet; the deployment annotation of the detail dashboard reads it
-# so the markers appear as soon as that feature lands. The unit tests allow this name explicitly.
-DEPLOYMENTS_METRIC = "slo_deployments_total"
 
 
 def drift_metrics() -> dict[str, str]:
@@ -72,9 +66,6 @@ def drift_metrics() -> dict[str, str]:
 # the service's slo_service_alerts gauge (state and severity only).
 PROMETHEUS_ALERTS_METRIC = "ALERTS"
 
-DEFAULT_DEPLOYMENT_EXPR = f'sum by (service) (increase({DEPLOYMENTS_METRIC}{{service=~"$service"}}[2m])) > 0'
-"""Where the detail dashboard draws a deployment marker; override with dashboards(deployment_expr=...)."""
-
 UIDS = {
     "slo-overview.json": "slo-service-overview",
     "slo-detail.json": "slo-service-detail",
@@ -90,11 +81,12 @@ RATE = "$__rate_interval"
 TIER_COLORS = ("dark-red", "red", "orange", "yellow")
 
 
-def dashboards(*, deployment_expr: str = DEFAULT_DEPLOYMENT_EXPR) -> dict[str, Json]:
-    """Every dashboard, by file name."""
+def dashboards() -> dict[str, Json]:
+    """Every dashboard, by file name. No panel or annotation reads a metric nothing produces (deployment
+    markers come back with the deployment events that produce them)."""
     return {
         "slo-overview.json": _overview(),
-        "slo-detail.json": _detail(deployment_expr),
+        "slo-detail.json": _detail(),
         "drift-quality.json": _drift(),
         "service-health.json": _health(),
     }
@@ -287,7 +279,7 @@ def _q(value: str) -> str:
 # --- 2. SLO detail --------------------------------------------------------------------------------
 
 
-def _detail(deployment_expr: str) -> Json:
+def _detail() -> Json:
     all_windows = "|".join(ALERT_WINDOWS)
     thresholds = burn_rate_thresholds()
     layout = g.Layout().add(
@@ -376,13 +368,6 @@ def _detail(deployment_expr: str) -> Json:
             title="{{alertname}} {{severity}} ({{slo}})",
             tags=("severity", "slo", "burn_tier"),
         ),
-        g.prometheus_annotation(
-            "Deployments",
-            deployment_expr,
-            color="blue",
-            title="deployment {{service}}",
-            tags=("service",),
-        ),
     ]
     return g.dashboard(
         UIDS["slo-detail.json"],
@@ -390,10 +375,7 @@ def _detail(deployment_expr: str) -> Json:
         layout,
         variables=_variables(),
         annotations=annotations,
-        description=(
-            "One row per selected SLO. Annotations: firing burn-rate alerts (Prometheus ALERTS) and "
-            f"deployments (CI deployment markers, {DEPLOYMENTS_METRIC})."
-        ),
+        description="One row per selected SLO. Annotations: firing burn-rate alerts (Prometheus ALERTS).",
         time_from="now-30d",
         tags=["slo"],
     )

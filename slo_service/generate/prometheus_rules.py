@@ -125,10 +125,13 @@ def _is_selector(text: str) -> bool:
 def _counter(expr: str, window: str, fn: str, promql: bool) -> str:
     """`sum(fn(SEL[W]))` for a selector. For promql sources, as the service's PromQL reader does: an
     expression with `$window` is used as written (an increase; ratios of increases equal ratios of rates),
-    any other expression becomes a subquery."""
+    any other expression becomes a subquery.
+
+    The result is always ONE operand: a `$window` expression is parenthesised, because callers paste it
+    into `bad / total` and `1 - good / total`, where `A - B` would otherwise bind as `A - (B / total)`."""
     text = expr.strip()
     if promql and "$window" in text:
-        return text.replace("$window", window)
+        return f"({text.replace('$window', window)})"
     if not promql or _is_selector(text):
         return f"sum({fn}({text}[{window}]))"
     return f"sum({fn}(({text})[{window}:]))"

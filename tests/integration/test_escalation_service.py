@@ -103,7 +103,8 @@ class World:
         """Start an outage and wait for the page in Slack and PagerDuty."""
         wait_for(lambda: (svc.get("/api/v1/sources").json()[0]["health"] or {}).get("up"), what="first scrape")
         self.target.serve(**OUTAGE)
-        wait_for(lambda: self.slack.posts and self.pd.events, timeout=60, what="the page in Slack and PagerDuty")
+        # an outage reaches the alert windows when its minute closes (up to 60 s)
+        wait_for(lambda: self.slack.posts and self.pd.events, timeout=120, what="the page in Slack and PagerDuty")
 
     def triggers(self) -> list[dict[str, Any]]:
         return [e for e in self.pd.events if e["event_action"] == "trigger"]

@@ -1,5 +1,6 @@
-"""CountsMatrix against the brute-force reference: exact in the 1-minute tier, exact from the
-effective start elsewhere, conserved across tiers until older than the coarsest tier."""
+"""CountsMatrix against the brute-force reference: windows weigh each slot by the share of its time
+inside them (exact for slot-aligned bounds), so a window weighs exactly its length; counts are conserved
+across tiers until older than the coarsest tier."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference import Reference
+from reference import Reference, grid
 
 from slo_service.core.counts_matrix import DEFAULT_TIERS, CountsMatrix, Tier
 from slo_service.core.windows import ALERT_WINDOWS, EPOCH, align
@@ -82,26 +83,53 @@ def test_advance_rolls_up_without_loss_then_drops() -> None:
     assert m.resolution_at(T0 - timedelta(minutes=1)) == 300
     m.advance(T0 + timedelta(days=5))  # now in the hourly tier
     assert sums(m, "a/1", EPOCH, FAR_FUTURE) == (120, 240, 120)
-    assert sums(m, "a/1", T0 - timedelta(hours=2), T0 + timedelta(minutes=1)) == (120, 240, 120)
+    assert sums(m, "a/1", T0 - timedelta(hours=2), T0 + timedelta(hours=1)) == (120, 240, 120)
+    # the minute T0 now lives in the hour slot [T0, T0 + 1h): a window ending at T0 + 1m reads 1/60 of it
+    assert sums(m, "a/1", T0 - timedelta(hours=2), T0 + timedelta(minutes=1))[:2] == (119 + 1 / 60, 238 + 2 / 60)
     m.advance(T0 + timedelta(days=40))  # older than the coarsest tier: gone
     assert sums(m, "a/1", EPOCH, FAR_FUTURE) == (0, 0, 0)
     m.advance(T0)  # never backwards
     assert m.newest == T0 + timedelta(days=40, minutes=1)
 
 
-def test_coarse_slot_rule_and_effective_start() -> None:
+def test_coarse_slot_counts_pro_rata_and_effective_start() -> None:
     m = CountsMatrix(KEYS, T0)
     t = T0 - timedelta(days=10)  # hourly tier
     assert m.resolution_at(t) == 3600
     m.add("a/1", t + timedelta(minutes=10), 1, 1)
     m.add("a/1", t + timedelta(minutes=50), 1, 1)
-    # the hour slot is judged by its start: a window starting inside it misses the whole slot
-    assert sums(m, "a/1", t + timedelta(minutes=30), T0)[1] == 0
+    # a window starting half-way into the hour slot counts half of it, wherever inside it the data was
+    assert sums(m, "a/1", t + timedelta(minutes=30), T0)[1] == 1
+    assert sums(m, "a/1", t + timedelta(minutes=45), T0)[1] == 0.5
     assert sums(m, "a/1", t, T0)[1] == 2
-    assert m.effective_start(t + timedelta(minutes=30)) == t + timedelta(hours=1)
-    assert m.effective_start(t) == t
+    assert m.effective_start(t + timedelta(minutes=30)) == t + timedelta(minutes=30)
     assert m.effective_start(T0 - timedelta(minutes=7)) == T0 - timedelta(minutes=7)
     assert m.effective_start(EPOCH) == m.oldest
+
+
+@pytest.mark.parametrize("seconds", [0, 7, 37], ids=["on-the-minute", "07s", "37s"])
+def test_a_window_weighs_exactly_its_length(seconds: int) -> None:
+    """One event per second for 35 days: every window holds exactly one event per second of its length,
+    wherever its start falls (inside a 1-minute, 5-minute or hourly slot, or a tier's straddling top
+    slot). Windows ending at `now` count the open minute as its elapsed data (here a whole minute's
+    writes at its start)."""
+    now = T0 + timedelta(seconds=seconds)
+    m = CountsMatrix(KEYS, now)
+    minute = align(now, 60)
+    starts = np.arange(int(m.oldest.timestamp()), int(minute.timestamp()) + 60, 60)
+    m.add_many(np.zeros(len(starts), dtype=np.int64), starts, np.full(len(starts), 60.0), np.full(len(starts), 60.0))
+    m.advance(now)
+    lengths = [timedelta(minutes=5), timedelta(minutes=14, seconds=23), timedelta(hours=6, seconds=1)]
+    lengths += [timedelta(days=1, seconds=150), timedelta(days=3, minutes=7), timedelta(days=30, seconds=1234)]
+    lengths += [minute - lo + timedelta(seconds=s) for lo, _ in m.tier_ranges()[:-1] for s in (30, 90, 1800)]
+    _, t, p = m.window_sums_many([(minute - w, minute) for w in lengths])
+    for k, w in enumerate(lengths):
+        assert t[0, k] == pytest.approx(w.total_seconds(), rel=1e-12), w
+        assert p[0, k] == pytest.approx(w / timedelta(minutes=1), rel=1e-6), w  # minutes with data
+    # ending at `now`: the open minute's data counts whole (once a second of it has elapsed)
+    _, t, p = m.window_sums(minute - timedelta(minutes=5), now)
+    whole = 6 if seconds else 5
+    assert t[0] == whole * 60 and p[0] == whole
 
 
 def test_bulk_load_matches_single_adds_and_present_for_history() -> None:
@@ -150,12 +178,15 @@ def test_with_keys_keeps_remaining_rows() -> None:
     assert empty.with_keys(["x"]).keys == ("x",)
 
 
-def test_binned_sums_match_window_sums() -> None:
+def test_binned_sums_match_window_sums_on_slot_aligned_bins() -> None:
+    """Bins on slot boundaries (timeslices over the 1- and 5-minute tiers) read what windows read;
+    binned_sums judges a coarser slot by its start, windows weigh it pro rata."""
     m = CountsMatrix(KEYS, T0)
     rng = np.random.default_rng(3)
     secs = int(T0.timestamp()) - rng.integers(0, 5 * 86400, 3000)
     m.add_many(rng.integers(0, 3, 3000), secs, np.ones(3000), np.full(3000, 2.0))
-    start = T0 - timedelta(days=4, minutes=7)
+    start = align(T0 - timedelta(days=3), 600)
+    assert m.resolution_at(start) == 300
     g, t, p = m.binned_sums(start, 600, 600, np.array([2, 0]))
     for k in range(0, 600, 37):
         wg, wt, wp = m.window_sums(
@@ -190,27 +221,29 @@ def check_against_reference(m: CountsMatrix, ref: Reference, now: datetime) -> N
     # windows starting just before a tier boundary, inside the coarser tier's straddling top slot
     for lo, _ in m.tier_ranges()[:-1]:
         windows += [(f"edge-{s}s", lo - timedelta(seconds=s)) for s in (30, 90, 150, 270, 1800)]
-    g, t, p = m.window_sums_many([(start, now) for _, start in windows])
+    minute = align(now, 60)
+    spans = [(name, start, now) for name, start in windows]
+    # the engine's alert windows: whole minutes, ending where the open minute begins
+    spans += [(f"{name}@minute", minute - w, minute) for name, w in ALERT_WINDOWS.items()]
+    g, t, p = m.window_sums_many([(start, end) for _, start, end in spans])
     fine_start = m.tier_ranges()[0][0]
-    # the end is judged by slot start too: the open current minute counts whole
-    end = m.newest if align(now, 60) < now else now
+    cells = grid(m)
     for key in KEYS:
         row = m.row(key)
         assert row is not None
-        for k, (name, start) in enumerate(windows):
-            eff = m.effective_start(start)
-            rg, rt = ref.sums(key, eff, end)
-            # exact from the effective start: the error is confined to [start, eff), one coarse slot
-            assert (g[row, k], t[row, k]) == (rg, rt), (key, name)
-            assert eff - start < timedelta(seconds=m.resolution_at(start) or 3600), name
-            lost_g, lost_t = ref.sums(key, start, eff)
-            assert (rg + lost_g, rt + lost_t) == ref.sums(key, start, end)
-            distinct = ref.minutes_with_data(key, eff, end)
-            if start >= fine_start:  # the 1-minute tier: everything exact
-                assert eff - start < timedelta(minutes=1), name
-                assert p[row, k] == distinct, (key, name)
+        for k, (name, start, end) in enumerate(spans):
+            rg, rt = ref.weighted_sums(key, start, end, cells)
+            assert (g[row, k], t[row, k]) == (pytest.approx(rg, rel=1e-12), pytest.approx(rt, rel=1e-12)), name
+            minutes = ref.weighted_minutes(key, start, end, cells)
+            if start >= fine_start:  # the 1-minute tier: presents are distinct minutes
+                assert p[row, k] == pytest.approx(minutes, rel=1e-6, abs=1e-6), (key, name)
+                if start == align(start, 60):  # whole minutes: nothing interpolated
+                    stop = m.newest if end == now and minute < now else end
+                    assert (g[row, k], t[row, k]) == ref.sums(key, start, stop), name
             else:  # direct writes to coarse slots count each write as a minute (capped)
-                assert distinct <= p[row, k] <= ref.writes(key, eff, end)
+                writes = ref.weighted_writes(key, start, end, cells)
+                slack = 1e-6 * max(writes, 1.0)  # presents are float32 products
+                assert minutes - slack <= p[row, k] <= writes + slack
         # conservation: everything accepted and not yet older than the coarsest tier is still there
         gg, tt, _ = sums(m, key, EPOCH, FAR_FUTURE)
         assert (gg, tt) == ref.sums(key, m.oldest, FAR_FUTURE)
@@ -253,4 +286,4 @@ def test_minute_stream_through_tiers(steps: list[tuple[int, int]]) -> None:
     check_against_reference(m, ref, now)
     # nothing lost in the roll-ups: presents are exact for a one-write-per-minute stream
     _, _, p = sums(m, "a/1", m.oldest, FAR_FUTURE)
-    assert p == ref.minutes_with_data("a/1", m.oldest, FAR_FUTURE)
+    assert p == pytest.approx(ref.minutes_with_data("a/1", m.oldest, FAR_FUTURE), rel=1e-6)

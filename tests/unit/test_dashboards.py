@@ -1,20 +1,21 @@
 """Generated Grafana dashboards: every query parses and reads only metrics that exist; golden files.
 
-Known metric names come from four places:
+Known metric names are the ones something PRODUCES, with no allow-list for names nothing produces yet
+(such a list once let a "Deployments" annotation read a metric no code exported):
 
-* exported by the service: derived from the constants of `slo_service.core.conventions` (read at call
-  time, so a monkeypatched constant counts) with the exposition suffixes: counters ``_total``,
-  histograms ``_bucket``/``_sum``/``_count``; info and gauge names as written. A constant is a counter
-  or histogram when its line in conventions.py says so in its comment.
-* recorded by the generated Prometheus rules (Sloth-style names; `RECORDING_NAMES` of
-  `slo_service.generate.prometheus_rules` when that module exists, else `SLOTH_RECORDING_NAMES` below),
-* Prometheus' own series (``ALERTS`` for the generated alert rules, ``up``),
-* the explicit future allow-list (`FUTURE_ALLOWED`).
+* exported by the service: the constants of `slo_service.core.conventions` that the exporter modules
+  (`slo_service/exporter/*.py`) actually use, read at call time (so a monkeypatched constant counts),
+  with the exposition suffixes: counters ``_total``, histograms ``_bucket``/``_sum``/``_count``; info
+  and gauge names as written. A constant is a counter or histogram when its line in conventions.py
+  says so in its comment. A constant declared in conventions but used by no exporter is not exported.
+* recorded by the generated Prometheus rules: the ``record`` names of the rules generated for the
+  example config and of the self-monitoring rules,
+* Prometheus' own series (``ALERTS`` for the generated alert rules, ``up``).
 """
 
 from __future__ import annotations
 
-import importlib
+import ast
 import inspect
 import json
 import re
@@ -31,14 +32,15 @@ from slo_service.core import conventions
 from slo_service.core.alerting.conditions import BURN_RATE_HIGH
 from slo_service.core.alerting.policy import default_tiers
 from slo_service.generate import dashboards as dash
+from slo_service.generate import prometheus_rules, self_alert_rules
 from slo_service.generate.dashboards import (
-    DEPLOYMENTS_METRIC,
     UIDS,
     burn_rate_thresholds,
     dashboards,
     drift_metrics,
     dump_dashboard,
 )
+from slo_service.specs.loader import load_config
 from tests.support.process import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,26 +48,9 @@ DASHBOARD_DIR = ROOT / "dashboards"
 PROVISIONING_DIR = DASHBOARD_DIR / "provisioning"
 PROMETHEUS_DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
-# Stand-in until slo_service.generate.prometheus_rules exposes RECORDING_NAMES: the Sloth-style names
-# the generated recording rules produce (one error-ratio series per alert window, plus SLO metadata).
-SLOTH_RECORDING_NAMES = frozenset(
-    {
-        *(f"slo:sli_error:ratio_rate{w}" for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")),
-        "slo:objective:ratio",
-        "slo:error_budget:ratio",
-        "slo:time_period:days",
-        "slo:current_burn_rate:ratio",
-        "slo:period_burn_rate:ratio",
-        "slo:period_error_budget_remaining:ratio",
-        "sloth_slo_info",
-    }
-)
-
 PROMETHEUS_OWN = frozenset({"ALERTS", "ALERTS_FOR_STATE", "up"})
-
-# Names no code exports yet, each allowed for a reason:
-# * slo_deployments_total: CI deployment markers, produced by the future deploy-webhook feature.
-FUTURE_ALLOWED = frozenset({DEPLOYMENTS_METRIC})
+EXPORTER_DIR = ROOT / "slo_service" / "exporter"
+EXAMPLE_CONFIG = ROOT / "examples" / "slo-service.yaml"
 
 GRAFANA_VARIABLES = {
     "${datasource}": "prometheus",
@@ -121,11 +106,29 @@ def _collect(node: pp.Expr, names: set[str]) -> None:
 
 
 def recording_names() -> frozenset[str]:
-    try:
-        module = importlib.import_module("slo_service.generate.prometheus_rules")
-    except ModuleNotFoundError:
-        return SLOTH_RECORDING_NAMES
-    return frozenset(getattr(module, "RECORDING_NAMES", SLOTH_RECORDING_NAMES))
+    """Every series name the generated recording rules produce (example config + self rules)."""
+    docs = [prometheus_rules(load_config([EXAMPLE_CONFIG])), self_alert_rules()]
+    return frozenset(r["record"] for doc in docs for g in doc["groups"] for r in g["rules"] if "record" in r)
+
+
+def exporter_constants() -> frozenset[str]:
+    """Names of the conventions constants the exporter modules use (`c.SLO_BURN_RATE`, ...)."""
+    used: set[str] = set()
+    for path in sorted(EXPORTER_DIR.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        aliases = {
+            a.asname or a.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "slo_service.core"
+            for a in node.names
+            if a.name == "conventions"
+        }
+        used |= {
+            node.attr
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
+        }
+    return frozenset(used)
 
 
 def _kinds() -> dict[str, str]:
@@ -143,7 +146,10 @@ def _kinds() -> dict[str, str]:
 def exported_metric_names() -> frozenset[str]:
     """Every series name the service exposes, from the CURRENT values of the conventions constants."""
     out: set[str] = set()
+    exported = exporter_constants()
     for const, kind in _kinds().items():
+        if const not in exported:
+            continue  # declared, but no exporter module produces it
         name = getattr(conventions, const)
         if not name.startswith("slo_"):  # label names (service, slo, window, outcome)
             continue
@@ -157,7 +163,7 @@ def exported_metric_names() -> frozenset[str]:
 
 
 def known_metric_names() -> frozenset[str]:
-    return exported_metric_names() | recording_names() | PROMETHEUS_OWN | FUTURE_ALLOWED
+    return exported_metric_names() | RECORDED | PROMETHEUS_OWN
 
 
 def substitute(expr: str, value: str = "x") -> str:
@@ -203,6 +209,7 @@ def committed() -> dict[str, dict[str, Any]]:
 
 
 BOARDS = dashboards()
+RECORDED = recording_names()
 QUERY_CASES = [(file, where, expr) for file, board in BOARDS.items() for where, expr in queries(board)]
 
 
@@ -324,7 +331,7 @@ def _labels(labels: dict[str, str]) -> str:
     return "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
 
 
-def test_every_metric_is_exported_recorded_prometheus_own_or_allowed() -> None:
+def test_every_metric_is_exported_recorded_or_prometheus_own() -> None:
     assert unknown_metrics(BOARDS, known_metric_names()) == []
 
 
@@ -340,13 +347,32 @@ def test_exported_names_follow_the_exposition_suffixes() -> None:
     assert {"slo_info", "slo_service_build_info", "slo_burn_rate", "slo_service_alerts"} <= names
 
 
-def test_every_future_name_is_used_and_not_exported_yet() -> None:
-    """The allow-list stays exact: drop an entry once the name is exported (or no longer used)."""
-    used = {
-        name for board in BOARDS.values() for _, expr in queries(board) for name in metric_names_in(substitute(expr))
+def test_a_declared_but_unexported_name_is_unknown() -> None:
+    """What let the Deployments annotation through: a name being declared (or allow-listed) is not
+    enough. conventions.CONFIG_RELOADS is declared, but no exporter module produces it."""
+    assert "CONFIG_RELOADS" not in exporter_constants()
+    assert f"{conventions.CONFIG_RELOADS}_total" not in known_metric_names()
+    deployments = 'sum by (service) (increase(slo_deployments_total{service=~"$service"}[2m])) > 0'
+    board = {
+        "panels": [
+            {
+                "type": "timeseries",
+                "title": "Reloads",
+                "targets": [{"refId": "A", "expr": "slo_service_config_reloads_total"}],
+            }
+        ],
+        "annotations": {"list": [{"name": "Deployments", "expr": deployments}]},
+        "templating": {"list": []},
     }
-    assert used >= FUTURE_ALLOWED
-    assert not FUTURE_ALLOWED & exported_metric_names()
+    assert unknown_metrics({"x.json": board}, known_metric_names()) == [
+        ("x.json", "annotation 'Deployments'", "slo_deployments_total"),
+        ("x.json", "panel 'Reloads' A", "slo_service_config_reloads_total"),
+    ]
+
+
+def test_exporter_constants_are_read_from_the_exporter_source() -> None:
+    used = exporter_constants()
+    assert {"SLO_BURN_RATE", "COLLECTION_ERRORS", "CONFIG_LAST_RELOAD_SUCCESS", "NOTIFICATIONS", "DRIFT_SHARE"} <= used
 
 
 def test_drift_names_match_the_other_generators() -> None:
@@ -356,24 +382,11 @@ def test_drift_names_match_the_other_generators() -> None:
     assert f"{self_rules.DRIFT_RUN_FAILED}_total" == drift_metrics()["runs_failed_total"]
 
 
-def test_sloth_names_match_the_prometheus_rules_generator() -> None:
-    """While prometheus_rules has no RECORDING_NAMES, the stand-in list must cover the names it records."""
-    rules = pytest.importorskip("slo_service.generate.prometheus_rules")
-    consts = (
-        "OBJECTIVE",
-        "ERROR_BUDGET",
-        "TIME_PERIOD_DAYS",
-        "CURRENT_BURN_RATE",
-        "PERIOD_BURN_RATE",
-        "PERIOD_BUDGET_REMAINING",
-        "SLO_INFO",
-    )
-    names = {getattr(rules, k) for k in consts if hasattr(rules, k)}
-    if hasattr(rules, "SLI_ERROR"):
-        names |= {rules.SLI_ERROR.format(window=w) for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")}
-    if not names:
-        pytest.skip("generate.prometheus_rules defines none of the Sloth name constants")
-    assert names <= recording_names()
+def test_sloth_names_come_from_the_generated_rules() -> None:
+    """The Sloth-style names Grafana's Sloth dashboards read are among the generated records."""
+    sloth = {f"slo:sli_error:ratio_rate{w}" for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d")}
+    sloth |= {"slo:objective:ratio", "slo:error_budget:ratio", "slo:period_error_budget_remaining:ratio"}
+    assert sloth | {"sloth_slo_info", "slo:current_burn_rate:ratio"} <= RECORDED
 
 
 def test_renaming_a_metric_in_the_exporter_only_fails(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -534,9 +547,8 @@ def test_detail_repeats_per_slo_and_has_annotations() -> None:
     assert [r.get("repeat") for r in rows] == ["slo"]
     annotations = {a["name"]: a for a in board["annotations"]["list"]}
     assert f'alertname="{BURN_RATE_HIGH}"' in annotations["Burn-rate alerts"]["expr"]
-    assert DEPLOYMENTS_METRIC in annotations["Deployments"]["expr"]
-    custom = dashboards(deployment_expr='changes(slo_service_build_info{job="slo"}[5m]) > 0')["slo-detail.json"]
-    assert {a["name"]: a for a in custom["annotations"]["list"]}["Deployments"]["expr"].startswith("changes(")
+    # no deployment markers until something produces them (the first entry is Grafana's built-in one)
+    assert list(annotations) == ["Annotations & Alerts", "Burn-rate alerts"]
     events = _panel("slo-detail.json", "Events")["targets"][0]["expr"]
     assert "rate(slo_events_total{" in events
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference import Reference
+from reference import Reference, grid
 
 from slo_service.core.counts_matrix import CountsMatrix
 from slo_service.core.evaluation import SLICES_SUFFIX, evaluate, matrix_row_key
 from slo_service.core.model import SLO, Budgeting, BudgetingMethod, CalendarUnit, Period, RatioSLI
-from slo_service.core.periods import expected_slices, period_bounds, period_end
+from slo_service.core.periods import period_bounds, period_end
 from slo_service.core.slo_math import budget_occurrences, budget_timeslices, burn_rate, sli
 from slo_service.core.windows import ALERT_WINDOWS, PERIOD_WINDOW, align
 
@@ -63,14 +63,16 @@ def test_steady_burn_full_history() -> None:
         w = st_.windows[name]
         assert w.burn_rate == pytest.approx(14.4), name
         assert w.sli == pytest.approx(0.9856)
-        assert w.data_coverage == pytest.approx(1.0), name
-        assert w.end == now
-    assert st_.windows["5m"].start == now - timedelta(minutes=5)
-    assert st_.windows["5m"].total == 5 * 10_000  # 4 complete minutes + the open one
-    # the 30-day start falls inside an hourly slot, which is judged by its start: at most 1h is left out
-    eff = m.effective_start(now - timedelta(days=30))
-    assert timedelta(0) <= eff - (now - timedelta(days=30)) < timedelta(hours=1)
-    assert st_.period.total == 10_000 * ((align(now, 60) - eff) // timedelta(minutes=1) + 1)
+        assert w.data_coverage == 1.0, name
+    # alert windows are whole minutes ending where the open minute begins: exactly their length
+    for name, length in ALERT_WINDOWS.items():
+        assert (st_.windows[name].start, st_.windows[name].end) == (T0 - length, T0)
+        assert st_.windows[name].total == pytest.approx(10_000 * (length / timedelta(minutes=1)), rel=1e-12)
+    assert st_.windows["5m"].total == 5 * 10_000
+    # the period [now - 30d, now): the hourly slot holding its start counts pro rata, the open minute whole
+    assert st_.period.end == now
+    minutes = (T0 - (now - timedelta(days=30))) / timedelta(minutes=1) + 1
+    assert st_.period.total == pytest.approx(10_000 * minutes, rel=1e-12)
     assert st_.budget.consumed_ratio == pytest.approx(14.4)
     assert st_.budget.remaining_ratio == pytest.approx(-13.4)
     assert st_.period_start == now - timedelta(days=30) and st_.period_end == now
@@ -171,32 +173,36 @@ def test_evaluate_matches_scalar_math_on_reference_sums(
             if verdict_at + timedelta(minutes=5) <= now and m.add(ts.key + SLICES_SUFFIX, verdict_at, bad == 0, 1):
                 ref.add(ts.key + SLICES_SUFFIX, verdict_at, float(bad == 0), 1)
     out = evaluate(m, [*slos, ts], now)
-    end = m.newest if align(now, 60) < now else now  # the open minute counts whole
+    cells = grid(m)
+    minute = align(now, 60)
     for slo in [*slos, ts]:
         status = out[slo.key]
         p_start, _ = period_bounds(slo.period, now)
         assert status.period_start == p_start
         assert status.period_end == period_end(slo.period, now)
         assert status.evaluated_at == now and status.objective == objective
-        # timeslice windows end with the newest completed slice; the period ends now
-        w_end = align(now, 300) if slo is ts else now
+        # alert windows end with the newest complete minute / completed slice; the period ends now
+        w_end = align(now, 300) if slo is ts else minute
         spans = {name: (w_end - w, w_end) for name, w in ALERT_WINDOWS.items()} | {PERIOD_WINDOW: (p_start, now)}
         row_key = matrix_row_key(slo)
         for name, w in status.windows.items():
             assert (w.window, w.start, w.end) == (name, *spans[name])
-            good, total = ref.sums(row_key, m.effective_start(w.start), end if w.end == now else w.end)
-            assert (w.good, w.total) == (good, total), (slo.key, name)
-            assert w.sli == sli(good, total)
-            assert w.burn_rate == burn_rate(good, total, objective)
-            assert w.error_ratio == (None if total == 0 else 1 - good / total)
+            good, total = ref.weighted_sums(row_key, w.start, w.end, cells)
+            assert (w.good, w.total) == (pytest.approx(good, rel=1e-12), pytest.approx(total, rel=1e-12)), name
+            r = m.resolution_at(w.start)
+            if r is not None and w.start.timestamp() % r == 0:  # starts on a slot: nothing interpolated
+                assert (w.good, w.total) == ref.sums(row_key, w.start, w.end), (slo.key, name)
+            assert w.sli == sli(w.good, w.total)
+            assert w.burn_rate == burn_rate(w.good, w.total, objective)
+            assert w.error_ratio == (None if w.total == 0 else 1 - w.good / w.total)
             assert 0.0 <= w.data_coverage <= 1.0
             eff = m.effective_start(w.start)
             if slo is not ts and m.resolution_at(w.start) == 60:  # 1-minute tier: coverage is exact
-                complete = ref.minutes_with_data(row_key, eff, align(now, 60))
-                expected = expected_slices(eff, now, 60)
+                complete = ref.weighted_minutes(row_key, eff, min(w.end, minute), cells)
+                expected = (minute - eff) / timedelta(minutes=1)
                 # no complete minute in the window yet: the engine reports coverage 0
-                assert w.data_coverage == pytest.approx(complete / expected if expected else 0.0), name
-            if ref.writes(row_key, eff, end) == 0:
+                assert w.data_coverage == pytest.approx(complete / expected if expected > 0 else 0.0, abs=1e-6)
+            if ref.weighted_writes(row_key, eff, w.end, cells) == 0:
                 assert w.data_coverage == 0.0  # no data at all (a scraped minute with 0 events is data)
         pg, pt = status.period.good, status.period.total
         if slo is ts:

@@ -126,9 +126,11 @@ def test_two_days_of_scrapes_give_the_hand_computed_sli_and_burn_rates() -> None
 
     assert status.period.total == pytest.approx(2 * 1440 * 100)
     assert status.period.good == pytest.approx((2 * 1440 - 60) * 99 + 60 * 95)
+    # alert windows are the last whole minutes [M - w, M): the newest scrape (at M, in the still-open
+    # minute) is not in them yet, the one from M - 60m (1% errors) is
     assert status.windows["1h"].total == pytest.approx(6000)
-    assert status.windows["1h"].burn_rate == pytest.approx(0.05 / 0.01)
-    assert status.windows["6h"].burn_rate == pytest.approx((300 * 1 + 60 * 5) / 36000 / 0.01)
+    assert status.windows["1h"].burn_rate == pytest.approx((59 * 5 + 1 * 1) / 6000 / 0.01)
+    assert status.windows["6h"].burn_rate == pytest.approx((301 * 1 + 59 * 5) / 36000 / 0.01)
     bad_share = (2 * 1440 * 100 - status.period.good) / (2 * 1440 * 100)
     assert status.budget.remaining_ratio == pytest.approx(1 - bad_share / 0.01)
     assert stored_totals(store, "fraud/availability") == (status.period.good, status.period.total)

@@ -150,7 +150,7 @@ def test_promql_source_expressions() -> None:
     sli = RatioSLI("s", total="sum(rate(x_total[$window]))", bad='sum by (a) (y_total{code="500"})')
     doc = prometheus_rules(_config(_slo(sli), promql=True))
     assert _record(doc, "slo:sli_error:ratio_rate5m")["expr"] == (
-        '(sum(rate((sum by (a) (y_total{code="500"}))[5m:])) / sum(rate(x_total[5m])))'
+        '(sum(rate((sum by (a) (y_total{code="500"}))[5m:])) / (sum(rate(x_total[5m]))))'
     )
 
 

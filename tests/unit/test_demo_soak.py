@@ -142,7 +142,8 @@ def test_demo_soak_an_hour_healthy_raises_nothing_then_the_incident_tells_its_st
     # burn rates climb in the first minutes, before any page
     latency = [(at, b) for at, slo, w, b in world.burn if slo == "fraud-detector/latency" and w == "5m"]
     early = [b for at, b in latency if at - incident_at <= timedelta(minutes=3)]
-    assert early[0] < 1 and early[-1] > 30 and early == sorted(early), early
+    # (the 5m window is the last 5 whole minutes: 3 minutes in it holds 2-3 incident minutes, ~20x or more)
+    assert early[0] < 1 and early[-1] > 20 and early == sorted(early), early
 
     # a page, then feature freshness, then GPU memory; every one a burn-rate page on the demo receiver
     messages = world.notifications()

@@ -125,7 +125,8 @@ def test_a_slack_answering_after_the_timeout_shows_one_message_and_the_resolve_u
         assert delivered[0]["attempts"] >= 2 and delivered[0]["last_error"] is None
         slack.post_delay = 0
         target.serve(ok=10_000_000, errors=500, le_01=1, le_025=1, inf=1)  # recovered: the alert resolves
-        wait_for(lambda: slack.updates, timeout=60, what="the resolve in Slack")
+        # the recovery reaches the windows when its minute closes (up to 60 s), then a cycle and a delivery
+        wait_for(lambda: slack.updates, timeout=180, what="the resolve in Slack")
         wait_for(lambda: slack.messages[0].text.startswith("[RESOLVED]"), timeout=10, what="RESOLVED text")
         time.sleep(2)  # a few more flushes: nothing else may be posted
         assert "already posted" in svc.log()

@@ -184,7 +184,7 @@ def test_escalation_mentions_each_level_and_the_slack_button_acknowledges_every_
         assert len(slack.posts) == 2
 
         world.target.serve(**RECOVERED)
-        wait_for(lambda: len(slack.updates) >= 4, timeout=60, what="both posts resolved")
+        wait_for(lambda: len(slack.updates) >= 4, timeout=180, what="both posts resolved")
         wait_for(lambda: any(e["event_action"] == "resolve" for e in pd.events), timeout=30, what="PD resolve")
         resolved = slack.updates[2:]
         assert {u["ts"] for u in resolved} == {u["ts"] for u in slack.updates[:2]}
@@ -220,7 +220,7 @@ def test_a_silence_stops_escalation_and_a_silenced_then_resolved_group_is_closed
             assert group["escalation_paused_since"] is not None
 
         world.target.serve(**RECOVERED)  # resolves while silenced
-        wait_for(lambda: slack.updates, timeout=60, what="the Slack message closed")
+        wait_for(lambda: slack.updates, timeout=180, what="the Slack message closed")
         wait_for(lambda: any(e["event_action"] == "resolve" for e in pd.events), timeout=30, what="PagerDuty resolve")
         assert slack.updates[-1]["text"].startswith("[RESOLVED]")
         resolve = next(e for e in pd.events if e["event_action"] == "resolve")

@@ -558,7 +558,7 @@ def generate_dashboards(
 @app.command("export")
 def export_command(config: ConfigOpt = None, out: OutOpt = None) -> None:
     """Write the config's SLOs as OpenSLO v1 documents."""
-    from slo_service.specs.openslo import dump_openslo, export_openslo
+    from slo_service.specs.openslo_export import dump_openslo, export_openslo
 
     _write(dump_openslo(export_openslo(_load_or_exit(config))), out)
 
@@ -569,7 +569,7 @@ def import_command(
     out: OutOpt = None,
 ) -> None:
     """Check OpenSLO / Sloth files and print them as the OpenSLO the service will run (refusals named)."""
-    from slo_service.specs.openslo import dump_openslo, export_openslo
+    from slo_service.specs.openslo_export import dump_openslo, export_openslo
 
     _write(dump_openslo(export_openslo(_load_or_exit([str(f) for f in files]))), out)
 

@@ -39,16 +39,8 @@ from slo_service.core.routing.time_intervals import (
 )
 from slo_service.core.routing.tree import Route, RoutingTree, parse_route
 from slo_service.core.windows import ALERT_WINDOWS
-from slo_service.specs.loader import (
-    _check_labels,
-    _check_name,
-    _check_url,
-    _describe,
-    _duration,
-    _File,
-    _valid_timezone,
-    _validate,
-)
+from slo_service.specs.checks import check_labels, check_name, check_url, duration_at, valid_timezone
+from slo_service.specs.problems import SpecFile, describe, validate_spec
 from slo_service.specs.schema import Number, Spec
 from slo_service.specs.yaml_lines import Path as YPath
 
@@ -237,7 +229,7 @@ class AlertingSpec(Spec):
 class AlertingSection:
     """The `alerting:` mapping of one file."""
 
-    file: _File
+    file: SpecFile
     raw: Any
 
 
@@ -245,7 +237,7 @@ class AlertingSection:
 class SLOAlerting:
     """The `alerting:` of one SLO whose own spec was valid."""
 
-    file: _File
+    file: SpecFile
     path: YPath  # of the SLO item
     service: str
     name: str
@@ -277,7 +269,7 @@ def build_alerting(
 
 
 class _Builder:
-    file: _File
+    file: SpecFile
 
     def __init__(self, section: AlertingSection | None) -> None:
         self.section = section
@@ -298,18 +290,18 @@ class _Builder:
         if raw is None:
             return AlertingConfig()
         if not isinstance(raw, dict):
-            file.add(_SECTION, f"alerting must be a mapping, got {_describe(raw)}")
+            file.add(_SECTION, f"alerting must be a mapping, got {describe(raw)}")
             return AlertingConfig()
         self.file = file
-        spec = _validate(file, AlertingSpec, raw, _SECTION)
+        spec = validate_spec(file, AlertingSpec, raw, _SECTION)
         if spec is None:
             # Reported; still check the parts that have the right shape, so one typo does not hide the rest.
             parts = {k: v for k, v in raw.items() if k in AlertingSpec.model_fields and _valid_part(k, v)}
-            spec = _validate(file, AlertingSpec, parts, _SECTION)
+            spec = validate_spec(file, AlertingSpec, parts, _SECTION)
             if spec is None:
                 return AlertingConfig()
         external_url = spec.external_url
-        if not _check_url(file, (*_SECTION, "external_url"), external_url):
+        if not check_url(file, (*_SECTION, "external_url"), external_url):
             external_url = DEFAULT_EXTERNAL_URL
         users = self._users(spec.users or {})
         user_names = set((spec.users or {}).keys())
@@ -345,7 +337,7 @@ class _Builder:
             if isinstance(item, dict):
                 yield path, item
             else:
-                self.file.add(path, f"expected a mapping, got {_describe(item)}")
+                self.file.add(path, f"expected a mapping, got {describe(item)}")
 
     def _unique(self, key: str, what: str, items: list[Any]) -> set[int]:
         """Indexes of entries whose name repeats an earlier one, after reporting them."""
@@ -382,8 +374,8 @@ class _Builder:
         out: dict[str, dict[str, str]] = {}
         for name, value in raw.items():
             path: YPath = (*_SECTION, "users", name)
-            ok = _check_name(self.file, path, name)
-            spec = _validate(self.file, UserSpec, {} if value is None else value, path)
+            ok = check_name(self.file, path, name)
+            spec = validate_spec(self.file, UserSpec, {} if value is None else value, path)
             if ok and spec is not None:
                 out[name] = {k: v for k, v in spec.model_dump().items() if v is not None}
         return out
@@ -420,7 +412,7 @@ class _Builder:
         repeated = self._unique("schedules", "schedule", items)
         out: dict[str, Schedule] = {}
         for path, item in self._items("schedules", items):
-            spec = _validate(self.file, ScheduleSpec, item, path)
+            spec = validate_spec(self.file, ScheduleSpec, item, path)
             if spec is None:
                 continue
             schedule = self._schedule(path, spec, users)
@@ -436,8 +428,8 @@ class _Builder:
         return False
 
     def _schedule(self, path: YPath, spec: ScheduleSpec, users: set[str]) -> Schedule | None:
-        ok = _check_name(self.file, (*path, "name"), spec.name)
-        if not _valid_timezone(spec.timezone):
+        ok = check_name(self.file, (*path, "name"), spec.name)
+        if not valid_timezone(spec.timezone):
             self.file.add(
                 (*path, "timezone"),
                 f"unknown timezone {spec.timezone!r}; use an IANA time zone name such as UTC or Europe/Berlin",
@@ -482,7 +474,7 @@ class _Builder:
             ok = False
         for i, member in enumerate(rot.members):
             ok = self._member((*rot_path, "members", i), member, users) and ok
-        length = _duration(self.file, (*rot_path, "length"), rot.length)
+        length = duration_at(self.file, (*rot_path, "length"), rot.length)
         start = _datetime(self.file, (*rot_path, "start"), rot.start, zone)
         end = None if spec.end is None else _datetime(self.file, (*path, "end"), spec.end, zone)
         restrictions: list[Restriction] = []
@@ -525,10 +517,10 @@ class _Builder:
         repeated = self._unique("escalation_policies", "escalation policy", items)
         out: dict[str, EscalationPolicy] = {}
         for path, item in self._items("escalation_policies", items):
-            spec = _validate(self.file, EscalationPolicySpec, item, path)
+            spec = validate_spec(self.file, EscalationPolicySpec, item, path)
             if spec is None:
                 continue
-            ok = _check_name(self.file, (*path, "name"), spec.name)
+            ok = check_name(self.file, (*path, "name"), spec.name)
             levels: list[EscalationLevel] = []
             for i, level in enumerate(spec.levels):
                 lvl = self._level((*path, "levels", i), level, schedules, users)
@@ -564,7 +556,7 @@ class _Builder:
             elif kind == "user":
                 ok = self._member(t_path, name, users) and ok
             # other kinds are refused by EscalationLevel below, with its message
-        delay = _duration(self.file, (*path, "delay"), spec.delay)
+        delay = duration_at(self.file, (*path, "delay"), spec.delay)
         if not ok or delay is None:
             return None
         try:
@@ -579,8 +571,8 @@ class _Builder:
         out: dict[str, AlertPolicy] = {DEFAULT_POLICY: AlertPolicy()}
         for name, value in raw.items():
             path: YPath = (*_SECTION, "policies", name)
-            ok = _check_name(self.file, path, name)
-            spec = _validate(self.file, PolicySpec, {} if value is None else value, path)
+            ok = check_name(self.file, path, name)
+            spec = validate_spec(self.file, PolicySpec, {} if value is None else value, path)
             if spec is None:
                 continue
             policy = _policy(self.file, path, spec, AlertPolicy(), merge=False)
@@ -594,9 +586,9 @@ class _Builder:
             return None
         path: YPath = (*slo.path, "alerting")
         if isinstance(slo.raw, str):
-            slo.file.add(path, f"expected a mapping such as {{policy: {slo.raw}}}, got {_describe(slo.raw)}")
+            slo.file.add(path, f"expected a mapping such as {{policy: {slo.raw}}}, got {describe(slo.raw)}")
             return None
-        spec = _validate(slo.file, SLOAlertingSpec, slo.raw, path)
+        spec = validate_spec(slo.file, SLOAlertingSpec, slo.raw, path)
         if spec is None:
             return None
         name = spec.policy if spec.policy is not None else DEFAULT_POLICY
@@ -645,7 +637,7 @@ class _Builder:
                         f"variable and name it with {env}, e.g. {env}: {_SECRET_EXAMPLES[env]}",
                     )
                     checked.setdefault(env, "")  # no second problem saying the *_env field is missing
-            spec = _validate(self.file, RECEIVER_SPECS[kind], checked, path)
+            spec = validate_spec(self.file, RECEIVER_SPECS[kind], checked, path)
             if spec is None or any(k in secrets for k in item):
                 continue
             receiver = self._receiver(path, spec, escalations)
@@ -654,7 +646,7 @@ class _Builder:
         return out
 
     def _receiver(self, path: YPath, spec: Any, escalations: set[str]) -> ReceiverSpec | None:
-        ok = _check_name(self.file, (*path, "name"), spec.name)
+        ok = check_name(self.file, (*path, "name"), spec.name)
         if spec.escalation_policy is not None and spec.escalation_policy not in escalations:
             known = ", ".join(sorted(escalations)) if escalations else "none are defined"
             self.file.add(
@@ -669,12 +661,12 @@ class _Builder:
             kind = ReceiverKind.PAGERDUTY
             key = self._env((*path, "routing_key_env"), spec.routing_key_env)
             url = spec.url if spec.url is not None else PAGERDUTY_EVENTS_URL
-            url_ok = _check_url(self.file, (*path, "url"), url)
+            url_ok = check_url(self.file, (*path, "url"), url)
             settings = {"routing_key": key, "url": url} if key is not None and url_ok else None
         else:
             assert isinstance(spec, WebhookReceiverSpec)
             kind, settings = ReceiverKind.WEBHOOK, self._webhook(path, spec)
-        timeout = _duration(self.file, (*path, "timeout"), spec.timeout)
+        timeout = duration_at(self.file, (*path, "timeout"), spec.timeout)
         if timeout is not None and not timedelta(0) < timeout <= RECEIVER_TIMEOUT_MAX:
             self.file.add((*path, "timeout"), f"timeout {spec.timeout} must be more than 0s and at most 1m")
             timeout = None
@@ -700,7 +692,7 @@ class _Builder:
             return None
         ok = True
         base_url = spec.base_url if spec.base_url is not None else SLACK_API_URL
-        ok = _check_url(self.file, (*path, "base_url"), base_url) and ok
+        ok = check_url(self.file, (*path, "base_url"), base_url) and ok
         token = webhook_url = None
         if spec.token_env is not None:
             if not spec.channel:
@@ -724,7 +716,7 @@ class _Builder:
         return {"token": token, "channel": spec.channel, "base_url": base_url, "webhook_url": webhook_url}
 
     def _webhook(self, path: YPath, spec: WebhookReceiverSpec) -> dict[str, Any] | None:
-        ok = _check_url(self.file, (*path, "url"), spec.url)
+        ok = check_url(self.file, (*path, "url"), spec.url)
         secret = None
         if spec.hmac_secret_env is not None:
             secret = self._env((*path, "hmac_secret_env"), spec.hmac_secret_env)
@@ -741,7 +733,7 @@ class _Builder:
     def _route(self, raw: Any, receivers: set[str], intervals: set[str]) -> Route | None:
         path: YPath = (*_SECTION, "route")
         if not isinstance(raw, dict):
-            self.file.add(path, f"expected a mapping, got {_describe(raw)}")
+            self.file.add(path, f"expected a mapping, got {describe(raw)}")
             return None
         try:
             route = parse_route(raw)
@@ -807,7 +799,7 @@ class _Builder:
 # Policies
 
 
-def _policy(file: _File, path: YPath, spec: PolicySpec, base: AlertPolicy, *, merge: bool) -> AlertPolicy | None:
+def _policy(file: SpecFile, path: YPath, spec: PolicySpec, base: AlertPolicy, *, merge: bool) -> AlertPolicy | None:
     """`base` with the fields `spec` sets; labels and annotations are merged over base's when `merge`."""
     given = spec.model_fields_set
     changes: dict[str, Any] = {}
@@ -832,7 +824,7 @@ def _policy(file: _File, path: YPath, spec: PolicySpec, base: AlertPolicy, *, me
         value = getattr(spec, key)
         if value is not None:
             if key == "labels":
-                ok = _check_labels(file, (*path, key), value) and ok
+                ok = check_labels(file, (*path, key), value) and ok
             changes[key] = {**getattr(base, key), **value} if merge else dict(value)
     for key in ("no_data_severity", "budget_exhausted_severity"):
         value = getattr(spec, key)
@@ -857,7 +849,7 @@ def _policy(file: _File, path: YPath, spec: PolicySpec, base: AlertPolicy, *, me
         return None
 
 
-def _tiers(file: _File, path: YPath, specs: list[TierSpec]) -> tuple[BurnRateTier, ...] | None:
+def _tiers(file: SpecFile, path: YPath, specs: list[TierSpec]) -> tuple[BurnRateTier, ...] | None:
     if not specs:
         file.add(path, "tiers must not be empty; leave the field out for the default tiers")
         return None
@@ -904,9 +896,9 @@ def _tiers(file: _File, path: YPath, specs: list[TierSpec]) -> tuple[BurnRateTie
     return tuple(out) if ok else None
 
 
-def _window(file: _File, path: YPath, text: str, what: str) -> timedelta | None:
+def _window(file: SpecFile, path: YPath, text: str, what: str) -> timedelta | None:
     """A duration that is one of the evaluator's windows (ALERT_WINDOW_NAMES)."""
-    length = _duration(file, path, text)
+    length = duration_at(file, path, text)
     if length is None:
         return None
     if length not in ALERT_WINDOWS.values():
@@ -918,11 +910,11 @@ def _window(file: _File, path: YPath, text: str, what: str) -> timedelta | None:
     return length
 
 
-def _for(file: _File, path: YPath, text: str) -> timedelta | None:
+def _for(file: SpecFile, path: YPath, text: str) -> timedelta | None:
     """A `for` duration, where 0 (0s, 0m...) is allowed: fire at once."""
     if re.fullmatch(r"\s*0+(ms|s|m|h|d|w|y)?\s*", text):
         return timedelta(0)
-    return _duration(file, path, text)
+    return duration_at(file, path, text)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -952,7 +944,7 @@ def _is_http_url(url: str) -> bool:
         return False
 
 
-def _datetime(file: _File, path: YPath, value: Any, zone: ZoneInfo) -> datetime | None:
+def _datetime(file: SpecFile, path: YPath, value: Any, zone: ZoneInfo) -> datetime | None:
     """An ISO 8601 date-time (or date: midnight); one without an offset is read in the schedule's time zone."""
     parsed: datetime | None = None
     if isinstance(value, datetime):
@@ -967,18 +959,18 @@ def _datetime(file: _File, path: YPath, value: Any, zone: ZoneInfo) -> datetime 
     if parsed is None:
         file.add(
             path,
-            f'expected an ISO 8601 date-time such as "2026-11-02T09:00:00+01:00", got {_describe(value)}',
+            f'expected an ISO 8601 date-time such as "2026-11-02T09:00:00+01:00", got {describe(value)}',
         )
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
 
 
-def _clock(file: _File, path: YPath, value: Any) -> time | None:
+def _clock(file: SpecFile, path: YPath, value: Any) -> time | None:
     """A local time of day "HH:MM"; "24:00" is the end of the day."""
     m = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip()) if isinstance(value, str) else None
     if m is None:
         hint = " (quote it: YAML reads an unquoted 9:00 as a number)" if isinstance(value, int) else ""
-        file.add(path, f'expected a time of day such as "09:00", got {_describe(value)}{hint}')
+        file.add(path, f'expected a time of day such as "09:00", got {describe(value)}{hint}')
         return None
     hours, minutes = int(m.group(1)), int(m.group(2))
     if (hours, minutes) == (24, 0):

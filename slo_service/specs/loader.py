@@ -8,27 +8,19 @@ services, sources and SLOs may be split across files.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import math
-import re
-import types
-import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from slo_service.core.alerting.config import AlertingConfig
 from slo_service.core.alerting.explain import explain_tiers
-from slo_service.core.conventions import RESERVED_LABELS
-from slo_service.core.durations import format_duration, parse_duration
+from slo_service.core.durations import format_duration
 from slo_service.core.model import (
     SLI,
     SLO,
@@ -49,6 +41,20 @@ from slo_service.core.model import (
     ThresholdSLI,
 )
 from slo_service.core.selector import parse_selector
+from slo_service.specs.checks import (
+    MAX_SLICE,
+    METRIC_NAME,
+    MIN_SLICE,
+    check_labels,
+    check_name,
+    check_url,
+    duration_at,
+    number_text,
+    objective_from_percent,
+    rolling_period,
+    valid_timezone,
+)
+from slo_service.specs.problems import ConfigError, Problem, SpecFile, describe, field_name, validate_spec
 from slo_service.specs.schema import (
     SOURCE_SPECS,
     SOURCE_TYPES,
@@ -65,51 +71,15 @@ from slo_service.specs.schema import (
     SLOSpec,
     ThresholdSpec,
 )
-from slo_service.specs.yaml_lines import LoadedYAML, YAMLSyntaxError, load_yaml
 from slo_service.specs.yaml_lines import Path as YPath
+from slo_service.specs.yaml_lines import YAMLSyntaxError, load_yaml
 
 if TYPE_CHECKING:  # specs/monitors.py builds on this module's helpers; imported lazily when building
     from slo_service.specs.monitors import MonitorItem, MonitorSet
 
 __all__ = ["ConfigError", "Problem", "expand_paths", "load_config", "validate_files"]
 
-NAME_PATTERN = r"^[a-z0-9]([a-z0-9_.-]*[a-z0-9])?$"
-_NAME = re.compile(NAME_PATTERN)
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 YAML_SUFFIXES = (".yaml", ".yml")
-
-_DURATION_FIELDS = frozenset(
-    {"interval", "timeout", "slice", "rolling", "window"}
-    | {"long_window", "short_window", "for", "no_data_after", "length", "delay"}  # alerting
-)
-
-MIN_ROLLING = timedelta(days=1)
-MAX_ROLLING = timedelta(days=90)
-MIN_SLICE = timedelta(minutes=1)
-MAX_SLICE = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the configuration, located as precisely as possible."""
-
-    file: str
-    line: int | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.field}: {self.message}"
-
-
-class ConfigError(Exception):
-    """The configuration is invalid; `problems` lists everything found, not just the first."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems: list[Problem] = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -159,132 +129,13 @@ def _as_list(paths: Iterable[str | Path] | str | Path) -> list[str | Path]:
 
 
 @dataclass
-class _File:
-    name: str
-    doc: LoadedYAML
-    problems: list[Problem]
-
-    def add(self, path: YPath, message: str) -> None:
-        self.problems.append(Problem(self.name, self.doc.line_of(path), _field(path), message))
-
-    def where(self, path: YPath) -> str:
-        line = self.doc.line_of(path)
-        return f"{self.name}:{line}" if line is not None else self.name
-
-
-@dataclass
 class _Item:
     """One entry of services / sources / slos, with the spec when its structure was valid."""
 
-    file: _File
+    file: SpecFile
     path: YPath
     raw: dict[str, Any]
     spec: Any | None
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def _field(path: YPath) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null (empty value)"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"
-
-
-def _validate(file: _File, cls: type[M], data: Any, path: YPath) -> M | None:
-    try:
-        return cls.model_validate(data)
-    except ValidationError as exc:
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            file.add((*path, *loc), _error_message(cls, loc, err))
-        return None
-
-
-def _error_message(cls: type[BaseModel], loc: tuple[Any, ...], err: Any) -> str:
-    kind = err["type"]
-    value = err.get("input")
-    if kind == "extra_forbidden":
-        name = str(loc[-1])
-        allowed = _fields_at(cls, loc[:-1])
-        message = f"unknown field {name!r}"
-        close = difflib.get_close_matches(name, allowed, n=1)
-        if close:
-            message += f" (did you mean {close[0]!r}?)"
-        if allowed:
-            message += f"; allowed fields: {', '.join(allowed)}"
-        return message
-    if kind == "float_type":
-        if isinstance(value, str) and _looks_numeric(value):
-            return (
-                f"expected a number, got {_describe(value)}: YAML reads quoted numbers, and exponents "
-                "without a dot such as 1e3, as text; write a plain number such as 99.9"
-            )
-        return f"expected a number, got {_describe(value)}"
-    if kind == "bool_type":
-        return f"expected true or false, got {_describe(value)}"
-    if kind == "missing":
-        return "required field is missing"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"expected a mapping, got {_describe(value)}"
-    if kind == "literal_error":
-        return f"{err['msg']}; got {_describe(value)}"
-    msg = str(err["msg"])
-    if kind == "string_type" and loc and loc[-1] in _DURATION_FIELDS:
-        return f"expected a duration with a unit such as 15s, 5m or 7d; got {_describe(value)}"
-    if kind == "string_type" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f'expected a string, got {_describe(value)}; quote it, e.g. "{value}"'
-    return f"{msg}; got {_describe(value)}"
-
-
-def _looks_numeric(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _fields_at(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the model reached by following `loc` from `cls` (for 'allowed fields' hints)."""
-    current: Any = cls
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
-        info = next((i for n, i in current.model_fields.items() if (i.alias or n) == str(part)), None)
-        if info is None:
-            return []
-        current = _unwrap(info.annotation)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return [info.alias or name for name, info in current.model_fields.items()]  # `for`, not `for_`
-    return []
-
-
-def _unwrap(annotation: Any) -> Any:
-    """`Foo | None` and `list[Foo]` to Foo."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return _unwrap(args[0]) if len(args) == 1 else annotation
-    if origin is list:
-        return _unwrap(typing.get_args(annotation)[0])
-    return annotation
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -303,7 +154,7 @@ class _Loader:
     services_incomplete: bool = False
     sources_incomplete: bool = False
     # The one `alerting:` section (file, raw mapping), see specs/alerting.py; a second one is a problem.
-    alerting: tuple[_File, Any] | None = None
+    alerting: tuple[SpecFile, Any] | None = None
     files_incomplete: bool = False
     # OpenSLO and Sloth files (specs/openslo.py, specs/sloth.py): read like the others, merged when building.
     foreign: Any = None
@@ -367,13 +218,13 @@ class _Loader:
                 Problem(name, None, "(file)", f"file is empty; expected a mapping with apiVersion: {supported}")
             )
             return False
-        file = _File(name, doc, self.problems)
+        file = SpecFile(name, doc, self.problems)
         for dup_path, line, first in doc.duplicates:
             self.problems.append(
                 Problem(
                     name,
                     line,
-                    _field(dup_path),
+                    field_name(dup_path),
                     f"duplicate key {dup_path[-1]!r}; first given at line {first} "
                     "(YAML would silently keep only the last)",
                 )
@@ -382,7 +233,7 @@ class _Loader:
         if not isinstance(data, dict):
             file.add(
                 (),
-                f"the top level must be a mapping with apiVersion, services, sources and slos; got {_describe(data)}",
+                f"the top level must be a mapping with apiVersion, services, sources and slos; got {describe(data)}",
             )
             return False
         version = data.get("apiVersion")
@@ -394,7 +245,7 @@ class _Loader:
             return False
         # A bad top-level field is reported, but the sections that are lists are still checked item by item.
         # `alerting` is read in pass 2 (specs/alerting.py), from at most one file.
-        _validate(file, DocumentSpec, data, ())
+        validate_spec(file, DocumentSpec, data, ())
         if "alerting" in data:
             if self.alerting is None:
                 self.alerting = (file, data["alerting"])
@@ -431,15 +282,15 @@ class _Loader:
             self.foreign = ForeignSet(self.problems)
         return self.foreign
 
-    def _item(self, file: _File, path: YPath, raw: Any, cls: type[BaseModel]) -> _Item:
+    def _item(self, file: SpecFile, path: YPath, raw: Any, cls: type[BaseModel]) -> _Item:
         if not isinstance(raw, dict):
-            file.add(path, f"expected a mapping, got {_describe(raw)}")
+            file.add(path, f"expected a mapping, got {describe(raw)}")
             return _Item(file, path, {}, None)
-        return _Item(file, path, raw, _validate(file, cls, raw, path))
+        return _Item(file, path, raw, validate_spec(file, cls, raw, path))
 
-    def _source_item(self, file: _File, path: YPath, raw: Any) -> _Item:
+    def _source_item(self, file: SpecFile, path: YPath, raw: Any) -> _Item:
         if not isinstance(raw, dict):
-            file.add(path, f"expected a mapping, got {_describe(raw)}")
+            file.add(path, f"expected a mapping, got {describe(raw)}")
             return _Item(file, path, {}, None)
         kind = raw.get("type")
         known = ", ".join(SOURCE_TYPES)
@@ -449,7 +300,7 @@ class _Loader:
         if not isinstance(kind, str) or kind not in SOURCE_SPECS:
             file.add((*path, "type"), f"unknown source type {kind!r}; source types: {known}")
             return _Item(file, path, raw, None)
-        return _Item(file, path, raw, _validate(file, SOURCE_SPECS[kind], raw, path))
+        return _Item(file, path, raw, validate_spec(file, SOURCE_SPECS[kind], raw, path))
 
     # ---- pass 2: all files together
 
@@ -553,8 +404,8 @@ class _Loader:
             spec = item.spec
             if not isinstance(spec, ServiceSpec):
                 continue
-            name_ok = _check_name(item.file, (*item.path, "name"), spec.name)
-            labels_ok = _check_labels(item.file, (*item.path, "labels"), spec.labels)
+            name_ok = check_name(item.file, (*item.path, "name"), spec.name)
+            labels_ok = check_labels(item.file, (*item.path, "labels"), spec.labels)
             if name_ok and labels_ok and index not in repeated:
                 out[spec.name] = Service(name=spec.name, labels=dict(spec.labels), description=spec.description)
         return out
@@ -621,61 +472,14 @@ def _raw_slo_key(raw: dict[str, Any]) -> tuple[str, str] | None:
 # Semantic checks, one item at a time. Each returns None (after reporting) when the item is invalid.
 
 
-def _check_name(file: _File | None, path: YPath, name: str) -> bool:
-    if _NAME.match(name):
-        return True
-    if file is not None:
-        file.add(
-            path,
-            f"invalid name {name!r}: names must match {NAME_PATTERN} "
-            "(lowercase letters, digits, '_', '.', '-'; starting and ending with a letter or digit)",
-        )
-    return False
-
-
-def _check_labels(file: _File, path: YPath, labels: dict[str, str]) -> bool:
-    ok = True
-    for key in labels:
-        if not _LABEL_NAME.match(key):
-            file.add((*path, key), f"invalid label name {key!r}: must match [a-zA-Z_][a-zA-Z0-9_]*")
-            ok = False
-        elif key in RESERVED_LABELS or key.startswith("__"):
-            file.add(
-                (*path, key),
-                f"label name {key!r} is reserved: the service sets {', '.join(sorted(RESERVED_LABELS))} itself "
-                "and names starting with __ are reserved by Prometheus",
-            )
-            ok = False
-    return ok
-
-
-def _duration(file: _File, path: YPath, text: str) -> timedelta | None:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        file.add(path, str(exc))
-        return None
-
-
-def _check_url(file: _File, path: YPath, url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        ok = False
-    if not ok:
-        file.add(path, f"url {url!r} must be an http:// or https:// URL with a host")
-    return ok
-
-
-def _build_source(file: _File, path: YPath, spec: Any) -> Source | None:
-    name_ok = _check_name(file, (*path, "name"), spec.name)
+def _build_source(file: SpecFile, path: YPath, spec: Any) -> Source | None:
+    name_ok = check_name(file, (*path, "name"), spec.name)
     if isinstance(spec, PushSourceSpec):
         return PushSource(name=spec.name) if name_ok else None
     assert isinstance(spec, (ScrapeSourceSpec, PromQLSourceSpec))
-    url_ok = _check_url(file, (*path, "url"), spec.url)
-    interval = _duration(file, (*path, "interval"), spec.interval)
-    timeout = _duration(file, (*path, "timeout"), spec.timeout)
+    url_ok = check_url(file, (*path, "url"), spec.url)
+    interval = duration_at(file, (*path, "interval"), spec.interval)
+    timeout = duration_at(file, (*path, "timeout"), spec.timeout)
     if interval is None or timeout is None:
         return None
     if timeout >= interval:
@@ -701,23 +505,23 @@ def _build_source(file: _File, path: YPath, spec: Any) -> Source | None:
 
 
 def _build_slo(
-    file: _File,
+    file: SpecFile,
     path: YPath,
     spec: SLOSpec,
     known_services: list[str] | None,
     source_kinds: dict[str, str | None] | None,
     monitors: MonitorSet | None = None,
 ) -> SLO | None:
-    ok = _check_name(file, (*path, "name"), spec.name)
+    ok = check_name(file, (*path, "name"), spec.name)
     if known_services is not None and spec.service not in known_services:
         known = ", ".join(known_services) if known_services else "none are defined"
         file.add((*path, "service"), f"unknown service {spec.service!r}; known services: {known}")
         ok = False
-    objective = _objective(file, (*path, "objective"), spec.objective)
+    objective = objective_from_percent(file, (*path, "objective"), spec.objective)
     period = _period(file, (*path, "period"), spec.period)
     budgeting = _budgeting(file, (*path, "budgeting"), spec.budgeting)
     sli = _sli(file, (*path, "sli"), spec, source_kinds, monitors)
-    labels_ok = _check_labels(file, (*path, "labels"), spec.labels)
+    labels_ok = check_labels(file, (*path, "labels"), spec.labels)
     method = spec.budgeting.method if spec.budgeting is not None else "occurrences"
     if spec.sli.threshold is not None and method != "timeslices":
         file.add(
@@ -741,32 +545,12 @@ def _build_slo(
     )
 
 
-def _objective(file: _File, path: YPath, value: float) -> float | None:
-    if value == 100:
-        file.add(
-            path,
-            "objective 100 leaves no error budget: a single bad event would break the SLO; "
-            "use a value below 100 such as 99.9",
-        )
-        return None
-    if value == 0:
-        file.add(
-            path,
-            "objective 0 is meaningless: it is met even when every event is bad; use a value above 0 such as 99",
-        )
-        return None
-    if not (0 < value < 100):
-        file.add(path, f"objective {_number(value)} must be a percentage strictly between 0 and 100, such as 99.9")
-        return None
-    return float(Decimal(repr(value)) / 100)  # 99.9 -> 0.999 exactly, not 0.9990000000000001
-
-
-def _period(file: _File, path: YPath, raw: Any) -> Period | None:
+def _period(file: SpecFile, path: YPath, raw: Any) -> Period | None:
     if isinstance(raw, str):
-        length = _duration(file, path, raw)
-        return _rolling(file, path, length)
+        length = duration_at(file, path, raw)
+        return rolling_period(file, path, length)
     if isinstance(raw, dict):
-        spec = _validate(file, PeriodSpec, raw, path)
+        spec = validate_spec(file, PeriodSpec, raw, path)
         if spec is None:
             return None
         if (spec.rolling is None) == (spec.calendar is None):
@@ -780,10 +564,10 @@ def _period(file: _File, path: YPath, raw: Any) -> Period | None:
             if spec.timezone is not None:
                 file.add((*path, "timezone"), "timezone only applies to calendar periods")
                 return None
-            return _rolling(file, (*path, "rolling"), _duration(file, (*path, "rolling"), spec.rolling))
+            return rolling_period(file, (*path, "rolling"), duration_at(file, (*path, "rolling"), spec.rolling))
         assert spec.calendar is not None
         timezone = spec.timezone if spec.timezone is not None else "UTC"
-        if not _valid_timezone(timezone):
+        if not valid_timezone(timezone):
             file.add(
                 (*path, "timezone"),
                 f"unknown timezone {timezone!r}; use an IANA time zone name such as UTC or Europe/Berlin",
@@ -793,35 +577,12 @@ def _period(file: _File, path: YPath, raw: Any) -> Period | None:
     file.add(
         path,
         "period must be a duration such as 28d, {rolling: 28d}, or {calendar: month, timezone: UTC}; "
-        f"got {_describe(raw)}",
+        f"got {describe(raw)}",
     )
     return None
 
 
-def _rolling(file: _File, path: YPath, length: timedelta | None) -> Period | None:
-    if length is None:
-        return None
-    if not (MIN_ROLLING <= length <= MAX_ROLLING):
-        file.add(
-            path,
-            f"rolling period {format_duration(length)} is out of range: it must be between "
-            f"{format_duration(MIN_ROLLING)} and {format_duration(MAX_ROLLING)}",
-        )
-        return None
-    return Period.rolling(length)
-
-
-def _valid_timezone(name: str) -> bool:
-    if not name:
-        return False
-    try:
-        ZoneInfo(name)
-    except Exception:
-        return False
-    return True
-
-
-def _budgeting(file: _File, path: YPath, spec: BudgetingSpec | None) -> Budgeting | None:
+def _budgeting(file: SpecFile, path: YPath, spec: BudgetingSpec | None) -> Budgeting | None:
     if spec is None:
         return Budgeting()
     if spec.method == "occurrences":
@@ -839,7 +600,7 @@ def _budgeting(file: _File, path: YPath, spec: BudgetingSpec | None) -> Budgetin
         file.add(path, "method timeslices needs slice, the length of one timeslice, e.g. slice: 5m")
         ok = False
     else:
-        slice_length = _duration(file, (*path, "slice"), spec.slice)
+        slice_length = duration_at(file, (*path, "slice"), spec.slice)
         if slice_length is not None:
             whole_minutes = slice_length.total_seconds() % 60 == 0
             if not whole_minutes or not (MIN_SLICE <= slice_length <= MAX_SLICE):
@@ -854,7 +615,7 @@ def _budgeting(file: _File, path: YPath, spec: BudgetingSpec | None) -> Budgetin
     if not (0 < threshold <= 1):
         file.add(
             (*path, "slice_threshold"),
-            f"slice_threshold {_number(threshold)} must be greater than 0 and at most 1 "
+            f"slice_threshold {number_text(threshold)} must be greater than 0 and at most 1 "
             "(the share of good events that makes a slice good)",
         )
         ok = False
@@ -864,7 +625,7 @@ def _budgeting(file: _File, path: YPath, spec: BudgetingSpec | None) -> Budgetin
 
 
 def _sli(
-    file: _File,
+    file: SpecFile,
     path: YPath,
     spec: SLOSpec,
     source_kinds: dict[str, str | None] | None,
@@ -902,7 +663,7 @@ def _sli(
 _UNKNOWN = "(unknown)"
 
 
-def _source_kind(file: _File, path: YPath, name: str, source_kinds: dict[str, str | None] | None) -> str | None:
+def _source_kind(file: SpecFile, path: YPath, name: str, source_kinds: dict[str, str | None] | None) -> str | None:
     """The type of the named source; _UNKNOWN after reporting a missing source; None if unknowable."""
     if source_kinds is None:
         return None
@@ -913,7 +674,7 @@ def _source_kind(file: _File, path: YPath, name: str, source_kinds: dict[str, st
     return source_kinds[name]
 
 
-def _query(file: _File, path: YPath, text: str, source_kind: str | None) -> bool:
+def _query(file: SpecFile, path: YPath, text: str, source_kind: str | None) -> bool:
     """A selector for scrape and push sources; any non-empty text (PromQL) for promql sources."""
     if not text.strip():
         file.add(path, "must not be empty")
@@ -927,7 +688,7 @@ def _query(file: _File, path: YPath, text: str, source_kind: str | None) -> bool
     return True
 
 
-def _ratio(file: _File, path: YPath, spec: RatioSpec, source_kind: str | None) -> RatioSLI | None:
+def _ratio(file: SpecFile, path: YPath, spec: RatioSpec, source_kind: str | None) -> RatioSLI | None:
     ok = source_kind != _UNKNOWN
     if (spec.good is None) == (spec.bad is None):
         which = "both" if spec.good is not None else "neither"
@@ -942,13 +703,9 @@ def _ratio(file: _File, path: YPath, spec: RatioSpec, source_kind: str | None) -
     return RatioSLI(source=spec.source, total=spec.total, good=spec.good, bad=spec.bad)
 
 
-def _number(value: float) -> str:
-    return str(int(value)) if value.is_integer() else repr(value)
-
-
-def _latency(file: _File, path: YPath, spec: LatencySpec, source_kind: str | None) -> LatencySLI | None:
+def _latency(file: SpecFile, path: YPath, spec: LatencySpec, source_kind: str | None) -> LatencySLI | None:
     ok = source_kind != _UNKNOWN
-    if not _METRIC_NAME.match(spec.histogram):
+    if not METRIC_NAME.match(spec.histogram):
         file.add((*path, "histogram"), f"{spec.histogram!r} is not a metric name")
         ok = False
     elif spec.histogram.endswith("_bucket"):
@@ -973,7 +730,7 @@ def _latency(file: _File, path: YPath, spec: LatencySpec, source_kind: str | Non
                 ok = False
     threshold_ok = spec.threshold > 0 and math.isfinite(spec.threshold)
     if not threshold_ok:
-        file.add((*path, "threshold"), f"threshold {_number(spec.threshold)} must be a positive number of seconds")
+        file.add((*path, "threshold"), f"threshold {number_text(spec.threshold)} must be a positive number of seconds")
         ok = False
     buckets: tuple[float, ...] | None = None
     if spec.buckets is not None:
@@ -989,8 +746,8 @@ def _latency(file: _File, path: YPath, spec: LatencySpec, source_kind: str | Non
         elif threshold_ok and not any(math.isclose(spec.threshold, b, rel_tol=1e-9) for b in buckets):
             file.add(
                 (*path, "threshold"),
-                f"threshold {_number(spec.threshold)} is not a bucket boundary of {spec.histogram}; "
-                f"boundaries: {', '.join(_number(b) for b in buckets)}",
+                f"threshold {number_text(spec.threshold)} is not a bucket boundary of {spec.histogram}; "
+                f"boundaries: {', '.join(number_text(b) for b in buckets)}",
             )
             ok = False
     if not ok:
@@ -1004,7 +761,7 @@ def _latency(file: _File, path: YPath, spec: LatencySpec, source_kind: str | Non
     )
 
 
-def _threshold(file: _File, path: YPath, spec: ThresholdSpec, source_kind: str | None) -> ThresholdSLI | None:
+def _threshold(file: SpecFile, path: YPath, spec: ThresholdSpec, source_kind: str | None) -> ThresholdSLI | None:
     ok = source_kind != _UNKNOWN
     ok = _query(file, (*path, "metric"), spec.metric, source_kind) and ok
     if not math.isfinite(spec.value):

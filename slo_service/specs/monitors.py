@@ -37,7 +37,8 @@ from slo_service.core.drift.monitor import (
 )
 from slo_service.core.durations import format_duration
 from slo_service.core.model import Comparison, DriftCheck, DriftSLI
-from slo_service.specs.loader import _check_labels, _check_name, _describe, _duration, _File, _number, _validate
+from slo_service.specs.checks import check_labels, check_name, duration_at, number_text
+from slo_service.specs.problems import SpecFile, describe, validate_spec
 from slo_service.specs.schema import DriftSLISpec, Number, Spec
 from slo_service.specs.yaml_lines import Path as YPath
 
@@ -177,7 +178,7 @@ DEFAULT_INTERVAL = timedelta(hours=1)
 class MonitorItem:
     """One entry of a file's `monitors:` list, as read."""
 
-    file: _File
+    file: SpecFile
     path: YPath
     raw: Any
 
@@ -200,7 +201,7 @@ class MonitorSet:
         first: dict[str, MonitorItem] = {}
         for item in self.items:
             if not isinstance(item.raw, dict):
-                item.file.add(item.path, f"expected a mapping, got {_describe(item.raw)}")
+                item.file.add(item.path, f"expected a mapping, got {describe(item.raw)}")
                 continue
             name = item.raw.get("name")
             repeated = False
@@ -212,7 +213,7 @@ class MonitorSet:
                     repeated = True
                 else:
                     first[name] = item
-            spec = _validate(item.file, MonitorSpec, item.raw, item.path)
+            spec = validate_spec(item.file, MonitorSpec, item.raw, item.path)
             if spec is None:
                 continue
             if not repeated:
@@ -222,7 +223,7 @@ class MonitorSet:
                 out[monitor.name] = monitor
         return out
 
-    def sli(self, file: _File, path: YPath, spec: DriftSLISpec) -> DriftSLI | None:
+    def sli(self, file: SpecFile, path: YPath, spec: DriftSLISpec) -> DriftSLI | None:
         """The drift SLI `spec` (at `path`, the `drift` mapping), checked against the monitor it names."""
         ok = True
         if self.complete and spec.monitor not in self.names:
@@ -260,7 +261,7 @@ class MonitorSet:
         )
 
 
-def _quality(file: _File, path: YPath, spec: DriftSLISpec, monitor: MonitorSpec | None) -> tuple[bool, Comparison]:
+def _quality(file: SpecFile, path: YPath, spec: DriftSLISpec, monitor: MonitorSpec | None) -> tuple[bool, Comparison]:
     assert spec.metric is not None
     metric = spec.metric
     task: TaskKind | None = None
@@ -286,10 +287,10 @@ def _quality(file: _File, path: YPath, spec: DriftSLISpec, monitor: MonitorSpec 
     value = spec.value
     if value is not None and math.isfinite(value):
         if not error_metric and not (0 <= value <= 1):
-            file.add((*path, "value"), f"value {_number(value)} must be between 0 and 1: {metric} is a share")
+            file.add((*path, "value"), f"value {number_text(value)} must be between 0 and 1: {metric} is a share")
             return False, op
         if error_metric and value < 0:
-            file.add((*path, "value"), f"value {_number(value)} must not be negative: {metric} is an error")
+            file.add((*path, "value"), f"value {number_text(value)} must not be negative: {metric} is an error")
             return False, op
     return True, op
 
@@ -301,7 +302,7 @@ def _drift_columns(columns: ColumnsSpec) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
-def _drift_column(file: _File, path: YPath, column: str, columns: ColumnsSpec) -> bool:
+def _drift_column(file: SpecFile, path: YPath, column: str, columns: ColumnsSpec) -> bool:
     checked = _drift_columns(columns)
     if column in checked:
         return True
@@ -322,12 +323,12 @@ def _drift_column(file: _File, path: YPath, column: str, columns: ColumnsSpec) -
 # One monitor
 
 
-def _monitor(file: _File, path: YPath, spec: MonitorSpec) -> DriftMonitor | None:
+def _monitor(file: SpecFile, path: YPath, spec: MonitorSpec) -> DriftMonitor | None:
     base = Path(file.name).absolute().parent
-    ok = _check_name(file, (*path, "name"), spec.name)
+    ok = check_name(file, (*path, "name"), spec.name)
     current = _current(file, (*path, "current"), spec.current, base)
     reference = _reference(file, (*path, "reference"), spec.reference, base)
-    ok = _check_labels(file, (*path, "labels"), spec.labels) and ok
+    ok = check_labels(file, (*path, "labels"), spec.labels) and ok
 
     window: timedelta | None = None
     if spec.window is not None and spec.window_rows is not None:
@@ -338,13 +339,13 @@ def _monitor(file: _File, path: YPath, spec: MonitorSpec) -> DriftMonitor | None
             file.add((*path, "window_rows"), f"window_rows {spec.window_rows} must be at least 1")
             ok = False
     elif spec.window is not None:
-        window = _duration(file, (*path, "window"), spec.window)
+        window = duration_at(file, (*path, "window"), spec.window)
         ok = window is not None and ok
     else:
         window = DEFAULT_WINDOW
 
     schedule = _schedule(file, (*path, "schedule"), spec.schedule)
-    timeout = _duration(file, (*path, "timeout"), spec.timeout)
+    timeout = duration_at(file, (*path, "timeout"), spec.timeout)
     if schedule is not None and timeout is not None and schedule[0] is not None and timeout >= schedule[0]:
         given = "timeout" in spec.model_fields_set
         file.add(
@@ -404,7 +405,7 @@ def _resolve(base: Path, text: str) -> str:
     return os.path.normpath(path if path.is_absolute() else base / path)
 
 
-def _current(file: _File, path: YPath, spec: CurrentSpec, base: Path) -> CurrentData | None:
+def _current(file: SpecFile, path: YPath, spec: CurrentSpec, base: Path) -> CurrentData | None:
     """The files / sql / push part of `current` or `ground_truth`."""
     given = [k for k in ("files", "sql", "push") if getattr(spec, k) not in (None, False)]
     if len(given) != 1:
@@ -485,7 +486,7 @@ def _parse_sql_url(url: str) -> dict[str, str | None] | None:
     return parts
 
 
-def _sql_url(file: _File, path: YPath, spec: SQLSpec, base: Path) -> str | None:
+def _sql_url(file: SpecFile, path: YPath, spec: SQLSpec, base: Path) -> str | None:
     if (spec.url is None) == (spec.url_env is None):
         which = "both" if spec.url is not None else "neither"
         file.add(
@@ -534,7 +535,7 @@ def _sql_url(file: _File, path: YPath, spec: SQLSpec, base: Path) -> str | None:
     return url
 
 
-def _check_query(file: _File, path: YPath, query: str) -> bool:
+def _check_query(file: SpecFile, path: YPath, query: str) -> bool:
     if not query.strip():
         file.add(path, "must not be empty")
         return False
@@ -544,7 +545,7 @@ def _check_query(file: _File, path: YPath, query: str) -> bool:
     return True
 
 
-def _reference(file: _File, path: YPath, spec: ReferenceSpec, base: Path) -> ReferenceData | None:
+def _reference(file: SpecFile, path: YPath, spec: ReferenceSpec, base: Path) -> ReferenceData | None:
     if (spec.file is None) == (spec.rolling is None):
         which = "both" if spec.file is not None else "neither"
         file.add(
@@ -557,7 +558,7 @@ def _reference(file: _File, path: YPath, spec: ReferenceSpec, base: Path) -> Ref
         if spec.version is not None:
             file.add((*path, "version"), "version only applies to a fixed reference file")
             return None
-        length = _duration(file, (*path, "rolling"), spec.rolling)
+        length = duration_at(file, (*path, "rolling"), spec.rolling)
         return None if length is None else ReferenceData(ReferenceKind.ROLLING, window=length)
     assert spec.file is not None
     file_path = (*path, "file")
@@ -580,7 +581,7 @@ def _reference(file: _File, path: YPath, spec: ReferenceSpec, base: Path) -> Ref
     return ReferenceData(ReferenceKind.FIXED, path=resolved, version=version)
 
 
-def _schedule(file: _File, path: YPath, spec: ScheduleSpec | None) -> tuple[timedelta | None, str | None] | None:
+def _schedule(file: SpecFile, path: YPath, spec: ScheduleSpec | None) -> tuple[timedelta | None, str | None] | None:
     """(interval, cron), exactly one of them set; None after reporting a problem."""
     if spec is None:
         return DEFAULT_INTERVAL, None
@@ -589,7 +590,7 @@ def _schedule(file: _File, path: YPath, spec: ScheduleSpec | None) -> tuple[time
         file.add(path, f'set exactly one of interval (e.g. interval: 1h) or cron (e.g. cron: "0 * * * *"); got {which}')
         return None
     if spec.interval is not None:
-        interval = _duration(file, (*path, "interval"), spec.interval)
+        interval = duration_at(file, (*path, "interval"), spec.interval)
         return None if interval is None else (interval, None)
     assert spec.cron is not None
     problem = cron_problem(spec.cron)
@@ -664,7 +665,7 @@ def _cron_value(text: str, low: int, high: int, names: dict[str, int]) -> int | 
     return None
 
 
-def _columns(file: _File, path: YPath, spec: ColumnsSpec) -> ColumnSpec | None:
+def _columns(file: SpecFile, path: YPath, spec: ColumnsSpec) -> ColumnSpec | None:
     ok = True
     seen: dict[str, str] = {}
     for role in (*_FEATURE_ROLES, "id", "prediction", "target"):
@@ -706,12 +707,12 @@ def _columns(file: _File, path: YPath, spec: ColumnsSpec) -> ColumnSpec | None:
     )
 
 
-def _drift_settings(file: _File, path: YPath, spec: DriftSpec, columns: ColumnsSpec) -> bool:
+def _drift_settings(file: SpecFile, path: YPath, spec: DriftSpec, columns: ColumnsSpec) -> bool:
     ok = True
     if not (math.isfinite(spec.share) and 0 < spec.share <= 1):
         file.add(
             (*path, "share"),
-            f"share {_number(spec.share)} must be greater than 0 and at most 1 "
+            f"share {number_text(spec.share)} must be greater than 0 and at most 1 "
             "(the dataset drifted when at least this share of its columns drifted)",
         )
         ok = False
@@ -734,13 +735,13 @@ def _drift_settings(file: _File, path: YPath, spec: DriftSpec, columns: ColumnsS
         if not _drift_column(file, where, column, columns):
             ok = False
         elif not (math.isfinite(threshold) and threshold > 0):
-            file.add(where, f"threshold {_number(threshold)} must be a positive number")
+            file.add(where, f"threshold {number_text(threshold)} must be a positive number")
             ok = False
     return ok
 
 
 def _ground_truth(
-    file: _File, path: YPath, spec: GroundTruthSpec, columns: ColumnsSpec, base: Path
+    file: SpecFile, path: YPath, spec: GroundTruthSpec, columns: ColumnsSpec, base: Path
 ) -> GroundTruth | None:
     ok = True
     if columns.id is None:

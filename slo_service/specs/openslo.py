@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import yaml
-
 from slo_service.core.durations import format_duration
 from slo_service.core.model import (
     SLI,
@@ -42,41 +40,34 @@ from slo_service.core.model import (
     BudgetingMethod,
     CalendarUnit,
     Comparison,
-    Config,
-    DriftSLI,
-    LatencySLI,
     Period,
-    PeriodKind,
     PromQLSource,
     RatioSLI,
     Service,
     Source,
     ThresholdSLI,
 )
-from slo_service.core.selector import Matcher, Selector, parse_selector
-from slo_service.specs.loader import (
+from slo_service.core.selector import parse_selector
+from slo_service.specs.checks import (
     MAX_SLICE,
     MIN_SLICE,
-    Problem,
-    _check_labels,
-    _check_name,
-    _check_url,
-    _describe,
-    _duration,
-    _File,
-    _rolling,
-    _valid_timezone,
+    check_labels,
+    check_name,
+    check_url,
+    duration_at,
+    rolling_period,
+    valid_timezone,
 )
-from slo_service.specs.yaml_lines import LoadedYAML, YAMLSyntaxError, _walk
+from slo_service.specs.problems import Problem, SpecFile, describe
 from slo_service.specs.yaml_lines import Path as YPath
+from slo_service.specs.yaml_lines import YAMLSyntaxError, load_yaml_documents
 
 __all__ = [
+    "CALENDAR_START",
     "DEFAULT_SOURCE",
     "OPENSLO_API_VERSION",
+    "OPS",
     "ForeignSet",
-    "dump_openslo",
-    "export_openslo",
-    "load_documents",
 ]
 
 OPENSLO_API_VERSION = "openslo/v1"
@@ -84,7 +75,7 @@ DEFAULT_SOURCE = "prometheus"  # the source of a metric without metricSourceRef,
 CALENDAR_START = "2024-01-01 00:00:00"  # a Monday and the first of a month: any calendar period starts there
 
 _KINDS = ("Service", "DataSource", "SLI", "SLO", "AlertPolicy")
-_OPS = {"lt": Comparison.LT, "lte": Comparison.LE, "gt": Comparison.GT, "gte": Comparison.GE}
+OPS = {"lt": Comparison.LT, "lte": Comparison.LE, "gt": Comparison.GT, "gte": Comparison.GE}
 _SHORT_WINDOWS = {
     timedelta(hours=1): timedelta(minutes=5),
     timedelta(hours=6): timedelta(minutes=30),
@@ -97,33 +88,9 @@ _SHORT_WINDOWS = {
 # Reading files
 
 
-def load_documents(text: str) -> list[LoadedYAML | None]:
-    """Every YAML document of `text` with the (file-wide) line of each path; None for an empty document."""
-    loader = yaml.SafeLoader(text)
-    out: list[LoadedYAML | None] = []
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:  # pragma: no cover - check_node said there is one
-                break
-            doc = LoadedYAML(data=None)
-            doc.lines[()] = node.start_mark.line + 1
-            doc.data = _walk(loader, node, (), doc)
-            out.append(None if doc.data is None else doc)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = " ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
-        raise YAMLSyntaxError(message, mark.line + 1 if mark is not None else None) from exc
-    except yaml.YAMLError as exc:
-        raise YAMLSyntaxError(str(exc), None) from exc
-    finally:
-        loader.dispose()
-    return out
-
-
 @dataclass
 class _Doc:
-    file: _File
+    file: SpecFile
     kind: str  # Service | DataSource | SLI | SLO | AlertPolicy | Sloth
     name: str
     data: dict[str, Any]
@@ -133,7 +100,7 @@ class _Doc:
 class Located:
     """A core object and where it was defined (for duplicate reports)."""
 
-    file: _File
+    file: SpecFile
     path: YPath
     value: Any
     implicit: bool = False  # a Sloth file's service: not a duplicate of a service defined elsewhere
@@ -156,7 +123,7 @@ class ForeignSet:
 
         looks_foreign = re.search(r"^\s*(apiVersion:\s*[\"']?openslo/|version:\s*[\"']?prometheus/v1)", text, re.M)
         try:
-            docs = load_documents(text)
+            docs = load_yaml_documents(text)
         except YAMLSyntaxError as exc:
             if not looks_foreign:
                 return None
@@ -171,12 +138,12 @@ class ForeignSet:
                 self.problems.append(Problem(name, None, "(file)", "a Sloth file holds one document"))
                 return False
             assert first is not None
-            file = _File(name, first, self.problems)
+            file = SpecFile(name, first, self.problems)
             self.docs.append(_Doc(file, "Sloth", str(data.get("service")), data))
             return True
         if data.get("apiVersion") != OPENSLO_API_VERSION:
             if isinstance(data.get("apiVersion"), str) and data["apiVersion"].startswith("openslo/"):
-                file = _File(name, first, self.problems)  # type: ignore[arg-type]
+                file = SpecFile(name, first, self.problems)  # type: ignore[arg-type]
                 file.add(
                     ("apiVersion",), f"unsupported OpenSLO apiVersion {data['apiVersion']!r}; supported: openslo/v1"
                 )
@@ -185,30 +152,30 @@ class ForeignSet:
         for doc in docs:
             if doc is None:
                 continue
-            self._collect(_File(name, doc, self.problems))
+            self._collect(SpecFile(name, doc, self.problems))
         return True
 
-    def _collect(self, file: _File) -> None:
+    def _collect(self, file: SpecFile) -> None:
         data = file.doc.data
         if not isinstance(data, dict):
-            file.add((), f"an OpenSLO document must be a mapping, got {_describe(data)}")
+            file.add((), f"an OpenSLO document must be a mapping, got {describe(data)}")
             return
         if data.get("apiVersion") != OPENSLO_API_VERSION:
             file.add(
-                ("apiVersion",), f"expected apiVersion {OPENSLO_API_VERSION}, got {_describe(data.get('apiVersion'))}"
+                ("apiVersion",), f"expected apiVersion {OPENSLO_API_VERSION}, got {describe(data.get('apiVersion'))}"
             )
             return
         if not _known(file, (), data, {"apiVersion", "kind", "metadata", "spec"}):
             return
         kind = data.get("kind")
         if kind not in _KINDS:
-            file.add(("kind",), f"unsupported OpenSLO kind {_describe(kind)}; supported kinds: {', '.join(_KINDS)}")
+            file.add(("kind",), f"unsupported OpenSLO kind {describe(kind)}; supported kinds: {', '.join(_KINDS)}")
             return
         name = _metadata_name(file, data)
         if name is None:
             return
         if not isinstance(data.get("spec"), dict):
-            file.add(("spec",), f"spec must be a mapping, got {_describe(data.get('spec'))}")
+            file.add(("spec",), f"spec must be a mapping, got {describe(data.get('spec'))}")
             return
         self.docs.append(_Doc(file, str(kind), name, data))
 
@@ -285,7 +252,7 @@ class _Context:
 # Helpers
 
 
-def _known(file: _File, path: YPath, data: Mapping[str, Any], allowed: set[str], what: str = "") -> bool:
+def _known(file: SpecFile, path: YPath, data: Mapping[str, Any], allowed: set[str], what: str = "") -> bool:
     """Refuse every field the mapping has beyond `allowed` (one problem per field); True when none."""
     ok = True
     for key in data:
@@ -296,35 +263,35 @@ def _known(file: _File, path: YPath, data: Mapping[str, Any], allowed: set[str],
     return ok
 
 
-def _mapping(file: _File, path: YPath, value: Any, *, required: bool = True) -> dict[str, Any] | None:
+def _mapping(file: SpecFile, path: YPath, value: Any, *, required: bool = True) -> dict[str, Any] | None:
     if value is None and not required:
         return {}
     if not isinstance(value, dict):
-        file.add(path, "required field is missing" if value is None else f"expected a mapping, got {_describe(value)}")
+        file.add(path, "required field is missing" if value is None else f"expected a mapping, got {describe(value)}")
         return None
     return value
 
 
-def _string(file: _File, path: YPath, value: Any) -> str | None:
+def _string(file: SpecFile, path: YPath, value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip():
-        file.add(path, "required field is missing" if value is None else f"expected a string, got {_describe(value)}")
+        file.add(path, "required field is missing" if value is None else f"expected a string, got {describe(value)}")
         return None
     return value
 
 
-def _metadata_name(file: _File, data: dict[str, Any]) -> str | None:
+def _metadata_name(file: SpecFile, data: dict[str, Any]) -> str | None:
     meta = _mapping(file, ("metadata",), data.get("metadata"))
     if meta is None:
         return None
     if not _known(file, ("metadata",), meta, {"name", "displayName", "labels"}):
         return None
     name = _string(file, ("metadata", "name"), meta.get("name"))
-    if name is None or not _check_name(file, ("metadata", "name"), name):
+    if name is None or not check_name(file, ("metadata", "name"), name):
         return None
     return name
 
 
-def _labels(file: _File, path: YPath, value: Any) -> dict[str, str] | None:
+def _labels(file: SpecFile, path: YPath, value: Any) -> dict[str, str] | None:
     raw = _mapping(file, path, value, required=False)
     if raw is None:
         return None
@@ -332,11 +299,11 @@ def _labels(file: _File, path: YPath, value: Any) -> dict[str, str] | None:
     ok = True
     for key, item in raw.items():
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            file.add((*path, key), f"label values must be single strings, got {_describe(item)}")
+            file.add((*path, key), f"label values must be single strings, got {describe(item)}")
             ok = False
         else:
             out[str(key)] = str(item)
-    ok = _check_labels(file, path, out) and ok
+    ok = check_labels(file, path, out) and ok
     return out if ok else None
 
 
@@ -357,13 +324,13 @@ def _data_source(doc: _Doc) -> Source | None:
         return None
     kind = spec.get("type")
     if not isinstance(kind, str) or kind.lower() != "prometheus":
-        file.add(("spec", "type"), f"data source type {_describe(kind)} is not supported; only prometheus is")
+        file.add(("spec", "type"), f"data source type {describe(kind)} is not supported; only prometheus is")
         return None
     details = _mapping(file, ("spec", "connectionDetails"), spec.get("connectionDetails"))
     if details is None or not _known(file, ("spec", "connectionDetails"), details, {"url"}):
         return None
     url = _string(file, ("spec", "connectionDetails", "url"), details.get("url"))
-    if url is None or not _check_url(file, ("spec", "connectionDetails", "url"), url):
+    if url is None or not check_url(file, ("spec", "connectionDetails", "url"), url):
         return None
     return PromQLSource(name=doc.name, url=url)
 
@@ -417,10 +384,10 @@ def _slo(doc: _Doc, ctx: _Context) -> tuple[SLO, dict[str, Any] | None] | None:
     return slo, (alerting if isinstance(alerting, dict) and alerting else None)
 
 
-def _time_window(file: _File, raw: Any) -> Period | None:
+def _time_window(file: SpecFile, raw: Any) -> Period | None:
     path: YPath = ("spec", "timeWindow")
     if not isinstance(raw, list) or len(raw) != 1:
-        got = f"{len(raw)} time windows" if isinstance(raw, list) else _describe(raw)
+        got = f"{len(raw)} time windows" if isinstance(raw, list) else describe(raw)
         file.add(path, f"exactly one time window is supported; got {got}")
         return None
     path = (*path, 0)
@@ -438,9 +405,9 @@ def _time_window(file: _File, raw: Any) -> Period | None:
         if not re.fullmatch(r"\d+[mhdw]", duration.strip()):
             file.add((*path, "duration"), f"rolling duration {duration!r} must be in m, h, d or w, e.g. 28d or 4w")
             return None
-        return _rolling(file, (*path, "duration"), _duration(file, (*path, "duration"), duration))
+        return rolling_period(file, (*path, "duration"), duration_at(file, (*path, "duration"), duration))
     if rolling is not False:
-        file.add((*path, "isRolling"), f"expected true or false, got {_describe(rolling)}")
+        file.add((*path, "isRolling"), f"expected true or false, got {describe(rolling)}")
         return None
     units = {"1w": CalendarUnit.WEEK, "1M": CalendarUnit.MONTH}
     if duration.strip() not in units:
@@ -450,18 +417,18 @@ def _time_window(file: _File, raw: Any) -> Period | None:
     if calendar is None or not _known(file, (*path, "calendar"), calendar, {"startTime", "timeZone"}):
         return None
     zone = calendar.get("timeZone", "UTC")
-    if not isinstance(zone, str) or not _valid_timezone(zone):
-        file.add((*path, "calendar", "timeZone"), f"unknown time zone {_describe(zone)}; use an IANA name such as UTC")
+    if not isinstance(zone, str) or not valid_timezone(zone):
+        file.add((*path, "calendar", "timeZone"), f"unknown time zone {describe(zone)}; use an IANA name such as UTC")
         return None
     return Period.calendar(units[duration.strip()], zone)
 
 
-def _objectives(file: _File, spec: dict[str, Any]) -> tuple[float | None, Budgeting | None, Comparison | None, Any]:
+def _objectives(file: SpecFile, spec: dict[str, Any]) -> tuple[float | None, Budgeting | None, Comparison | None, Any]:
     """(objective, budgeting, threshold op, threshold value); None parts after reporting."""
     path: YPath = ("spec", "objectives")
     raw = spec.get("objectives")
     if not isinstance(raw, list) or len(raw) != 1:
-        got = f"{len(raw)} objectives" if isinstance(raw, list) else _describe(raw)
+        got = f"{len(raw)} objectives" if isinstance(raw, list) else describe(raw)
         file.add(path, f"exactly one objective is supported (one SLO per objective); got {got}")
         return None, None, None, None
     path = (*path, 0)
@@ -480,20 +447,20 @@ def _objectives(file: _File, spec: dict[str, Any]) -> tuple[float | None, Budget
     budgeting = _budgeting(file, spec.get("budgetingMethod"), obj, path)
     op: Comparison | None = None
     if "op" in obj:
-        op = _OPS.get(obj["op"]) if isinstance(obj["op"], str) else None
+        op = OPS.get(obj["op"]) if isinstance(obj["op"], str) else None
         if op is None:
-            file.add((*path, "op"), f"op must be one of {', '.join(_OPS)}; got {_describe(obj['op'])}")
+            file.add((*path, "op"), f"op must be one of {', '.join(OPS)}; got {describe(obj['op'])}")
     return objective, budgeting, op, obj.get("value")
 
 
-def _fraction(file: _File, path: YPath, value: Any, scale: int) -> float | None:
+def _fraction(file: SpecFile, path: YPath, value: Any, scale: int) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < scale:
-        file.add(path, f"expected a number strictly between 0 and {scale}, got {_describe(value)}")
+        file.add(path, f"expected a number strictly between 0 and {scale}, got {describe(value)}")
         return None
     return float(value)
 
 
-def _budgeting(file: _File, method: Any, obj: dict[str, Any], path: YPath) -> Budgeting | None:
+def _budgeting(file: SpecFile, method: Any, obj: dict[str, Any], path: YPath) -> Budgeting | None:
     if method == "Occurrences":
         extra = [k for k in ("timeSliceTarget", "timeSliceWindow") if k in obj]
         if extra:
@@ -508,9 +475,9 @@ def _budgeting(file: _File, method: Any, obj: dict[str, Any], path: YPath) -> Bu
             file.add((*path, missing), "required with budgetingMethod Timeslices")
             return None
         if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target <= 1:
-            file.add((*path, "timeSliceTarget"), f"expected a number in (0, 1], got {_describe(target)}")
+            file.add((*path, "timeSliceTarget"), f"expected a number in (0, 1], got {describe(target)}")
             return None
-        length = _duration(file, (*path, "timeSliceWindow"), str(window))
+        length = duration_at(file, (*path, "timeSliceWindow"), str(window))
         if length is None:
             return None
         if length.total_seconds() % 60 or not MIN_SLICE <= length <= MAX_SLICE:
@@ -520,7 +487,7 @@ def _budgeting(file: _File, method: Any, obj: dict[str, Any], path: YPath) -> Bu
     if method == "RatioTimeslices":
         file.add(("spec", "budgetingMethod"), "RatioTimeslices is not supported; use Occurrences or Timeslices")
         return None
-    file.add(("spec", "budgetingMethod"), f"expected Occurrences or Timeslices, got {_describe(method)}")
+    file.add(("spec", "budgetingMethod"), f"expected Occurrences or Timeslices, got {describe(method)}")
     return None
 
 
@@ -533,7 +500,7 @@ def _indicator(doc: _Doc, spec: dict[str, Any], ctx: _Context, op: Comparison | 
     if ref is not None:
         if not isinstance(ref, str) or ref not in ctx.slis:
             known = ", ".join(sorted(ctx.slis)) or "none are defined"
-            file.add(("spec", "indicatorRef"), f"unknown SLI {_describe(ref)}; known SLIs: {known}")
+            file.add(("spec", "indicatorRef"), f"unknown SLI {describe(ref)}; known SLIs: {known}")
             return None
         sli_doc = ctx.slis[ref]
         return _sli(sli_doc.file, ("spec",), sli_doc.data["spec"], ctx, op, value, file)
@@ -548,7 +515,13 @@ def _indicator(doc: _Doc, spec: dict[str, Any], ctx: _Context, op: Comparison | 
 
 
 def _sli(
-    file: _File, path: YPath, spec: dict[str, Any], ctx: _Context, op: Comparison | None, value: Any, slo_file: _File
+    file: SpecFile,
+    path: YPath,
+    spec: dict[str, Any],
+    ctx: _Context,
+    op: Comparison | None,
+    value: Any,
+    slo_file: SpecFile,
 ) -> SLI | None:
     if not _known(file, path, spec, {"description", "ratioMetric", "thresholdMetric"}):
         return None
@@ -601,7 +574,7 @@ def _sli(
     )
 
 
-def _metric(file: _File, path: YPath, raw: Any, ctx: _Context) -> tuple[str, str] | None:
+def _metric(file: SpecFile, path: YPath, raw: Any, ctx: _Context) -> tuple[str, str] | None:
     """(source name, query) of `{metricSource: {metricSourceRef, type: Prometheus, spec: {query}}}`."""
     body = _mapping(file, path, raw)
     if body is None or not _known(file, path, body, {"metricSource"}):
@@ -612,11 +585,11 @@ def _metric(file: _File, path: YPath, raw: Any, ctx: _Context) -> tuple[str, str
         return None
     kind = ms.get("type")
     if not isinstance(kind, str) or kind.lower() != "prometheus":
-        file.add((*path, "type"), f"metric source type {_describe(kind)} is not supported; only Prometheus is")
+        file.add((*path, "type"), f"metric source type {describe(kind)} is not supported; only Prometheus is")
         return None
     source = ms.get("metricSourceRef", DEFAULT_SOURCE)
     if not isinstance(source, str):
-        file.add((*path, "metricSourceRef"), f"expected a data source name, got {_describe(source)}")
+        file.add((*path, "metricSourceRef"), f"expected a data source name, got {describe(source)}")
         return None
     spec = _mapping(file, (*path, "spec"), ms.get("spec"))
     if spec is None or not _known(file, (*path, "spec"), spec, {"query"}):
@@ -650,7 +623,7 @@ def _alert_policies(doc: _Doc, raw: Any, ctx: _Context, period: Period) -> dict[
         return {}
     file = doc.file
     if not isinstance(raw, list):
-        file.add(("spec", "alertPolicies"), f"expected a list, got {_describe(raw)}")
+        file.add(("spec", "alertPolicies"), f"expected a list, got {describe(raw)}")
         return False
     tiers: list[dict[str, Any]] = []
     ok = True
@@ -678,7 +651,7 @@ def _alert_policies(doc: _Doc, raw: Any, ctx: _Context, period: Period) -> dict[
     return {"tiers": tiers} if tiers else {}
 
 
-def _alert_policy(file: _File, path: YPath, spec: dict[str, Any], period: Period) -> list[dict[str, Any]] | None:
+def _alert_policy(file: SpecFile, path: YPath, spec: dict[str, Any], period: Period) -> list[dict[str, Any]] | None:
     allowed = {"description", "alertWhenBreaching", "alertWhenResolved", "alertWhenNoData", "conditions"}
     if not _known(file, path, spec, allowed):
         return None
@@ -713,7 +686,7 @@ def _alert_policy(file: _File, path: YPath, spec: dict[str, Any], period: Period
     return out
 
 
-def _condition(file: _File, path: YPath, spec: dict[str, Any], period: Period, name: str) -> dict[str, Any] | None:
+def _condition(file: SpecFile, path: YPath, spec: dict[str, Any], period: Period, name: str) -> dict[str, Any] | None:
     severity = _string(file, (*path, "severity"), spec.get("severity"))
     cpath: YPath = (*path, "condition")
     cond = _mapping(file, cpath, spec.get("condition"))
@@ -722,7 +695,7 @@ def _condition(file: _File, path: YPath, spec: dict[str, Any], period: Period, n
     if not _known(file, cpath, cond, {"kind", "op", "threshold", "lookbackWindow", "alertAfter"}):
         return None
     if cond.get("kind") != "burnrate":
-        file.add((*cpath, "kind"), f"only burnrate conditions are supported; got {_describe(cond.get('kind'))}")
+        file.add((*cpath, "kind"), f"only burnrate conditions are supported; got {describe(cond.get('kind'))}")
         return None
     if cond.get("op", "gte") != "gte":
         file.add(
@@ -731,9 +704,9 @@ def _condition(file: _File, path: YPath, spec: dict[str, Any], period: Period, n
         return None
     threshold = cond.get("threshold")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold <= 0:
-        file.add((*cpath, "threshold"), f"expected a positive burn rate, got {_describe(threshold)}")
+        file.add((*cpath, "threshold"), f"expected a positive burn rate, got {describe(threshold)}")
         return None
-    lookback = _duration(file, (*cpath, "lookbackWindow"), str(cond.get("lookbackWindow")))
+    lookback = duration_at(file, (*cpath, "lookbackWindow"), str(cond.get("lookbackWindow")))
     if lookback is None:
         return None
     short = _SHORT_WINDOWS.get(lookback)
@@ -753,111 +726,3 @@ def _condition(file: _File, path: YPath, spec: dict[str, Any], period: Period, n
     if "alertAfter" in cond:
         tier["for"] = str(cond["alertAfter"])
     return tier
-
-
-# --------------------------------------------------------------------------------------------------------
-# Export
-
-
-def export_openslo(config: Config) -> list[dict[str, Any]]:
-    """The configuration's services, promql sources (as DataSources) and SLOs (inline SLIs) as OpenSLO v1.
-
-    Scrape and push sources have no OpenSLO DataSource: their SLIs name them in metricSourceRef and use the
-    series selector as the query. A latency SLI becomes a ratioMetric over its histogram buckets (good: le
-    at the threshold, total: le="+Inf"), so it reads back as a ratio SLI. Alerting is not exported.
-    """
-    docs: list[dict[str, Any]] = []
-    for service in config.services.values():
-        docs.append(_doc("Service", service.name, service.labels, _description(service.description)))
-    for source in config.sources.values():
-        if isinstance(source, PromQLSource):
-            connection = {"type": "prometheus", "connectionDetails": {"url": source.url}}
-            docs.append(_doc("DataSource", source.name, {}, connection))
-    names = [s.name for s in config.slos]
-    for slo in config.slos:
-        if isinstance(slo.sli, DriftSLI):
-            continue  # OpenSLO has no drift-check indicator; these SLOs stay in slo-service's own format
-        name = slo.name if names.count(slo.name) == 1 else f"{slo.service}-{slo.name}"
-        docs.append(_doc("SLO", name, slo.labels, _slo_spec(slo)))
-    return docs
-
-
-def dump_openslo(docs: Iterable[Mapping[str, Any]]) -> str:
-    """Multi-document YAML, documents separated by ---."""
-    return yaml.safe_dump_all([dict(d) for d in docs], sort_keys=False, default_flow_style=False, width=1000)
-
-
-def _description(text: str) -> dict[str, Any]:
-    return {"description": text} if text else {}
-
-
-def _doc(kind: str, name: str, labels: Mapping[str, str], spec: dict[str, Any]) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": name}
-    if labels:
-        metadata["labels"] = dict(labels)
-    return {"apiVersion": OPENSLO_API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
-
-
-def _number(value: float) -> float | int:
-    return int(value) if float(value).is_integer() else value
-
-
-def _slo_spec(slo: SLO) -> dict[str, Any]:
-    spec: dict[str, Any] = {}
-    if slo.description:
-        spec["description"] = slo.description
-    spec["service"] = slo.service
-    spec["indicator"] = {"metadata": {"name": slo.name}, "spec": _sli_spec(slo.sli)}
-    period = slo.period
-    if period.kind is PeriodKind.ROLLING:
-        assert period.length is not None
-        spec["timeWindow"] = [{"duration": format_duration(period.length), "isRolling": True}]
-    else:
-        duration = "1w" if period.unit is CalendarUnit.WEEK else "1M"
-        calendar = {"startTime": CALENDAR_START, "timeZone": period.timezone}
-        spec["timeWindow"] = [{"duration": duration, "isRolling": False, "calendar": calendar}]
-    objective: dict[str, Any] = {"target": slo.objective}
-    if isinstance(slo.sli, ThresholdSLI):
-        op = next(k for k, v in _OPS.items() if v is slo.sli.op)
-        objective = {"op": op, "value": _number(slo.sli.value), **objective}
-    if slo.budgeting.method is BudgetingMethod.TIMESLICES:
-        assert slo.budgeting.slice is not None
-        spec["budgetingMethod"] = "Timeslices"
-        objective["timeSliceTarget"] = _number(slo.budgeting.slice_threshold)
-        objective["timeSliceWindow"] = format_duration(slo.budgeting.slice)
-    else:
-        spec["budgetingMethod"] = "Occurrences"
-    spec["objectives"] = [objective]
-    return spec
-
-
-def _metric_spec(source: str, query: str) -> dict[str, Any]:
-    return {"metricSource": {"metricSourceRef": source, "type": "Prometheus", "spec": {"query": query}}}
-
-
-def _sli_spec(sli: SLI) -> dict[str, Any]:
-    if isinstance(sli, DriftSLI):
-        raise ValueError("drift SLIs have no OpenSLO equivalent")  # export_openslo skips them
-    if isinstance(sli, ThresholdSLI):
-        return {"thresholdMetric": _metric_spec(sli.source, sli.metric)}
-    if isinstance(sli, LatencySLI):
-        base = parse_selector(sli.matchers).matchers if sli.matchers.strip() else ()
-        bucket = f"{sli.histogram}_bucket"
-        threshold = _number(sli.threshold)
-        # Prometheus clients write an integral bound as "1" (Go) or "1.0" (Python): match both.
-        le = (
-            Matcher("le", "=~", f"{threshold}(\\.0)?")
-            if isinstance(threshold, int)
-            else Matcher("le", "=", str(threshold))
-        )
-        good = str(Selector(bucket, (*base, le)))
-        total = str(Selector(bucket, (*base, Matcher("le", "=", "+Inf"))))
-        ratio = {"counter": True, "good": _metric_spec(sli.source, good), "total": _metric_spec(sli.source, total)}
-        return {"ratioMetric": ratio}
-    body: dict[str, Any] = {"counter": True}
-    if sli.good is not None:
-        body["good"] = _metric_spec(sli.source, sli.good)
-    if sli.bad is not None:
-        body["bad"] = _metric_spec(sli.source, sli.bad)
-    body["total"] = _metric_spec(sli.source, sli.total)
-    return {"ratioMetric": body}

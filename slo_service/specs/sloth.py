@@ -27,8 +27,9 @@ from typing import Any
 from slo_service.core.alerting.policy import default_tiers
 from slo_service.core.durations import format_duration
 from slo_service.core.model import SLO, Period, RatioSLI, Service
-from slo_service.specs.loader import _check_labels, _check_name, _describe, _File, _objective
+from slo_service.specs.checks import check_labels, check_name, objective_from_percent
 from slo_service.specs.openslo import DEFAULT_SOURCE
+from slo_service.specs.problems import SpecFile, describe
 from slo_service.specs.yaml_lines import Path as YPath
 
 __all__ = ["SLOTH_PERIOD", "SLOTH_VERSION", "is_sloth", "sloth_query", "sloth_service", "sloth_slos"]
@@ -49,7 +50,7 @@ def sloth_query(text: str) -> str:
     return _RATE.sub("increase(", _WINDOW.sub("$window", text)).strip()
 
 
-def _known(file: _File, path: YPath, data: Mapping[str, Any], allowed: set[str], hint: str = "") -> bool:
+def _known(file: SpecFile, path: YPath, data: Mapping[str, Any], allowed: set[str], hint: str = "") -> bool:
     ok = True
     for key in data:
         if key not in allowed:
@@ -60,36 +61,36 @@ def _known(file: _File, path: YPath, data: Mapping[str, Any], allowed: set[str],
     return ok
 
 
-def _labels(file: _File, path: YPath, raw: Any) -> dict[str, str] | None:
+def _labels(file: SpecFile, path: YPath, raw: Any) -> dict[str, str] | None:
     if raw is None:
         return {}
     if not isinstance(raw, dict) or not all(isinstance(v, (str, int, float)) for v in raw.values()):
-        file.add(path, f"expected a mapping of label names to strings, got {_describe(raw)}")
+        file.add(path, f"expected a mapping of label names to strings, got {describe(raw)}")
         return None
     labels = {str(k): str(v) for k, v in raw.items()}
-    return labels if _check_labels(file, path, labels) else None
+    return labels if check_labels(file, path, labels) else None
 
 
-def sloth_service(file: _File, data: Mapping[str, Any]) -> Service | None:
+def sloth_service(file: SpecFile, data: Mapping[str, Any]) -> Service | None:
     if not _known(file, (), data, {"version", "service", "labels", "slos"}):
         return None
     name = data.get("service")
-    if not isinstance(name, str) or not _check_name(file, ("service",), name):
+    if not isinstance(name, str) or not check_name(file, ("service",), name):
         if not isinstance(name, str):
-            file.add(("service",), f"expected a service name, got {_describe(name)}")
+            file.add(("service",), f"expected a service name, got {describe(name)}")
         return None
     return Service(name=name)
 
 
 def sloth_slos(
-    file: _File, data: Mapping[str, Any], source_kinds: Mapping[str, str | None] | None
+    file: SpecFile, data: Mapping[str, Any], source_kinds: Mapping[str, str | None] | None
 ) -> Iterator[tuple[YPath, SLO, dict[str, Any] | None]]:
     """(path of the SLO's name, SLO, alerting overrides or None) for every valid SLO of the file."""
     service = data.get("service")
     common = _labels(file, ("labels",), data.get("labels"))
     slos = data.get("slos")
     if not isinstance(slos, list) or not slos:
-        file.add(("slos",), f"expected a non-empty list of SLOs, got {_describe(slos)}")
+        file.add(("slos",), f"expected a non-empty list of SLOs, got {describe(slos)}")
         return
     if (
         not isinstance(service, str)
@@ -110,7 +111,7 @@ def sloth_slos(
     for i, raw in enumerate(slos):
         path: YPath = ("slos", i)
         if not isinstance(raw, dict):
-            file.add(path, f"expected a mapping, got {_describe(raw)}")
+            file.add(path, f"expected a mapping, got {describe(raw)}")
             continue
         built = _slo(file, path, service, common, raw)
         if built is not None and source_ok:
@@ -118,20 +119,20 @@ def sloth_slos(
 
 
 def _slo(
-    file: _File, path: YPath, service: str, common: dict[str, str], raw: dict[str, Any]
+    file: SpecFile, path: YPath, service: str, common: dict[str, str], raw: dict[str, Any]
 ) -> tuple[SLO, dict[str, Any] | None] | None:
     if not _known(file, path, raw, {"name", "objective", "description", "labels", "sli", "alerting"}):
         return None
     name = raw.get("name")
-    if not isinstance(name, str) or not _check_name(file, (*path, "name"), name):
+    if not isinstance(name, str) or not check_name(file, (*path, "name"), name):
         if not isinstance(name, str):
-            file.add((*path, "name"), f"expected an SLO name, got {_describe(name)}")
+            file.add((*path, "name"), f"expected an SLO name, got {describe(name)}")
         return None
     value = raw.get("objective")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        file.add((*path, "objective"), f"expected a percentage such as 99.9, got {_describe(value)}")
+        file.add((*path, "objective"), f"expected a percentage such as 99.9, got {describe(value)}")
         return None
-    objective = _objective(file, (*path, "objective"), float(value))
+    objective = objective_from_percent(file, (*path, "objective"), float(value))
     labels = _labels(file, (*path, "labels"), raw.get("labels"))
     sli = _sli(file, (*path, "sli"), raw.get("sli"))
     alerting = _alerting(file, (*path, "alerting"), raw.get("alerting"))
@@ -149,9 +150,9 @@ def _slo(
     return slo, (alerting if isinstance(alerting, dict) and alerting else None)
 
 
-def _sli(file: _File, path: YPath, raw: Any) -> RatioSLI | None:
+def _sli(file: SpecFile, path: YPath, raw: Any) -> RatioSLI | None:
     if not isinstance(raw, dict):
-        file.add(path, f"expected a mapping with events, got {_describe(raw)}")
+        file.add(path, f"expected a mapping with events, got {describe(raw)}")
         return None
     if "raw" in raw:
         file.add(
@@ -169,7 +170,7 @@ def _sli(file: _File, path: YPath, raw: Any) -> RatioSLI | None:
         return None
     events = raw.get("events")
     if not isinstance(events, dict):
-        file.add((*path, "events"), f"expected a mapping with error_query and total_query, got {_describe(events)}")
+        file.add((*path, "events"), f"expected a mapping with error_query and total_query, got {describe(events)}")
         return None
     if not _known(file, (*path, "events"), events, {"error_query", "total_query"}):
         return None
@@ -183,12 +184,12 @@ def _sli(file: _File, path: YPath, raw: Any) -> RatioSLI | None:
     return RatioSLI(source=DEFAULT_SOURCE, total=queries["total_query"], bad=queries["error_query"])
 
 
-def _alerting(file: _File, path: YPath, raw: Any) -> dict[str, Any] | bool:
+def _alerting(file: SpecFile, path: YPath, raw: Any) -> dict[str, Any] | bool:
     """The SLO's alerting overrides, {} for none, False after reporting a problem."""
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        file.add(path, f"expected a mapping, got {_describe(raw)}")
+        file.add(path, f"expected a mapping, got {describe(raw)}")
         return False
     if "name" in raw:
         file.add(
@@ -204,7 +205,7 @@ def _alerting(file: _File, path: YPath, raw: Any) -> dict[str, Any] | bool:
             values = _labels(file, (*path, key), raw[key]) if key == "labels" else raw[key]
             if not isinstance(values, dict):
                 if key == "annotations":
-                    file.add((*path, key), f"expected a mapping, got {_describe(values)}")
+                    file.add((*path, key), f"expected a mapping, got {describe(values)}")
                 return False
             out[key] = {str(k): str(v) for k, v in values.items()}
     disabled: set[str] = set()
@@ -213,7 +214,7 @@ def _alerting(file: _File, path: YPath, raw: Any) -> dict[str, Any] | bool:
         if alert is None:
             continue
         if not isinstance(alert, dict):
-            file.add((*path, key), f"expected a mapping, got {_describe(alert)}")
+            file.add((*path, key), f"expected a mapping, got {describe(alert)}")
             return False
         hint = (
             f"per-severity {{}} are not supported: the {key} of every SLO share the SLO's alerting labels and "

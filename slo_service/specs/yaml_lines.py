@@ -95,3 +95,27 @@ def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: Path, out: LoadedYAML)
             items.append(_walk(loader, item_node, child_path, out))
         return items
     return loader.construct_object(node, deep=True)
+
+
+def load_yaml_documents(text: str) -> list[LoadedYAML | None]:
+    """Every YAML document of `text` with the (file-wide) line of each path; None for an empty document."""
+    loader = yaml.SafeLoader(text)
+    out: list[LoadedYAML | None] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:  # pragma: no cover - check_node said there is one
+                break
+            doc = LoadedYAML(data=None)
+            doc.lines[()] = node.start_mark.line + 1
+            doc.data = _walk(loader, node, (), doc)
+            out.append(None if doc.data is None else doc)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
+        raise YAMLSyntaxError(message, mark.line + 1 if mark is not None else None) from exc
+    except yaml.YAMLError as exc:
+        raise YAMLSyntaxError(str(exc), None) from exc
+    finally:
+        loader.dispose()
+    return out

@@ -19,7 +19,8 @@ from slo_service.core.model import (
     ThresholdSLI,
 )
 from slo_service.specs import ConfigError, load_config, validate_files
-from slo_service.specs.openslo import dump_openslo, export_openslo, load_documents
+from slo_service.specs.openslo_export import dump_openslo, export_openslo
+from slo_service.specs.yaml_lines import load_yaml_documents
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "openslo"
@@ -179,7 +180,7 @@ slos:
 
 
 def test_documents_keep_file_wide_line_numbers() -> None:
-    docs = load_documents(SERVICE)
+    docs = load_yaml_documents(SERVICE)
     assert docs[1] is not None and docs[1].line_of(("spec", "type")) == 9
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from slo_service.core.model import BudgetingMethod, Config, PeriodKind, RatioSLI
 from slo_service.specs import ConfigError, load_config, validate_files
-from slo_service.specs.openslo import dump_openslo, export_openslo
+from slo_service.specs.openslo_export import dump_openslo, export_openslo
 from slo_service.specs.sloth import sloth_query
 
 ROOT = Path(__file__).resolve().parents[2]

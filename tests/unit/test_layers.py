@@ -59,3 +59,26 @@ def test_module_imports_only_what_its_layer_may(layer: str, path: Path) -> None:
 
 def test_every_layer_has_modules() -> None:
     assert all(list((ROOT / layer).rglob("*.py")) for layer in RULES)
+
+
+def _private_imports(path: Path) -> list[str]:
+    """`from slo_service.x import _name`: another module's private name (a knot the next reader must untie)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("slo_service")
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.rglob("*.py")), ids=lambda p: str(p).rsplit("slo_service/", 1)[-1])
+def test_no_module_imports_another_modules_private_names(path: Path) -> None:
+    assert not _private_imports(path), f"{path.name} imports private names {_private_imports(path)}"
+
+
+def test_the_private_import_check_sees_one(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("from slo_service.specs.loader import _File, load_config\nfrom os import _exit\n")
+    assert _private_imports(probe) == ["slo_service.specs.loader._File"]

@@ -548,7 +548,7 @@ def generate_dashboards(
         "dashboards"
     ),
 ) -> None:
-    """Grafana dashboards (overview, detail, drift, service health) as importable JSON files."""
+    """Grafana dashboards (overview, detail, drift, service health, rules-only overview and detail) as JSON."""
     from slo_service.generate.dashboards import dashboards, dump_dashboard
 
     for name, board in dashboards().items():

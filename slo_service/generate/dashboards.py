@@ -1,6 +1,6 @@
 """Grafana dashboards generated from the same metric-name conventions as the exporter.
 
-`dashboards()` returns ``{file name: dashboard JSON}`` for four dashboards:
+`dashboards()` returns ``{file name: dashboard JSON}`` for six dashboards:
 
 * ``slo-overview.json``: every SLO in one table (objective, SLI over the period, budget left, burn
   rates, firing alerts) and a few stats.
@@ -10,6 +10,8 @@
 * ``drift-quality.json``: drift share, per-feature drift scores, missing values, model quality, drift
   runs (metrics of the drift monitors).
 * ``service-health.json``: the service's self-metrics (scrapes, evaluation, notifications, store).
+* ``slo-rules-overview.json`` and ``slo-rules-detail.json`` (`generate.rules_dashboards`): the SLO
+  dashboards for a Prometheus that holds only the generated rules (no service metrics), Sloth-compatible.
 
 Every metric name comes from `slo_service.core.conventions` (read when `dashboards()` is called, so a
 rename there shows up here), plus Prometheus' own ``ALERTS`` series and the generated recording rules.
@@ -71,6 +73,8 @@ UIDS = {
     "slo-detail.json": "slo-service-detail",
     "drift-quality.json": "slo-service-drift-quality",
     "service-health.json": "slo-service-health",
+    "slo-rules-overview.json": "slo-service-rules-overview",
+    "slo-rules-detail.json": "slo-service-rules-detail",
 }
 
 THRESHOLD_PERIOD = timedelta(days=30)
@@ -84,11 +88,15 @@ TIER_COLORS = ("dark-red", "red", "orange", "yellow")
 def dashboards() -> dict[str, Json]:
     """Every dashboard, by file name. No panel or annotation reads a metric nothing produces (deployment
     markers come back with the deployment events that produce them)."""
+    # imported here: the rules-only dashboards reuse this module's thresholds and UIDs
+    from slo_service.generate.rules_dashboards import rules_dashboards
+
     return {
         "slo-overview.json": _overview(),
         "slo-detail.json": _detail(),
         "drift-quality.json": _drift(),
         "service-health.json": _health(),
+        **rules_dashboards(),
     }
 
 
@@ -114,14 +122,14 @@ def burn_rate_thresholds(period: timedelta = THRESHOLD_PERIOD) -> list[tuple[str
     return sorted(out, key=lambda item: -item[1])
 
 
-def _burn_steps() -> Json:
+def burn_steps() -> Json:
     """Green below the lowest tier, then one colour per tier threshold (yellow ... dark red)."""
     tiers = sorted(burn_rate_thresholds(), key=lambda item: item[1])
     colors = list(reversed(TIER_COLORS[: len(tiers)]))
     return g.thresholds("green", *((value, colors[i]) for i, (_, value) in enumerate(tiers)))
 
 
-def _budget_steps() -> Json:
+def budget_steps() -> Json:
     return g.thresholds("red", (0, "yellow"), (0.25, "green"))
 
 
@@ -140,7 +148,7 @@ def _variables(*extra: Json) -> list[Json]:
     ]
 
 
-def _burn_windows() -> list[str]:
+def burn_windows() -> list[str]:
     """The long windows of the default tiers at 30 days (1h, 6h, 1d, 3d), shortest first."""
     names = [format_duration(t.long_window) for t in default_tiers()]
     return sorted(dict.fromkeys(names), key=lambda w: ALERT_WINDOWS[w])
@@ -155,7 +163,7 @@ def _overview() -> Json:
         (f"{by} ({_sel(c.SLO_OBJECTIVE_RATIO)})", "Objective"),
         (f"{by} ({_sel(c.SLO_SLI_RATIO, f'window={_q(PERIOD_WINDOW)}')})", "SLI (period)"),
         (f"{by} ({_sel(c.SLO_ERROR_BUDGET_REMAINING_RATIO)})", "Budget remaining"),
-        *((f"{by} ({_sel(c.SLO_BURN_RATE, f'window={_q(w)}')})", f"Burn rate {w}") for w in _burn_windows()),
+        *((f"{by} ({_sel(c.SLO_BURN_RATE, f'window={_q(w)}')})", f"Burn rate {w}") for w in burn_windows()),
         (
             f"count by ({c.SERVICE_LABEL}, {c.SLO_LABEL}) "
             f'({PROMETHEUS_ALERTS_METRIC}{{alertstate="firing",{SLO_MATCH}}})'
@@ -176,14 +184,14 @@ def _overview() -> Json:
                 "decimals": 1,
                 "min": -1,
                 "max": 1,
-                "thresholds": _budget_steps(),
+                "thresholds": budget_steps(),
                 "custom.cellOptions": {"type": "gauge", "mode": "gradient", "valueDisplayMode": "text"},
             },
         ),
         *(
             g.override(
                 title,
-                {"decimals": 2, "thresholds": _burn_steps(), "custom.cellOptions": {"type": "color-background"}},
+                {"decimals": 2, "thresholds": burn_steps(), "custom.cellOptions": {"type": "color-background"}},
             )
             for title in burn_titles
         ),
@@ -303,13 +311,13 @@ def _detail() -> Json:
             g.targets((_sel(c.SLO_ERROR_BUDGET_REMAINING_RATIO), "{{slo}}")),
             unit="percentunit",
             decimals=1,
-            steps=_budget_steps(),
+            steps=budget_steps(),
         ),
         g.stat(
             "Burn rate 1h",
             g.targets((_sel(c.SLO_BURN_RATE, 'window="1h"'), "{{slo}}")),
             decimals=2,
-            steps=_burn_steps(),
+            steps=burn_steps(),
         ),
         g.timeseries(
             "SLI",
@@ -325,14 +333,14 @@ def _detail() -> Json:
             "Error budget burn-down",
             g.targets((_sel(c.SLO_ERROR_BUDGET_REMAINING_RATIO), "budget remaining")),
             unit="percentunit",
-            steps=_budget_steps(),
+            steps=budget_steps(),
             threshold_lines=True,
             description="Share of the period's error budget left; below 0 the budget is overspent.",
         ),
         g.timeseries(
             "Burn rate by window",
             g.targets((_sel(c.SLO_BURN_RATE, f'window=~"{all_windows}"'), "{{window}}")),
-            steps=_burn_steps(),
+            steps=burn_steps(),
             threshold_lines=True,
             description=(
                 "Dashed lines: the default alert tiers' thresholds for a 30-day period ("

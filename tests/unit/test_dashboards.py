@@ -40,6 +40,7 @@ from slo_service.generate.dashboards import (
     drift_metrics,
     dump_dashboard,
 )
+from slo_service.generate.rules_dashboards import rules_dashboards
 from slo_service.specs.loader import load_config
 from tests.support.process import require_tool
 
@@ -475,8 +476,12 @@ def test_panel_titles_are_unique(name: str) -> None:
     assert len(titles) == len(set(titles))
 
 
-@pytest.mark.parametrize("name", sorted(BOARDS))
+SERVICE_METRIC_BOARDS = sorted(set(BOARDS) - set(rules_dashboards()))
+
+
+@pytest.mark.parametrize("name", SERVICE_METRIC_BOARDS)
 def test_templating(name: str) -> None:
+    """The service-metric dashboards; the rules-only ones have Sloth's variables (test_rules_dashboards)."""
     variables = {v["name"]: v for v in BOARDS[name]["templating"]["list"]}
     ds = variables["datasource"]
     assert (ds["type"], ds["query"]) == ("datasource", "prometheus")
@@ -494,6 +499,8 @@ def test_uids_are_stable() -> None:
         "slo-detail.json": "slo-service-detail",
         "drift-quality.json": "slo-service-drift-quality",
         "service-health.json": "slo-service-health",
+        "slo-rules-overview.json": "slo-service-rules-overview",
+        "slo-rules-detail.json": "slo-service-rules-detail",
     }
 
 

@@ -273,21 +273,6 @@ spec:
         id="non-burnrate-condition",
     ),
     pytest.param(
-        _slo("  budgetingMethod: Occurrences", "  budgetingMethod: Occurrences\n  alertPolicies: [p]")
-        + """---
-apiVersion: openslo/v1
-kind: AlertPolicy
-metadata: {name: p}
-spec:
-  conditions:
-    - kind: AlertCondition
-      spec: {severity: page, condition: {kind: burnrate, threshold: 2, lookbackWindow: 2h}}
-  notificationTargets: [{targetRef: pd}]
-""",
-        "spec.notificationTargets: field 'notificationTargets' is not supported",
-        id="notification-targets",
-    ),
-    pytest.param(
         _slo("    - {target: 0.999}", "    - {target: 0.999}").replace(
             "      ratioMetric:\n        counter: true\n        good:\n          metricSource: {type: Prometheus, "
             "spec: {query: 'sum(increase(req_total{code!~\"5..\"}[$window]))'}}\n        total:\n          "

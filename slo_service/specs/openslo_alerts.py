@@ -1,0 +1,496 @@
+"""OpenSLO v1 AlertPolicy, AlertCondition and AlertNotificationTarget read into slo-service alerting.
+
+An SLO's alert policies become one slo-service rule policy for that SLO (each ``burnrate`` condition a
+burn-rate tier) and a route sending that SLO's alerts to the policies' notification targets, which
+become receivers (``route_alerts``, after the `alerting:` section is built). A condition or target the
+service cannot honour exactly is refused naming the field; the mapping is documented in
+docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from slo_service.core.alerting.conditions import BURN_RATE_HIGH, BURN_TIER_LABEL, NO_DATA
+from slo_service.core.alerting.config import NO_RECEIVER, AlertingConfig, ReceiverSpec
+from slo_service.core.alerting.policy import MINUTE, WINDOWS_PERIOD, BurnRateTier
+from slo_service.core.conventions import SERVICE_LABEL, SLO_LABEL
+from slo_service.core.durations import format_duration
+from slo_service.core.model import Period
+from slo_service.core.routing.tree import Route
+from slo_service.core.selector import Matcher
+from slo_service.specs.alerting import AlertingSection, build_alerting
+from slo_service.specs.checks import duration_at, number_text
+from slo_service.specs.openslo_common import Context, check_known, mapping_at, metadata_name, string_at
+from slo_service.specs.problems import Problem, SpecFile, describe
+from slo_service.specs.yaml_lines import Path as YPath
+
+__all__ = ["ANNOTATION_PREFIX", "TARGET_SETTINGS", "SLORouting", "alert_policies", "check_alert_doc", "route_alerts"]
+
+ANNOTATION_PREFIX = "slo-service/"
+"""metadata.annotations with this prefix hold a notification target's receiver settings."""
+TARGET_SETTINGS: dict[str, frozenset[str]] = {
+    "slack": frozenset({"channel", "token_env", "webhook_url_env", "base_url", "timeout"}),
+    "pagerduty": frozenset({"routing_key_env", "url", "timeout"}),
+    "webhook": frozenset({"url", "hmac_secret_env", "max_alerts", "timeout"}),
+}
+_POLICY_FIELDS = {
+    "description", "alertWhenBreaching", "alertWhenResolved", "alertWhenNoData", "conditions", "notificationTargets",
+}  # fmt: skip
+_SHORT_WINDOW_DIVISOR = 12  # the SRE workbook's short window: 1h/5m, 6h/30m, 1d/2h, 3d/6h
+_LOOKBACKS = tuple(timedelta(hours=h) for h in (1, 6, 24, 72))
+
+
+@dataclass
+class TargetUse:
+    """One notification target of one policy, where it is defined, and the policy's alertWhenResolved."""
+
+    file: SpecFile
+    path: YPath  # of the target object: () for an AlertNotificationTarget document
+    name: str
+    target: str
+    settings: dict[str, Any]  # slo-service/ annotations without the prefix
+    send_resolved: bool
+    resolved_file: SpecFile
+    resolved_path: YPath
+
+
+@dataclass
+class PolicyRoute:
+    tiers: tuple[str, ...]
+    no_data: bool
+    targets: list[TargetUse]
+
+
+@dataclass
+class SLORouting:
+    """Where one SLO's alerts go (service and slo are set by the SLO reader)."""
+
+    service: str = ""
+    slo: str = ""
+    policies: list[PolicyRoute] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Reading
+
+
+def alert_policies(
+    file: SpecFile, raw: Any, ctx: Context, period: Period | None, unit: timedelta | None
+) -> tuple[dict[str, Any] | None, SLORouting | None] | None:
+    """(alerting overrides, routing) of an SLO's spec.alertPolicies; (None, None) when it has none; None
+    after reporting. `period` None: the SLO's period is invalid, only the policies' own fields are checked."""
+    if raw is None:
+        return None, None
+    if not isinstance(raw, list) or not raw:
+        file.add(("spec", "alertPolicies"), f"expected a non-empty list, got {describe(raw)}")
+        return None
+    policies = ctx.named("AlertPolicy")
+    tiers: list[dict[str, Any]] = []
+    routing = SLORouting()
+    ok = True
+    seen: dict[str, str] = {}
+    for i, item in enumerate(raw):
+        path: YPath = ("spec", "alertPolicies", i)
+        ref = item if isinstance(item, str) else item.get("alertPolicyRef") if isinstance(item, dict) else None
+        if ref is not None:
+            if isinstance(item, dict):
+                ok = check_known(file, path, item, {"alertPolicyRef"}) and ok
+            doc = policies.get(ref) if isinstance(ref, str) else None
+            if doc is None:
+                known = ", ".join(sorted(policies)) or "none are defined"
+                file.add(path, f"unknown AlertPolicy {ref!r}; known alert policies: {known}")
+                ok = False
+                continue
+            found = _policy(doc.file, (), doc.data["spec"], ctx, period, unit)
+        elif isinstance(item, dict):
+            found = _inline(file, path, item, "AlertPolicy", lambda p, s: _policy(file, p, s, ctx, period, unit))
+        else:
+            file.add(path, "expected {alertPolicyRef: NAME} or an inline AlertPolicy (kind, metadata, spec)")
+            found = None
+        if found is None:
+            ok = False
+            continue
+        policy_tiers, route = found
+        for tier in policy_tiers:
+            if tier["name"] in seen:
+                file.add(
+                    path, f"condition name {tier['name']!r} is used twice by this SLO (also in {seen[tier['name']]})"
+                )
+                ok = False
+            seen.setdefault(tier["name"], f"spec.alertPolicies[{i}]")
+        tiers.extend(policy_tiers)
+        routing.policies.append(route)
+    if not ok or period is None:
+        return None
+    overrides: dict[str, Any] = {"tiers": tiers, "budget_exhausted": False}  # only the conditions alert
+    if not any(p.no_data for p in routing.policies):
+        overrides["no_data_after"] = None  # alertWhenNoData: false everywhere: no no-data alert
+    return overrides, routing
+
+
+def check_alert_doc(kind: str, file: SpecFile, spec: dict[str, Any], ctx: Context) -> None:
+    """Check an AlertPolicy, AlertCondition or AlertNotificationTarget document on its own (referenced or not)."""
+    if kind == "AlertPolicy":
+        _policy(file, (), spec, ctx, None, None)
+    elif kind == "AlertCondition":
+        _condition(file, (), spec, None, None, "")
+    else:
+        _target(file, (), spec, "", True, file, ())
+
+
+def _inline(file: SpecFile, path: YPath, item: dict[str, Any], kind: str, build: Any) -> Any:
+    """An inline object `{kind, metadata, spec}` built by `build(spec path, spec)`."""
+    ok = check_known(file, path, item, {"kind", "metadata", "spec"})
+    if item.get("kind", kind) != kind:
+        file.add((*path, "kind"), f"expected kind {kind}, got {describe(item.get('kind'))}")
+        ok = False
+    if "metadata" in item and metadata_name(file, path, item) is None:
+        ok = False
+    spec = mapping_at(file, (*path, "spec"), item.get("spec"))
+    if spec is None:
+        return None
+    found = build((*path, "spec"), spec)
+    return found if ok else None
+
+
+def _flag(file: SpecFile, path: YPath, spec: dict[str, Any], key: str, default: bool) -> bool | None:
+    value = spec.get(key, default)
+    if not isinstance(value, bool):
+        file.add((*path, key), f"expected true or false, got {describe(value)}")
+        return None
+    return value
+
+
+def _policy(
+    file: SpecFile, path: YPath, spec: dict[str, Any], ctx: Context, period: Period | None, unit: timedelta | None
+) -> tuple[list[dict[str, Any]], PolicyRoute] | None:
+    spath: YPath = path if path else ("spec",)
+    ok = check_known(file, spath, spec, _POLICY_FIELDS)
+    breaching = _flag(file, spath, spec, "alertWhenBreaching", True)
+    resolved = _flag(file, spath, spec, "alertWhenResolved", True)
+    no_data = _flag(file, spath, spec, "alertWhenNoData", False)
+    if breaching is False:
+        file.add((*spath, "alertWhenBreaching"), "a policy that never alerts on breaches has no slo-service equivalent")
+        ok = False
+    tiers: list[dict[str, Any]] = []
+    conditions = spec.get("conditions")
+    if not isinstance(conditions, list) or not conditions:
+        file.add((*spath, "conditions"), f"expected a non-empty list of AlertCondition, got {describe(conditions)}")
+        ok = False
+    else:
+        conds = ctx.named("AlertCondition")
+        for i, item in enumerate(conditions):
+            cpath: YPath = (*spath, "conditions", i)
+            ref = item.get("conditionRef") if isinstance(item, dict) else None
+            tier = None
+            if ref is not None:
+                ok = check_known(file, cpath, item, {"conditionRef"}) and ok
+                doc = conds.get(ref) if isinstance(ref, str) else None
+                if doc is None:
+                    known = ", ".join(sorted(conds)) or "none are defined"
+                    file.add((*cpath, "conditionRef"), f"unknown AlertCondition {ref!r}; known alert conditions: {known}")
+                else:
+                    tier = _condition(doc.file, (), doc.data["spec"], period, unit, doc.name)
+            elif isinstance(item, dict):
+                meta: dict[str, Any] = item["metadata"] if isinstance(item.get("metadata"), dict) else {}
+                name = str(meta.get("name") or f"condition-{i}")
+                tier = _inline(
+                    file, cpath, item, "AlertCondition", lambda p, s, n=name: _condition(file, p, s, period, unit, n)
+                )
+            else:
+                file.add(cpath, "expected {conditionRef: NAME} or an inline AlertCondition (kind, metadata, spec)")
+            if tier is None:
+                ok = False
+            else:
+                tiers.append(tier)
+    targets = _targets(
+        file, spath, spec.get("notificationTargets"), ctx, bool(resolved), (file, (*spath, "alertWhenResolved"))
+    )
+    if not ok or targets is None or None in (breaching, resolved, no_data):
+        return None
+    return tiers, PolicyRoute(tuple(t["name"] for t in tiers), bool(no_data), targets)
+
+
+def _condition(
+    file: SpecFile, path: YPath, spec: dict[str, Any], period: Period | None, unit: timedelta | None, name: str
+) -> dict[str, Any] | None:
+    """A burn-rate tier (as the `alerting:` tiers are written) of a `burnrate` AlertCondition spec."""
+    spath: YPath = path if path else ("spec",)
+    ok = check_known(file, spath, spec, {"description", "severity", "condition"})
+    severity = string_at(file, (*spath, "severity"), spec.get("severity"))
+    cpath: YPath = (*spath, "condition")
+    cond = mapping_at(file, cpath, spec.get("condition"))
+    if cond is None:
+        return None
+    ok = check_known(file, cpath, cond, {"kind", "op", "threshold", "lookbackWindow", "alertAfter"}) and ok
+    if cond.get("kind", "burnrate") != "burnrate":
+        file.add((*cpath, "kind"), f"only burnrate conditions are supported; got {describe(cond.get('kind'))}")
+        ok = False
+    op = cond.get("op")
+    if op not in ("gt", "gte"):
+        reason = (
+            "a burn-rate condition below its threshold would alert while the SLO is healthy"
+            if op in ("lt", "lte")
+            else "required: gt or gte"
+        )
+        file.add((*cpath, "op"), f"op must be gt or gte, got {describe(op)}: {reason}")
+        ok = False
+    threshold = cond.get("threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold <= 0:
+        file.add((*cpath, "threshold"), f"expected a positive burn rate, got {describe(threshold)}")
+        ok, threshold = False, None
+    lookback = duration_at(file, (*cpath, "lookbackWindow"), str(cond.get("lookbackWindow")))
+    if lookback is not None and lookback not in _LOOKBACKS:
+        names = ", ".join(format_duration(w) for w in _LOOKBACKS)
+        file.add(
+            (*cpath, "lookbackWindow"), f"lookbackWindow {format_duration(lookback)} is not supported; use {names}"
+        )
+        lookback = None
+    after = cond.get("alertAfter")
+    for_ = timedelta(0)
+    if after is not None and str(after).strip().rstrip("smhdw") not in ("0", ""):
+        for_ = duration_at(file, (*cpath, "alertAfter"), str(after)) or timedelta(-1)
+    if not ok or severity is None or lookback is None or threshold is None or for_ < timedelta(0) or period is None:
+        return None
+    return _tier(file, cpath, name, severity, float(threshold), lookback, for_, period, unit)
+
+
+def _tier(
+    file: SpecFile,
+    cpath: YPath,
+    name: str,
+    severity: str,
+    threshold: float,
+    lookback: timedelta,
+    for_: timedelta,
+    period: Period,
+    unit: timedelta | None,
+) -> dict[str, Any] | None:
+    """The tier firing when both windows burn above `threshold` for this SLO, or None when slo-service
+    would change it (shorter periods shrink tier windows, slices round them: core/alerting/policy.py)."""
+    length = period.nominal_length
+    short = lookback / _SHORT_WINDOW_DIVISOR
+    share = round(threshold * (lookback / length), 12)
+    tier = BurnRateTier(name, severity, lookback, short, share, for_)
+    if tier.min_factor < 1.0:
+        least = length / WINDOWS_PERIOD
+        file.add(
+            (*cpath, "threshold"),
+            f"threshold {number_text(threshold)} is too low: slo-service tiers fire only above a 1x burn rate "
+            f"over 28 days; for a {format_duration(length)} period use at least {least:.3g}",
+        )
+        return None
+    effective = tier.effective(length, unit or MINUTE)
+    if (effective.long_window, effective.short_window) != (lookback, short) or abs(effective.factor - threshold) > (
+        1e-9 * threshold
+    ):
+        file.add(
+            (*cpath, "lookbackWindow"),
+            f"lookbackWindow {format_duration(lookback)} at threshold {number_text(threshold)} cannot be honoured "
+            f"for this SLO: slo-service would evaluate {effective.long_window_name} (short "
+            f"{effective.short_window_name}) at {effective.factor:.4g}x (periods under 28 days shrink tier windows; "
+            "windows are whole slices)",
+        )
+        return None
+    out: dict[str, Any] = {
+        "name": name,
+        "severity": severity,
+        "long_window": format_duration(lookback),
+        "short_window": format_duration(short),
+        "budget_share": share,
+    }
+    if for_ > timedelta(0):
+        out["for"] = format_duration(for_)
+    return out
+
+
+def _targets(
+    file: SpecFile, path: YPath, raw: Any, ctx: Context, resolved: bool, resolved_at: tuple[SpecFile, YPath]
+) -> list[TargetUse] | None:
+    tpath: YPath = (*path, "notificationTargets")
+    if not isinstance(raw, list) or not raw:
+        file.add(tpath, f"required by OpenSLO: a non-empty list of notification targets, got {describe(raw)}")
+        return None
+    docs = ctx.named("AlertNotificationTarget")
+    out: list[TargetUse] = []
+    ok = True
+    for i, item in enumerate(raw):
+        ipath: YPath = (*tpath, i)
+        found: TargetUse | None = None
+        ref = item.get("targetRef") if isinstance(item, dict) else None
+        if ref is not None:
+            ok = check_known(file, ipath, item, {"targetRef"}) and ok
+            doc = docs.get(ref) if isinstance(ref, str) else None
+            if doc is None:
+                known = ", ".join(sorted(docs)) or "none are defined"
+                file.add((*ipath, "targetRef"), f"unknown AlertNotificationTarget {ref!r}; known notification targets: {known}")
+            else:
+                found = _target(doc.file, (), doc.data["spec"], doc.name, resolved, *resolved_at)
+        elif isinstance(item, dict):
+            name = metadata_name(file, ipath, item) if "metadata" in item else None
+            if name is None:
+                file.add((*ipath, "metadata", "name"), "an inline target needs metadata.name: it names the receiver")
+            found = _inline(
+                file,
+                ipath,
+                item,
+                "AlertNotificationTarget",
+                lambda p, s, n=name: _target(file, p, s, n or "", resolved, *resolved_at),
+            )
+        else:
+            file.add(ipath, "expected {targetRef: NAME} or an inline AlertNotificationTarget (kind, metadata, spec)")
+        if found is None or not found.name:
+            ok = False
+        else:
+            out.append(found)
+    return out if ok else None
+
+
+def _target(
+    file: SpecFile, path: YPath, spec: dict[str, Any], name: str, resolved: bool, rfile: SpecFile, rpath: YPath
+) -> TargetUse | None:
+    """A target's structure: `target` and its slo-service/ annotations (receivers are built by route_alerts)."""
+    spath: YPath = path if path else ("spec",)
+    root: YPath = path[:-1] if path else ()
+    ok = check_known(file, spath, spec, {"target", "description"})
+    target = string_at(file, (*spath, "target"), spec.get("target"))
+    meta = file.doc.data
+    for part in root:
+        meta = meta[part]
+    annotations = (meta.get("metadata") or {}).get("annotations") or {}
+    settings: dict[str, Any] = {}
+    for key, value in annotations.items() if isinstance(annotations, dict) else ():
+        if not str(key).startswith(ANNOTATION_PREFIX):
+            continue  # other implementations' annotations
+        setting = str(key).removeprefix(ANNOTATION_PREFIX)
+        apath: YPath = (*root, "metadata", "annotations", key)
+        allowed = TARGET_SETTINGS.get(str(target).lower())
+        if allowed is None:
+            if target is not None:
+                file.add(
+                    (*spath, "target"),
+                    f"target {target!r} cannot be defined by {ANNOTATION_PREFIX} annotations; targets slo-service "
+                    f"defines: {', '.join(TARGET_SETTINGS)} (or name a receiver of the alerting section)",
+                )
+            ok = False
+            break
+        if setting not in allowed:
+            file.add(
+                apath, f"unknown setting {setting!r} for a {target} target; settings: {', '.join(sorted(allowed))}"
+            )
+            ok = False
+        elif not isinstance(value, str):
+            file.add(apath, f"annotation values are strings, got {describe(value)}")
+            ok = False
+        else:
+            settings[setting] = int(value) if setting == "max_alerts" and value.isdigit() else value
+    if not ok or target is None:
+        return None
+    return TargetUse(file, path, name, target, settings, resolved, rfile, rpath)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Receivers and routes
+
+
+def route_alerts(config: AlertingConfig, routings: Iterable[SLORouting], *, incomplete: bool) -> AlertingConfig:
+    """`config` with the receivers of the OpenSLO notification targets and, first in the routing tree, one
+    route per SLO sending its alerts to its policies' targets (and nowhere else)."""
+    receivers = dict(config.receivers)
+    defined: dict[str, TargetUse] = {}
+    slo_routes: list[Route] = []
+    for routing in routings:
+        children: list[Route] = []
+        for policy in routing.policies:
+            names = [n for t in policy.targets if (n := _receiver(t, config, receivers, defined, incomplete))]
+            for name in dict.fromkeys(names):
+                for tier in policy.tiers:
+                    matchers = (Matcher("alertname", "=", BURN_RATE_HIGH), Matcher(BURN_TIER_LABEL, "=", tier))
+                    children.append(Route(receiver=name, matchers=matchers, continue_=True))
+                if policy.no_data:
+                    children.append(
+                        Route(receiver=name, matchers=(Matcher("alertname", "=", NO_DATA),), continue_=True)
+                    )
+        if children:
+            matchers = (Matcher(SERVICE_LABEL, "=", routing.service), Matcher(SLO_LABEL, "=", routing.slo))
+            slo_routes.append(Route(matchers=matchers, routes=tuple(children)))
+    if not slo_routes:
+        return replace(config, receivers=receivers)
+    root = config.route or Route(receiver=NO_RECEIVER)
+    return replace(config, receivers=receivers, route=replace(root, routes=(*slo_routes, *root.routes)))
+
+
+def _receiver(
+    use: TargetUse,
+    config: AlertingConfig,
+    receivers: dict[str, ReceiverSpec],
+    defined: dict[str, TargetUse],
+    incomplete: bool,
+) -> str | None:
+    spath: YPath = use.path if use.path else ("spec",)
+    root: YPath = use.path[:-1] if use.path else ()
+    if not use.settings:  # the target names a receiver of the alerting section
+        spec = config.receivers.get(use.target)
+        if spec is None:
+            if not incomplete:
+                known = ", ".join(sorted(config.receivers)) or "none are defined"
+                use.file.add(
+                    (*spath, "target"),
+                    f"target {use.target!r} names no receiver of the alerting section (known receivers: {known}); "
+                    f"or give target slack, pagerduty or webhook with {ANNOTATION_PREFIX} annotations",
+                )
+            return None
+        if spec.send_resolved != use.send_resolved:
+            use.resolved_file.add(
+                use.resolved_path,
+                f"alertWhenResolved {str(use.send_resolved).lower()} disagrees with receiver {spec.name!r}'s "
+                f"send_resolved {str(spec.send_resolved).lower()}",
+            )
+            return None
+        return spec.name
+    if use.name in config.receivers:
+        use.file.add(
+            (*root, "metadata", "name"),
+            f"receiver {use.name!r} is already defined in the alerting section; rename the target, or drop its "
+            f"{ANNOTATION_PREFIX} annotations and set target: {use.name} to use that receiver",
+        )
+        return None
+    first = defined.get(use.name)
+    if first is not None:
+        if (first.target, first.settings) != (use.target, use.settings):
+            use.file.add(
+                (*root, "metadata", "name"),
+                f"target {use.name!r} is defined differently at {first.file.where(first.path)}",
+            )
+            return None
+        if first.send_resolved != use.send_resolved:
+            use.resolved_file.add(
+                use.resolved_path, f"alert policies sending to {use.name!r} disagree on alertWhenResolved"
+            )
+            return None
+        return use.name if use.name in receivers else None
+    defined[use.name] = use
+    built = _build_receiver(use, spath, root)
+    if built is None:
+        return None
+    receivers[use.name] = built
+    return use.name
+
+
+def _build_receiver(use: TargetUse, spath: YPath, root: YPath) -> ReceiverSpec | None:
+    """The receiver, built and checked by the `alerting:` section's builder; its problems located here."""
+    raw = {"name": use.name, "type": use.target.lower(), **use.settings, "send_resolved": use.send_resolved}
+    found: list[Problem] = []
+    built = build_alerting(AlertingSection(SpecFile(use.file.name, use.file.doc, found), {"receivers": [raw]}), [])
+    prefix = "alerting.receivers[0]"
+    for problem in found:
+        key = problem.field.removeprefix(prefix).lstrip(".").split(".")[0].split("[")[0]
+        path: YPath = (
+            (*root, "metadata", "annotations", ANNOTATION_PREFIX + key) if key in use.settings else (*spath, "target")
+        )
+        use.file.add(path, problem.message)
+    return None if found else built.receivers.get(use.name)

@@ -30,7 +30,7 @@ from typing import Any
 from slo_service.core.alerting.config import AlertingConfig
 from slo_service.core.model import PromQLSource, Service, Source
 from slo_service.specs.checks import check_url
-from slo_service.specs.openslo_alerts import SLORouting, check_alert_doc, route_alerts
+from slo_service.specs.openslo_alerts import check_alert_doc
 from slo_service.specs.openslo_common import (
     DEFAULT_SOURCE,
     Context,
@@ -41,6 +41,7 @@ from slo_service.specs.openslo_common import (
     metadata_name,
     string_at,
 )
+from slo_service.specs.openslo_routes import SLORouting, TargetUse, check_targets, route_alerts
 from slo_service.specs.openslo_slo import OPS, build_slo
 from slo_service.specs.problems import Problem, SpecFile, describe
 from slo_service.specs.yaml_lines import YAMLSyntaxError, load_yaml_documents
@@ -81,6 +82,7 @@ class ForeignSet:
     problems: list[Problem]
     docs: list[Doc] = field(default_factory=list)
     routings: list[SLORouting] = field(default_factory=list)
+    targets: list[TargetUse] = field(default_factory=list)  # AlertNotificationTarget documents
 
     def read(self, name: str, text: str) -> bool | None:
         """Collect the file's documents: None when it is not an OpenSLO or Sloth file (the caller reads it);
@@ -179,7 +181,9 @@ class ForeignSet:
         before = len(self.problems)
         for kind in _ALERT_KINDS:  # checked once on their own, referenced or not
             for doc in self._of(kind):
-                check_alert_doc(kind, doc.file, doc.data["spec"], ctx)
+                target = check_alert_doc(doc, ctx)
+                if target is not None:
+                    self.targets.append(target)
         out: list[Located] = []
         for doc in self._of("SLO"):
             built = build_slo(doc, ctx)
@@ -207,6 +211,7 @@ class ForeignSet:
         call after `slos`. `incomplete`: a file was unreadable, so unknown receivers are not reported."""
         before = len(self.problems)
         out = route_alerts(config, self.routings, incomplete=incomplete)
+        check_targets(config, self.targets, incomplete=incomplete)
         self.problems[before:] = list(dict.fromkeys(self.problems[before:]))
         return out
 
@@ -236,7 +241,7 @@ def _data_source(doc: Doc) -> Source | None:
     kind = spec.get("type")
     if not isinstance(kind, str) or kind.lower() != "prometheus":
         file.add(("spec", "type"), f"data source type {describe(kind)} is not supported; only prometheus is")
-        ok = False
+        return None  # its connectionDetails are another system's: nothing more to check
     details = mapping_at(file, ("spec", "connectionDetails"), spec.get("connectionDetails"))
     if details is None:
         return None

@@ -2,36 +2,27 @@
 
 An SLO's alert policies become one slo-service rule policy for that SLO (each ``burnrate`` condition a
 burn-rate tier) and a route sending that SLO's alerts to the policies' notification targets, which
-become receivers (``route_alerts``, after the `alerting:` section is built). A condition or target the
+become receivers (openslo_routes.py, after the `alerting:` section is built). A condition or target the
 service cannot honour exactly is refused naming the field; the mapping is documented in
 docs/configuration.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from slo_service.core.alerting.conditions import BURN_RATE_HIGH, BURN_TIER_LABEL, NO_DATA
-from slo_service.core.alerting.config import NO_RECEIVER, AlertingConfig, ReceiverSpec
 from slo_service.core.alerting.policy import MINUTE, WINDOWS_PERIOD, BurnRateTier
-from slo_service.core.conventions import SERVICE_LABEL, SLO_LABEL
 from slo_service.core.durations import format_duration
 from slo_service.core.model import Period
-from slo_service.core.routing.tree import Route
-from slo_service.core.selector import Matcher
-from slo_service.specs.alerting import AlertingSection, build_alerting
 from slo_service.specs.checks import duration_at, number_text
-from slo_service.specs.openslo_common import Context, check_known, mapping_at, metadata_name, string_at
-from slo_service.specs.problems import Problem, SpecFile, describe
+from slo_service.specs.openslo_common import Context, Doc, check_known, mapping_at, metadata_name, string_at
+from slo_service.specs.openslo_routes import ANNOTATION_PREFIX, PolicyRoute, SLORouting, TargetUse
+from slo_service.specs.problems import SpecFile, describe
 from slo_service.specs.yaml_lines import Path as YPath
 
-__all__ = ["ANNOTATION_PREFIX", "TARGET_SETTINGS", "SLORouting", "alert_policies", "check_alert_doc", "route_alerts"]
+__all__ = ["TARGET_SETTINGS", "alert_policies", "check_alert_doc"]
 
-ANNOTATION_PREFIX = "slo-service/"
-"""metadata.annotations with this prefix hold a notification target's receiver settings."""
 TARGET_SETTINGS: dict[str, frozenset[str]] = {
     "slack": frozenset({"channel", "token_env", "webhook_url_env", "base_url", "timeout"}),
     "pagerduty": frozenset({"routing_key_env", "url", "timeout"}),
@@ -42,36 +33,6 @@ _POLICY_FIELDS = {
 }  # fmt: skip
 _SHORT_WINDOW_DIVISOR = 12  # the SRE workbook's short window: 1h/5m, 6h/30m, 1d/2h, 3d/6h
 _LOOKBACKS = tuple(timedelta(hours=h) for h in (1, 6, 24, 72))
-
-
-@dataclass
-class TargetUse:
-    """One notification target of one policy, where it is defined, and the policy's alertWhenResolved."""
-
-    file: SpecFile
-    path: YPath  # of the target object: () for an AlertNotificationTarget document
-    name: str
-    target: str
-    settings: dict[str, Any]  # slo-service/ annotations without the prefix
-    send_resolved: bool
-    resolved_file: SpecFile
-    resolved_path: YPath
-
-
-@dataclass
-class PolicyRoute:
-    tiers: tuple[str, ...]
-    no_data: bool
-    targets: list[TargetUse]
-
-
-@dataclass
-class SLORouting:
-    """Where one SLO's alerts go (service and slo are set by the SLO reader)."""
-
-    service: str = ""
-    slo: str = ""
-    policies: list[PolicyRoute] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -132,14 +93,17 @@ def alert_policies(
     return overrides, routing
 
 
-def check_alert_doc(kind: str, file: SpecFile, spec: dict[str, Any], ctx: Context) -> None:
-    """Check an AlertPolicy, AlertCondition or AlertNotificationTarget document on its own (referenced or not)."""
-    if kind == "AlertPolicy":
-        _policy(file, (), spec, ctx, None, None)
-    elif kind == "AlertCondition":
-        _condition(file, (), spec, None, None, "")
+def check_alert_doc(doc: Doc, ctx: Context) -> TargetUse | None:
+    """Check an AlertPolicy, AlertCondition or AlertNotificationTarget document on its own (referenced or
+    not); a target is returned so that its receiver is checked too."""
+    spec = doc.data["spec"]
+    if doc.kind == "AlertPolicy":
+        _policy(doc.file, (), spec, ctx, None, None)
+    elif doc.kind == "AlertCondition":
+        _condition(doc.file, (), spec, None, None, "")
     else:
-        _target(file, (), spec, "", True, file, ())
+        return _target(doc.file, (), spec, doc.name, True, doc.file, ())
+    return None
 
 
 def _inline(file: SpecFile, path: YPath, item: dict[str, Any], kind: str, build: Any) -> Any:
@@ -192,7 +156,9 @@ def _policy(
                 doc = conds.get(ref) if isinstance(ref, str) else None
                 if doc is None:
                     known = ", ".join(sorted(conds)) or "none are defined"
-                    file.add((*cpath, "conditionRef"), f"unknown AlertCondition {ref!r}; known alert conditions: {known}")
+                    file.add(
+                        (*cpath, "conditionRef"), f"unknown AlertCondition {ref!r}; known alert conditions: {known}"
+                    )
                 else:
                     tier = _condition(doc.file, (), doc.data["spec"], period, unit, doc.name)
             elif isinstance(item, dict):
@@ -327,7 +293,10 @@ def _targets(
             doc = docs.get(ref) if isinstance(ref, str) else None
             if doc is None:
                 known = ", ".join(sorted(docs)) or "none are defined"
-                file.add((*ipath, "targetRef"), f"unknown AlertNotificationTarget {ref!r}; known notification targets: {known}")
+                file.add(
+                    (*ipath, "targetRef"),
+                    f"unknown AlertNotificationTarget {ref!r}; known notification targets: {known}",
+                )
             else:
                 found = _target(doc.file, (), doc.data["spec"], doc.name, resolved, *resolved_at)
         elif isinstance(item, dict):
@@ -378,7 +347,10 @@ def _target(
                 )
             ok = False
             break
-        if setting not in allowed:
+        if setting in ("token", "webhook_url", "routing_key", "hmac_secret"):
+            file.add(apath, f"secrets are not written in files: name an environment variable with {key}_env")
+            ok = False
+        elif setting not in allowed:
             file.add(
                 apath, f"unknown setting {setting!r} for a {target} target; settings: {', '.join(sorted(allowed))}"
             )
@@ -391,106 +363,3 @@ def _target(
     if not ok or target is None:
         return None
     return TargetUse(file, path, name, target, settings, resolved, rfile, rpath)
-
-
-# --------------------------------------------------------------------------------------------------------
-# Receivers and routes
-
-
-def route_alerts(config: AlertingConfig, routings: Iterable[SLORouting], *, incomplete: bool) -> AlertingConfig:
-    """`config` with the receivers of the OpenSLO notification targets and, first in the routing tree, one
-    route per SLO sending its alerts to its policies' targets (and nowhere else)."""
-    receivers = dict(config.receivers)
-    defined: dict[str, TargetUse] = {}
-    slo_routes: list[Route] = []
-    for routing in routings:
-        children: list[Route] = []
-        for policy in routing.policies:
-            names = [n for t in policy.targets if (n := _receiver(t, config, receivers, defined, incomplete))]
-            for name in dict.fromkeys(names):
-                for tier in policy.tiers:
-                    matchers = (Matcher("alertname", "=", BURN_RATE_HIGH), Matcher(BURN_TIER_LABEL, "=", tier))
-                    children.append(Route(receiver=name, matchers=matchers, continue_=True))
-                if policy.no_data:
-                    children.append(
-                        Route(receiver=name, matchers=(Matcher("alertname", "=", NO_DATA),), continue_=True)
-                    )
-        if children:
-            matchers = (Matcher(SERVICE_LABEL, "=", routing.service), Matcher(SLO_LABEL, "=", routing.slo))
-            slo_routes.append(Route(matchers=matchers, routes=tuple(children)))
-    if not slo_routes:
-        return replace(config, receivers=receivers)
-    root = config.route or Route(receiver=NO_RECEIVER)
-    return replace(config, receivers=receivers, route=replace(root, routes=(*slo_routes, *root.routes)))
-
-
-def _receiver(
-    use: TargetUse,
-    config: AlertingConfig,
-    receivers: dict[str, ReceiverSpec],
-    defined: dict[str, TargetUse],
-    incomplete: bool,
-) -> str | None:
-    spath: YPath = use.path if use.path else ("spec",)
-    root: YPath = use.path[:-1] if use.path else ()
-    if not use.settings:  # the target names a receiver of the alerting section
-        spec = config.receivers.get(use.target)
-        if spec is None:
-            if not incomplete:
-                known = ", ".join(sorted(config.receivers)) or "none are defined"
-                use.file.add(
-                    (*spath, "target"),
-                    f"target {use.target!r} names no receiver of the alerting section (known receivers: {known}); "
-                    f"or give target slack, pagerduty or webhook with {ANNOTATION_PREFIX} annotations",
-                )
-            return None
-        if spec.send_resolved != use.send_resolved:
-            use.resolved_file.add(
-                use.resolved_path,
-                f"alertWhenResolved {str(use.send_resolved).lower()} disagrees with receiver {spec.name!r}'s "
-                f"send_resolved {str(spec.send_resolved).lower()}",
-            )
-            return None
-        return spec.name
-    if use.name in config.receivers:
-        use.file.add(
-            (*root, "metadata", "name"),
-            f"receiver {use.name!r} is already defined in the alerting section; rename the target, or drop its "
-            f"{ANNOTATION_PREFIX} annotations and set target: {use.name} to use that receiver",
-        )
-        return None
-    first = defined.get(use.name)
-    if first is not None:
-        if (first.target, first.settings) != (use.target, use.settings):
-            use.file.add(
-                (*root, "metadata", "name"),
-                f"target {use.name!r} is defined differently at {first.file.where(first.path)}",
-            )
-            return None
-        if first.send_resolved != use.send_resolved:
-            use.resolved_file.add(
-                use.resolved_path, f"alert policies sending to {use.name!r} disagree on alertWhenResolved"
-            )
-            return None
-        return use.name if use.name in receivers else None
-    defined[use.name] = use
-    built = _build_receiver(use, spath, root)
-    if built is None:
-        return None
-    receivers[use.name] = built
-    return use.name
-
-
-def _build_receiver(use: TargetUse, spath: YPath, root: YPath) -> ReceiverSpec | None:
-    """The receiver, built and checked by the `alerting:` section's builder; its problems located here."""
-    raw = {"name": use.name, "type": use.target.lower(), **use.settings, "send_resolved": use.send_resolved}
-    found: list[Problem] = []
-    built = build_alerting(AlertingSection(SpecFile(use.file.name, use.file.doc, found), {"receivers": [raw]}), [])
-    prefix = "alerting.receivers[0]"
-    for problem in found:
-        key = problem.field.removeprefix(prefix).lstrip(".").split(".")[0].split("[")[0]
-        path: YPath = (
-            (*root, "metadata", "annotations", ANNOTATION_PREFIX + key) if key in use.settings else (*spath, "target")
-        )
-        use.file.add(path, problem.message)
-    return None if found else built.receivers.get(use.name)

@@ -23,7 +23,7 @@ from slo_service.core.model import (
 )
 from slo_service.core.selector import parse_selector
 from slo_service.specs.checks import MAX_SLICE, MIN_SLICE, duration_at, rolling_period, valid_timezone
-from slo_service.specs.openslo_alerts import SLORouting, alert_policies
+from slo_service.specs.openslo_alerts import alert_policies
 from slo_service.specs.openslo_common import (
     DEFAULT_SOURCE,
     Context,
@@ -33,6 +33,7 @@ from slo_service.specs.openslo_common import (
     mapping_at,
     string_at,
 )
+from slo_service.specs.openslo_routes import SLORouting
 from slo_service.specs.problems import SpecFile, describe
 from slo_service.specs.yaml_lines import Path as YPath
 
@@ -332,6 +333,8 @@ def _ratio(file: SpecFile, path: YPath, raw: Any, ctx: Context) -> RatioSLI | No
     elif counter is not True:
         file.add((*path, "counter"), f"expected true or false, got {describe(counter)}")
         ok = False
+    if "raw" in body or "rawType" in body:
+        return None  # good/bad/total are not given with raw: nothing more to report
     if ("good" in body) == ("bad" in body):
         file.add(path, "set exactly one of good or bad (the other is total minus it)")
         ok = False
@@ -394,11 +397,11 @@ def _metric(file: SpecFile, path: YPath, raw: Any, ctx: Context) -> tuple[str, s
     kinds = ctx.source_kinds
     if kinds is not None:
         where: YPath = (*path, "metricSourceRef") if "metricSourceRef" in ms else path
-        if source not in kinds:
+        if source not in kinds and declared is None:  # a declared but refused DataSource is reported there
             known = ", ".join(sorted(kinds)) or "none are defined"
             file.add(where, f"unknown data source {source!r}; known sources: {known}")
             ok = False
-        elif kinds[source] in ("scrape", "push") and query is not None:
+        elif kinds.get(source) in ("scrape", "push") and query is not None:
             try:
                 parse_selector(query)
             except ValueError as exc:

@@ -246,8 +246,9 @@ def _tier(
         least = length / WINDOWS_PERIOD
         file.add(
             (*cpath, "threshold"),
-            f"threshold {number_text(threshold)} is too low: slo-service tiers fire only above a 1x burn rate "
-            f"over 28 days; for a {format_duration(length)} period use at least {least:.3g}",
+            f"threshold {number_text(threshold)} is too low for a {format_duration(length)} period: slo-service "
+            "refuses tiers below a 1x burn rate of a 28-day budget (they fire on SLOs that meet their objective); "
+            f"use at least {least:.3g}",
         )
         return None
     effective = tier.effective(length, unit or MINUTE)

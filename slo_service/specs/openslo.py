@@ -137,7 +137,7 @@ class ForeignSet:
         if kind not in KINDS:
             file.add(("kind",), f"unsupported OpenSLO kind {describe(kind)}; supported kinds: {', '.join(KINDS)}")
             return
-        name = metadata_name(file, (), data)
+        name = metadata_name(file, (), data, str(kind))
         if not isinstance(data.get("spec"), dict):
             file.add(("spec",), f"spec must be a mapping, got {describe(data.get('spec'))}")
             return

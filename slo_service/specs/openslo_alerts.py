@@ -17,7 +17,7 @@ from slo_service.core.durations import format_duration
 from slo_service.core.model import Period
 from slo_service.specs.checks import duration_at, number_text
 from slo_service.specs.openslo_common import Context, Doc, check_known, mapping_at, metadata_name, string_at
-from slo_service.specs.openslo_routes import ANNOTATION_PREFIX, PolicyRoute, SLORouting, TargetUse
+from slo_service.specs.openslo_routes import ANNOTATION_PREFIX, SECTION_TARGET, PolicyRoute, SLORouting, TargetUse
 from slo_service.specs.problems import SpecFile, describe
 from slo_service.specs.yaml_lines import Path as YPath
 
@@ -112,7 +112,7 @@ def _inline(file: SpecFile, path: YPath, item: dict[str, Any], kind: str, build:
     if item.get("kind", kind) != kind:
         file.add((*path, "kind"), f"expected kind {kind}, got {describe(item.get('kind'))}")
         ok = False
-    if "metadata" in item and metadata_name(file, path, item) is None:
+    if "metadata" in item and metadata_name(file, path, item, kind) is None:
         ok = False
     spec = mapping_at(file, (*path, "spec"), item.get("spec"))
     if spec is None:
@@ -301,7 +301,7 @@ def _targets(
             else:
                 found = _target(doc.file, (), doc.data["spec"], doc.name, resolved, *resolved_at)
         elif isinstance(item, dict):
-            name = metadata_name(file, ipath, item) if "metadata" in item else None
+            name = metadata_name(file, ipath, item, "AlertNotificationTarget") if "metadata" in item else None
             if name is None:
                 file.add((*ipath, "metadata", "name"), "an inline target needs metadata.name: it names the receiver")
             found = _inline(
@@ -362,5 +362,8 @@ def _target(
         else:
             settings[setting] = int(value) if setting == "max_alerts" and value.isdigit() else value
     if not ok or target is None:
+        return None
+    if target == SECTION_TARGET and not settings and not resolved:
+        rfile.add(rpath, f"with target {SECTION_TARGET}, send_resolved is set per receiver in the alerting section")
         return None
     return TargetUse(file, path, name, target, settings, resolved, rfile, rpath)

@@ -15,6 +15,7 @@ from slo_service.specs.yaml_lines import Path as YPath
 __all__ = [
     "DEFAULT_SOURCE",
     "METADATA_FIELDS",
+    "SERVICE_PREFIX",
     "Context",
     "Doc",
     "check_known",
@@ -25,6 +26,7 @@ __all__ = [
 ]
 
 DEFAULT_SOURCE = "prometheus"  # the source of a metric without metricSourceRef, and of every Sloth SLO
+SERVICE_PREFIX = "slo-service/"  # annotations slo-service reads (the others belong to other tools)
 METADATA_FIELDS = frozenset({"name", "displayName", "labels", "annotations"})
 
 
@@ -77,8 +79,12 @@ def string_at(file: SpecFile, path: YPath, value: Any) -> str | None:
     return value
 
 
-def metadata_name(file: SpecFile, path: YPath, data: Mapping[str, Any]) -> str | None:
-    """The checked metadata.name of a document (or of an inline object at `path`)."""
+def metadata_name(file: SpecFile, path: YPath, data: Mapping[str, Any], kind: str) -> str | None:
+    """The checked metadata.name of a document (or of an inline object at `path`) of `kind`.
+
+    Annotations are other tools' (ignored) except ``slo-service/`` ones, which only notification targets
+    take (their receiver settings): elsewhere one is refused rather than ignored, a typo would change
+    nothing silently."""
     meta = mapping_at(file, (*path, "metadata"), data.get("metadata"))
     if meta is None:
         return None
@@ -87,6 +93,15 @@ def metadata_name(file: SpecFile, path: YPath, data: Mapping[str, Any]) -> str |
     if annotations is not None and not isinstance(annotations, dict):
         file.add((*path, "metadata", "annotations"), f"expected a mapping, got {describe(annotations)}")
         ok = False
+    elif annotations and kind != "AlertNotificationTarget":
+        for key in annotations:
+            if str(key).startswith(SERVICE_PREFIX):
+                file.add(
+                    (*path, "metadata", "annotations", key),
+                    f"annotation {key!r} is not supported on a {kind}; {SERVICE_PREFIX} annotations hold the "
+                    "receiver settings of an AlertNotificationTarget",
+                )
+                ok = False
     name = string_at(file, (*path, "metadata", "name"), meta.get("name"))
     if name is None or not check_name(file, (*path, "metadata", "name"), name):
         return None

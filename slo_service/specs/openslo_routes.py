@@ -3,8 +3,9 @@
 A target either names a receiver of the `alerting:` section (``target: oncall-pager``), or is ``slack``,
 ``pagerduty`` or ``webhook`` with its settings in ``slo-service/`` annotations; such receivers are built
 and checked by the section's own builder (specs/alerting.py), their problems located at the annotation.
-Each SLO with alert policies gets a route, first in the tree, sending its burn-rate alerts (and no-data
-alerts when a policy has alertWhenNoData) to its policies' targets and to no other route.
+Each SLO with alert policies gets routes, first in the tree, sending its burn-rate alerts (and no-data
+alerts when a policy has alertWhenNoData) to its policies' targets and to no later route; the target
+``slo-service`` leaves them to the section's own route (what `slo-service export` writes).
 """
 
 from __future__ import annotations
@@ -19,13 +20,25 @@ from slo_service.core.conventions import SERVICE_LABEL, SLO_LABEL
 from slo_service.core.routing.tree import Route
 from slo_service.core.selector import Matcher
 from slo_service.specs.alerting import AlertingSection, build_alerting
+from slo_service.specs.openslo_common import SERVICE_PREFIX
 from slo_service.specs.problems import Problem, SpecFile
 from slo_service.specs.yaml_lines import Path as YPath
 
-__all__ = ["ANNOTATION_PREFIX", "PolicyRoute", "SLORouting", "TargetUse", "check_targets", "route_alerts"]
+__all__ = [
+    "ANNOTATION_PREFIX",
+    "SECTION_TARGET",
+    "PolicyRoute",
+    "SLORouting",
+    "TargetUse",
+    "check_targets",
+    "is_section_target",
+    "route_alerts",
+]
 
-ANNOTATION_PREFIX = "slo-service/"
+ANNOTATION_PREFIX = SERVICE_PREFIX
 """metadata.annotations with this prefix hold a notification target's receiver settings."""
+SECTION_TARGET = "slo-service"
+"""A target (without annotations) leaving the alerts to the alerting section's own route and receivers."""
 
 
 @dataclass
@@ -63,35 +76,54 @@ class SLORouting:
 
 
 def route_alerts(config: AlertingConfig, routings: Iterable[SLORouting], *, incomplete: bool) -> AlertingConfig:
-    """`config` with the receivers of the OpenSLO notification targets and, first in the routing tree, one
-    route per SLO sending its alerts to its policies' targets (and nowhere else)."""
+    """`config` with the receivers of the OpenSLO notification targets and, first in the routing tree,
+    routes sending each SLO's burn-rate alerts (per tier) and no-data alerts to its policies' targets and
+    to no later route, unless a policy also has the SECTION_TARGET."""
     receivers = dict(config.receivers)
     defined: dict[str, TargetUse] = {}
-    slo_routes: list[Route] = []
+    routes: list[Route] = []
     for routing in routings:
-        children: list[Route] = []
+        slo_matchers = (Matcher(SERVICE_LABEL, "=", routing.service), Matcher(SLO_LABEL, "=", routing.slo))
+        wanted: dict[tuple[Matcher, ...], list[str]] = {}  # alert selection -> receivers, in order
+        to_section: set[tuple[Matcher, ...]] = set()
         for policy in routing.policies:
             names = [n for t in policy.targets if (n := _receiver(t, config, receivers, defined, incomplete))]
-            for name in dict.fromkeys(names):
-                for tier in policy.tiers:
-                    matchers = (Matcher("alertname", "=", BURN_RATE_HIGH), Matcher(BURN_TIER_LABEL, "=", tier))
-                    children.append(Route(receiver=name, matchers=matchers, continue_=True))
-                if policy.no_data:
-                    children.append(
-                        Route(receiver=name, matchers=(Matcher("alertname", "=", NO_DATA),), continue_=True)
-                    )
-        if children:
-            matchers = (Matcher(SERVICE_LABEL, "=", routing.service), Matcher(SLO_LABEL, "=", routing.slo))
-            slo_routes.append(Route(matchers=matchers, routes=tuple(children)))
-    if not slo_routes:
+            section = any(is_section_target(t) for t in policy.targets)
+            selections: list[tuple[Matcher, ...]] = [
+                (Matcher("alertname", "=", BURN_RATE_HIGH), Matcher(BURN_TIER_LABEL, "=", t)) for t in policy.tiers
+            ]
+            if policy.no_data:
+                selections.append((Matcher("alertname", "=", NO_DATA),))
+            for selection in selections:
+                wanted.setdefault(selection, []).extend(names)
+                if section:
+                    to_section.add(selection)
+        for selection, found in wanted.items():
+            matchers = (*slo_matchers, *selection)
+            unique = list(dict.fromkeys(found))
+            for j, name in enumerate(unique):
+                routes.append(Route(receiver=name, matchers=matchers, continue_=j < len(unique) - 1))
+            if selection in to_section and config.route is not None and unique:
+                # What the section's tree does with the alert: a copy of it under these matchers (a `continue`
+                # would skip the section root's own receiver once one of the routes above matched).
+                routes[-1] = replace(routes[-1], continue_=True)
+                routes.append(Route(receiver=config.route.receiver, matchers=matchers, routes=config.route.routes))
+    if not routes:
         return replace(config, receivers=receivers)
     root = config.route or Route(receiver=NO_RECEIVER)
-    return replace(config, receivers=receivers, route=replace(root, routes=(*slo_routes, *root.routes)))
+    return replace(config, receivers=receivers, route=replace(root, routes=(*routes, *root.routes)))
+
+
+def is_section_target(use: TargetUse) -> bool:
+    """The target meaning "as the alerting section routes it" (no receiver, no route of its own)."""
+    return use.target == SECTION_TARGET and not use.settings
 
 
 def check_targets(config: AlertingConfig, uses: Iterable[TargetUse], *, incomplete: bool) -> None:
     """Report the receiver problems of AlertNotificationTarget documents, used by an SLO or not."""
     for use in uses:
+        if is_section_target(use):
+            continue
         if not use.settings:
             if config.receivers.get(use.target) is None and not incomplete:
                 _receiver(use, config, {}, {}, incomplete)
@@ -108,6 +140,8 @@ def _receiver(
 ) -> str | None:
     spath: YPath = use.path if use.path else ("spec",)
     root: YPath = use.path[:-1] if use.path else ()
+    if is_section_target(use):
+        return None
     if not use.settings:  # the target names a receiver of the alerting section
         spec = config.receivers.get(use.target)
         if spec is None:

@@ -130,10 +130,29 @@ def _payments(config: Config) -> None:
     assert _receivers(config, service="auth", slo="x", alertname="SLONoData") == ["catch-all"]
 
 
+def _orders(config: Config) -> None:
+    (slo,) = config.slos
+    assert config.alerting is not None
+    fast, slow = config.alerting.policy_for(slo.key).tiers
+    assert (fast.name, fast.for_, fast.factor(timedelta(days=30))) == ("orders-fast", timedelta(0), pytest.approx(14.4))
+    assert (slow.name, slow.long_window, slow.factor(timedelta(days=30))) == (
+        "orders-slow",
+        timedelta(days=3),
+        pytest.approx(1.2),
+    )
+    assert set(config.alerting.receivers) == {"orders-team-hook", "team-payments-slack", "catch-all"}
+    labels = {"service": "orders", "slo": "orders-availability"}
+    burn = {**labels, "alertname": "SLOBurnRateHigh"}
+    assert _receivers(config, **burn, burn_tier="orders-fast") == ["orders-team-hook"]
+    assert _receivers(config, **burn, burn_tier="orders-slow") == ["catch-all"]  # the section's route
+    assert _receivers(config, **labels, alertname="SLONoData") == ["orders-team-hook", "catch-all"]
+
+
 IMPORTS: list[tuple[list[str], Callable[[Config], None]]] = [
     (["checkout-availability.yaml"], _checkout),
     (["search-calendar.yaml"], _search),
     (["payments-inline.yaml", ALERTING], _payments),
+    (["orders-section-target.yaml", ALERTING], _orders),
 ]
 
 

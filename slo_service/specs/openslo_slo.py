@@ -6,8 +6,6 @@ The mapping is described in openslo.py's module doc and docs/configuration.md.
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
 from typing import Any
 
 from slo_service.core.model import (
@@ -15,14 +13,12 @@ from slo_service.core.model import (
     SLO,
     Budgeting,
     BudgetingMethod,
-    CalendarUnit,
     Comparison,
-    Period,
     RatioSLI,
     ThresholdSLI,
 )
 from slo_service.core.selector import parse_selector
-from slo_service.specs.checks import MAX_SLICE, MIN_SLICE, duration_at, rolling_period, valid_timezone
+from slo_service.specs.checks import MAX_SLICE, MIN_SLICE, duration_at
 from slo_service.specs.openslo_alerts import alert_policies
 from slo_service.specs.openslo_common import (
     DEFAULT_SOURCE,
@@ -32,6 +28,7 @@ from slo_service.specs.openslo_common import (
     labels_at,
     mapping_at,
     string_at,
+    time_window,
 )
 from slo_service.specs.openslo_routes import SLORouting
 from slo_service.specs.problems import SpecFile, describe
@@ -40,7 +37,6 @@ from slo_service.specs.yaml_lines import Path as YPath
 __all__ = ["OPS", "build_slo"]
 
 OPS = {"lt": Comparison.LT, "lte": Comparison.LE, "gt": Comparison.GT, "gte": Comparison.GE}
-_CALENDAR_UNITS = {"1w": CalendarUnit.WEEK, "1M": CalendarUnit.MONTH}
 _SLO_FIELDS = {
     "description", "service", "indicator", "indicatorRef", "timeWindow", "budgetingMethod", "objectives",
     "alertPolicies",
@@ -59,7 +55,7 @@ def build_slo(doc: Doc, ctx: Context) -> tuple[SLO, dict[str, Any] | None, SLORo
         file.add(("spec", "service"), f"unknown service {service!r}; known services: {known}")
         ok = False
     labels = labels_at(file, ("metadata", "labels"), meta.get("labels"))
-    period = _time_window(file, spec.get("timeWindow"))
+    period = time_window(file, spec.get("timeWindow"))
     objective, budgeting, op, value = _objectives(file, spec)
     sli = _indicator(file, spec, ctx, op, value)
     if isinstance(sli, ThresholdSLI) and budgeting is not None and budgeting.method is not BudgetingMethod.TIMESLICES:
@@ -96,79 +92,7 @@ def build_slo(doc: Doc, ctx: Context) -> tuple[SLO, dict[str, Any] | None, SLORo
 
 
 # --------------------------------------------------------------------------------------------------------
-# Time window, objectives, budgeting
-
-
-def _time_window(file: SpecFile, raw: Any) -> Period | None:
-    path: YPath = ("spec", "timeWindow")
-    if not isinstance(raw, list) or len(raw) != 1:
-        got = f"{len(raw)} time windows" if isinstance(raw, list) else describe(raw)
-        file.add(path, f"exactly one time window is supported; got {got}")
-        return None
-    path = (*path, 0)
-    window = mapping_at(file, path, raw[0])
-    if window is None:
-        return None
-    ok = check_known(file, path, window, {"duration", "isRolling", "calendar"})
-    duration = string_at(file, (*path, "duration"), window.get("duration"))
-    # The spec: isRolling "if omitted assumed false if calendar is present".
-    rolling = window.get("isRolling", "calendar" not in window)
-    if rolling is True:
-        if "calendar" in window:
-            file.add((*path, "calendar"), "calendar only applies to windows with isRolling: false")
-            ok = False
-        if duration is None or not ok:
-            return None
-        if not re.fullmatch(r"\d+[mhdw]", duration.strip()):
-            file.add((*path, "duration"), f"rolling duration {duration!r} must be in m, h, d or w, e.g. 28d or 4w")
-            return None
-        return rolling_period(file, (*path, "duration"), duration_at(file, (*path, "duration"), duration))
-    if rolling is not False:
-        file.add((*path, "isRolling"), f"expected true or false, got {describe(rolling)}")
-        return None
-    unit = None
-    if duration is not None:
-        unit = _CALENDAR_UNITS.get(duration.strip())
-        if unit is None:
-            file.add((*path, "duration"), f"calendar duration {duration!r} is not supported; use 1w or 1M")
-    calendar = mapping_at(file, (*path, "calendar"), window.get("calendar"), required=False)
-    if calendar is None:
-        return None
-    ok = check_known(file, (*path, "calendar"), calendar, {"startTime", "timeZone"}) and ok
-    zone = calendar.get("timeZone", "UTC")
-    if not isinstance(zone, str) or not valid_timezone(zone):
-        file.add((*path, "calendar", "timeZone"), f"unknown time zone {describe(zone)}; use an IANA name such as UTC")
-        ok = False
-    if "startTime" in calendar and unit is not None:
-        ok = _start_time(file, (*path, "calendar", "startTime"), calendar["startTime"], unit) and ok
-    if not ok or unit is None:
-        return None
-    assert isinstance(zone, str)
-    return Period.calendar(unit, zone)
-
-
-def _start_time(file: SpecFile, path: YPath, raw: Any, unit: CalendarUnit) -> bool:
-    """slo-service calendar periods start at local midnight on Mondays (1w) or on the 1st (1M): a startTime
-    elsewhere would shift every period, so it is refused rather than ignored."""
-    start: datetime | None = raw if isinstance(raw, datetime) else None
-    if isinstance(raw, str):
-        try:
-            start = datetime.fromisoformat(raw.strip())
-        except ValueError:
-            start = None
-    if start is None or start.tzinfo is not None:
-        file.add(path, f"expected a date and time without time zone such as 2024-01-01 00:00:00; got {describe(raw)}")
-        return False
-    midnight = (start.hour, start.minute, start.second, start.microsecond) == (0, 0, 0, 0)
-    aligned = midnight and (start.weekday() == 0 if unit is CalendarUnit.WEEK else start.day == 1)
-    if not aligned:
-        where = "a Monday" if unit is CalendarUnit.WEEK else "the 1st of a month"
-        file.add(
-            path,
-            f"startTime {start.isoformat(sep=' ')} cannot be honoured: slo-service {unit.value}s start at local "
-            f"midnight on {where} (in calendar.timeZone); use such a startTime or leave it out",
-        )
-    return aligned
+# Objectives, budgeting
 
 
 def _objectives(file: SpecFile, spec: dict[str, Any]) -> tuple[float | None, Budgeting | None, Comparison | None, Any]:

@@ -156,8 +156,8 @@ def _receiver(
         if spec.send_resolved != use.send_resolved:
             use.resolved_file.add(
                 use.resolved_path,
-                f"alertWhenResolved {str(use.send_resolved).lower()} disagrees with receiver {spec.name!r}'s "
-                f"send_resolved {str(spec.send_resolved).lower()}",
+                f"alertWhenResolved {str(use.send_resolved).lower()} disagrees with receiver {spec.name!r} "
+                f"(send_resolved: {str(spec.send_resolved).lower()} in the alerting section); make them agree",
             )
             return None
         return spec.name

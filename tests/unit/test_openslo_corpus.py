@@ -196,6 +196,18 @@ REFUSALS: list[tuple[list[str], list[str]]] = [
         ],
     ),
     (
+        ["refused-receivers.yaml", ALERTING],
+        [
+            "13: metadata.annotations.slo-service/url: url 'ftp://archive.internal/alerts' must be an http:// or "
+            "https:// URL",
+            "23: metadata.annotations.slo-service/token_env: environment variable LEDGER_SLACK_TOKEN_NOT_SET "
+            "is not set",
+            "30: metadata.name: receiver 'catch-all' is already defined in the alerting section",
+            "41: spec.alertWhenResolved: alertWhenResolved false disagrees with receiver 'team-payments-slack' "
+            "(send_resolved: true in the alerting section)",
+        ],
+    ),
+    (
         ["refused-short-period.yaml"],
         [
             "15: spec.type: data source type str 'Datadog' is not supported",

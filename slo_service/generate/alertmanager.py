@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from slo_service.core.alerting.config import (
+    NO_RECEIVER,
     PAGERDUTY_DEFAULT_SEVERITY,
     PAGERDUTY_SEVERITY,
     AlertingConfig,
@@ -93,6 +94,10 @@ def alertmanager_config(config: Config, secrets_dir: str = DEFAULT_SECRETS_DIR) 
             receivers.append({"name": NULL_RECEIVER})
     else:
         route = _route(alerting.route, root=True)
+        if alerting.route.receiver == NO_RECEIVER:  # routes only some alerts (e.g. OpenSLO notification targets)
+            route["receiver"] = NULL_RECEIVER
+            if NULL_RECEIVER not in alerting.receivers:
+                receivers.append({"name": NULL_RECEIVER})
     doc: dict[str, Any] = {"route": route, "receivers": receivers}
     if alerting.inhibit_rules:
         doc["inhibit_rules"] = [_inhibit_rule(r) for r in alerting.inhibit_rules]

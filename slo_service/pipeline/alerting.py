@@ -29,7 +29,7 @@ from slo_service.core.alerting.conditions import (
     target_down_conditions,
     target_scope,
 )
-from slo_service.core.alerting.config import AlertingConfig, ReceiverKind
+from slo_service.core.alerting.config import NO_RECEIVER, AlertingConfig, ReceiverKind
 from slo_service.core.alerting.drift_conditions import drift_conditions, drift_scope
 from slo_service.core.alerting.lifecycle import Alert, AlertBook, AlertState, Transition
 from slo_service.core.alerting.ports import Acknowledgement, AlertQuery, AlertStore
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 DISPATCHER_STATE = "dispatcher"
 GROUPS_STATE = "notification_groups"
 EXTERNAL_SCOPE_LABEL = "alert_source"  # alerts received from an Alertmanager carry alert_source=alertmanager
-_NO_ROUTE = Route(receiver="__nobody__")
+_NO_ROUTE = Route(receiver=NO_RECEIVER)
 
 
 def _iso(t: datetime | None) -> str:

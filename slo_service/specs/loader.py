@@ -346,6 +346,7 @@ class _Loader:
             slo_alerting,
             config_incomplete=self.files_incomplete,
         )
+        alerting = foreign.alerting(alerting, incomplete=self.files_incomplete)  # OpenSLO notification targets
         return Config(
             services=services,
             sources=sources,

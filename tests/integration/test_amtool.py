@@ -96,3 +96,46 @@ def test_generated_pagerduty_severity_is_the_one_the_service_sends(label: str, a
     sent = PagerDutyReceiver("pd", "routing-key").event(message)["payload"]["severity"]
     assert rendered == sent
     assert rendered in {"critical", "error", "warning", "info"}
+
+
+OPENSLO = ROOT / "tests" / "corpus" / "openslo"
+# (corpus files, alert labels): routes of OpenSLO notification targets, with and without an alerting section
+OPENSLO_ALERTS = [
+    (["checkout-availability.yaml"], {"service": "checkout", "slo": "checkout-availability", "burn_tier": "fast-burn"}),
+    (["checkout-availability.yaml"], {"service": "checkout", "slo": "checkout-availability", "burn_tier": "slow-burn"}),
+    (["checkout-availability.yaml"], {"service": "checkout", "slo": "checkout-availability", "burn_tier": "other"}),
+    (["orders-section-target.yaml", "_alerting.yaml"], {"service": "orders", "slo": "orders-availability"}),
+    (["orders-section-target.yaml", "_alerting.yaml"], {"service": "orders", "burn_tier": "orders-slow"}),
+    (["orders-section-target.yaml", "_alerting.yaml"], {"slo": "orders-availability", "burn_tier": "orders-fast"}),
+    (["payments-inline.yaml", "_alerting.yaml"], {"service": "payments", "slo": "payments-success"}),
+]
+
+
+@pytest.mark.parametrize("alertname", ["SLOBurnRateHigh", "SLONoData"])
+@pytest.mark.parametrize(("files", "labels"), OPENSLO_ALERTS)
+def test_openslo_routes_send_alerts_where_alertmanager_does(
+    files: list[str],
+    labels: dict[str, str],
+    alertname: str,
+    amtool: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The service's routing of an alert and Alertmanager's, for the generated config, name the same receivers."""
+    from slo_service.core.alerting.config import NO_RECEIVER
+    from slo_service.core.routing.tree import RoutingTree
+    from slo_service.generate.alertmanager import NULL_RECEIVER
+
+    monkeypatch.setenv("CHECKOUT_PD_KEY", "pd-secret-key")
+    config = load_config([OPENSLO / f for f in files])
+    labels = {**labels, "alertname": alertname}
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(dump_alertmanager(alertmanager_config(config, str(tmp_path))))
+    _check(amtool, path.read_text(), tmp_path)
+    args = [amtool, "config", "routes", "test", f"--config.file={path}", *(f"{k}={v}" for k, v in labels.items())]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert config.alerting is not None and config.alerting.route is not None
+    ours = [r.receiver for r in RoutingTree(config.alerting.route).match(labels)]
+    ours = [NULL_RECEIVER if r == NO_RECEIVER else r for r in ours]  # the generator names it "null"
+    assert result.stdout.strip().split(",") == ours

@@ -18,6 +18,7 @@ from slo_service.core.model import (
     RatioSLI,
     ThresholdSLI,
 )
+from slo_service.core.routing.tree import RoutingTree
 from slo_service.specs import ConfigError, load_config, validate_files
 from slo_service.specs.openslo_export import dump_openslo, export_openslo
 from slo_service.specs.yaml_lines import load_yaml_documents
@@ -117,6 +118,16 @@ def test_burnrate_alert_policy_becomes_a_tier_of_the_slo() -> None:
     assert tier.factor(timedelta(days=30)) == pytest.approx(14.4)  # the burn rate of the condition
     assert tier.for_ == timedelta(minutes=2)
     assert len(config.alerting.policy_for("my-rad-service/errors-this-month").tiers) == 4  # the default
+    hook = config.alerting.receivers["search-oncall"]  # the policy's AlertNotificationTarget
+    assert hook.settings["url"] == "http://127.0.0.1:9095/hooks/search-oncall"
+    assert config.alerting.route is not None
+    alert = {
+        "service": "my-rad-service",
+        "slo": "availability",
+        "alertname": "SLOBurnRateHigh",
+        "burn_tier": "page-fast",
+    }
+    assert [r.receiver for r in RoutingTree(config.alerting.route).match(alert)] == ["search-oncall"]
 
 
 def _roundtrip(config: Config, tmp_path: Path, *extra: Path) -> Config:
@@ -271,21 +282,6 @@ spec:
 """,
         "spec.conditions[0].spec.condition.kind: only burnrate conditions are supported",
         id="non-burnrate-condition",
-    ),
-    pytest.param(
-        _slo("  budgetingMethod: Occurrences", "  budgetingMethod: Occurrences\n  alertPolicies: [p]")
-        + """---
-apiVersion: openslo/v1
-kind: AlertPolicy
-metadata: {name: p}
-spec:
-  conditions:
-    - kind: AlertCondition
-      spec: {severity: page, condition: {kind: burnrate, threshold: 2, lookbackWindow: 2h}}
-  notificationTargets: [{targetRef: pd}]
-""",
-        "spec.notificationTargets: field 'notificationTargets' is not supported",
-        id="notification-targets",
     ),
     pytest.param(
         _slo("    - {target: 0.999}", "    - {target: 0.999}").replace(

@@ -15,6 +15,8 @@ from slo_service.core.routing.time_intervals import TimeInterval
 from slo_service.core.routing.tree import Route
 
 DEFAULT_POLICY = "default"
+NO_RECEIVER = "__nobody__"
+"""The receiver of alerts no route sends anywhere: they are kept and shown, nobody is notified."""
 
 # The PagerDuty event severity of each alert `severity` label, defined once: the PagerDuty receiver
 # sends it and `generate alertmanager-config` writes the same mapping into pagerduty_configs.

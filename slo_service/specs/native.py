@@ -96,11 +96,13 @@ def read_source_item(file: SpecFile, path: YPath, raw: Any) -> Item:
 
 
 def raw_name(raw: dict[str, Any]) -> str | None:
+    """The `name` of a raw item, when it is a string (for duplicate and reference checks)."""
     name = raw.get("name")
     return name if isinstance(name, str) else None
 
 
 def raw_slo_key(raw: dict[str, Any]) -> tuple[str, str] | None:
+    """The (service, name) of a raw SLO item, when both are strings."""
     service, name = raw.get("service"), raw.get("name")
     return (service, name) if isinstance(service, str) and isinstance(name, str) else None
 
@@ -110,6 +112,7 @@ def raw_slo_key(raw: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def build_source(file: SpecFile, path: YPath, spec: Any) -> Source | None:
+    """A source (push, scrape or promql) after its name, URL and durations are checked."""
     name_ok = check_name(file, (*path, "name"), spec.name)
     if isinstance(spec, PushSourceSpec):
         return PushSource(name=spec.name) if name_ok else None
@@ -149,6 +152,7 @@ def build_slo(
     source_kinds: dict[str, str | None] | None,
     monitors: MonitorSet | None = None,
 ) -> SLO | None:
+    """An SLO after its name, service, objective, period, budgeting, SLI and labels are checked."""
     ok = check_name(file, (*path, "name"), spec.name)
     if known_services is not None and spec.service not in known_services:
         known = ", ".join(known_services) if known_services else "none are defined"

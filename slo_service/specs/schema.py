@@ -1,8 +1,8 @@
 """Pydantic models of the YAML file format (apiVersion slo-service/v1), structure and types only.
 
 Every model forbids unknown fields, so a typo such as ``goood`` is reported instead of ignored. Rules
-that need more context (names, ranges, durations, references between sections) live in loader.py,
-which turns these specs into the frozen core model.
+that need more context (names, ranges, durations, references between sections) live in native.py and
+native_sli.py, which turn these specs into the frozen core model.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ SOURCE_SPECS: dict[str, type[Spec]] = {
 
 
 class PeriodSpec(Spec):
-    """The mapping form of `period`; the string form ("28d") is handled by the loader."""
+    """The mapping form of `period`; the string form ("28d") is handled by native.py."""
 
     rolling: str | None = None
     calendar: Literal["week", "month"] | None = None
@@ -134,7 +134,7 @@ class SLOSpec(Spec):
     service: str
     name: str
     objective: Number
-    period: Any  # "28d" | {rolling: 28d} | {calendar: month, timezone: ...}; checked by the loader
+    period: Any  # "28d" | {rolling: 28d} | {calendar: month, timezone: ...}; checked by native.py
     sli: SLISpec
     description: str = ""
     labels: dict[str, str] = {}

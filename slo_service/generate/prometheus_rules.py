@@ -8,14 +8,14 @@
 * ``slo-service-meta-recordings-<service>-<slo>``: ``slo:objective:ratio``, ``slo:error_budget:ratio``,
   ``slo:time_period:days``, ``slo:current_burn_rate:ratio``, ``slo:period_burn_rate:ratio``,
   ``slo:period_error_budget_remaining:ratio`` and ``sloth_slo_info``.
-* ``slo-service-alerts-<service>-<slo>``: one ``SLOBurnRateHigh`` per burn-rate tier of the SLO's alert
-  policy (the SAME tiers, factors and ``min_events`` the service's own engine uses, see
+* ``slo-service-alerts-<service>-<slo>``: one ``SLOBurnRateHigh`` (or the policy's ``alert_name``, Sloth's
+  ``alerting.name``) per burn-rate tier of the SLO's alert policy (the SAME tiers, factors and ``min_events`` the service's own engine uses, see
   ``core.alerting.conditions``) and ``SLOErrorBudgetExhausted`` when the policy enables it.
 
 Series carry Sloth's labels (``sloth_id``, ``sloth_service``, ``sloth_slo``, ``sloth_window`` on the SLI
 recordings) so Sloth's Grafana dashboards work, plus ``service``, ``slo`` and the service's and SLO's
-labels. Alert labels follow the engine: service labels < SLO labels < policy labels < alertname,
-service, slo, severity, burn_tier; every alert rule also carries Sloth's ``sloth_severity`` (``page``
+labels. Alert labels follow the engine (``conditions.burn_labels``): service labels < SLO labels < policy
+labels < severity < the tier's own labels < service, slo, burn_tier; every alert rule also carries Sloth's ``sloth_severity`` (``page``
 for a page or critical severity, ``ticket`` otherwise), which Sloth's dashboards select alerts on.
 
 Caveats (also written into the generated file's header):
@@ -43,12 +43,12 @@ import yaml
 from slo_service.core.alerting.conditions import (
     BUDGET_EXHAUSTED,
     BURN_DESCRIPTION,
-    BURN_RATE_HIGH,
     BURN_SUMMARY,
     BURN_TIER_LABEL,
     EXHAUSTED_DESCRIPTION,
     EXHAUSTED_SUMMARY,
     SHORT_WINDOW_DATA,
+    burn_labels,
     effective_tiers,
     render_annotations,
     slo_unit,
@@ -350,15 +350,14 @@ def _tier_rule(config: Config, slo: SLO, policy: AlertPolicy, tier: EffectiveTie
     need = num(round(SHORT_WINDOW_DATA * (tier.short_window / step), 9))
     short_series = f"max without (sloth_window) ({_sel(SLI_ERROR.format(window=short_w), slo)})"
     expr += f"\nand on () (count_over_time({short_series}[{long_w}:{format_duration(step)}]) >= {need})"
-    labels = {
-        **_alert_labels(config, slo, policy),
-        "severity": tier.severity,
-        BURN_TIER_LABEL: tier.name,
-        SLOTH_SEVERITY_LABEL: sloth_severity(tier.severity),
-    }
+    # the engine's labels (core.alerting.conditions.burn_labels), alertname being the rule's name
+    labels = burn_labels(_alert_labels(config, slo, policy), policy, tier)
+    name = labels.pop("alertname")
+    labels[SLOTH_SEVERITY_LABEL] = sloth_severity(tier.severity)
     context = {
         **_context(slo, policy, labels),
-        "severity": tier.severity,
+        "alertname": name,
+        "severity": labels["severity"],
         BURN_TIER_LABEL: tier.name,
         "burn_rate": _query_template(f"{_sel(SLI_ERROR.format(window=long_w), slo)} / {budget}", 'printf "%.3g"'),
         "burn_rate_short": _query_template(
@@ -369,12 +368,12 @@ def _tier_rule(config: Config, slo: SLO, policy: AlertPolicy, tier: EffectiveTie
         "window": long_w,
         "short_window": short_w,
     }
-    rule: dict[str, Any] = {"alert": BURN_RATE_HIGH, "expr": expr}
+    rule: dict[str, Any] = {"alert": name, "expr": expr}
     if tier.for_ > timedelta(0):
         rule["for"] = format_duration(tier.for_)
     rule["labels"] = labels
     rule["annotations"] = render_annotations(
-        {"summary": BURN_SUMMARY, "description": BURN_DESCRIPTION}, policy.annotations, context
+        {"summary": BURN_SUMMARY, "description": BURN_DESCRIPTION}, {**policy.annotations, **tier.annotations}, context
     )
     return rule
 

@@ -327,7 +327,8 @@ CASES: list[tuple[str, list[tuple[str, str]], list[tuple[str, str, str]]]] = [
                 "unknown field 'min_event' (did you mean 'min_events'?); allowed fields: min_events, "
                 "min_slice_coverage, "
                 "min_budget_coverage, no_data_after, "
-                "budget_exhausted, for, labels, annotations, tiers, no_data_severity, budget_exhausted_severity",
+                "budget_exhausted, for, labels, annotations, tiers, no_data_severity, budget_exhausted_severity, "
+                "alert_name",
             )
         ],
     ),
@@ -339,7 +340,7 @@ CASES: list[tuple[str, list[tuple[str, str]], list[tuple[str, str, str]]]] = [
                 TIER,
                 "alerting.policies.strict.tiers[0].fro",
                 "unknown field 'fro' (did you mean 'for'?); allowed fields: name, severity, long_window, short_window, "
-                "budget_share, for",
+                "budget_share, for, labels, annotations",
             )
         ],
     ),
@@ -365,7 +366,7 @@ CASES: list[tuple[str, list[tuple[str, str]], list[tuple[str, str, str]]]] = [
                 "unknown field 'polcy' (did you mean 'policy'?); allowed fields: min_events, min_slice_coverage, "
                 "min_budget_coverage, no_data_after, "
                 "budget_exhausted, for, labels, annotations, tiers, no_data_severity, budget_exhausted_severity, "
-                "policy",
+                "alert_name, policy",
             )
         ],
     ),

@@ -20,7 +20,7 @@ import httpx
 
 from slo_service.core.durations import format_duration
 from slo_service.core.extract import Observation
-from slo_service.core.model import SLO, DriftSLI, LatencySLI, PromQLSource, RatioSLI, ThresholdSLI
+from slo_service.core.model import SLO, DriftSLI, ErrorRatioSLI, LatencySLI, PromQLSource, RatioSLI, ThresholdSLI
 from slo_service.core.ports import ScrapeHealth
 from slo_service.core.selector import Selector, parse_selector
 
@@ -181,6 +181,23 @@ def increase_expr(expr: str, window: timedelta) -> str:
     return f"sum(increase(({text})[{w}:]))"
 
 
+def window_expr(query: str, window: timedelta) -> str:
+    """A `$window` query (an error ratio) over `window`."""
+    return query.strip().replace("$window", format_duration(window))
+
+
+def _ratio_observation(slo: SLO, at: datetime, ratio: float, interval: timedelta) -> Observation:
+    """One interval of an error-ratio SLI: its minutes as events, their bad share the ratio (clamped to
+    0..1), so every minute weighs the same whatever the collection or backfill step."""
+    minutes = interval / timedelta(minutes=1)
+    return Observation(slo.key, at, (1.0 - min(max(ratio, 0.0), 1.0)) * minutes, minutes)
+
+
+def _one_series(count: int) -> None:
+    if count > 1:
+        raise PromQLError(f"error ratio query returned {count} series; it must return one (aggregate it)")
+
+
 def _le_matcher(threshold: float) -> str:
     """Match the `le` label however the exporter spelled the boundary ("1", "1.0", "0.25")."""
     spellings = sorted(
@@ -266,6 +283,13 @@ async def _collect_one(client: PromQLClient, slo: SLO, at: datetime, window: tim
         return Observation(slo.key, at, min(max(good, 0.0), total), total)
     if isinstance(sli, DriftSLI):
         raise PromQLError("drift SLIs are fed by their drift monitor, not by PromQL")
+    if isinstance(sli, ErrorRatioSLI):
+        vector = await client.query(window_expr(sli.query, window), at)
+        _one_series(len(vector))
+        # NaN is 0/0: no traffic in the interval, i.e. no data (as in Sloth's rules: no series above a bound)
+        finite = [(labels, v) for labels, v in vector if not math.isnan(v)]
+        ratio = _single(finite, "error ratio query")
+        return None if ratio is None else _ratio_observation(slo, at, ratio, window)
     good_expr, total_expr = latency_exprs(sli, window)
     good_v, total_v = await asyncio.gather(client.query(good_expr, at), client.query(total_expr, at))
     total = _single(total_v, "latency total query")
@@ -383,6 +407,11 @@ async def backfill(
         return out
     if isinstance(sli, DriftSLI):
         raise PromQLError("drift SLIs are fed by their drift monitor, not by PromQL")
+    if isinstance(sli, ErrorRatioSLI):
+        matrix = await client.query_range(window_expr(sli.query, step), first, end, step)
+        _one_series(len(matrix))
+        points = _series_points(matrix)
+        return [_ratio_observation(slo, t, points[t], step) for t in sorted(points)]
     good_expr, total_expr = latency_exprs(sli, step)
     good_m, total_m = await asyncio.gather(
         client.query_range(good_expr, first, end, step), client.query_range(total_expr, first, end, step)

@@ -59,6 +59,7 @@ class SLIKind(StrEnum):
     LATENCY = "latency"
     THRESHOLD = "threshold"
     DRIFT = "drift"
+    ERROR_RATIO = "error_ratio"
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,22 @@ class DriftSLI:
     kind: SLIKind = SLIKind.DRIFT
 
 
-SLI = RatioSLI | LatencySLI | ThresholdSLI | DriftSLI
+@dataclass(frozen=True)
+class ErrorRatioSLI:
+    """An error ratio (0..1) a PromQL query computes over `$window` (Sloth's raw SLI), on a promql source.
+
+    The service reads it over each collection interval and records every interval as one event whose bad
+    share is that interval's ratio, so a window's error ratio is the AVERAGE of its intervals' ratios
+    (every minute weighs the same, as Sloth's period ratio averages its 5-minute ratios). Generated
+    alert rules evaluate the query over each whole window, as Sloth does.
+    """
+
+    source: str
+    query: str  # PromQL with `$window`
+    kind: SLIKind = SLIKind.ERROR_RATIO
+
+
+SLI = RatioSLI | LatencySLI | ThresholdSLI | DriftSLI | ErrorRatioSLI
 
 
 class PeriodKind(StrEnum):

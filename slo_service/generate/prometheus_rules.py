@@ -60,6 +60,7 @@ from slo_service.core.model import (
     BudgetingMethod,
     Config,
     DriftSLI,
+    ErrorRatioSLI,
     LatencySLI,
     PeriodKind,
     PromQLSource,
@@ -171,6 +172,10 @@ def error_ratio_expr(config: Config, slo: SLO, window: str, period: bool = False
             return f"({_counter(sli.bad, window, fn, promql)} / {total})"
         assert sli.good is not None
         return f"(1 - ({_counter(sli.good, window, fn, promql)} / {total}))"
+    if isinstance(sli, ErrorRatioSLI):
+        if period:  # the engine averages its minutes' ratios; Sloth averages its 5-minute ratios, as here
+            return f"avg_over_time({_sel(SLI_ERROR.format(window=_FAST_WINDOW), slo)}[{window}])"
+        return f"({sli.query.strip().replace('$window', window)})"  # over the whole window, as Sloth does
     if isinstance(sli, LatencySLI):
         good = f"sum({fn}({_bucket(sli, _le_matcher(sli.threshold))}[{window}]))"
         total = f"sum({fn}({_bucket(sli, _INF)}[{window}]))"
@@ -187,6 +192,8 @@ def events_expr(config: Config, slo: SLO, window: str) -> str:
         return _counter(sli.total, window, "increase", _uses_promql(config, sli.source))
     if isinstance(sli, LatencySLI):
         return f"sum(increase({_bucket(sli, _INF)}[{window}]))"
+    if isinstance(sli, ErrorRatioSLI):  # the engine's events are the minutes with a ratio
+        return f"count_over_time(({sli.query.strip().replace('$window', '1m')})[{window}:1m])"
     assert isinstance(sli, ThresholdSLI), "drift SLOs are skipped by prometheus_rules()"
     step = _slice_step(slo) if slo.budgeting.method is BudgetingMethod.TIMESLICES else "1m"
     return f"count_over_time(({_threshold_sample(sli)})[{window}:{step}])"

@@ -99,7 +99,7 @@ def sli_out(slo: SLO) -> dict[str, Any]:
             "threshold": sli.threshold,
         }
     if isinstance(sli, ErrorRatioSLI):
-        return {"kind": "error_ratio", "source": sli.source, "query": sli.query}
+        return {"kind": "error_ratio", "source": sli.source, "error": sli.error, "total": sli.total}
     if isinstance(sli, DriftSLI):
         return {
             "kind": "drift",

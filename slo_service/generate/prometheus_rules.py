@@ -9,14 +9,17 @@
   ``slo:time_period:days``, ``slo:current_burn_rate:ratio``, ``slo:period_burn_rate:ratio``,
   ``slo:period_error_budget_remaining:ratio`` and ``sloth_slo_info``.
 * ``slo-service-alerts-<service>-<slo>``: one ``SLOBurnRateHigh`` (or the policy's ``alert_name``, Sloth's
-  ``alerting.name``) per burn-rate tier of the SLO's alert policy (the SAME tiers, factors and ``min_events`` the service's own engine uses, see
-  ``core.alerting.conditions``) and ``SLOErrorBudgetExhausted`` when the policy enables it.
+  ``alerting.name``) per burn-rate tier of the SLO's alert policy (the SAME tiers, factors and
+  ``min_events`` the service's own engine uses, see ``core.alerting.conditions``) and
+  ``SLOErrorBudgetExhausted`` when the policy enables it.
 
 Series carry Sloth's labels (``sloth_id``, ``sloth_service``, ``sloth_slo``, ``sloth_window`` on the SLI
 recordings) so Sloth's Grafana dashboards work, plus ``service``, ``slo`` and the service's and SLO's
 labels. Alert labels follow the engine (``conditions.burn_labels``): service labels < SLO labels < policy
-labels < severity < the tier's own labels < service, slo, burn_tier; every alert rule also carries Sloth's ``sloth_severity`` (``page``
-for a page or critical severity, ``ticket`` otherwise), which Sloth's dashboards select alerts on.
+labels < severity < the tier's own labels < service, slo, burn_tier; every alert rule also carries Sloth's
+``sloth_severity`` (``page`` for a page or critical severity, ``ticket`` otherwise), which Sloth's
+dashboards select alerts on. Error-ratio SLIs (``core.model.ErrorRatioSLI``, from Sloth) are recorded as
+Sloth records them: the ratio over each window, and the average of the 5-minute ratios over the period.
 
 Caveats (also written into the generated file's header):
 
@@ -175,7 +178,7 @@ def error_ratio_expr(config: Config, slo: SLO, window: str, period: bool = False
     if isinstance(sli, ErrorRatioSLI):
         if period:  # the engine averages its minutes' ratios; Sloth averages its 5-minute ratios, as here
             return f"avg_over_time({_sel(SLI_ERROR.format(window=_FAST_WINDOW), slo)}[{window}])"
-        return f"({sli.query.strip().replace('$window', window)})"  # over the whole window, as Sloth does
+        return f"({sli.ratio().replace('$window', window)})"  # over the whole window, as Sloth does
     if isinstance(sli, LatencySLI):
         good = f"sum({fn}({_bucket(sli, _le_matcher(sli.threshold))}[{window}]))"
         total = f"sum({fn}({_bucket(sli, _INF)}[{window}]))"
@@ -192,8 +195,11 @@ def events_expr(config: Config, slo: SLO, window: str) -> str:
         return _counter(sli.total, window, "increase", _uses_promql(config, sli.source))
     if isinstance(sli, LatencySLI):
         return f"sum(increase({_bucket(sli, _INF)}[{window}]))"
-    if isinstance(sli, ErrorRatioSLI):  # the engine's events are the minutes with a ratio
-        return f"count_over_time(({sli.query.strip().replace('$window', '1m')})[{window}:1m])"
+    if isinstance(sli, ErrorRatioSLI):
+        if sli.total is not None:  # the engine sums the total query's values
+            return f"({sli.total.strip().replace('$window', window)})"
+        # a raw ratio's events are the minutes with a ratio
+        return f"count_over_time(({sli.error.strip().replace('$window', '1m')})[{window}:1m])"
     assert isinstance(sli, ThresholdSLI), "drift SLOs are skipped by prometheus_rules()"
     step = _slice_step(slo) if slo.budgeting.method is BudgetingMethod.TIMESLICES else "1m"
     return f"count_over_time(({_threshold_sample(sli)})[{window}:{step}])"

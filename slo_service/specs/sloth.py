@@ -130,7 +130,9 @@ def sloth_document(file: SpecFile) -> bool:
     if "apiVersion" not in data:
         return True
     if data.get("apiVersion") != SLOTH_API_VERSION:
-        file.add(("apiVersion",), f"unsupported Sloth apiVersion {data['apiVersion']!r}; supported: {SLOTH_API_VERSION}")
+        file.add(
+            ("apiVersion",), f"unsupported Sloth apiVersion {data['apiVersion']!r}; supported: {SLOTH_API_VERSION}"
+        )
         return False
     if data.get("kind") == "AlertWindows":
         file.add(
@@ -401,7 +403,7 @@ def _sli(file: SpecFile, path: YPath, shape: _Shape, raw: Any) -> SLI | None:
         if not _known(file, (*path, "raw"), body, {shape.error_ratio_query}):
             return None
         query = _query(file, (*path, "raw", shape.error_ratio_query), body.get(shape.error_ratio_query))
-        return None if query is None else ErrorRatioSLI(source=DEFAULT_SOURCE, query=sloth_query(query, plain=False))
+        return None if query is None else ErrorRatioSLI(source=DEFAULT_SOURCE, error=sloth_query(query, plain=False))
     if not _known(file, (*path, "events"), body, {shape.error_query, shape.total_query}):
         return None
     error = _query(file, (*path, "events", shape.error_query), body.get(shape.error_query))
@@ -411,8 +413,11 @@ def _sli(file: SpecFile, path: YPath, shape: _Shape, raw: Any) -> SLI | None:
     if error.strip() == total.strip():
         file.add((*path, "events"), "the error and total queries are the same (Sloth refuses it too)")
         return None
-    plain = is_plain_rate(error) and is_plain_rate(total)
-    return RatioSLI(source=DEFAULT_SOURCE, total=sloth_query(total, plain), bad=sloth_query(error, plain))
+    if is_plain_rate(error) and is_plain_rate(total):
+        return RatioSLI(source=DEFAULT_SOURCE, total=sloth_query(total), bad=sloth_query(error))
+    return ErrorRatioSLI(
+        source=DEFAULT_SOURCE, error=sloth_query(error, plain=False), total=sloth_query(total, plain=False)
+    )
 
 
 def _alerting(file: SpecFile, path: YPath, shape: _Shape, raw: Any) -> AlertPolicy | None:

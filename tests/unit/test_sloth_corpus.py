@@ -19,7 +19,7 @@ TICKET = {"ticket-fast": ("1d", "2h", 3.0), "ticket-slow": ("3d", "6h", 1.0)}
 
 @dataclass(frozen=True)
 class SLOExpect:
-    sli: str  # "events" (counted: rate -> increase), "as-written" (events kept as written) or "raw"
+    sli: str  # "events" (plain rates, counted), "as-written" (other events: a ratio as written) or "raw"
     alert_name: str | None
     # labels per enabled severity, as Sloth puts them on that alert (alerting.labels + the alert's own)
     severities: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -88,7 +88,9 @@ TABLE: dict[str, Imports | Refused] = {
     "raw-home-wifi.yml": Imports(
         {"office-wifi/average-client-signal": SLOExpect("raw", "OfficeWifiAverageSignalPoor", WIFI_SEV)}
     ),
-    "averaged-total.yml": Imports({"ingest/writes-availability": SLOExpect("as-written", "IngestWritesFailing", {"page": {}})}),
+    "averaged-total.yml": Imports(
+        {"ingest/writes-availability": SLOExpect("as-written", "IngestWritesFailing", {"page": {}})}
+    ),
     "apiserver-latency.yml": Imports(
         {
             "kube-api/requests-latency": SLOExpect(
@@ -203,7 +205,10 @@ def test_corpus_file(tmp_path: Path, name: str) -> None:
         assert policy.alert_name == want.alert_name
         assert not policy.budget_exhausted and policy.no_data_after is None  # Sloth has neither alert
         tiers = {t.name: t for t in policy.effective_tiers(slo.period.nominal_length)}
-        expected_tiers = {**(PAGE if "page" in want.severities else {}), **(TICKET if "ticket" in want.severities else {})}
+        expected_tiers = {
+            **(PAGE if "page" in want.severities else {}),
+            **(TICKET if "ticket" in want.severities else {}),
+        }
         assert {n: (t.long_window_name, t.short_window_name, round(t.factor, 9)) for n, t in tiers.items()} == (
             expected_tiers
         )
@@ -214,15 +219,13 @@ def test_corpus_file(tmp_path: Path, name: str) -> None:
 
 
 def _check_sli(sli: object, kind: str) -> None:
-    if kind == "raw":
+    if kind == "events":  # plain counter rates, counted: every rate( became increase(
+        assert isinstance(sli, RatioSLI) and sli.bad is not None
+        queries = [sli.bad, sli.total]
+        assert all("rate(" not in q.replace("increase(", "") and "increase(" in q for q in queries)
+    else:  # a ratio over the window, the queries as written (the corpus' have no increase( of their own)
         assert isinstance(sli, ErrorRatioSLI)
-        assert "$window" in sli.query and "{{" not in sli.query
-        return
-    assert isinstance(sli, RatioSLI) and sli.bad is not None
-    for query in (sli.bad, sli.total):
-        assert "$window" in query and "{{" not in query
-    both = sli.bad + sli.total
-    if kind == "events":  # counted: every rate( became increase(
-        assert "rate(" not in both.replace("increase(", "") and "increase(" in both
-    else:  # kept as written: the corpus' non-plain queries have no increase( of their own
-        assert "increase(" not in both
+        assert (sli.total is None) == (kind == "raw")
+        queries = [sli.error] + ([sli.total] if sli.total is not None else [])
+        assert all("increase(" not in q for q in queries)
+    assert all("$window" in q and "{{" not in q for q in queries)

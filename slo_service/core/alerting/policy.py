@@ -225,7 +225,9 @@ class AlertPolicy:
         if self.for_ < _ZERO:
             raise ValueError("for must not be negative")
         if self.alert_name is not None and not _ALERT_NAME.fullmatch(self.alert_name):
-            raise ValueError(f"alert_name {self.alert_name!r} is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)")
+            raise ValueError(
+                f"alert_name {self.alert_name!r} is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"
+            )
 
     def effective_tiers(self, period: timedelta, unit: timedelta = MINUTE) -> tuple[EffectiveTier, ...]:
         """Every tier as applied to an SLO with `period` and resolution `unit` (see the module doc)."""

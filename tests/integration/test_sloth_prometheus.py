@@ -28,11 +28,11 @@ import httpx
 import pytest
 import yaml
 
-from slo_service.adapters.promql import PromQLClient, backfill
+from slo_service.adapters.promql import PromQLClient, PromQLCollection, backfill, collect_promql_detailed
 from slo_service.core.counts_matrix import CountsMatrix
 from slo_service.core.evaluation import evaluate
 from slo_service.core.extract import Observation
-from slo_service.core.model import Config, ErrorRatioSLI, PromQLSource, RatioSLI
+from slo_service.core.model import SLO, Config, ErrorRatioSLI, Period, PromQLSource, RatioSLI
 from slo_service.generate import dump_rules, prometheus_rules
 from slo_service.specs import load_config
 from tests.support.process import run_prometheus
@@ -226,3 +226,48 @@ def test_engine_error_ratios_equal_sloths(tmp_path: Path, name: str, prometheus:
                 # are evenly sampled (the same clients for the last hour); over longer windows clients come
                 # and go and the two differ, as docs/configuration.md says
                 assert abs(ours - sloth) <= 1e-9, (sloth_id, window, ours, sloth)
+
+
+def test_live_collection_of_error_ratios(prometheus: tuple[str, float]) -> None:
+    """The adapter's live collection reads an interval as Sloth's ratio over that interval, and refuses a
+    ratio query that returns several series (the engine keeps one ratio per SLO)."""
+    base, end = prometheus
+    source = PromQLSource(name="prometheus", url=base)
+    raw = "1 - avg(avg_over_time(wifi_client_signal_ratio[$window]))"
+    slos = [
+        SLO("s", "raw", 0.95, Period.rolling(timedelta(days=30)), ErrorRatioSLI("prometheus", raw)),
+        SLO(
+            "s",
+            "split",
+            0.99,
+            Period.rolling(timedelta(days=30)),
+            ErrorRatioSLI(
+                "prometheus",
+                "sum(rate(ingest_writes_failed_total[$window]))",
+                "avg_over_time((sum(rate(ingest_writes_total[1m])))[$window:])",
+            ),
+        ),
+        SLO(
+            "s",
+            "many",
+            0.99,
+            Period.rolling(timedelta(days=30)),
+            ErrorRatioSLI("prometheus", "1 - avg_over_time(wifi_client_signal_ratio[$window])"),
+        ),
+    ]
+    at = datetime.fromtimestamp(end, UTC)
+
+    async def collect() -> PromQLCollection:
+        async with PromQLClient(base, timeout=60) as client:
+            return await collect_promql_detailed(client, slos, source, at, timedelta(minutes=5))
+
+    result = asyncio.run(collect())
+    got = {o.key: o for o in result.observations}
+    raw_value = float(_query(base, raw.replace("$window", "5m"), end)[0]["value"][1])
+    assert got["s/raw"].total == 5  # five minutes, each one event
+    assert 1 - got["s/raw"].good / got["s/raw"].total == pytest.approx(raw_value, abs=1e-9)
+    error = float(_query(base, "sum(rate(ingest_writes_failed_total[5m]))", end)[0]["value"][1])
+    total = float(_query(base, "avg_over_time((sum(rate(ingest_writes_total[1m])))[5m:])", end)[0]["value"][1])
+    assert (got["s/split"].total, got["s/split"].total - got["s/split"].good) == pytest.approx((total, error))
+    assert "s/many" not in got
+    assert "error ratio query returned 3 series; it must return one" in result.errors["s/many"]

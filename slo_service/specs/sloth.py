@@ -37,17 +37,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 import promql_parser
 
-from slo_service.core.alerting.policy import AlertPolicy, sloth_tiers
+from slo_service.core.alerting.policy import AlertPolicy
 from slo_service.core.model import SLI, SLO, ErrorRatioSLI, Period, RatioSLI, Service
-from slo_service.specs.checks import check_labels, check_name, objective_from_percent
+from slo_service.specs.checks import check_name, objective_from_percent
 from slo_service.specs.openslo import DEFAULT_SOURCE
 from slo_service.specs.problems import SpecFile, describe
+from slo_service.specs.sloth_parts import (
+    CRD,
+    PROM,
+    Shape,
+    known,
+    labels_of,
+    sloth_plugins,
+    sloth_policy,
+)
 from slo_service.specs.yaml_lines import Path as YPath
 
 __all__ = [
@@ -74,42 +82,6 @@ _PROBE = timedelta(seconds=987654)  # stands for {{.window}} when parsing: no on
 _PROBE_TEXT = "987654s"
 
 
-@dataclass(frozen=True)
-class _Shape:
-    """Field names of one Sloth shape: prometheus/v1 (snake_case) or the CRD (camelCase, under spec)."""
-
-    root: YPath
-    top: frozenset[str]
-    error_query: str
-    total_query: str
-    error_ratio_query: str
-    page_alert: str
-    ticket_alert: str
-    slo_plugins: str
-
-
-_PROM = _Shape(
-    (),
-    frozenset({"version", "service", "labels", "slos", "slo_plugins"}),
-    "error_query",
-    "total_query",
-    "error_ratio_query",
-    "page_alert",
-    "ticket_alert",
-    "slo_plugins",
-)
-_CRD = _Shape(
-    ("spec",),
-    frozenset({"service", "labels", "slos", "sloPlugins"}),
-    "errorQuery",
-    "totalQuery",
-    "errorRatioQuery",
-    "pageAlert",
-    "ticketAlert",
-    "sloPlugins",
-)
-
-
 def is_sloth(data: Mapping[str, Any]) -> bool:
     """A Sloth document: prometheus/v1, or any sloth.slok.dev document (refused unless a service level)."""
     if data.get("version") == SLOTH_VERSION and "apiVersion" not in data:
@@ -117,8 +89,8 @@ def is_sloth(data: Mapping[str, Any]) -> bool:
     return isinstance(data.get("apiVersion"), str) and data["apiVersion"].startswith("sloth.slok.dev/")
 
 
-def _shape(data: Mapping[str, Any]) -> _Shape:
-    return _PROM if "apiVersion" not in data else _CRD
+def _shape(data: Mapping[str, Any]) -> Shape:
+    return PROM if "apiVersion" not in data else CRD
 
 
 def sloth_document(file: SpecFile) -> bool:
@@ -145,7 +117,7 @@ def sloth_document(file: SpecFile) -> bool:
     if data.get("kind") != SLOTH_KIND:
         file.add(("kind",), f"unsupported Sloth kind {describe(data.get('kind'))}; supported: {SLOTH_KIND}")
         return False
-    if not _known(file, (), data, {"apiVersion", "kind", "metadata", "spec", "status"}):
+    if not known(file, (), data, {"apiVersion", "kind", "metadata", "spec", "status"}):
         return False
     if not isinstance(data.get("spec"), dict):
         file.add(("spec",), f"expected a mapping, got {describe(data.get('spec'))}")
@@ -188,44 +160,6 @@ def _plain(expr: Any) -> bool:
     return False
 
 
-def _camel(key: str) -> str:
-    head, *rest = key.split("_")
-    return head + "".join(part.capitalize() for part in rest)
-
-
-def _known(file: SpecFile, path: YPath, data: Mapping[str, Any], allowed: set[str] | frozenset[str]) -> bool:
-    ok = True
-    for key in data:
-        if key not in allowed:
-            # the CRD spells prometheus/v1's fields in camelCase, and Sloth's CRD ignores the snake_case ones
-            hint = f" (the Sloth CRD spells it {_camel(str(key))})" if _camel(str(key)) in allowed else ""
-            file.add(
-                (*path, str(key)), f"field {key!r} is not supported{hint}; supported: {', '.join(sorted(allowed))}"
-            )
-            ok = False
-    return ok
-
-
-def _labels(file: SpecFile, path: YPath, raw: Any) -> dict[str, str] | None:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict) or not all(isinstance(v, (str, int, float)) for v in raw.values()):
-        file.add(path, f"expected a mapping of label names to strings, got {describe(raw)}")
-        return None
-    # as Sloth reads YAML: `generated: true` is the label value "true"
-    labels = {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in raw.items()}
-    return labels if check_labels(file, path, labels) else None
-
-
-def _annotations(file: SpecFile, path: YPath, raw: Any) -> dict[str, str] | None:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        file.add(path, f"expected a mapping, got {describe(raw)}")
-        return None
-    return {str(k): str(v) for k, v in raw.items()}
-
-
 def _root(data: Mapping[str, Any]) -> Mapping[str, Any]:
     spec = data.get("spec") if "apiVersion" in data else data
     return spec if isinstance(spec, dict) else {}
@@ -234,55 +168,13 @@ def _root(data: Mapping[str, Any]) -> Mapping[str, Any]:
 def sloth_service(file: SpecFile, data: Mapping[str, Any]) -> Service | None:
     shape = _shape(data)
     root = _root(data)
-    if not _known(file, shape.root, root, shape.top):
+    if not known(file, shape.root, root, shape.top):
         return None
     name = root.get("service")
     if not isinstance(name, str):
         file.add((*shape.root, "service"), f"expected a service name, got {describe(name)}")
         return None
     return Service(name=name) if check_name(file, (*shape.root, "service"), name) else None
-
-
-# Sloth's default chain: what this reader reproduces (sli_rules, metadata_rules, alert_rules) and plugins
-# that leave the rules as they are (validation, logging).
-_CORE_RULES = ("sloth.dev/core/sli_rules/v1", "sloth.dev/core/metadata_rules/v1", "sloth.dev/core/alert_rules/v1")
-_NO_EFFECT = frozenset({"sloth.dev/core/validate/v1", "sloth.dev/core/debug/v1", "sloth.dev/core/noop/v1"})
-_WHY = {
-    "sloth.dev/contrib/validate_victoria_metrics/v1": "its SLIs are MetricsQL (VictoriaMetrics), and slo-service "
-    "reads and checks PromQL",
-}
-
-
-def _plugins(file: SpecFile, path: YPath, raw: Any) -> bool:
-    """SLO plugins: Sloth's core ones and those without effect on the rules are accepted; any other is Sloth
-    code changing the rules (or the query dialect), refused by id."""
-    if raw is None:
-        return True
-    chain = raw.get("chain") if isinstance(raw, dict) else None
-    if not isinstance(raw, dict) or not isinstance(chain, list):
-        file.add(path, f"expected a mapping with a chain of plugins, got {describe(raw)}")
-        return False
-    ids = [str(p.get("id")) if isinstance(p, dict) else describe(p) for p in chain]
-    ok = True
-    for i, plugin in enumerate(ids):
-        if plugin in _CORE_RULES or plugin in _NO_EFFECT:
-            continue
-        why = _WHY.get(plugin, "it changes the rules Sloth generates")
-        file.add(
-            (*path, "chain", i, "id"),
-            f"SLO plugin {plugin!r} is Sloth code and cannot run here: {why}; remove it to import the SLOs as "
-            "Sloth's core plugins define them",
-        )
-        ok = False
-    missing = [p for p in _CORE_RULES if p not in ids]
-    if ok and raw.get("overridePrevious") is True and missing:
-        file.add(
-            (*path, "overridePrevious"),
-            f"overridePrevious without {', '.join(missing)} drops rules Sloth generates by default; "
-            "slo-service generates them all",
-        )
-        ok = False
-    return ok
 
 
 def sloth_slos(
@@ -293,8 +185,8 @@ def sloth_slos(
     root = _root(data)
     at = shape.root
     service = root.get("service")
-    common = _labels(file, (*at, "labels"), root.get("labels"))
-    plugins_ok = _plugins(file, (*at, shape.slo_plugins), root.get(shape.slo_plugins))
+    common = labels_of(file, (*at, "labels"), root.get("labels"))
+    plugins_ok = sloth_plugins(file, (*at, shape.slo_plugins), root.get(shape.slo_plugins))
     slos = root.get("slos")
     if not isinstance(slos, list) or not slos:
         file.add((*at, "slos"), f"expected a non-empty list of SLOs, got {describe(slos)}")
@@ -306,7 +198,7 @@ def sloth_slos(
         got = source_kinds.get(DEFAULT_SOURCE, "missing")
         state = "is not defined" if got == "missing" else f"is a {got} source"
         file.add(
-            ("apiVersion",) if shape is _CRD else ("version",),
+            ("apiVersion",) if shape is CRD else ("version",),
             f"Sloth SLOs read the promql source named {DEFAULT_SOURCE!r}, which {state}; define "
             f"{{name: {DEFAULT_SOURCE}, type: promql, url: ...}} in a slo-service file or an OpenSLO DataSource",
         )
@@ -322,10 +214,10 @@ def sloth_slos(
 
 
 def _slo(
-    file: SpecFile, path: YPath, shape: _Shape, service: str, common: dict[str, str], raw: dict[str, Any]
+    file: SpecFile, path: YPath, shape: Shape, service: str, common: dict[str, str], raw: dict[str, Any]
 ) -> tuple[SLO, AlertPolicy] | None:
     allowed = {"name", "objective", "description", "labels", "sli", "alerting", "plugins"}
-    if not _known(file, path, raw, allowed):
+    if not known(file, path, raw, allowed):
         return None
     name = raw.get("name")
     if not isinstance(name, str) or not check_name(file, (*path, "name"), name):
@@ -337,10 +229,10 @@ def _slo(
         file.add((*path, "objective"), f"expected a percentage such as 99.9, got {describe(value)}")
         return None
     objective = objective_from_percent(file, (*path, "objective"), float(value))
-    labels = _labels(file, (*path, "labels"), raw.get("labels"))
-    plugins_ok = _plugins(file, (*path, "plugins"), raw.get("plugins"))
+    labels = labels_of(file, (*path, "labels"), raw.get("labels"))
+    plugins_ok = sloth_plugins(file, (*path, "plugins"), raw.get("plugins"))
     sli = _sli(file, (*path, "sli"), shape, raw.get("sli"))
-    policy = _alerting(file, (*path, "alerting"), shape, raw.get("alerting"))
+    policy = sloth_policy(file, (*path, "alerting"), shape, raw.get("alerting"))
     if objective is None or labels is None or sli is None or policy is None or not plugins_ok:
         return None
     slo = SLO(
@@ -375,11 +267,11 @@ def _query(file: SpecFile, path: YPath, text: Any) -> str | None:
     return text
 
 
-def _sli(file: SpecFile, path: YPath, shape: _Shape, raw: Any) -> SLI | None:
+def _sli(file: SpecFile, path: YPath, shape: Shape, raw: Any) -> SLI | None:
     if not isinstance(raw, dict):
         file.add(path, f"expected a mapping with events, raw or plugin, got {describe(raw)}")
         return None
-    if not _known(file, path, raw, {"events", "raw", "plugin"}):
+    if not known(file, path, raw, {"events", "raw", "plugin"}):
         return None
     given = [k for k in ("events", "raw", "plugin") if raw.get(k) is not None]
     if len(given) != 1:
@@ -400,11 +292,11 @@ def _sli(file: SpecFile, path: YPath, shape: _Shape, raw: Any) -> SLI | None:
         )
         return None
     if kind == "raw":
-        if not _known(file, (*path, "raw"), body, {shape.error_ratio_query}):
+        if not known(file, (*path, "raw"), body, {shape.error_ratio_query}):
             return None
         query = _query(file, (*path, "raw", shape.error_ratio_query), body.get(shape.error_ratio_query))
         return None if query is None else ErrorRatioSLI(source=DEFAULT_SOURCE, error=sloth_query(query, plain=False))
-    if not _known(file, (*path, "events"), body, {shape.error_query, shape.total_query}):
+    if not known(file, (*path, "events"), body, {shape.error_query, shape.total_query}):
         return None
     error = _query(file, (*path, "events", shape.error_query), body.get(shape.error_query))
     total = _query(file, (*path, "events", shape.total_query), body.get(shape.total_query))
@@ -418,68 +310,3 @@ def _sli(file: SpecFile, path: YPath, shape: _Shape, raw: Any) -> SLI | None:
     return ErrorRatioSLI(
         source=DEFAULT_SOURCE, error=sloth_query(error, plain=False), total=sloth_query(total, plain=False)
     )
-
-
-def _alerting(file: SpecFile, path: YPath, shape: _Shape, raw: Any) -> AlertPolicy | None:
-    """The SLO's alert policy as Sloth generates its alerts; None after reporting a problem."""
-    raw = {} if raw is None else raw
-    if not isinstance(raw, dict):
-        file.add(path, f"expected a mapping, got {describe(raw)}")
-        return None
-    if not _known(file, path, raw, {"name", "labels", "annotations", shape.page_alert, shape.ticket_alert}):
-        return None
-    labels = _labels(file, (*path, "labels"), raw.get("labels"))
-    annotations = _annotations(file, (*path, "annotations"), raw.get("annotations"))
-    per: dict[str, tuple[dict[str, str], dict[str, str]]] = {}
-    disabled: set[str] = set()
-    ok = labels is not None and annotations is not None
-    for key, severity in ((shape.page_alert, "page"), (shape.ticket_alert, "ticket")):
-        alert = {} if raw.get(key) is None else raw[key]
-        if not isinstance(alert, dict):
-            file.add((*path, key), f"expected a mapping, got {describe(alert)}")
-            ok = False
-            continue
-        if not _known(file, (*path, key), alert, {"disable", "labels", "annotations"}):
-            ok = False
-            continue
-        if not isinstance(alert.get("disable", False), bool):
-            file.add((*path, key, "disable"), f"expected true or false, got {describe(alert['disable'])}")
-            ok = False
-        if alert.get("disable") is True:
-            disabled.add(severity)
-        own_labels = _labels(file, (*path, key, "labels"), alert.get("labels"))
-        own_annotations = _annotations(file, (*path, key, "annotations"), alert.get("annotations"))
-        if own_labels is None or own_annotations is None:
-            ok = False
-            continue
-        per[severity] = (own_labels, own_annotations)
-    name = raw.get("name")
-    if name is not None and not isinstance(name, str):
-        file.add((*path, "name"), f"expected an alert name, got {describe(name)}")
-        ok = False
-    elif not name and disabled != {"page", "ticket"}:
-        file.add(
-            (*path, "name") if "name" in raw else path,
-            "alerting.name is required unless page and ticket alerts are both disabled (Sloth requires it too)",
-        )
-        ok = False
-    if not ok:
-        return None
-    assert labels is not None and annotations is not None
-    tiers = tuple(
-        replace(t, labels=per[t.severity][0], annotations=per[t.severity][1])
-        for t in sloth_tiers()
-        if t.severity not in disabled
-    )
-    try:
-        return AlertPolicy(
-            tiers=tiers,
-            alert_name=name or None,
-            labels=labels,
-            annotations=annotations,
-            no_data_after=None,  # Sloth generates no no-data alert
-            budget_exhausted=False,  # nor a budget-exhausted one
-        )
-    except ValueError as exc:  # an alert name that is not a metric name
-        file.add((*path, "name"), str(exc))
-        return None

@@ -24,7 +24,16 @@ from slo_service.core.model import (
 from slo_service.core.selector import Matcher, Selector, parse_selector
 from slo_service.specs.openslo import CALENDAR_START, OPENSLO_API_VERSION, OPS
 
-__all__ = ["dump_openslo", "export_openslo"]
+__all__ = ["dump_openslo", "export_openslo", "not_exported"]
+
+
+def not_exported(config: Config) -> list[str]:
+    """"KEY: why" for every SLO export_openslo leaves out (drift and error-ratio SLIs)."""
+    return [
+        f"{slo.key}: {slo.sli.kind} SLIs have no OpenSLO form slo-service reads back; the SLO runs as defined"
+        for slo in config.slos
+        if isinstance(slo.sli, DriftSLI | ErrorRatioSLI)
+    ]
 
 
 def export_openslo(config: Config) -> list[dict[str, Any]]:

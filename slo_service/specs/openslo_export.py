@@ -28,7 +28,7 @@ __all__ = ["dump_openslo", "export_openslo", "not_exported"]
 
 
 def not_exported(config: Config) -> list[str]:
-    """"KEY: why" for every SLO export_openslo leaves out (drift and error-ratio SLIs)."""
+    """ "KEY: why" for every SLO export_openslo leaves out (drift and error-ratio SLIs)."""
     return [
         f"{slo.key}: {slo.sli.kind} SLIs have no OpenSLO form slo-service reads back; the SLO runs as defined"
         for slo in config.slos

@@ -12,7 +12,22 @@ from slo_service.specs.checks import check_labels
 from slo_service.specs.problems import SpecFile, describe
 from slo_service.specs.yaml_lines import Path as YPath
 
-__all__ = ["CRD", "PROM", "Shape", "annotations_of", "known", "labels_of", "sloth_plugins", "sloth_policy"]
+__all__ = [
+    "CRD",
+    "PROM",
+    "SLOTH_SUMMARY",
+    "SLOTH_TITLE",
+    "Shape",
+    "annotations_of",
+    "known",
+    "labels_of",
+    "sloth_plugins",
+    "sloth_policy",
+]
+
+# Sloth's default annotations of its alerts, in the service's {placeholder} templates
+SLOTH_TITLE = "({severity}) {{service}} {{slo}} SLO error budget burn rate is too fast."
+SLOTH_SUMMARY = "{service} {slo} SLO error budget burn rate is over expected."
 
 
 @dataclass(frozen=True)
@@ -177,8 +192,14 @@ def sloth_policy(file: SpecFile, path: YPath, shape: Shape, raw: Any) -> AlertPo
     if not ok:
         return None
     assert labels is not None and annotations is not None
+
+    def tier_annotations(severity: str) -> dict[str, str]:
+        # Sloth's default title names the severity; the SLO's and the alert's annotations win over it
+        title = {} if "title" in annotations else {"title": SLOTH_TITLE.format(severity=severity)}
+        return {**title, **per[severity][1]}
+
     tiers = tuple(
-        replace(t, labels=per[t.severity][0], annotations=per[t.severity][1])
+        replace(t, labels=per[t.severity][0], annotations=tier_annotations(t.severity))
         for t in sloth_tiers()
         if t.severity not in disabled
     )
@@ -187,7 +208,7 @@ def sloth_policy(file: SpecFile, path: YPath, shape: Shape, raw: Any) -> AlertPo
             tiers=tiers,
             alert_name=name or None,
             labels=labels,
-            annotations=annotations,
+            annotations={"summary": SLOTH_SUMMARY, **annotations},
             no_data_after=None,  # Sloth generates no no-data alert
             budget_exhausted=False,  # nor a budget-exhausted one
         )

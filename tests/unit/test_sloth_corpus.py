@@ -114,7 +114,10 @@ TABLE: dict[str, Imports | Refused] = {
                     "page": {"category": "availability", "severity": "pager", "routing_key": "payments"},
                     "ticket": {"category": "availability", "severity": "chat"},
                 },
-                annotations={"page": {"summary": "Checkout returns too many errors"}},
+                annotations={
+                    "page": {"summary": "Checkout returns too many errors"},
+                    "ticket": {"summary": "Checkout returns too many errors"},
+                },
                 labels={"owner": "payments"},
             )
         }
@@ -214,8 +217,13 @@ def test_corpus_file(tmp_path: Path, name: str) -> None:
         )
         for tier in tiers.values():
             assert {**policy.labels, **tier.labels} == want.severities[tier.severity]
-            if tier.severity in want.annotations:
-                assert {**policy.annotations, **tier.annotations} == want.annotations[tier.severity]
+            # Sloth's default title and summary, under the SLO's and the alert's own annotations
+            sloth = {
+                "title": f"({tier.severity}) {{service}} {{slo}} SLO error budget burn rate is too fast.",
+                "summary": "{service} {slo} SLO error budget burn rate is over expected.",
+            }
+            given = want.annotations.get(tier.severity, {})
+            assert {**policy.annotations, **tier.annotations} == {**sloth, **given}
 
 
 def _check_sli(sli: object, kind: str) -> None:

@@ -4,7 +4,8 @@ The expectation is read straight from each spec by Sloth's rules (its alert_rule
 metadata_rules plugins, with its default 30d windows), independently of the reader under test:
 
 * one alert per enabled severity, named ``alerting.name``, labelled ``alerting.labels`` + the severity's
-  own labels + ``sloth_severity``, firing when both windows of a tier burn above factor x budget:
+  own labels + ``sloth_severity``, annotated with Sloth's title and summary under ``alerting.annotations``
+  and the severity's own, firing when both windows of a tier burn above factor x budget:
   page 14.4x over 1h and 5m or 6x over 6h and 30m; ticket 3x over 1d and 2h or 1x over 3d and 6h;
 * ``slo:sli_error:ratio_rate<W>`` for 5m, 30m, 1h, 2h, 6h, 1d, 3d and the 30d period, labelled with the
   spec's and the SLO's labels, sloth_id, sloth_service, sloth_slo and sloth_window;
@@ -61,7 +62,13 @@ def sloth_expectations(path: Path) -> dict[str, dict[str, Any]]:
                 if alert.get("disable"):
                     continue
                 labels = {**(alerting.get("labels") or {}), **(alert.get("labels") or {}), "sloth_severity": severity}
-                alerts[severity] = {"name": alerting["name"], "labels": labels}
+                annotations = {
+                    "title": f"({severity}) {root['service']} {slo['name']} SLO error budget burn rate is too fast.",
+                    "summary": f"{root['service']} {slo['name']} SLO error budget burn rate is over expected.",
+                    **(alerting.get("annotations") or {}),
+                    **(alert.get("annotations") or {}),
+                }
+                alerts[severity] = {"name": alerting["name"], "labels": labels, "annotations": annotations}
             out[f"{root['service']}-{slo['name']}"] = {
                 "service": root["service"],
                 "slo": slo["name"],
@@ -91,8 +98,9 @@ def test_alert_rules_are_sloths(tmp_path: Path, name: str) -> None:
         got: dict[str, dict[str, Any]] = {}
         for rule in rules:
             severity = rule["labels"]["sloth_severity"]
-            entry = got.setdefault(severity, {"names": set(), "labels": [], "tiers": set()})
+            entry = got.setdefault(severity, {"names": set(), "labels": [], "tiers": set(), "annotations": []})
             entry["names"].add(rule["alert"])
+            entry["annotations"].append(rule["annotations"])
             entry["labels"].append(rule["labels"])
             windows = _BURN.findall(rule["expr"])
             assert len(windows) == 2, rule["expr"]
@@ -104,6 +112,10 @@ def test_alert_rules_are_sloths(tmp_path: Path, name: str) -> None:
         for severity, alert in want["alerts"].items():
             assert got[severity]["names"] == {alert["name"]}
             assert got[severity]["tiers"] == SLOTH_TIERS[severity]
+            for rendered in got[severity]["annotations"]:
+                # Sloth's (its {{$labels.sloth_service}} ... rendered), plus our description
+                assert {k: rendered.get(k) for k in alert["annotations"]} == alert["annotations"]
+                assert set(rendered) - set(alert["annotations"]) <= {"description"}
             for labels in got[severity]["labels"]:
                 # Sloth's labels, equal; ours add service, slo and burn_tier, the SLO's labels that a Sloth
                 # alert gets from its recording series at evaluation time, and severity (page or ticket,

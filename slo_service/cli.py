@@ -558,20 +558,26 @@ def generate_dashboards(
 @app.command("export")
 def export_command(config: ConfigOpt = None, out: OutOpt = None) -> None:
     """Write the config's SLOs as OpenSLO v1 documents."""
-    from slo_service.specs.openslo_export import dump_openslo, export_openslo
+    from slo_service.specs.openslo_export import dump_openslo, export_openslo, not_exported
 
-    _write(dump_openslo(export_openslo(_load_or_exit(config))), out)
+    loaded = _load_or_exit(config)
+    _write(dump_openslo(export_openslo(loaded)), out)
+    for line in not_exported(loaded):
+        err_console.print(f"not exported: {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("import")
 def import_command(
-    files: Annotated[list[Path], typer.Argument(help="OpenSLO v1 or Sloth prometheus/v1 files")],
+    files: Annotated[list[Path], typer.Argument(help="OpenSLO v1 or Sloth (prometheus/v1, CRD) files")],
     out: OutOpt = None,
 ) -> None:
     """Check OpenSLO / Sloth files and print them as the OpenSLO the service will run (refusals named)."""
-    from slo_service.specs.openslo_export import dump_openslo, export_openslo
+    from slo_service.specs.openslo_export import dump_openslo, export_openslo, not_exported
 
-    _write(dump_openslo(export_openslo(_load_or_exit([str(f) for f in files]))), out)
+    loaded = _load_or_exit([str(f) for f in files])
+    _write(dump_openslo(export_openslo(loaded)), out)
+    for line in not_exported(loaded):
+        err_console.print(f"not printed: {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

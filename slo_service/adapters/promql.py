@@ -20,7 +20,7 @@ import httpx
 
 from slo_service.core.durations import format_duration
 from slo_service.core.extract import Observation
-from slo_service.core.model import SLO, DriftSLI, LatencySLI, PromQLSource, RatioSLI, ThresholdSLI
+from slo_service.core.model import SLO, DriftSLI, ErrorRatioSLI, LatencySLI, PromQLSource, RatioSLI, ThresholdSLI
 from slo_service.core.ports import ScrapeHealth
 from slo_service.core.selector import Selector, parse_selector
 
@@ -181,6 +181,48 @@ def increase_expr(expr: str, window: timedelta) -> str:
     return f"sum(increase(({text})[{w}:]))"
 
 
+def window_expr(query: str, window: timedelta) -> str:
+    """A `$window` query (an error ratio) over `window`."""
+    return query.strip().replace("$window", format_duration(window))
+
+
+def _raw_observation(slo: SLO, at: datetime, ratio: float, interval: timedelta) -> Observation:
+    """One interval of a raw error ratio: its minutes as events, their bad share the ratio (clamped to
+    0..1), so every minute weighs the same whatever the collection or backfill step."""
+    minutes = interval / timedelta(minutes=1)
+    return Observation(slo.key, at, (1.0 - min(max(ratio, 0.0), 1.0)) * minutes, minutes)
+
+
+def _split_observation(slo: SLO, at: datetime, error: float, total: float) -> Observation:
+    """One interval of an error/total ratio: the two values as bad and total (bad clamped to 0..total)."""
+    return Observation(slo.key, at, total - min(max(error, 0.0), total), total)
+
+
+def _one_series(count: int, what: str) -> None:
+    if count > 1:
+        raise PromQLError(f"{what} returned {count} series; it must return one (aggregate it)")
+
+
+async def _error_ratio(
+    client: PromQLClient, slo: SLO, sli: ErrorRatioSLI, at: datetime, window: timedelta
+) -> Observation | None:
+    if sli.total is None:
+        vector = await client.query(window_expr(sli.error, window), at)
+        _one_series(len(vector), "error ratio query")
+        # NaN is 0/0: no traffic in the interval, i.e. no data (as in Sloth's rules, where no bound is crossed)
+        ratio = _single([(labels, v) for labels, v in vector if not math.isnan(v)], "error ratio query")
+        return None if ratio is None else _raw_observation(slo, at, ratio, window)
+    total_v, error_v = await asyncio.gather(
+        client.query(window_expr(sli.total, window), at), client.query(window_expr(sli.error, window), at)
+    )
+    _one_series(len(total_v), "total query")
+    _one_series(len(error_v), "error query")
+    total = _single(total_v, "total query")
+    if total is None:
+        return None
+    return _split_observation(slo, at, _single(error_v, "error query") or 0.0, total)
+
+
 def _le_matcher(threshold: float) -> str:
     """Match the `le` label however the exporter spelled the boundary ("1", "1.0", "0.25")."""
     spellings = sorted(
@@ -266,6 +308,8 @@ async def _collect_one(client: PromQLClient, slo: SLO, at: datetime, window: tim
         return Observation(slo.key, at, min(max(good, 0.0), total), total)
     if isinstance(sli, DriftSLI):
         raise PromQLError("drift SLIs are fed by their drift monitor, not by PromQL")
+    if isinstance(sli, ErrorRatioSLI):
+        return await _error_ratio(client, slo, sli, at, window)
     good_expr, total_expr = latency_exprs(sli, window)
     good_v, total_v = await asyncio.gather(client.query(good_expr, at), client.query(total_expr, at))
     total = _single(total_v, "latency total query")
@@ -383,6 +427,20 @@ async def backfill(
         return out
     if isinstance(sli, DriftSLI):
         raise PromQLError("drift SLIs are fed by their drift monitor, not by PromQL")
+    if isinstance(sli, ErrorRatioSLI):
+        if sli.total is None:
+            matrix = await client.query_range(window_expr(sli.error, step), first, end, step)
+            _one_series(len(matrix), "error ratio query")
+            points = _series_points(matrix)
+            return [_raw_observation(slo, t, points[t], step) for t in sorted(points)]
+        total_m, error_m = await asyncio.gather(
+            client.query_range(window_expr(sli.total, step), first, end, step),
+            client.query_range(window_expr(sli.error, step), first, end, step),
+        )
+        _one_series(len(total_m), "total query")
+        _one_series(len(error_m), "error query")
+        totals, errors = _series_points(total_m), _series_points(error_m)
+        return [_split_observation(slo, t, errors.get(t, 0.0), totals[t]) for t in sorted(totals)]
     good_expr, total_expr = latency_exprs(sli, step)
     good_m, total_m = await asyncio.gather(
         client.query_range(good_expr, first, end, step), client.query_range(total_expr, first, end, step)

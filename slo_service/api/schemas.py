@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from slo_service.core.durations import format_duration
-from slo_service.core.model import SLO, Config, DriftSLI, LatencySLI, PeriodKind, RatioSLI, ThresholdSLI
+from slo_service.core.model import SLO, Config, DriftSLI, ErrorRatioSLI, LatencySLI, PeriodKind, RatioSLI, ThresholdSLI
 from slo_service.core.slo_math import SLOStatus, WindowStatus
 
 
@@ -98,6 +98,8 @@ def sli_out(slo: SLO) -> dict[str, Any]:
             "matchers": sli.matchers,
             "threshold": sli.threshold,
         }
+    if isinstance(sli, ErrorRatioSLI):
+        return {"kind": "error_ratio", "source": sli.source, "error": sli.error, "total": sli.total}
     if isinstance(sli, DriftSLI):
         return {
             "kind": "drift",

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from slo_service.core.model import SLO, Aggregation, DriftSLI, LatencySLI, RatioSLI, ThresholdSLI
+from slo_service.core.model import SLO, Aggregation, DriftSLI, ErrorRatioSLI, LatencySLI, RatioSLI, ThresholdSLI
 from slo_service.core.samples import Sample, SeriesId
 from slo_service.core.selector import Selector, parse_selector
 
@@ -129,6 +129,8 @@ def _plan(slo: SLO) -> _Plan:
             return _Plan(slo, tuple(roles))
         if isinstance(sli, DriftSLI):
             return _Plan(slo, error="drift SLIs are fed by their drift monitor, not by samples")
+        if isinstance(sli, ErrorRatioSLI):
+            return _Plan(slo, error="error-ratio SLIs are PromQL queries: they need a promql source")
         if isinstance(sli, LatencySLI):
             base = parse_selector(sli.matchers) if sli.matchers.strip() else Selector(None)
             bucket = base.with_metric(f"{sli.histogram}_bucket")

@@ -59,6 +59,7 @@ class SLIKind(StrEnum):
     LATENCY = "latency"
     THRESHOLD = "threshold"
     DRIFT = "drift"
+    ERROR_RATIO = "error_ratio"
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,35 @@ class DriftSLI:
     kind: SLIKind = SLIKind.DRIFT
 
 
-SLI = RatioSLI | LatencySLI | ThresholdSLI | DriftSLI
+@dataclass(frozen=True)
+class ErrorRatioSLI:
+    """An error ratio PromQL computes over `$window`, on a promql source, as Sloth defines its SLIs.
+
+    * `total` None: `error` IS the error ratio (0..1; Sloth's raw SLI). The service reads it over each
+      collection interval and counts the interval's minutes as events, their bad share that ratio, so a
+      window's ratio is the AVERAGE of its minutes' ratios.
+    * `total` set: the ratio is `(error) / (total)` (Sloth's events SLI when its queries are not plain
+      counter rates). The service reads both over each interval and a window's ratio is the sum of the
+      error values over the sum of the total values: Sloth's ratio over the window when both queries add up
+      over time (increase, sum_over_time, count_over_time) or both are averages (rate, avg_over_time).
+
+    Generated rules evaluate the ratio over each whole alert window and average the 5-minute ratios over
+    the period, as Sloth does (a subquery over a whole period is too heavy for Prometheus).
+    """
+
+    source: str
+    error: str  # PromQL with `$window`
+    total: str | None = None  # PromQL with `$window`
+    kind: SLIKind = SLIKind.ERROR_RATIO
+
+    def ratio(self) -> str:
+        """The ratio over `$window`, as Sloth's rules write it."""
+        if self.total is None:
+            return f"({self.error.strip()})"
+        return f"({self.error.strip()})\n/\n({self.total.strip()})"
+
+
+SLI = RatioSLI | LatencySLI | ThresholdSLI | DriftSLI | ErrorRatioSLI
 
 
 class PeriodKind(StrEnum):

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from slo_service.core import conventions as c
-from slo_service.core.alerting.conditions import BURN_RATE_HIGH
+from slo_service.core.alerting.conditions import BURN_TIER_LABEL
 from slo_service.core.alerting.policy import default_tiers
 from slo_service.core.durations import format_duration
 from slo_service.core.windows import ALERT_WINDOWS, PERIOD_WINDOW
@@ -371,7 +371,8 @@ def _detail() -> Json:
     annotations = [
         g.prometheus_annotation(
             "Burn-rate alerts",
-            f'{PROMETHEUS_ALERTS_METRIC}{{alertname="{BURN_RATE_HIGH}",alertstate="firing",{SLO_MATCH}}}',
+            # every burn alert has a burn_tier label, whatever its name (SLOBurnRateHigh, or Sloth's alerting.name)
+            f'{PROMETHEUS_ALERTS_METRIC}{{{BURN_TIER_LABEL}!="",alertstate="firing",{SLO_MATCH}}}',
             color="red",
             title="{{alertname}} {{severity}} ({{slo}})",
             tags=("severity", "slo", "burn_tier"),

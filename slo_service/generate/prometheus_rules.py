@@ -8,15 +8,18 @@
 * ``slo-service-meta-recordings-<service>-<slo>``: ``slo:objective:ratio``, ``slo:error_budget:ratio``,
   ``slo:time_period:days``, ``slo:current_burn_rate:ratio``, ``slo:period_burn_rate:ratio``,
   ``slo:period_error_budget_remaining:ratio`` and ``sloth_slo_info``.
-* ``slo-service-alerts-<service>-<slo>``: one ``SLOBurnRateHigh`` per burn-rate tier of the SLO's alert
-  policy (the SAME tiers, factors and ``min_events`` the service's own engine uses, see
-  ``core.alerting.conditions``) and ``SLOErrorBudgetExhausted`` when the policy enables it.
+* ``slo-service-alerts-<service>-<slo>``: one ``SLOBurnRateHigh`` (or the policy's ``alert_name``, Sloth's
+  ``alerting.name``) per burn-rate tier of the SLO's alert policy (the SAME tiers, factors and
+  ``min_events`` the service's own engine uses, see ``core.alerting.conditions``) and
+  ``SLOErrorBudgetExhausted`` when the policy enables it.
 
 Series carry Sloth's labels (``sloth_id``, ``sloth_service``, ``sloth_slo``, ``sloth_window`` on the SLI
 recordings) so Sloth's Grafana dashboards work, plus ``service``, ``slo`` and the service's and SLO's
-labels. Alert labels follow the engine: service labels < SLO labels < policy labels < alertname,
-service, slo, severity, burn_tier; every alert rule also carries Sloth's ``sloth_severity`` (``page``
-for a page or critical severity, ``ticket`` otherwise), which Sloth's dashboards select alerts on.
+labels. Alert labels follow the engine (``conditions.burn_labels``): service labels < SLO labels < policy
+labels < severity < the tier's own labels < service, slo, burn_tier; every alert rule also carries Sloth's
+``sloth_severity`` (``page`` for a page or critical severity, ``ticket`` otherwise), which Sloth's
+dashboards select alerts on. Error-ratio SLIs (``core.model.ErrorRatioSLI``, from Sloth) are recorded as
+Sloth records them: the ratio over each window, and the average of the 5-minute ratios over the period.
 
 Caveats (also written into the generated file's header):
 
@@ -43,12 +46,12 @@ import yaml
 from slo_service.core.alerting.conditions import (
     BUDGET_EXHAUSTED,
     BURN_DESCRIPTION,
-    BURN_RATE_HIGH,
     BURN_SUMMARY,
     BURN_TIER_LABEL,
     EXHAUSTED_DESCRIPTION,
     EXHAUSTED_SUMMARY,
     SHORT_WINDOW_DATA,
+    burn_labels,
     effective_tiers,
     render_annotations,
     slo_unit,
@@ -60,6 +63,7 @@ from slo_service.core.model import (
     BudgetingMethod,
     Config,
     DriftSLI,
+    ErrorRatioSLI,
     LatencySLI,
     PeriodKind,
     PromQLSource,
@@ -171,6 +175,10 @@ def error_ratio_expr(config: Config, slo: SLO, window: str, period: bool = False
             return f"({_counter(sli.bad, window, fn, promql)} / {total})"
         assert sli.good is not None
         return f"(1 - ({_counter(sli.good, window, fn, promql)} / {total}))"
+    if isinstance(sli, ErrorRatioSLI):
+        if period:  # the engine averages its minutes' ratios; Sloth averages its 5-minute ratios, as here
+            return f"avg_over_time({_sel(SLI_ERROR.format(window=_FAST_WINDOW), slo)}[{window}])"
+        return f"({sli.ratio().replace('$window', window)})"  # over the whole window, as Sloth does
     if isinstance(sli, LatencySLI):
         good = f"sum({fn}({_bucket(sli, _le_matcher(sli.threshold))}[{window}]))"
         total = f"sum({fn}({_bucket(sli, _INF)}[{window}]))"
@@ -187,6 +195,11 @@ def events_expr(config: Config, slo: SLO, window: str) -> str:
         return _counter(sli.total, window, "increase", _uses_promql(config, sli.source))
     if isinstance(sli, LatencySLI):
         return f"sum(increase({_bucket(sli, _INF)}[{window}]))"
+    if isinstance(sli, ErrorRatioSLI):
+        if sli.total is not None:  # the engine sums the total query's values
+            return f"({sli.total.strip().replace('$window', window)})"
+        # a raw ratio's events are the minutes with a ratio
+        return f"count_over_time(({sli.error.strip().replace('$window', '1m')})[{window}:1m])"
     assert isinstance(sli, ThresholdSLI), "drift SLOs are skipped by prometheus_rules()"
     step = _slice_step(slo) if slo.budgeting.method is BudgetingMethod.TIMESLICES else "1m"
     return f"count_over_time(({_threshold_sample(sli)})[{window}:{step}])"
@@ -350,15 +363,14 @@ def _tier_rule(config: Config, slo: SLO, policy: AlertPolicy, tier: EffectiveTie
     need = num(round(SHORT_WINDOW_DATA * (tier.short_window / step), 9))
     short_series = f"max without (sloth_window) ({_sel(SLI_ERROR.format(window=short_w), slo)})"
     expr += f"\nand on () (count_over_time({short_series}[{long_w}:{format_duration(step)}]) >= {need})"
-    labels = {
-        **_alert_labels(config, slo, policy),
-        "severity": tier.severity,
-        BURN_TIER_LABEL: tier.name,
-        SLOTH_SEVERITY_LABEL: sloth_severity(tier.severity),
-    }
+    # the engine's labels (core.alerting.conditions.burn_labels), alertname being the rule's name
+    labels = burn_labels(_alert_labels(config, slo, policy), policy, tier)
+    name = labels.pop("alertname")
+    labels[SLOTH_SEVERITY_LABEL] = sloth_severity(tier.severity)
     context = {
         **_context(slo, policy, labels),
-        "severity": tier.severity,
+        "alertname": name,
+        "severity": labels["severity"],
         BURN_TIER_LABEL: tier.name,
         "burn_rate": _query_template(f"{_sel(SLI_ERROR.format(window=long_w), slo)} / {budget}", 'printf "%.3g"'),
         "burn_rate_short": _query_template(
@@ -369,12 +381,12 @@ def _tier_rule(config: Config, slo: SLO, policy: AlertPolicy, tier: EffectiveTie
         "window": long_w,
         "short_window": short_w,
     }
-    rule: dict[str, Any] = {"alert": BURN_RATE_HIGH, "expr": expr}
+    rule: dict[str, Any] = {"alert": name, "expr": expr}
     if tier.for_ > timedelta(0):
         rule["for"] = format_duration(tier.for_)
     rule["labels"] = labels
     rule["annotations"] = render_annotations(
-        {"summary": BURN_SUMMARY, "description": BURN_DESCRIPTION}, policy.annotations, context
+        {"summary": BURN_SUMMARY, "description": BURN_DESCRIPTION}, {**policy.annotations, **tier.annotations}, context
     )
     return rule
 

@@ -44,6 +44,10 @@ def slo_policy(
     """
     if slo.raw is None:
         return None
+    key = slo_key(slo.service, slo.name)  # cannot clash with a policy name: names have no '/'
+    if isinstance(slo.raw, AlertPolicy):  # built whole by an importer (Sloth: its own alerts, nothing else)
+        policies[key] = slo.raw
+        return key
     path: YPath = (*slo.path, "alerting")
     if isinstance(slo.raw, str):
         slo.file.add(path, f"expected a mapping such as {{policy: {slo.raw}}}, got {describe(slo.raw)}")
@@ -68,7 +72,6 @@ def slo_policy(
     policy = _policy(slo.file, path, spec, base, merge=True)
     if policy is None:
         return None
-    key = slo_key(slo.service, slo.name)  # cannot clash with a policy name: names have no '/'
     policies[key] = policy
     return key
 
@@ -100,6 +103,8 @@ def _policy(file: SpecFile, path: YPath, spec: PolicySpec, base: AlertPolicy, *,
             if key == "labels":
                 ok = check_labels(file, (*path, key), value) and ok
             changes[key] = {**getattr(base, key), **value} if merge else dict(value)
+    if spec.alert_name is not None:
+        changes["alert_name"] = spec.alert_name  # checked by AlertPolicy
     for key in ("no_data_severity", "budget_exhausted_severity"):
         value = getattr(spec, key)
         if value is not None:
@@ -117,7 +122,15 @@ def _policy(file: SpecFile, path: YPath, spec: PolicySpec, base: AlertPolicy, *,
         return replace(base, **changes)
     except ValueError as exc:
         message = str(exc)
-        fields = ("min_events", "min_slice_coverage", "min_budget_coverage", "no_data_after", "tiers", "for")
+        fields = (
+            "min_events",
+            "min_slice_coverage",
+            "min_budget_coverage",
+            "no_data_after",
+            "tiers",
+            "for",
+            "alert_name",
+        )
         field = next((f for f in fields if f in message), None)
         file.add((*path, field) if field else path, message)
         return None
@@ -143,11 +156,21 @@ def _tiers(file: SpecFile, path: YPath, specs: list[TierSpec]) -> tuple[BurnRate
         long_window = _window(file, (*t_path, "long_window"), spec.long_window, "long_window")
         short_window = _window(file, (*t_path, "short_window"), spec.short_window, "short_window")
         for_ = _for(file, (*t_path, "for"), spec.for_) if spec.for_ is not None else timedelta(0)
-        if long_window is None or short_window is None or for_ is None:
+        labels_ok = spec.labels is None or check_labels(file, (*t_path, "labels"), spec.labels)
+        if long_window is None or short_window is None or for_ is None or not labels_ok:
             ok = False
             continue
         try:
-            tier = BurnRateTier(spec.name, spec.severity, long_window, short_window, spec.budget_share, for_)
+            tier = BurnRateTier(
+                spec.name,
+                spec.severity,
+                long_window,
+                short_window,
+                spec.budget_share,
+                for_,
+                dict(spec.labels or {}),
+                dict(spec.annotations or {}),
+            )
         except ValueError as exc:
             message = str(exc)
             field = next((f for f in ("budget_share", "short window", "for") if f in message), None)

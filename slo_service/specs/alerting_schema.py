@@ -53,6 +53,8 @@ class TierSpec(Spec):
     short_window: str
     budget_share: Number
     for_: str | None = Field(None, alias="for")
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
 
 
 class PolicySpec(Spec):
@@ -69,6 +71,7 @@ class PolicySpec(Spec):
     tiers: list[TierSpec] | None = None
     no_data_severity: str | None = None
     budget_exhausted_severity: str | None = None
+    alert_name: str | None = None
 
 
 class SLOAlertingSpec(PolicySpec):

@@ -89,7 +89,9 @@ class ForeignSet:
         False when it is one but could not be read at all (after reporting); True otherwise."""
         from slo_service.specs import sloth
 
-        looks_foreign = re.search(r"^\s*(apiVersion:\s*[\"']?openslo/|version:\s*[\"']?prometheus/v1)", text, re.M)
+        looks_foreign = re.search(
+            r"^\s*(apiVersion:\s*[\"']?(openslo|sloth\.slok\.dev)/|version:\s*[\"']?prometheus/v1)", text, re.M
+        )
         try:
             docs = load_yaml_documents(text)
         except YAMLSyntaxError as exc:
@@ -101,13 +103,13 @@ class ForeignSet:
         data = first.data if first is not None else None
         if not isinstance(data, dict):
             return None
-        if sloth.is_sloth(data):
-            if len(docs) > 1:
-                self.problems.append(Problem(name, None, "(file)", "a Sloth file holds one document"))
-                return False
-            assert first is not None
-            file = SpecFile(name, first, self.problems)
-            self.docs.append(Doc(file, "Sloth", str(data.get("service")), data))
+        if sloth.is_sloth(data):  # one service level per document, as Sloth reads multi-document files
+            for doc in docs:
+                if doc is None:
+                    continue
+                file = SpecFile(name, doc, self.problems)
+                if sloth.sloth_document(file):
+                    self.docs.append(Doc(file, "Sloth", name, doc.data))
             return True
         if data.get("apiVersion") != OPENSLO_API_VERSION:
             if isinstance(data.get("apiVersion"), str) and data["apiVersion"].startswith("openslo/"):
@@ -169,7 +171,8 @@ class ForeignSet:
         return out
 
     def slos(self, services: Iterable[str] | None, source_kinds: Mapping[str, str | None] | None) -> list[Located]:
-        """Every SLO; `value` is (SLO, alerting overrides or None). None arguments: references not checked."""
+        """Every SLO; `value` is (SLO, alerting overrides, a whole AlertPolicy (Sloth) or None). None arguments:
+        references not checked."""
         from slo_service.specs import sloth
 
         kinds = ("SLI", "DataSource", *_ALERT_KINDS)

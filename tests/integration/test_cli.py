@@ -127,3 +127,15 @@ def test_status_prints_a_table_from_a_running_service(tmp_path: Path, httpserver
     result = cli("status", "--url", svc.url)
     assert result.returncode == 2
     assert "cannot read" in result.stderr
+
+
+def test_import_prints_sloth_specs_as_openslo_and_names_what_it_leaves_out() -> None:
+    corpus = REPO / "tests" / "corpus" / "sloth"
+    files = [corpus / n for n in ("prometheus.yaml", "k8s-getting-started.yml", "raw-home-wifi.yml")]
+    result = cli("import", *map(str, files))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "name: checkout-k8s" in result.stdout and "kind: SLO" in result.stdout
+    assert "not printed: office-wifi/average-client-signal: error_ratio SLIs have no OpenSLO form" in result.stderr
+    refused = cli("import", str(corpus / "prometheus.yaml"), str(corpus / "plugin-sli.yml"))
+    assert refused.returncode != 0
+    assert "SLI plugin 'acme_availability' is Sloth code" in refused.stdout + refused.stderr

@@ -1,16 +1,19 @@
-"""Sloth prometheus/v1 files read into the core model, refused features, and an OpenSLO round trip."""
+"""Sloth specs read into the core model, their alerting as Sloth defines it, refused features, and an
+OpenSLO round trip (the corpus of every shape is in test_sloth_corpus.py)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from slo_service.core.model import BudgetingMethod, Config, PeriodKind, RatioSLI
+from slo_service.core.alerting.conditions import BURN_TIER_LABEL, slo_conditions, slo_scope
+from slo_service.core.model import BudgetingMethod, Config, ErrorRatioSLI, PeriodKind, RatioSLI
+from slo_service.generate.prometheus_rules import prometheus_rules
 from slo_service.specs import ConfigError, load_config, validate_files
 from slo_service.specs.openslo_export import dump_openslo, export_openslo
-from slo_service.specs.sloth import sloth_query
+from slo_service.specs.sloth import is_plain_rate, sloth_query
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "sloth"
@@ -29,6 +32,8 @@ slos:
       events:
         error_query: sum(rate(req_total{code=~"5.."}[{{.window}}]))
         total_query: sum(rate(req_total[{{ .window }}]))
+    alerting:
+      name: AvailAlert
 """
 
 
@@ -42,6 +47,28 @@ def test_query_rewrite() -> None:
     assert sloth_query("sum(rate(x[{{.window}}])) / sum(irate(y[{{ .window }}]))") == (
         "sum(increase(x[$window])) / sum(irate(y[$window]))"
     )
+    assert sloth_query("avg_over_time((sum(rate(x[1m])))[{{.window}}:])", plain=False) == (
+        "avg_over_time((sum(rate(x[1m])))[$window:])"
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "plain"),
+    [
+        ("sum(rate(x[{{.window}}]))", True),
+        ('sum by (code) (rate(x{a="1"}[{{ .window }}]))', True),
+        ("(sum(rate(a[{{.window}}])) - sum(increase(b[{{.window}}])))", True),
+        ("sum(rate(x[{{.window}}])) * 2", False),
+        ("sum(rate(x[5m]))", False),  # not over the window
+        ("sum(rate(x[{{.window}}] offset 1h))", False),
+        ("avg_over_time((sum(rate(x[1m])))[{{.window}}:])", False),
+        ("sum_over_time((count(x < 0.5))[{{.window}}:]) OR on() vector(0)", False),
+        ("max(rate(x[{{.window}}]))", False),
+        ("sum(rate(x[{{.window}}]", False),  # not PromQL
+    ],
+)
+def test_plain_counter_rates(query: str, plain: bool) -> None:
+    assert is_plain_rate(query) is plain
 
 
 def test_example_maps_onto_the_core_model() -> None:
@@ -65,9 +92,31 @@ def test_example_alerting_maps_onto_the_slo_policy() -> None:
     config = load_config([EXAMPLES])
     assert config.alerting is not None
     policy = config.alerting.policy_for("myservice/requests-availability")
+    assert policy.alert_name == "MyServiceHighErrorRate"  # Sloth requires alerting.name
     assert policy.labels == {"category": "availability"}
     assert policy.annotations == {"summary": "High error rate on 'myservice' requests responses"}
     assert {t.severity for t in policy.tiers} == {"page"}  # ticket_alert: {disable: true}
+    assert all(t.labels == {"severity": "pageteam", "routing_key": "myteam"} for t in policy.tiers)
+    assert not policy.budget_exhausted and policy.no_data_after is None  # Sloth generates neither
+
+
+def test_engine_alerts_carry_sloths_name_and_labels() -> None:
+    config = load_config([EXAMPLES])
+    assert config.alerting is not None
+    (slo,) = config.slos
+    policy = config.alerting.policy_for(slo.key)
+    conditions = slo_conditions(slo, None, policy, now=datetime(2026, 1, 1, tzinfo=UTC))
+    assert {c.labels["alertname"] for c in conditions} == {"MyServiceHighErrorRate"}
+    for condition in conditions:
+        labels = condition.labels
+        assert (labels["severity"], labels["routing_key"], labels["category"]) == ("pageteam", "myteam", "availability")
+        assert labels[BURN_TIER_LABEL] in {"page-fast", "page-slow"}
+        assert condition.annotations["summary"] == "High error rate on 'myservice' requests responses"
+        assert slo_scope()(labels)  # the evaluator resolves them like its own SLOBurnRateHigh
+    rules = [r for g in prometheus_rules(config)["groups"] for r in g["rules"] if "alert" in r]
+    assert [(r["alert"], r["labels"]["severity"], r["labels"]["sloth_severity"]) for r in rules] == [
+        ("MyServiceHighErrorRate", "pageteam", "page")
+    ] * 2
 
 
 def test_round_trip_through_openslo(tmp_path: Path) -> None:
@@ -105,29 +154,53 @@ def _sloth(replace: str, by: str) -> str:
 
 
 RAW = "    sli:\n      raw:\n        error_ratio_query: sum(rate(e[{{.window}}])) / sum(rate(t[{{.window}}]))\n"
-EVENTS = SLOTH[SLOTH.index("    sli:") :]
+EVENTS = SLOTH[SLOTH.index("    sli:") : SLOTH.index("    alerting:")]
+
+
+def test_raw_sli_is_an_error_ratio(tmp_path: Path) -> None:
+    config = load_config([_write(tmp_path, {"p": PROMETHEUS, "s": SLOTH.replace(EVENTS, RAW)})])
+    (slo,) = config.slos
+    assert slo.sli == ErrorRatioSLI(source="prometheus", error="sum(rate(e[$window])) / sum(rate(t[$window]))")
+
+
+def test_both_alerts_disabled_means_no_alert(tmp_path: Path) -> None:
+    text = SLOTH.replace(
+        "    alerting:\n      name: AvailAlert\n",
+        "    alerting:\n      page_alert: {disable: true}\n      ticket_alert: {disable: true}\n",
+    )
+    config = load_config([_write(tmp_path, {"p": PROMETHEUS, "s": text})])
+    assert config.alerting is not None
+    (slo,) = config.slos
+    policy = config.alerting.policy_for(slo.key)
+    assert slo_conditions(slo, None, policy, now=datetime(2026, 1, 1, tzinfo=UTC)) == []
+    assert not any("alerts" in g["name"] for g in prometheus_rules(config)["groups"])
+
 
 REFUSED = [
-    pytest.param(SLOTH.replace(EVENTS, RAW), "s.yaml:9: slos[0].sli.raw: raw SLIs", id="raw"),
     pytest.param(
         SLOTH.replace(EVENTS, "    sli:\n      plugin: {id: sloth-common/availability}\n"),
-        "s.yaml:9: slos[0].sli.plugin: SLI plugins are Sloth code and not supported",
+        "s.yaml:9: slos[0].sli.plugin: SLI plugin 'sloth-common/availability' is Sloth code and cannot run here",
         id="plugin",
     ),
     pytest.param(
-        SLOTH + "    alerting:\n      name: MyAlert\n",
-        "s.yaml:13: slos[0].alerting.name: alert names are fixed by slo-service",
-        id="alert-name",
+        SLOTH.replace("      name: AvailAlert\n", "      labels: {team: a}\n"),
+        "s.yaml:12: slos[0].alerting: alerting.name is required unless page and ticket alerts are both disabled",
+        id="alert-name-missing",
     ),
     pytest.param(
-        SLOTH + "    alerting:\n      page_alert:\n        labels: {severity: pageteam}\n",
-        "s.yaml:14: slos[0].alerting.page_alert.labels: per-severity labels are not supported",
-        id="page-labels",
+        SLOTH.replace("name: AvailAlert", "name: Avail-Alert"),
+        "s.yaml:13: slos[0].alerting.name: alert_name 'Avail-Alert' is not a Prometheus metric name",
+        id="alert-name-invalid",
     ),
     pytest.param(
-        SLOTH + "    alerting:\n      page_alert: {disable: true}\n      ticket_alert: {disable: true}\n",
-        "s.yaml:12: slos[0].alerting: both page_alert and ticket_alert are disabled",
-        id="both-disabled",
+        SLOTH + "      page_alert:\n        labels: {slo: x}\n",
+        "s.yaml:15: slos[0].alerting.page_alert.labels.slo: label name 'slo' is reserved",
+        id="page-labels-reserved",
+    ),
+    pytest.param(
+        SLOTH.replace(EVENTS, EVENTS + "      raw: {error_ratio_query: 'x[{{.window}}]'}\n"),
+        "s.yaml:8: slos[0].sli: only one SLI type is allowed",
+        id="two-sli-types",
     ),
     pytest.param(
         _sloth("    objective: 99.5", "    objective: 99.5\n    period: 7d"),

@@ -327,7 +327,8 @@ CASES: list[tuple[str, list[tuple[str, str]], list[tuple[str, str, str]]]] = [
                 "unknown field 'min_event' (did you mean 'min_events'?); allowed fields: min_events, "
                 "min_slice_coverage, "
                 "min_budget_coverage, no_data_after, "
-                "budget_exhausted, for, labels, annotations, tiers, no_data_severity, budget_exhausted_severity",
+                "budget_exhausted, for, labels, annotations, tiers, no_data_severity, budget_exhausted_severity, "
+                "alert_name",
             )
         ],
     ),
@@ -339,7 +340,7 @@ CASES: list[tuple[str, list[tuple[str, str]], list[tuple[str, str, str]]]] = [
                 TIER,
                 "alerting.policies.strict.tiers[0].fro",
                 "unknown field 'fro' (did you mean 'for'?); allowed fields: name, severity, long_window, short_window, "
-                "budget_share, for",
+                "budget_share, for, labels, annotations",
             )
         ],
     ),
@@ -365,7 +366,7 @@ CASES: list[tuple[str, list[tuple[str, str]], list[tuple[str, str, str]]]] = [
                 "unknown field 'polcy' (did you mean 'policy'?); allowed fields: min_events, min_slice_coverage, "
                 "min_budget_coverage, no_data_after, "
                 "budget_exhausted, for, labels, annotations, tiers, no_data_severity, budget_exhausted_severity, "
-                "policy",
+                "alert_name, policy",
             )
         ],
     ),
@@ -1043,3 +1044,21 @@ def test_a_tier_that_can_never_fire_is_a_warning_naming_the_slo_line(tmp_path: P
     assert warning.startswith(f"{path}:{line}: alerting: burn-rate tier 'fast' can never fire for svc/ok")
     assert "13.4x is not below 10x" in warning
     assert load_config([write(tmp_path, BASE, "fine.yaml")]).warnings == ()
+
+
+def test_alert_name_and_per_tier_labels_and_annotations(tmp_path: Path) -> None:
+    text = edit(
+        ("      labels: {team: ml}\n", "      labels: {team: ml}\n      alert_name: SvcBurning\n"),
+        (
+            "budget_share: 0.02, for: 2m}",
+            "budget_share: 0.02, for: 2m, labels: {severity: critical, pager: x}, annotations: {runbook: r}}",
+        ),
+    )
+    policy = alerting_of(tmp_path, text).policies["strict"]
+    assert policy.alert_name == "SvcBurning"
+    (tier,) = policy.tiers
+    assert (tier.labels, tier.annotations) == ({"severity": "critical", "pager": "x"}, {"runbook": "r"})
+    bad = edit(("      labels: {team: ml}\n", "      labels: {team: ml}\n      alert_name: svc-burning\n"))
+    problems = [str(p) for p in validate_files([write(tmp_path, bad)])]
+    at = line_of(bad, "alert_name:")
+    assert any(f"slo.yaml:{at}: alerting.policies.strict.alert_name: alert_name 'svc-burning'" in p for p in problems)

@@ -28,7 +28,10 @@ Rules (alert names are constants below):
 * ``ScrapeTargetDown``: a target whose latest collection failed.
 
 Labels: ``extra_labels`` (e.g. the service's) < ``slo.labels`` < ``policy.labels`` < the rule's own
-(alertname, service, slo, severity and, for burn alerts, tier); later ones win. Labels are the
+(alertname, service, slo, severity and, for burn alerts, tier); later ones win, except that a burn tier's
+own ``labels`` (Sloth's ``page_alert.labels``) come after ``severity`` and may replace it. Burn alerts are
+named ``policy.alert_name`` (Sloth's ``alerting.name``) or SLOBurnRateHigh; their annotations are the
+defaults < ``policy.annotations`` < the tier's ``annotations``. Labels are the
 alert's identity (its fingerprint), so they are never templated and carry no values; an SLO whose
 labels change in the config gets a new identity (the old alert is resolved by the evaluator's scope,
 see ``lifecycle``).
@@ -64,7 +67,8 @@ NO_DATA = "SLONoData"
 TARGET_DOWN = "ScrapeTargetDown"
 
 SLO_ALERTNAMES = frozenset({BURN_RATE_HIGH, BUDGET_EXHAUSTED, NO_DATA})
-"""Alert names produced by slo_conditions (the SLO evaluator owns all alerts with these names)."""
+"""Alert names produced by slo_conditions (the SLO evaluator owns all alerts with these names, and every
+alert with a burn_tier label: burn alerts may be named per SLO, see AlertPolicy.alert_name)."""
 
 FLOAT_SLACK = 1e-9
 """Relative tolerance of the burn-rate comparison (see the module docstring)."""
@@ -133,8 +137,28 @@ def alertname_scope(names: frozenset[str]) -> Callable[[Mapping[str, str]], bool
 
 
 def slo_scope() -> Callable[[Mapping[str, str]], bool]:
-    """Scope of the SLO evaluator: every SLOBurnRateHigh, SLOErrorBudgetExhausted and SLONoData alert."""
-    return alertname_scope(SLO_ALERTNAMES)
+    """Scope of the SLO evaluator: every SLOBurnRateHigh, SLOErrorBudgetExhausted and SLONoData alert, and
+    every burn alert named per SLO (it carries burn_tier)."""
+    by_name = alertname_scope(SLO_ALERTNAMES)
+
+    def scope(labels: Mapping[str, str]) -> bool:
+        return by_name(labels) or BURN_TIER_LABEL in labels
+
+    return scope
+
+
+def burn_labels(labels: Mapping[str, str], policy: AlertPolicy, tier: EffectiveTier) -> dict[str, str]:
+    """A burn alert's labels: `labels` (service, SLO, policy labels, service and slo), the tier's severity,
+    the tier's own labels (which may replace severity), then the alert's name and tier."""
+    return {
+        **labels,
+        "severity": tier.severity,
+        **tier.labels,
+        "service": labels.get("service", ""),
+        "slo": labels.get("slo", ""),
+        "alertname": policy.alert_name or BURN_RATE_HIGH,
+        BURN_TIER_LABEL: tier.name,
+    }
 
 
 def target_scope() -> Callable[[Mapping[str, str]], bool]:
@@ -289,11 +313,11 @@ def _tier_condition(
         and _enough_history(tier, long_w)
     )
     # "burn_tier", not "tier": services commonly carry their own `tier` label (tier: "1").
-    labels = {**labels, "alertname": BURN_RATE_HIGH, "severity": tier.severity, BURN_TIER_LABEL: tier.name}
+    labels = burn_labels(labels, policy, tier)
     context = {
         **labels,
         **base,
-        "severity": tier.severity,
+        "severity": labels["severity"],
         BURN_TIER_LABEL: tier.name,
         "burn_rate": _num(burn_long),
         "burn_rate_short": _num(burn_short),
@@ -316,7 +340,7 @@ def _tier_condition(
         "budget_remaining": status.budget.remaining_ratio if status is not None else None,
     }
     annotations = render_annotations(
-        {"summary": BURN_SUMMARY, "description": BURN_DESCRIPTION}, policy.annotations, context
+        {"summary": BURN_SUMMARY, "description": BURN_DESCRIPTION}, {**policy.annotations, **tier.annotations}, context
     )
     return AlertCondition(labels, annotations, active, values, tier.for_)
 

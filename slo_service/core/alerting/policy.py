@@ -31,6 +31,7 @@ configured tier whose `min_factor` is below 1x is refused by the loader.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -38,6 +39,7 @@ from datetime import timedelta
 from slo_service.core.durations import format_duration
 
 _ZERO = timedelta(0)
+_ALERT_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 WINDOWS_PERIOD = timedelta(days=28)
 """Tier windows are written for periods this long or longer; shorter periods shrink them."""
 MINUTE = timedelta(minutes=1)
@@ -68,6 +70,8 @@ class EffectiveTier:
     for_: timedelta
     scaled: bool  # True when the windows were shrunk for a period shorter than 28 days
     clamped: bool = False  # True when the 5-minute (or one-slice) floor was longer than the shrunk long window
+    labels: Mapping[str, str] = field(default_factory=dict)  # the tier's own alert labels (see BurnRateTier)
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def long_window_name(self) -> str:
@@ -89,6 +93,10 @@ class BurnRateTier:
     short_window: timedelta
     budget_share: float  # share of the period's budget consumed over long_window that triggers (0.02 = 2%)
     for_: timedelta = _ZERO
+    # Added to this tier's alerts over the policy's labels / annotations (Sloth's page_alert.labels, e.g. a
+    # routing key for pages only); they may set `severity` but never alertname, service, slo or burn_tier.
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -128,6 +136,8 @@ class BurnRateTier:
             for_=self.for_,
             scaled=scale < 1.0,
             clamped=clamped,
+            labels=self.labels,
+            annotations=self.annotations,
         )
 
     def factor(self, period: timedelta, unit: timedelta = MINUTE) -> float:
@@ -149,11 +159,24 @@ def default_tiers() -> tuple[BurnRateTier, ...]:
     )
 
 
+def sloth_tiers() -> tuple[BurnRateTier, ...]:
+    """Sloth's tiers (its google-30d windows): pages at 14.4x over 1h/5m and 6x over 6h/30m, tickets at 3x
+    over 1d/2h and 1x over 3d/6h, for Sloth's 30-day period (budget shares 2%, 5%, 10%, 10%)."""
+    return (
+        BurnRateTier("page-fast", "page", timedelta(hours=1), timedelta(minutes=5), 0.02),
+        BurnRateTier("page-slow", "page", timedelta(hours=6), timedelta(minutes=30), 0.05),
+        BurnRateTier("ticket-fast", "ticket", timedelta(days=1), timedelta(hours=2), 0.10),
+        BurnRateTier("ticket-slow", "ticket", timedelta(days=3), timedelta(hours=6), 0.10),
+    )
+
+
 @dataclass(frozen=True)
 class AlertPolicy:
     """All alert rules of one SLO.
 
-    * `tiers`: burn-rate rules (each with its own `for_`).
+    * `tiers`: burn-rate rules (each with its own `for_`, labels and annotations).
+    * `alert_name`: the alertname of the burn-rate alerts (SLOBurnRateHigh when None); Sloth names them
+      per SLO (``alerting.name``). Their `burn_tier` label still tells the tiers apart.
     * `min_events`: low-traffic guard of occurrences SLOs; a tier cannot fire unless its long window
       holds at least this many events.
     * `min_slice_coverage`: the same guard for timeslice SLOs, whose windows hold slices, not
@@ -184,6 +207,7 @@ class AlertPolicy:
     annotations: Mapping[str, str] = field(default_factory=dict)
     no_data_severity: str = "ticket"
     budget_exhausted_severity: str = "ticket"
+    alert_name: str | None = None
 
     def __post_init__(self) -> None:
         names = [t.name for t in self.tiers]
@@ -200,6 +224,10 @@ class AlertPolicy:
             raise ValueError("no_data_after must be positive (or None to disable the no-data alert)")
         if self.for_ < _ZERO:
             raise ValueError("for must not be negative")
+        if self.alert_name is not None and not _ALERT_NAME.fullmatch(self.alert_name):
+            raise ValueError(
+                f"alert_name {self.alert_name!r} is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"
+            )
 
     def effective_tiers(self, period: timedelta, unit: timedelta = MINUTE) -> tuple[EffectiveTier, ...]:
         """Every tier as applied to an SLO with `period` and resolution `unit` (see the module doc)."""

@@ -13,6 +13,8 @@ period of a timeslice SLO are then ``bad slices / judged slices`` (see ``core.ti
   at a slice end would read one slice more than the service (Prometheus 3 excludes the start; the
   1 ms changes nothing there). At any instant ``t`` the steps are the slice ends in ``(t - W, t]``:
   the completed slices of the last ``W`` rounded down to the slice, as the service reads them.
+* a window shorter than one slice (a 5m window of 10-minute slices) holds no slice in the service,
+  so its rule is an always-empty vector;
 * the judged slices of a window (the low-traffic guard) are ``count_over_time`` of the same subquery.
 
 This module composes strings only; the caller supplies the good-ratio and total expressions.
@@ -41,6 +43,12 @@ def slice_verdict(good_ratio: str, threshold: str, total: str | None = None) -> 
     return verdict if total is None else f"{verdict} and on () ({total} > 0)"
 
 
+NO_SLICE = "absent(vector(1))"
+"""An always-empty vector: a window shorter than one slice holds no completed slice (no data)."""
+
+
 def slice_window(verdict: str, window: timedelta, slice_: timedelta, fn: str = "avg_over_time") -> str:
     """`fn` over the verdicts of the completed slices in `window`: avg = error ratio, count = slices."""
+    if window < slice_:
+        return NO_SLICE
     return f"{fn}(({verdict})[{just_under(window)}:{format_duration(slice_)}])"

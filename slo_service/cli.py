@@ -239,6 +239,7 @@ def status(
         "slo",
         "objective",
         "SLI (period)",
+        "budget used",
         "budget left",
         "burn 1h",
         "burn 6h",
@@ -248,12 +249,14 @@ def status(
     for item in response.json():
         st = item.get("status") or {}
         windows = st.get("windows", {})
-        remaining = (st.get("budget") or {}).get("remaining_ratio")
+        budget = st.get("budget") or {}
+        remaining = budget.get("remaining_ratio")
         table.add_row(
             item["service"],
             item["slo"],
             f"{item['objective_percent']:g}%",
             _pct(st.get("sli")),
+            _used(budget.get("consumed_ratio"), budget.get("period_consumed_ratio")),
             _budget(remaining),
             *(_burn((windows.get(w) or {}).get("burn_rate")) for w in ("1h", "6h", "1d")),
         )
@@ -271,6 +274,14 @@ def _budget(value: float | None) -> str:
         return "[dim]no data[/]"
     colour = "green" if value > 0.5 else "yellow" if value > 0.1 else "red"
     return f"[{colour}]{value * 100:.1f}%[/]"
+
+
+def _used(consumed: float | None, of_period: float | None) -> str:
+    """Consumed share of the budget so far; timeslices add the share of the whole period's allowance."""
+    if consumed is None:
+        return "[dim]no data[/]"
+    text = f"{consumed * 100:.1f}%"
+    return text if of_period is None else f"{text} ({of_period * 100:.1f}% of period)"
 
 
 def _burn(value: float | None) -> str:

@@ -25,10 +25,14 @@ class WindowOut(BaseModel):
 
 
 class BudgetOut(BaseModel):
-    allowed_bad: float
-    consumed_bad: float
-    consumed_ratio: float | None
-    remaining_ratio: float | None = Field(description="negative when the budget is overspent")
+    allowed_bad: float = Field(description="(1 - objective) * events (judged slices) so far in the period")
+    consumed_bad: float = Field(description="bad events (bad slices) so far in the period")
+    consumed_ratio: float | None = Field(description="consumed_bad / allowed_bad: the period's burn rate")
+    remaining_ratio: float | None = Field(description="1 - consumed_ratio; negative when the budget is overspent")
+    period_consumed_ratio: float | None = Field(
+        default=None,
+        description="timeslices only: bad slices / ((1 - objective) * every slice of the whole period)",
+    )
 
 
 class StatusOut(BaseModel):
@@ -80,6 +84,7 @@ def status_out(st: SLOStatus) -> StatusOut:
             consumed_bad=st.budget.consumed_bad,
             consumed_ratio=st.budget.consumed_ratio,
             remaining_ratio=st.budget.remaining_ratio,
+            period_consumed_ratio=st.budget.period_consumed_ratio,
         ),
         windows={name: window_out(w) for name, w in st.windows.items()},
         data_gaps=[name for name, w in st.windows.items() if w.total == 0 or w.data_coverage < 0.999],

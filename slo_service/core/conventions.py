@@ -15,6 +15,7 @@ SLO_SLI_RATIO = "slo_sli_ratio"
 SLO_BURN_RATE = "slo_burn_rate"
 SLO_ERROR_BUDGET_REMAINING_RATIO = "slo_error_budget_remaining_ratio"
 SLO_ERROR_BUDGET_CONSUMED_RATIO = "slo_error_budget_consumed_ratio"
+SLO_PERIOD_BUDGET_CONSUMED_RATIO = "slo_period_error_budget_consumed_ratio"
 SLO_DATA_COVERAGE_RATIO = "slo_data_coverage_ratio"
 SLO_PERIOD_SECONDS = "slo_period_seconds"
 SLO_EVENTS = "slo_events"  # counter; exposed as slo_events_total

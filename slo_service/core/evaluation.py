@@ -21,8 +21,9 @@ all SLOs are summed in ONE `window_sums_many` call (one BLAS product per tier), 
   newest completed slice (``now`` rounded down to the slice): a verdict exists only once its slice
   has ended, so a window ending at ``now`` would miss the newest slices (a "5m" window of 5-minute
   slices would never hold one). Coverage = verdicts / slices in the window; the budget allows
-  ``(1 - objective)`` of every slice in the WHOLE period (rolling: length / slice; calendar: slices
-  from the period start to the period end).
+  ``(1 - objective)`` of the judged slices so far (as occurrences allow it of the events so far), and
+  ``period_consumed_ratio`` compares the bad slices with ``(1 - objective)`` of every slice in the
+  WHOLE period (rolling: length / slice; calendar: slices from the period start to the period end).
 
 SLOs whose row is absent from the matrix evaluate as having no data.
 """

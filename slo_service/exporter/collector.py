@@ -68,11 +68,18 @@ class SLOCollector(Collector):
         )
         remaining = GaugeMetricFamily(
             c.SLO_ERROR_BUDGET_REMAINING_RATIO,
-            "Error budget left in the period (negative when overspent)",
+            "Error budget left in the period so far: 1 - consumed (negative when overspent)",
             labels=base,
         )
         consumed = GaugeMetricFamily(
-            c.SLO_ERROR_BUDGET_CONSUMED_RATIO, "Share of the period's error budget consumed", labels=base
+            c.SLO_ERROR_BUDGET_CONSUMED_RATIO,
+            "Bad events (slices) / allowed bad of the events (judged slices) so far: the period's burn rate",
+            labels=base,
+        )
+        period_consumed = GaugeMetricFamily(
+            c.SLO_PERIOD_BUDGET_CONSUMED_RATIO,
+            "Timeslice SLOs: bad slices / allowed bad slices of the WHOLE period",
+            labels=base,
         )
         events = CounterMetricFamily(
             c.SLO_EVENTS, "Events recorded since the process started, by outcome", labels=[*base, "outcome"]
@@ -116,7 +123,9 @@ class SLOCollector(Collector):
                 remaining.add_metric(values, st.budget.remaining_ratio)
             if st.budget.consumed_ratio is not None:
                 consumed.add_metric(values, st.budget.consumed_ratio)
-        yield from (objective, period, sli, burn, coverage, remaining, consumed, events, info)
+            if st.budget.period_consumed_ratio is not None:
+                period_consumed.add_metric(values, st.budget.period_consumed_ratio)
+        yield from (objective, period, sli, burn, coverage, remaining, consumed, period_consumed, events, info)
 
     def _self_metrics(self) -> Iterator[Metric]:
         rt = self.runtime

@@ -43,9 +43,9 @@ def test_missing_data_is_none_and_zero_coverage() -> None:
             assert w.sli is None and w.error_ratio is None and w.burn_rate is None
             assert w.data_coverage == 0.0
     assert out["svc/empty"].budget.consumed_ratio is None
-    # timeslices: the allowance is known (0.01 * 8640 slices) and nothing is spent yet
-    assert out["svc/empty-ts"].budget.allowed_bad == pytest.approx(86.4)
-    assert out["svc/empty-ts"].budget.remaining_ratio == 1.0
+    # timeslices: no verdict yet, so no budget so far (like occurrences); the whole period's is untouched
+    assert out["svc/empty-ts"].budget.consumed_ratio is None
+    assert out["svc/empty-ts"].budget.period_consumed_ratio == 0.0
 
 
 def test_steady_burn_full_history() -> None:
@@ -103,10 +103,12 @@ def test_timeslices_budget_and_coverage() -> None:
     assert out.windows["6h"].data_coverage == pytest.approx(24 / 72)  # slices 06:00 .. 11:55 expected
     # the 5m window holds exactly the newest completed slice: a 5-minute-slice SLO always has data there
     assert out.windows["5m"].total == 1 and out.windows["5m"].good == 0
-    # the budget allows 1% of ALL slices of the 7-day period: 20.16 bad slices
+    # the budget allows 1% of the 24 judged slices; the whole 7-day period allows 20.16 bad slices
     assert out.budget == budget_timeslices(21, 24, 0.99, 7 * 288)
-    assert out.budget.allowed_bad == pytest.approx(20.16)
-    assert out.budget.consumed_ratio == pytest.approx(3 / 20.16)
+    assert out.budget.allowed_bad == pytest.approx(0.24)
+    assert out.budget.consumed_ratio == pytest.approx(3 / 0.24)
+    assert out.budget.consumed_ratio == pytest.approx(out.period.burn_rate)  # one meaning: the period's burn
+    assert out.budget.period_consumed_ratio == pytest.approx(3 / 20.16)
 
 
 def test_calendar_timeslices_count_slices_of_the_whole_month() -> None:
@@ -118,8 +120,9 @@ def test_calendar_timeslices_count_slices_of_the_whole_month() -> None:
     out = evaluate(m, [slo], now)["svc/ny"]
     assert out.period_start == datetime(2026, 3, 1, 5, tzinfo=UTC)
     assert out.period_end == datetime(2026, 4, 1, 4, tzinfo=UTC)
-    assert out.budget.allowed_bad == pytest.approx(0.01 * (31 * 24 - 1))  # 743 hours: DST month
     assert out.budget.consumed_bad == 1
+    # the whole-period share counts every hour of the month: 743 hours, a DST month
+    assert out.budget.period_consumed_ratio == pytest.approx(1 / (0.01 * (31 * 24 - 1)))
 
 
 def test_invalid_objective_rejected() -> None:

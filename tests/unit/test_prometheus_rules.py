@@ -169,26 +169,38 @@ def test_latency_integral_threshold_matches_both_spellings() -> None:
     assert 'lat_seconds_bucket{le=~"1|1\\\\.0"}' in expr
 
 
-def test_threshold_expr_on_one_minute_samples() -> None:
+def test_threshold_slices_are_judged_on_scrape_samples_and_counted_per_window() -> None:
     sli = ThresholdSLI("s", 'fresh_seconds{set="u"}', Comparison.LT, 900, Aggregation.MAX)
     slo = _slo(sli, budgeting=Budgeting(BudgetingMethod.TIMESLICES, timedelta(minutes=5)))
     doc = prometheus_rules(_config(slo))
-    assert _record(doc, "slo:sli_error:ratio_rate1h")["expr"] == (
-        '(1 - avg_over_time((max(fresh_seconds{set="u"}) < bool 900)[1h:1m]))'
-    )
-    assert _record(doc, "slo:sli_error:ratio_rate30d")["expr"].endswith("[30d:1m]))")
+    # a 5m slice is good when every 15 s sample (the source's scrape interval) met the bound; the 1h
+    # window is the share of bad slices among its 12 judged ones (1 ms short: Prometheus 2 ranges
+    # include both ends)
+    verdict = '(avg_over_time((max(fresh_seconds{set="u"}) < bool 900)[299999ms:15s]) < bool 1)'
+    assert _record(doc, "slo:sli_error:ratio_rate1h")["expr"] == f"avg_over_time(({verdict})[3599999ms:5m])"
+    assert _record(doc, "slo:sli_error:ratio_rate30d")["expr"].endswith("[2591999999ms:5m])")
     assert _record(doc, "sloth_slo_info")["labels"]["budgeting"] == "timeslices"
+
+
+@pytest.mark.parametrize("sli", [RATIO_GOOD, RatioSLI("s", total="req_total", bad="err_total")])
+def test_ratio_timeslices_count_bad_slices_not_events(sli: RatioSLI) -> None:
+    slo = _slo(sli, budgeting=Budgeting(BudgetingMethod.TIMESLICES, timedelta(minutes=1), 0.99))
+    expr = _record(prometheus_rules(_config(slo)), "slo:sli_error:ratio_rate5m")["expr"]
+    assert expr.startswith("avg_over_time(((") and expr.endswith("[299999ms:1m])")
+    assert "< bool 0.99) and on () (sum(increase(req_total[1m])) > 0)" in expr  # empty slices: no verdict
+    assert "rate(" not in expr
 
 
 def test_timeslice_guard_is_a_share_of_the_window_slices() -> None:
     sli = ThresholdSLI("s", "gpu", Comparison.GE, 0.5, Aggregation.AVG)
     slo = _slo(sli, budgeting=Budgeting(BudgetingMethod.TIMESLICES, timedelta(minutes=5)))
     # min_events counts events of occurrences SLOs; a timeslice SLO needs 70% of the 6 slices of its 30m
-    # short window (page-slow, 6h/30m at 30 days)
+    # short window (page-slow, 6h/30m at 30 days) judged
     policy = AlertPolicy(min_events=100, min_slice_coverage=0.7)
     doc = prometheus_rules(_config(slo, alerting=AlertingConfig(policies={"default": policy})))
     expr = _group(doc, "alerts")[1]["expr"]
-    assert "\nand on () (count_over_time((avg(gpu))[30m:5m]) >= 4.2)\n" in expr
+    verdict = "(avg_over_time((avg(gpu) >= bool 0.5)[299999ms:15s]) < bool 1)"
+    assert f"\nand on () (count_over_time(({verdict})[1799999ms:5m]) >= 4.2)\n" in expr
     # and the long window holds data for 80% of the 30m short window: 4.8 five-minute slices
     assert expr.endswith("[6h:5m]) >= 4.8)")
 

@@ -67,21 +67,28 @@ def test_budget_goes_negative_when_overspent() -> None:
     assert b.consumed_ratio == pytest.approx(3.0)
     assert b.remaining_ratio == pytest.approx(-2.0)
     t = budget_timeslices(good_slices=8000, total_slices=8100, objective=0.99, period_slices=8640)
-    assert t.allowed_bad == pytest.approx(86.4)
+    assert t.allowed_bad == pytest.approx(81)  # 1% of the 8100 judged slices
     assert t.consumed_bad == 100
     assert t.remaining_ratio is not None and t.remaining_ratio < 0
 
 
-def test_timeslices_budget_is_against_the_whole_period() -> None:
-    # 30 days of 5-minute slices = 8640; 99% allows 86.4 bad slices, whatever has elapsed so far
-    t = budget_timeslices(good_slices=100, total_slices=100, objective=0.99, period_slices=8640)
-    assert t.allowed_bad == pytest.approx(86.4)
-    assert t.consumed_ratio == 0.0 and t.remaining_ratio == 1.0
-    half = budget_timeslices(good_slices=1000, total_slices=1043.2, objective=0.99, period_slices=8640)
-    assert half.remaining_ratio == pytest.approx(0.5)
-    # no verdicts yet: nothing spent, but the allowance is known
-    assert budget_timeslices(0, 0, 0.99, 8640).consumed_ratio == 0.0
-    assert budget_timeslices(0, 0, 0.99, 0).consumed_ratio is None
+def test_timeslices_budget_is_relative_to_the_slices_so_far_like_events() -> None:
+    # 30 days of 5-minute slices = 8640. 2 bad of the first 100 judged slices at 99%: 2x the
+    # allowance so far (the period's SLI 98% misses 99%), though only 2/86.4 of the whole period's.
+    t = budget_timeslices(good_slices=98, total_slices=100, objective=0.99, period_slices=8640)
+    assert t.allowed_bad == pytest.approx(1.0)
+    assert t.consumed_ratio == pytest.approx(2.0) and t.remaining_ratio == pytest.approx(-1.0)
+    assert t.period_consumed_ratio == pytest.approx(2 / 86.4)
+    # the same counts as events give the same budget: one meaning for both methods
+    events = budget_occurrences(98, 100, 0.99)
+    assert (events.allowed_bad, events.consumed_ratio) == (t.allowed_bad, t.consumed_ratio)
+    assert events.period_consumed_ratio is None
+    # remaining >= 0 exactly when the period's SLI meets the objective
+    assert budget_timeslices(99, 100, 0.99, 8640).remaining_ratio == pytest.approx(0.0)
+    # no verdicts yet: nothing to compare with, but the whole-period share is known to be 0
+    empty = budget_timeslices(0, 0, 0.99, 8640)
+    assert empty.consumed_ratio is None and empty.period_consumed_ratio == 0.0
+    assert budget_timeslices(0, 0, 0.99, 0).period_consumed_ratio is None
 
 
 @pytest.mark.parametrize("objective", [0.0, 1.0, -0.5, 1.5])

@@ -140,7 +140,8 @@ def test_recording_rules_are_sloths(tmp_path: Path, name: str) -> None:
             assert {k: rule["labels"].get(k) for k in {**want["labels"], **ids}} == {**want["labels"], **ids}
             assert rule["labels"]["sloth_window"] == window
         meta = {r["record"]: r for r in _group(doc, "meta-recordings", sloth_id)}
-        assert set(meta) == META
+        # Sloth's meta rules, plus the consumed share slo-service also records (docs/api.md)
+        assert set(meta) == META | {"slo:period_error_budget_consumed:ratio"}
         assert meta["slo:time_period:days"]["expr"] == "vector(30)"
         objective = float(meta["slo:objective:ratio"]["expr"].removeprefix("vector(").removesuffix(")"))
         assert objective == pytest.approx(1 - want["budget"], rel=1e-12)

@@ -203,7 +203,11 @@ def _checks(
                 if _is_period(series) and not period:
                     continue
                 # no value (a window shorter than a slice holds no completed slice): no series either
-                expr = f"count({series}{sel})" if value is None else f"count(abs({series}{sel} - ({value!r})) < {TOLERANCE})"
+                expr = (
+                    f"count({series}{sel})"
+                    if value is None
+                    else f"count(abs({series}{sel} - ({value!r})) < {TOLERANCE})"
+                )
                 tests.append(
                     {
                         "expr": f"{expr} or vector(0)",

@@ -17,7 +17,7 @@ period of a timeslice SLO are then ``bad slices / judged slices`` (see ``core.ti
   so its rule is an always-empty vector;
 * the judged slices of a window (the low-traffic guard) are ``count_over_time`` of the same subquery.
 
-This module composes strings only; the caller supplies the good-ratio and total expressions.
+The caller (prometheus_rules) supplies the good-ratio and total expressions of a slice.
 """
 
 from __future__ import annotations
@@ -25,8 +25,27 @@ from __future__ import annotations
 from datetime import timedelta
 
 from slo_service.core.durations import format_duration
+from slo_service.core.model import SLO, BudgetingMethod, Config, ScrapeSource, ThresholdSLI
 
 _MS = timedelta(milliseconds=1)
+
+
+def slice_of(slo: SLO) -> timedelta:
+    """The SLO's slice length (1 minute when not configured, as the service uses it)."""
+    return slo.budgeting.slice or timedelta(minutes=1)
+
+
+def counts_slices(slo: SLO) -> bool:
+    """Timeslice SLOs (and gauges, which have no events) are judged slice by slice, as in the service."""
+    return slo.budgeting.method is BudgetingMethod.TIMESLICES or isinstance(slo.sli, ThresholdSLI)
+
+
+def sample_step(config: Config, slo: SLO, sli: ThresholdSLI) -> timedelta:
+    """How often a gauge is judged inside a slice: the scrape source's interval (the service judges
+    every scrape), 1m for other sources; never longer than the slice."""
+    source = config.sources.get(sli.source)
+    step = source.interval if isinstance(source, ScrapeSource) else timedelta(minutes=1)
+    return min(step, slice_of(slo))
 
 
 def just_under(window: timedelta) -> str:

@@ -124,6 +124,11 @@ def test_status_prints_a_table_from_a_running_service(tmp_path: Path, httpserver
         assert result.returncode == 0, result.stderr
         assert "availability" in result.stdout and "latency" in result.stdout
         assert "98.000%" in result.stdout  # the SLI over the period
+        # the consumed and the remaining share of the budget, as the API reports them
+        budget = svc.get("/api/v1/slos/checkout-model/availability").json()["status"]["budget"]
+        assert "budget used" in result.stdout and "budget left" in result.stdout
+        assert f"{budget['consumed_ratio'] * 100:.1f}%" in result.stdout
+        assert f"{budget['remaining_ratio'] * 100:.1f}%" in result.stdout
     result = cli("status", "--url", svc.url)
     assert result.returncode == 2
     assert "cannot read" in result.stderr

@@ -131,10 +131,14 @@ def run_service(
 
 @contextmanager
 def run_prometheus(
-    tmp_path: Path, targets: Sequence[str], scrape_interval: str = "1s", rule_files: Sequence[Path] = ()
+    tmp_path: Path,
+    targets: Sequence[str],
+    scrape_interval: str = "1s",
+    rule_files: Sequence[Path] = (),
+    evaluation_interval: str | None = None,
 ) -> Iterator[str]:
     """The real Prometheus (Debian package) on a free port scraping `targets` (host:port), evaluating
-    `rule_files`; yields its URL."""
+    `rule_files` (every `evaluation_interval`, default the scrape interval); yields its URL."""
     binary = require_tool("prometheus")
     port = free_port()
     config = tmp_path / "prometheus.yml"
@@ -143,7 +147,7 @@ def run_prometheus(
     config.write_text(
         f"""global:
   scrape_interval: {scrape_interval}
-  evaluation_interval: {scrape_interval}
+  evaluation_interval: {evaluation_interval or scrape_interval}
 rule_files:{rules or " []"}
 scrape_configs:
   - job_name: test

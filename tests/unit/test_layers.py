@@ -82,3 +82,12 @@ def test_the_private_import_check_sees_one(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text("from slo_service.specs.loader import _File, load_config\nfrom os import _exit\n")
     assert _private_imports(probe) == ["slo_service.specs.loader._File"]
+
+
+SPECS_MAX_LINES = 400  # issue 9: the readers stay small enough to change one format at a time
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "specs").glob("*.py")), ids=lambda p: p.name)
+def test_specs_modules_stay_small(path: Path) -> None:
+    lines = len(path.read_text().splitlines())
+    assert lines <= SPECS_MAX_LINES, f"{path.name} has {lines} lines; split it by noun (see docs/architecture.md)"

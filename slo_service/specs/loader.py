@@ -231,7 +231,8 @@ class _Loader:
         monitors = monitor_set.build()
         extra_services = self._merge(services, foreign.services(), self.services, "service name")
         extra_sources = self._merge(sources, foreign.sources(), self.sources, "source name")
-        slos = self._build_slos(extra_services, {name: "promql" for name in extra_sources}, monitor_set)
+        extra_kinds: dict[str, str | None] = {name: sources[name].kind.value for name in extra_sources}
+        slos = self._build_slos(extra_services, extra_kinds, monitor_set)
         slo_alerting = [
             SLOAlerting(item.file, item.path, item.spec.service, item.spec.name, item.spec.alerting)
             for item in self.slos
@@ -241,7 +242,7 @@ class _Loader:
         source_kinds: dict[str, str | None] | None = None
         if not self.sources_incomplete:
             source_kinds = {n: i.raw.get("type") for i in self.sources if (n := raw_name(i.raw)) is not None}
-            source_kinds.update({name: "promql" for name in extra_sources})
+            source_kinds.update(extra_kinds)
         first_slo = {
             f"{k[0]}/{k[1]}": item.file.where((*item.path, "name"))
             for item in reversed(self.slos)

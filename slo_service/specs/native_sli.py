@@ -20,7 +20,7 @@ from slo_service.specs.problems import SpecFile
 from slo_service.specs.schema import LatencySpec, RatioSpec, SLOSpec, ThresholdSpec
 from slo_service.specs.yaml_lines import Path as YPath
 
-__all__ = ["build_sli"]
+__all__ = ["build_sli", "latency_sli"]
 
 
 def build_sli(
@@ -52,7 +52,7 @@ def build_sli(
     if isinstance(sub, RatioSpec):
         return _ratio(file, sub_path, sub, source_kind)
     if isinstance(sub, LatencySpec):
-        return _latency(file, sub_path, sub, source_kind)
+        return latency_sli(file, sub_path, sub, source_kind)
     assert isinstance(sub, ThresholdSpec)
     return _threshold(file, sub_path, sub, source_kind)
 
@@ -100,7 +100,8 @@ def _ratio(file: SpecFile, path: YPath, spec: RatioSpec, source_kind: str | None
     return RatioSLI(source=spec.source, total=spec.total, good=spec.good, bad=spec.bad)
 
 
-def _latency(file: SpecFile, path: YPath, spec: LatencySpec, source_kind: str | None) -> LatencySLI | None:
+def latency_sli(file: SpecFile, path: YPath, spec: LatencySpec, source_kind: str | None) -> LatencySLI | None:
+    """A latency SLI after its histogram, matchers, threshold and buckets are checked (OpenSLO reads it too)."""
     ok = source_kind != _UNKNOWN
     if not METRIC_NAME.match(spec.histogram):
         file.add((*path, "histogram"), f"{spec.histogram!r} is not a metric name")

@@ -11,7 +11,10 @@ SLIs; openslo_alerts.py alert policies, conditions and notification targets (tie
 The full mapping is in docs/configuration.md ("OpenSLO v1 and Sloth files"). In short:
 
 * ``Service``: metadata.name, metadata.labels (single string values), spec.description (else displayName).
-* ``DataSource`` with spec.type Prometheus: a promql source, url from spec.connectionDetails.url.
+* ``DataSource`` with spec.type Prometheus: a promql source, url from spec.connectionDetails.url
+  (``slo-service-scrape`` and ``slo-service-push``: scrape and push sources; openslo_sources.py).
+* ``slo-service/`` annotations: what OpenSLO has no field for, as `slo-service export` writes it
+  (openslo_annotations.py), including the slo-service name of an object whose name is no DNS label.
 * ``SLI`` / inline indicator: ratioMetric good or bad, and total (counter queries), or thresholdMetric;
   metricSource type Prometheus, or no type and a metricSourceRef (the type is the DataSource's).
 * ``SLO``: one objective; rolling or calendar (1w, 1M, calendar.timeZone) timeWindow; Occurrences or
@@ -28,21 +31,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slo_service.core.alerting.config import AlertingConfig
-from slo_service.core.model import PromQLSource, Service, Source
-from slo_service.specs.checks import check_url
+from slo_service.core.model import Service
 from slo_service.specs.openslo_alerts import check_alert_doc
+from slo_service.specs.openslo_annotations import real_name
 from slo_service.specs.openslo_common import (
     DEFAULT_SOURCE,
     Context,
     Doc,
     check_known,
     labels_at,
-    mapping_at,
     metadata_name,
-    string_at,
 )
 from slo_service.specs.openslo_routes import SLORouting, TargetUse, check_targets, route_alerts
 from slo_service.specs.openslo_slo import OPS, build_slo
+from slo_service.specs.openslo_sources import read_data_source
 from slo_service.specs.problems import Problem, SpecFile, describe
 from slo_service.specs.yaml_lines import YAMLSyntaxError, load_yaml_documents
 
@@ -139,12 +141,13 @@ class ForeignSet:
         if kind not in KINDS:
             file.add(("kind",), f"unsupported OpenSLO kind {describe(kind)}; supported kinds: {', '.join(KINDS)}")
             return
-        name = metadata_name(file, (), data, str(kind))
+        ref = metadata_name(file, (), data, str(kind))
+        name = None if ref is None else real_name(file, (), data.get("metadata"), ref)
         if not isinstance(data.get("spec"), dict):
             file.add(("spec",), f"spec must be a mapping, got {describe(data.get('spec'))}")
             return
-        if name is not None and ok:
-            self.docs.append(Doc(file, str(kind), name, data))
+        if name is not None and ref is not None and ok:
+            self.docs.append(Doc(file, str(kind), name, data, ref))
 
     # ---- building, in three steps: declarations (services, sources), SLOs, then alert routing
 
@@ -165,7 +168,7 @@ class ForeignSet:
     def sources(self) -> list[Located]:
         out: list[Located] = []
         for doc in self._of("DataSource"):
-            source = _data_source(doc)
+            source = read_data_source(doc)
             if source is not None:
                 out.append(Located(doc.file, ("metadata", "name"), source))
         return out
@@ -175,7 +178,7 @@ class ForeignSet:
         references not checked."""
         from slo_service.specs import sloth
 
-        kinds = ("SLI", "DataSource", *_ALERT_KINDS)
+        kinds = ("Service", "SLI", "DataSource", *_ALERT_KINDS)
         ctx = Context(
             None if services is None else set(services),
             None if source_kinds is None else dict(source_kinds),
@@ -201,10 +204,10 @@ class ForeignSet:
         for kind in ("SLI", *_ALERT_KINDS):  # defined twice: refused
             seen: dict[str, Doc] = {}
             for doc in self._of(kind):
-                if doc.name in seen:
-                    first = seen[doc.name].file.where(("metadata", "name"))
-                    doc.file.add(("metadata", "name"), f"duplicate {kind} name {doc.name!r}; first defined at {first}")
-                seen.setdefault(doc.name, doc)
+                if doc.ref in seen:
+                    first = seen[doc.ref].file.where(("metadata", "name"))
+                    doc.file.add(("metadata", "name"), f"duplicate {kind} name {doc.ref!r}; first defined at {first}")
+                seen.setdefault(doc.ref, doc)
         # A document referenced by several SLOs is checked once per SLO: report each problem once.
         self.problems[before:] = list(dict.fromkeys(self.problems[before:]))
         return out
@@ -224,7 +227,7 @@ class ForeignSet:
     def _by_name(self, kind: str) -> dict[str, Doc]:
         out: dict[str, Doc] = {}
         for doc in self._of(kind):
-            out.setdefault(doc.name, doc)
+            out.setdefault(doc.ref, doc)
         return out
 
 
@@ -236,20 +239,3 @@ def _service(doc: Doc) -> Service | None:
         return None
     description = spec.get("description") or meta.get("displayName") or ""
     return Service(name=doc.name, labels=labels, description=str(description))
-
-
-def _data_source(doc: Doc) -> Source | None:
-    file, spec = doc.file, doc.data["spec"]
-    ok = check_known(file, ("spec",), spec, {"type", "connectionDetails", "description"})
-    kind = spec.get("type")
-    if not isinstance(kind, str) or kind.lower() != "prometheus":
-        file.add(("spec", "type"), f"data source type {describe(kind)} is not supported; only prometheus is")
-        return None  # its connectionDetails are another system's: nothing more to check
-    details = mapping_at(file, ("spec", "connectionDetails"), spec.get("connectionDetails"))
-    if details is None:
-        return None
-    ok = check_known(file, ("spec", "connectionDetails"), details, {"url"}) and ok
-    url = string_at(file, ("spec", "connectionDetails", "url"), details.get("url"))
-    if url is None or not check_url(file, ("spec", "connectionDetails", "url"), url) or not ok:
-        return None
-    return PromQLSource(name=doc.name, url=url)

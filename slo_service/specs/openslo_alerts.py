@@ -16,6 +16,7 @@ from slo_service.core.alerting.policy import MINUTE, WINDOWS_PERIOD, BurnRateTie
 from slo_service.core.durations import format_duration
 from slo_service.core.model import Period
 from slo_service.specs.checks import duration_at, number_text
+from slo_service.specs.openslo_annotations import NAME_KEY, policy_settings, service_annotations, tier_settings
 from slo_service.specs.openslo_common import Context, Doc, check_known, mapping_at, metadata_name, string_at
 from slo_service.specs.openslo_routes import ANNOTATION_PREFIX, SECTION_TARGET, PolicyRoute, SLORouting, TargetUse
 from slo_service.specs.problems import SpecFile, describe
@@ -54,6 +55,7 @@ def alert_policies(
     routing = SLORouting()
     ok = True
     seen: dict[str, str] = {}
+    merged: dict[str, Any] = {}
     for i, item in enumerate(raw):
         path: YPath = ("spec", "alertPolicies", i)
         ref = item if isinstance(item, str) else item.get("alertPolicyRef") if isinstance(item, dict) else None
@@ -67,14 +69,21 @@ def alert_policies(
                 ok = False
                 continue
             found = _policy(doc.file, (), doc.data["spec"], ctx, period, unit)
+            settings = policy_settings(doc.file, (), doc.data.get("metadata"))
         elif isinstance(item, dict):
             found = _inline(file, path, item, "AlertPolicy", lambda p, s: _policy(file, p, s, ctx, period, unit))
+            settings = policy_settings(file, path, item.get("metadata"))
         else:
             file.add(path, "expected {alertPolicyRef: NAME} or an inline AlertPolicy (kind, metadata, spec)")
             found = None
-        if found is None:
+        if found is None or settings is None:
             ok = False
             continue
+        for key, value in settings.items():
+            if key in merged and merged[key] != value:
+                file.add(path, f"slo-service/{key} disagrees with an earlier alert policy of this SLO")
+                ok = False
+            merged[key] = value
         policy_tiers, route = found
         for tier in policy_tiers:
             if tier["name"] in seen:
@@ -89,7 +98,11 @@ def alert_policies(
         return None
     overrides: dict[str, Any] = {"tiers": tiers, "budget_exhausted": False}  # only the conditions alert
     if not any(p.no_data for p in routing.policies):
+        if "no_data_after" in merged:
+            file.add(("spec", "alertPolicies"), "slo-service/no_data_after needs a policy with alertWhenNoData: true")
+            return None
         overrides["no_data_after"] = None  # alertWhenNoData: false everywhere: no no-data alert
+    overrides.update(merged)
     return overrides, routing
 
 
@@ -161,12 +174,14 @@ def _policy(
                     )
                 else:
                     tier = _condition(doc.file, (), doc.data["spec"], period, unit, doc.name)
+                    tier = None if tier is None else {**tier, **tier_settings(doc.data.get("metadata"))}
             elif isinstance(item, dict):
                 meta: dict[str, Any] = item["metadata"] if isinstance(item.get("metadata"), dict) else {}
-                name = str(meta.get("name") or f"condition-{i}")
+                name = str(service_annotations(meta).get(NAME_KEY) or meta.get("name") or f"condition-{i}")
                 tier = _inline(
                     file, cpath, item, "AlertCondition", lambda p, s, n=name: _condition(file, p, s, period, unit, n)
                 )
+                tier = None if tier is None else {**tier, **tier_settings(meta)}
             else:
                 file.add(cpath, "expected {conditionRef: NAME} or an inline AlertCondition (kind, metadata, spec)")
             if tier is None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from slo_service.core.model import CalendarUnit, Period
 from slo_service.specs.checks import check_labels, check_name, duration_at, rolling_period, valid_timezone
+from slo_service.specs.openslo_annotations import SERVICE_PREFIX, check_annotations
 from slo_service.specs.problems import SpecFile, describe
 from slo_service.specs.yaml_lines import Path as YPath
 
@@ -31,19 +32,25 @@ __all__ = [
 ]
 
 DEFAULT_SOURCE = "prometheus"  # the source of a metric without metricSourceRef, and of every Sloth SLO
-SERVICE_PREFIX = "slo-service/"  # annotations slo-service reads (the others belong to other tools)
 _CALENDAR_UNITS = {"1w": CalendarUnit.WEEK, "1M": CalendarUnit.MONTH}
 METADATA_FIELDS = frozenset({"name", "displayName", "labels", "annotations"})
 
 
 @dataclass
 class Doc:
-    """One collected document: an OpenSLO kind (or "Sloth" for a whole Sloth file)."""
+    """One collected document: an OpenSLO kind (or "Sloth" for a whole Sloth file).
+
+    `name` is the object's slo-service name (its slo-service/name annotation, else metadata.name); `ref`
+    is its metadata.name, which other documents refer to."""
 
     file: SpecFile
     kind: str
     name: str
     data: dict[str, Any]
+    ref: str = ""
+
+    def __post_init__(self) -> None:
+        self.ref = self.ref or self.name
 
 
 @dataclass
@@ -88,9 +95,8 @@ def string_at(file: SpecFile, path: YPath, value: Any) -> str | None:
 def metadata_name(file: SpecFile, path: YPath, data: Mapping[str, Any], kind: str) -> str | None:
     """The checked metadata.name of a document (or of an inline object at `path`) of `kind`.
 
-    Annotations are other tools' (ignored) except ``slo-service/`` ones, which only notification targets
-    take (their receiver settings): elsewhere one is refused rather than ignored, a typo would change
-    nothing silently."""
+    Annotations are other tools' (ignored) except ``slo-service/`` ones, which are checked against what
+    `kind` takes (openslo_annotations.py); notification targets check theirs as receiver settings."""
     meta = mapping_at(file, (*path, "metadata"), data.get("metadata"))
     if meta is None:
         return None
@@ -99,15 +105,8 @@ def metadata_name(file: SpecFile, path: YPath, data: Mapping[str, Any], kind: st
     if annotations is not None and not isinstance(annotations, dict):
         file.add((*path, "metadata", "annotations"), f"expected a mapping, got {describe(annotations)}")
         ok = False
-    elif annotations and kind != "AlertNotificationTarget":
-        for key in annotations:
-            if str(key).startswith(SERVICE_PREFIX):
-                file.add(
-                    (*path, "metadata", "annotations", key),
-                    f"annotation {key!r} is not supported on a {kind}; {SERVICE_PREFIX} annotations hold the "
-                    "receiver settings of an AlertNotificationTarget",
-                )
-                ok = False
+    elif annotations:
+        ok = check_annotations(file, path, meta, kind) and ok
     name = string_at(file, (*path, "metadata", "name"), meta.get("name"))
     if name is None or not check_name(file, (*path, "metadata", "name"), name):
         return None

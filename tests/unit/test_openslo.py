@@ -265,7 +265,7 @@ REFUSED = [
     pytest.param(
         "apiVersion: openslo/v1\nkind: DataSource\nmetadata: {name: dd}\n"
         "spec: {type: datadog, connectionDetails: {}}\n",
-        "b.yaml:4: spec.type: data source type str 'datadog' is not supported; only prometheus is",
+        "b.yaml:4: spec.type: data source type str 'datadog' is not supported; types: Prometheus, slo-service-scrape, slo-service-push",
         id="datadog-source",
     ),
     pytest.param(

@@ -567,14 +567,31 @@ def generate_dashboards(
 
 
 @app.command("export")
-def export_command(config: ConfigOpt = None, out: OutOpt = None) -> None:
-    """Write the config's SLOs as OpenSLO v1 documents."""
-    from slo_service.specs.openslo_export import dump_openslo, export_openslo, not_exported
+def export_command(
+    config: ConfigOpt = None,
+    out: OutOpt = None,
+    allow_lossy: Annotated[
+        bool, typer.Option("--allow-lossy", help="write the export even when parts of the config cannot be exported")
+    ] = False,
+) -> None:
+    """Write the config as OpenSLO v1 documents that import back as the same config.
 
-    loaded = _load_or_exit(config)
-    _write(dump_openslo(export_openslo(loaded)), out)
-    for line in not_exported(loaded):
+    What OpenSLO cannot hold is listed on stderr; then nothing is written and the exit code is 1, unless
+    --allow-lossy."""
+    from slo_service.specs.openslo_export import dump_openslo, export_openslo
+
+    exported = export_openslo(_load_or_exit(config))
+    for line in exported.lossy:
         err_console.print(f"not exported: {line}", markup=False, highlight=False, soft_wrap=True)
+    if exported.lossy and not allow_lossy:
+        err_console.print(
+            f"{len(exported.lossy)} part(s) of the config cannot be exported; nothing written "
+            "(--allow-lossy writes the rest)",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    _write(dump_openslo(exported.docs), out)
 
 
 @app.command("import")
@@ -583,11 +600,11 @@ def import_command(
     out: OutOpt = None,
 ) -> None:
     """Check OpenSLO / Sloth files and print them as the OpenSLO the service will run (refusals named)."""
-    from slo_service.specs.openslo_export import dump_openslo, export_openslo, not_exported
+    from slo_service.specs.openslo_export import dump_openslo, export_openslo
 
-    loaded = _load_or_exit([str(f) for f in files])
-    _write(dump_openslo(export_openslo(loaded)), out)
-    for line in not_exported(loaded):
+    exported = export_openslo(_load_or_exit([str(f) for f in files]))
+    _write(dump_openslo(exported.docs), out)
+    for line in exported.lossy:
         err_console.print(f"not printed: {line}", markup=False, highlight=False, soft_wrap=True)
 
 

@@ -33,7 +33,7 @@ from typing import Any
 from slo_service.core.alerting.config import AlertingConfig
 from slo_service.core.model import Service
 from slo_service.specs.openslo_alerts import check_alert_doc
-from slo_service.specs.openslo_annotations import real_name
+from slo_service.specs.openslo_annotations import display_text, real_name
 from slo_service.specs.openslo_common import (
     DEFAULT_SOURCE,
     Context,
@@ -237,5 +237,5 @@ def _service(doc: Doc) -> Service | None:
     labels = labels_at(doc.file, ("metadata", "labels"), meta.get("labels"))
     if labels is None or not ok:
         return None
-    description = spec.get("description") or meta.get("displayName") or ""
+    description = spec.get("description") or display_text(meta) or ""
     return Service(name=doc.name, labels=labels, description=str(description))

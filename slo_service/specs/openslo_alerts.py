@@ -12,12 +12,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from slo_service.core.alerting.policy import MINUTE, WINDOWS_PERIOD, BurnRateTier
-from slo_service.core.durations import format_duration
 from slo_service.core.model import Period
-from slo_service.specs.checks import duration_at, number_text
 from slo_service.specs.openslo_annotations import NAME_KEY, policy_settings, service_annotations, tier_settings
 from slo_service.specs.openslo_common import Context, Doc, check_known, mapping_at, metadata_name, string_at
+from slo_service.specs.openslo_conditions import condition
 from slo_service.specs.openslo_routes import ANNOTATION_PREFIX, SECTION_TARGET, PolicyRoute, SLORouting, TargetUse
 from slo_service.specs.problems import SpecFile, describe
 from slo_service.specs.yaml_lines import Path as YPath
@@ -32,8 +30,6 @@ TARGET_SETTINGS: dict[str, frozenset[str]] = {
 _POLICY_FIELDS = {
     "description", "alertWhenBreaching", "alertWhenResolved", "alertWhenNoData", "conditions", "notificationTargets",
 }  # fmt: skip
-_SHORT_WINDOW_DIVISOR = 12  # the SRE workbook's short window: 1h/5m, 6h/30m, 1d/2h, 3d/6h
-_LOOKBACKS = tuple(timedelta(hours=h) for h in (1, 6, 24, 72))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -113,7 +109,7 @@ def check_alert_doc(doc: Doc, ctx: Context) -> TargetUse | None:
     if doc.kind == "AlertPolicy":
         _policy(doc.file, (), spec, ctx, None, None)
     elif doc.kind == "AlertCondition":
-        _condition(doc.file, (), spec, None, None, "")
+        condition(doc.file, (), spec, None, None, "", doc.data.get("metadata"))
     else:
         return _target(doc.file, (), spec, doc.name, True, doc.file, ())
     return None
@@ -173,13 +169,17 @@ def _policy(
                         (*cpath, "conditionRef"), f"unknown AlertCondition {ref!r}; known alert conditions: {known}"
                     )
                 else:
-                    tier = _condition(doc.file, (), doc.data["spec"], period, unit, doc.name)
+                    tier = condition(doc.file, (), doc.data["spec"], period, unit, doc.name, doc.data.get("metadata"))
                     tier = None if tier is None else {**tier, **tier_settings(doc.data.get("metadata"))}
             elif isinstance(item, dict):
                 meta: dict[str, Any] = item["metadata"] if isinstance(item.get("metadata"), dict) else {}
                 name = str(service_annotations(meta).get(NAME_KEY) or meta.get("name") or f"condition-{i}")
                 tier = _inline(
-                    file, cpath, item, "AlertCondition", lambda p, s, n=name: _condition(file, p, s, period, unit, n)
+                    file,
+                    cpath,
+                    item,
+                    "AlertCondition",
+                    lambda p, s, n=name, m=meta: condition(file, p, s, period, unit, n, m),
                 )
                 tier = None if tier is None else {**tier, **tier_settings(meta)}
             else:
@@ -194,100 +194,6 @@ def _policy(
     if not ok or targets is None or None in (breaching, resolved, no_data):
         return None
     return tiers, PolicyRoute(tuple(t["name"] for t in tiers), bool(no_data), targets)
-
-
-def _condition(
-    file: SpecFile, path: YPath, spec: dict[str, Any], period: Period | None, unit: timedelta | None, name: str
-) -> dict[str, Any] | None:
-    """A burn-rate tier (as the `alerting:` tiers are written) of a `burnrate` AlertCondition spec."""
-    spath: YPath = path if path else ("spec",)
-    ok = check_known(file, spath, spec, {"description", "severity", "condition"})
-    severity = string_at(file, (*spath, "severity"), spec.get("severity"))
-    cpath: YPath = (*spath, "condition")
-    cond = mapping_at(file, cpath, spec.get("condition"))
-    if cond is None:
-        return None
-    ok = check_known(file, cpath, cond, {"kind", "op", "threshold", "lookbackWindow", "alertAfter"}) and ok
-    if cond.get("kind", "burnrate") != "burnrate":
-        file.add((*cpath, "kind"), f"only burnrate conditions are supported; got {describe(cond.get('kind'))}")
-        ok = False
-    op = cond.get("op")
-    if op not in ("gt", "gte"):
-        reason = (
-            "a burn-rate condition below its threshold would alert while the SLO is healthy"
-            if op in ("lt", "lte")
-            else "required: gt or gte"
-        )
-        file.add((*cpath, "op"), f"op must be gt or gte, got {describe(op)}: {reason}")
-        ok = False
-    threshold = cond.get("threshold")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold <= 0:
-        file.add((*cpath, "threshold"), f"expected a positive burn rate, got {describe(threshold)}")
-        ok, threshold = False, None
-    lookback = duration_at(file, (*cpath, "lookbackWindow"), str(cond.get("lookbackWindow")))
-    if lookback is not None and lookback not in _LOOKBACKS:
-        names = ", ".join(format_duration(w) for w in _LOOKBACKS)
-        file.add(
-            (*cpath, "lookbackWindow"), f"lookbackWindow {format_duration(lookback)} is not supported; use {names}"
-        )
-        lookback = None
-    after = cond.get("alertAfter")
-    for_ = timedelta(0)
-    if after is not None and str(after).strip().rstrip("smhdw") not in ("0", ""):
-        for_ = duration_at(file, (*cpath, "alertAfter"), str(after)) or timedelta(-1)
-    if not ok or severity is None or lookback is None or threshold is None or for_ < timedelta(0) or period is None:
-        return None
-    return _tier(file, cpath, name, severity, float(threshold), lookback, for_, period, unit)
-
-
-def _tier(
-    file: SpecFile,
-    cpath: YPath,
-    name: str,
-    severity: str,
-    threshold: float,
-    lookback: timedelta,
-    for_: timedelta,
-    period: Period,
-    unit: timedelta | None,
-) -> dict[str, Any] | None:
-    """The tier firing when both windows burn above `threshold` for this SLO, or None when slo-service
-    would change it (shorter periods shrink tier windows, slices round them: core/alerting/policy.py)."""
-    length = period.nominal_length
-    short = lookback / _SHORT_WINDOW_DIVISOR
-    share = round(threshold * (lookback / length), 12)
-    tier = BurnRateTier(name, severity, lookback, short, share, for_)
-    if tier.min_factor < 1.0:
-        least = length / WINDOWS_PERIOD
-        file.add(
-            (*cpath, "threshold"),
-            f"threshold {number_text(threshold)} is too low for a {format_duration(length)} period: slo-service "
-            "refuses tiers below a 1x burn rate of a 28-day budget (they fire on SLOs that meet their objective); "
-            f"use at least {least:.3g}",
-        )
-        return None
-    effective = tier.effective(length, unit or MINUTE)
-    if (effective.long_window, effective.short_window) != (lookback, short) or abs(effective.factor - threshold) > (
-        1e-9 * threshold
-    ):
-        file.add(
-            (*cpath, "lookbackWindow"),
-            f"lookbackWindow {format_duration(lookback)} at threshold {number_text(threshold)} cannot be honoured "
-            f"for this SLO: slo-service would evaluate {effective.long_window_name} (short "
-            f"{effective.short_window_name}) at {effective.factor:.4g}x (periods under 28 days shrink tier windows; "
-            "windows are whole slices)",
-        )
-        return None
-    out: dict[str, Any] = {
-        "name": name,
-        "severity": severity,
-        "long_window": format_duration(lookback),
-        "short_window": format_duration(short),
-        "budget_share": share,
-    }
-    if for_ > timedelta(0):
-        out["for"] = format_duration(for_)
-    return out
 
 
 def _targets(

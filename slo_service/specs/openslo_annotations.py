@@ -28,6 +28,7 @@ __all__ = [
     "SERVICE_PREFIX",
     "annotation_path",
     "check_annotations",
+    "display_text",
     "openslo_name",
     "parse_bool",
     "parse_number",
@@ -50,7 +51,7 @@ KIND_ANNOTATIONS: Mapping[str, tuple[str, ...]] = {
     "SLO": (NAME_KEY,),
     "SLI": (NAME_KEY, "aggregate", "histogram", "threshold", "matchers", "buckets"),
     "AlertPolicy": (NAME_KEY, *_POLICY_KEYS),
-    "AlertCondition": (NAME_KEY, "labels.", "annotations."),
+    "AlertCondition": (NAME_KEY, "long_window", "short_window", "budget_share", "labels.", "annotations."),
 }
 """The slo-service/ keys each kind takes (AlertNotificationTarget: its receiver settings, openslo_alerts.py)."""
 
@@ -98,6 +99,14 @@ def real_name(file: SpecFile, path: YPath, meta: Any, ref: str) -> str | None:
     if not isinstance(name, str) or not check_name(file, annotation_path(path, NAME_KEY), name):
         return None
     return name
+
+
+def display_text(meta: Any) -> str | None:
+    """metadata.displayName as a description, unless it holds the original name (slo-service/name is set)."""
+    if not isinstance(meta, dict) or NAME_KEY in service_annotations(meta):
+        return None
+    shown = meta.get("displayName")
+    return str(shown) if shown else None
 
 
 def prefixed(values: Mapping[str, Any], prefix: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ from slo_service.core.model import (
 )
 from slo_service.specs.checks import MAX_SLICE, MIN_SLICE, duration_at
 from slo_service.specs.openslo_alerts import alert_policies
+from slo_service.specs.openslo_annotations import display_text
 from slo_service.specs.openslo_common import (
     Context,
     Doc,
@@ -82,7 +83,7 @@ def build_slo(doc: Doc, ctx: Context) -> tuple[SLO, dict[str, Any] | None, SLORo
         sli=sli,
         budgeting=budgeting,
         labels=labels,
-        description=str(spec.get("description") or meta.get("displayName") or ""),
+        description=str(spec.get("description") or display_text(meta) or ""),
     )
     overrides, routing = alerting
     if routing is not None:

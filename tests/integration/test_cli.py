@@ -140,7 +140,7 @@ def test_import_prints_sloth_specs_as_openslo_and_names_what_it_leaves_out() -> 
     result = cli("import", *map(str, files))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "name: checkout-k8s" in result.stdout and "kind: SLO" in result.stdout
-    assert "not printed: office-wifi/average-client-signal: error_ratio SLIs have no OpenSLO form" in result.stderr
+    assert "not printed: SLO office-wifi/average-client-signal: error_ratio SLIs have no OpenSLO form" in result.stderr
     refused = cli("import", str(corpus / "prometheus.yaml"), str(corpus / "plugin-sli.yml"))
     assert refused.returncode != 0
     assert "SLI plugin 'acme_availability' is Sloth code" in refused.stdout + refused.stderr

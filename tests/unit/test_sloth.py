@@ -122,7 +122,7 @@ def test_engine_alerts_carry_sloths_name_and_labels() -> None:
 def test_round_trip_through_openslo(tmp_path: Path) -> None:
     config = load_config([EXAMPLES])
     out = tmp_path / "exported.yaml"
-    out.write_text(dump_openslo(export_openslo(config)))
+    out.write_text(dump_openslo(export_openslo(config).docs))
     again = load_config([out])
     assert again.slos == config.slos
     assert again.sources == config.sources

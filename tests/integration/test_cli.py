@@ -144,3 +144,20 @@ def test_import_prints_sloth_specs_as_openslo_and_names_what_it_leaves_out() -> 
     refused = cli("import", str(corpus / "prometheus.yaml"), str(corpus / "plugin-sli.yml"))
     assert refused.returncode != 0
     assert "SLI plugin 'acme_availability' is Sloth code" in refused.stdout + refused.stderr
+
+
+def test_export_refuses_to_drop_parts_silently_and_round_trips_with_allow_lossy(tmp_path: Path) -> None:
+    example = REPO / "examples" / "slo-service.yaml"
+    out = tmp_path / "exported.yaml"
+    refused = cli("export", "-c", str(example), "-o", str(out))
+    assert refused.returncode == 1
+    assert "not exported: alerting receivers: OpenSLO has no form for them" in refused.stderr
+    assert "nothing written" in refused.stderr and not out.exists()
+    written = cli("export", "-c", str(example), "-o", str(out), "--allow-lossy")
+    assert written.returncode == 0, written.stderr
+    checked = cli("validate", str(out))  # the export is a configuration of its own
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "5 SLOs" in checked.stdout
+    again = cli("export", "-c", str(out))  # nothing of it is lossy (its alerts go where a section routes them)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr == "" and again.stdout.count("kind: SLO\n") == 5

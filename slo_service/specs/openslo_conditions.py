@@ -10,7 +10,7 @@ with other windows, is exported with its definition in ``slo-service/long_window
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from slo_service.core.alerting.policy import MINUTE, WINDOWS_PERIOD, BurnRateTier
 from slo_service.core.durations import format_duration
@@ -80,11 +80,10 @@ def condition(
         return None
     if declared is None:
         return None
+    read = _Read(name, severity, float(threshold), lookback, for_)
     if declared:
-        return _declared_tier(
-            file, root, cpath, name, severity, float(threshold), lookback, for_, period, unit, declared
-        )
-    return _tier(file, cpath, name, severity, float(threshold), lookback, for_, period, unit)
+        return _declared_tier(file, root, cpath, read, period, unit, declared)
+    return _tier(file, cpath, read, period, unit)
 
 
 def _declared(file: SpecFile, root: YPath, meta: Any) -> dict[str, Any] | None:
@@ -105,63 +104,71 @@ def _declared(file: SpecFile, root: YPath, meta: Any) -> dict[str, Any] | None:
     return None if None in out.values() else out
 
 
+class _Read(NamedTuple):
+    """The fields of a burnrate condition, read and checked."""
+
+    name: str
+    severity: str
+    threshold: float
+    lookback: timedelta
+    for_: timedelta
+
+
+def _tier_spec(tier: BurnRateTier) -> dict[str, Any]:
+    """`tier` as the `alerting:` section's tiers are written (what the policy builder checks)."""
+    out: dict[str, Any] = {
+        "name": tier.name,
+        "severity": tier.severity,
+        "long_window": format_duration(tier.long_window),
+        "short_window": format_duration(tier.short_window),
+        "budget_share": tier.budget_share,
+    }
+    if tier.for_ > timedelta(0):
+        out["for"] = format_duration(tier.for_)
+    return out
+
+
 def _declared_tier(
     file: SpecFile,
     root: YPath,
     cpath: YPath,
-    name: str,
-    severity: str,
-    threshold: float,
-    lookback: timedelta,
-    for_: timedelta,
+    read: _Read,
     period: Period,
     unit: timedelta | None,
     declared: dict[str, Any],
 ) -> dict[str, Any] | None:
     """The declared tier, when the condition is exactly what slo-service evaluates for it on this SLO."""
     try:
-        tier = BurnRateTier(name, severity, declared["long_window"], declared["short_window"], declared["budget_share"])
+        tier = BurnRateTier(
+            read.name,
+            read.severity,
+            declared["long_window"],
+            declared["short_window"],
+            declared["budget_share"],
+            read.for_,
+        )
     except ValueError as exc:
         file.add(annotation_path(root, "long_window"), str(exc))
         return None
     effective = tier.effective(period.nominal_length, unit or MINUTE)
-    if effective.long_window != lookback or abs(effective.factor - threshold) > 1e-9 * threshold:
+    if effective.long_window != read.lookback or abs(effective.factor - read.threshold) > 1e-9 * read.threshold:
         file.add(
             cpath,
-            f"lookbackWindow {format_duration(lookback)} at threshold {number_text(threshold)} is not what "
+            f"lookbackWindow {format_duration(read.lookback)} at threshold {number_text(read.threshold)} is not what "
             f"slo-service evaluates for the tier the slo-service/ annotations define: {effective.long_window_name} "
             f"at {effective.factor!r}x",
         )
         return None
-    out: dict[str, Any] = {
-        "name": name,
-        "severity": severity,
-        "long_window": format_duration(tier.long_window),
-        "short_window": format_duration(tier.short_window),
-        "budget_share": tier.budget_share,
-    }
-    if for_ > timedelta(0):
-        out["for"] = format_duration(for_)
-    return out
+    return _tier_spec(tier)
 
 
-def _tier(
-    file: SpecFile,
-    cpath: YPath,
-    name: str,
-    severity: str,
-    threshold: float,
-    lookback: timedelta,
-    for_: timedelta,
-    period: Period,
-    unit: timedelta | None,
-) -> dict[str, Any] | None:
+def _tier(file: SpecFile, cpath: YPath, read: _Read, period: Period, unit: timedelta | None) -> dict[str, Any] | None:
     """The tier firing when both windows burn above `threshold` for this SLO, or None when slo-service
     would change it (shorter periods shrink tier windows, slices round them: core/alerting/policy.py)."""
-    length = period.nominal_length
+    length, threshold, lookback = period.nominal_length, read.threshold, read.lookback
     short = lookback / SHORT_WINDOW_DIVISOR
     share = round(threshold * (lookback / length), 12)
-    tier = BurnRateTier(name, severity, lookback, short, share, for_)
+    tier = BurnRateTier(read.name, read.severity, lookback, short, share, read.for_)
     if tier.min_factor < 1.0:
         least = length / WINDOWS_PERIOD
         file.add(
@@ -183,13 +190,4 @@ def _tier(
             "windows are whole slices)",
         )
         return None
-    out: dict[str, Any] = {
-        "name": name,
-        "severity": severity,
-        "long_window": format_duration(lookback),
-        "short_window": format_duration(short),
-        "budget_share": share,
-    }
-    if for_ > timedelta(0):
-        out["for"] = format_duration(for_)
-    return out
+    return _tier_spec(tier)

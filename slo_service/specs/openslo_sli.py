@@ -109,10 +109,17 @@ def _sli(
             return None
         source, query = metric
         return ThresholdSLI(source=source, metric=query, op=op, value=float(value), aggregate=Aggregation(aggregate))
-    for key, given in (("op", op), ("value", value)):
-        if given is not None:
-            slo_file.add((*objective, key), f"{key} only applies to a thresholdMetric; a ratioMetric has none")
-            ok = False
+    if value is not None:
+        slo_file.add((*objective, "value"), "value only applies to a thresholdMetric; a ratioMetric has none")
+        ok = False
+    if op in (Comparison.LT, Comparison.LE):
+        # OpenSLO's own examples write `op: gt` on ratio objectives: that is what a ratio SLO means anyway
+        slo_file.add(
+            (*objective, "op"),
+            "op lt/lte on a ratioMetric would mean the objective is met while the good share is BELOW target; "
+            "a ratio SLO is met at or above it (leave op out, or gt/gte)",
+        )
+        ok = False
     if "aggregate" in settings:
         file.add(annotation_path(root, "aggregate"), "slo-service/aggregate only applies to a thresholdMetric")
         ok = False

@@ -243,6 +243,17 @@ REFUSED = [
         id="list-label",
     ),
     pytest.param(
+        _slo("    - {target: 0.999}", "    - {target: 0.999, op: lt}"),
+        "b.yaml:20: spec.objectives[0].op: op lt/lte on a ratioMetric would mean the objective is met while the good "
+        "share is BELOW target",
+        id="ratio-op-lt",
+    ),
+    pytest.param(
+        _slo("    - {target: 0.999}", "    - {target: 0.999, op: gt, value: 1}"),
+        "b.yaml:20: spec.objectives[0].value: value only applies to a thresholdMetric",
+        id="ratio-value",
+    ),
+    pytest.param(
         "apiVersion: openslo/v1\nkind: Foo\nmetadata: {name: x}\nspec: {}\n",
         "b.yaml:2: kind: unsupported OpenSLO kind",
         id="unknown-kind",
@@ -321,3 +332,12 @@ def test_names_are_unique_across_formats(tmp_path: Path) -> None:
 def test_yaml_error_in_a_later_document_is_reported(tmp_path: Path) -> None:
     problems = _problems(tmp_path, a=SERVICE + "---\napiVersion: openslo/v1\nkind: [\n")
     assert any(p.startswith(str(tmp_path / "a.yaml")) and "(yaml): invalid YAML" in p for p in problems), problems
+
+
+def test_op_gt_on_a_ratio_objective_is_what_the_ratio_means(tmp_path: Path) -> None:
+    # OpenSLO's own examples (examples/budgeting-method) write `op: gt` on ratio objectives
+    with_op, plain = tmp_path / "with-op", tmp_path / "plain"
+    with_op.mkdir()
+    plain.mkdir()
+    config = _load(with_op, a=SERVICE, b=_slo("    - {target: 0.999}", "    - {target: 0.999, op: gt}"))
+    assert config.slos == _load(plain, a=SERVICE, b=SLO).slos

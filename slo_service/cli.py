@@ -1,26 +1,34 @@
-"""The `slo-service` command line: serve, demo, validate, db upgrade, status, alerts, silence."""
+"""The `slo-service` command line: serve, demo, validate, db upgrade, token, status, alerts, silence."""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from slo_service import __version__
-from slo_service.settings import Settings
+from slo_service.settings import Settings, SettingsError
+
+if TYPE_CHECKING:  # the CLI imports what a command needs when it runs, to start fast
+    from slo_service.adapters.sql.token_store import SqlTokenStore
 
 app = typer.Typer(help="SLOs, error budgets and burn rates for ML systems.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 silence_app = typer.Typer(help="Silences of a running service: add, list, expire.", no_args_is_help=True)
 app.add_typer(silence_app, name="silence")
+token_app = typer.Typer(help="API tokens in the database: create, list, revoke.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -70,6 +78,9 @@ def _run(settings: Settings) -> None:
         for problem in exc.problems:  # plain lines: editors and CI parse file:line: field: message
             print(f"  {problem}", file=sys.stderr)
         raise typer.Exit(1) from None
+    except SettingsError as exc:
+        err_console.print(f"setting refused: {exc}", style="bold red", markup=False, highlight=False)
+        raise typer.Exit(1) from None
 
     def on_sighup(_signum: int, _frame: object) -> None:
         threading.Thread(target=service.runtime.reload, name="sighup-reload", daemon=True).start()
@@ -107,6 +118,19 @@ def demo(
     from slo_service.demo.model_server import HEALTHY_ERROR_RATE, DemoModelServer
 
     settings = _settings(config or [str(EXAMPLE_CONFIG)], host, port, database_url)
+    # The demo runs on 127.0.0.1 for one person: reads need no token (unless SLO_SERVICE_ANONYMOUS_READ
+    # says otherwise), and actions take the demo's own admin token, kept in a file of the data directory.
+    if "anonymous_read" not in settings.model_fields_set:
+        settings.anonymous_read = True
+    given = settings.admin_token.get_secret_value().strip() if settings.admin_token else ""
+    if not given and settings.admin_token_file is None:
+        settings.admin_token_file = demo_token_file(Path(settings.data_dir))
+        console.print(
+            f"demo admin token in {settings.admin_token_file}: "
+            f"export SLO_SERVICE_TOKEN_FILE={settings.admin_token_file} (ack, silence)",
+            highlight=False,
+            soft_wrap=True,
+        )
     # Every example SLO holds its objective with a margin until an incident is triggered.
     server = DemoModelServer(host="127.0.0.1", port=demo_port, error_rate=HEALTHY_ERROR_RATE)
     server.start()
@@ -121,6 +145,19 @@ def demo(
     finally:
         server.stop()
         sink.stop()
+
+
+def demo_token_file(data_dir: Path) -> Path:
+    """The demo's admin token file (mode 0600), made once so it stays the same across restarts."""
+    from slo_service.core.tokens import new_token
+
+    path = data_dir / "demo-admin-token"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(new_token() + "\n")
+    return path
 
 
 @app.command()
@@ -217,6 +254,83 @@ def db_upgrade(
     console.print(f"database at revision {revision}")
 
 
+ScopeOpt = Annotated[
+    list[str], typer.Option("--scope", "-s", help="read, write, ci or admin; repeatable or a comma list")
+]
+
+
+@contextmanager
+def _token_store(database_url: str | None) -> Iterator[SqlTokenStore]:
+    """The token table of the database the service uses (migrated first, as `serve` would)."""
+    from slo_service.adapters.sql.engine import make_engine
+    from slo_service.adapters.sql.migrate import upgrade
+    from slo_service.adapters.sql.token_store import SqlTokenStore
+
+    settings = _settings(None, None, None, database_url)
+    if settings.run_migrations:
+        upgrade(settings.database_url)
+    store = SqlTokenStore(make_engine(settings.database_url))
+    try:
+        yield store
+    finally:
+        store.engine.dispose()
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option("--name", "-n", help="unique name, e.g. ci-prod")],
+    scope: ScopeOpt,
+    database_url: DbOpt = None,
+) -> None:
+    """Create a token and print it (stdout, once: only its hash is stored)."""
+    from datetime import UTC, datetime
+
+    from slo_service.core.tokens import issue
+
+    with _token_store(database_url) as store:
+        try:
+            record, token = issue(store, name, scope, datetime.now(UTC))
+        except ValueError as exc:  # TokenError included
+            err_console.print(f"token refused: {exc}", style="red", markup=False, highlight=False)
+            raise typer.Exit(1) from None
+    err_console.print(f"token {record.name!r} ({', '.join(record.scopes)}): shown once, store it now", highlight=False)
+    typer.echo(token)
+
+
+@token_app.command("list")
+def token_list(database_url: DbOpt = None) -> None:
+    """A table of tokens: name, scopes, created, last used, revoked (never the token)."""
+    with _token_store(database_url) as store:
+        items = store.tokens()
+    table = Table(title="API tokens")
+    for col in ("name", "scopes", "created", "last used", "revoked"):
+        table.add_column(col, overflow="fold")
+    for t in items:
+        table.add_row(t.name, ",".join(t.scopes), *(_when(v) for v in (t.created_at, t.last_used_at, t.revoked_at)))
+    out = console if console.is_terminal else Console(width=200)
+    out.print(table if items else "no API tokens")
+
+
+def _when(value: Any) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@token_app.command("revoke")
+def token_revoke(name: Annotated[str, typer.Argument(help="the token's name")], database_url: DbOpt = None) -> None:
+    """Revoke a token: every request with it is refused (401) from now on."""
+    from datetime import UTC, datetime
+
+    from slo_service.core.tokens import TokenError, revoke
+
+    with _token_store(database_url) as store:
+        try:
+            revoke(store, name, datetime.now(UTC))
+        except TokenError as exc:
+            err_console.print(str(exc), style="red", markup=False, highlight=False)
+            raise typer.Exit(1) from None
+    typer.echo(f"revoked {name}")
+
+
 @app.command()
 def status(
     url: Annotated[str | None, typer.Option(help="base URL of a running service")] = None,
@@ -225,13 +339,14 @@ def status(
     """A table of SLOs with budget remaining and burn rates, from a running service."""
     import httpx
 
-    settings = Settings()
-    base = url or f"http://{settings.host}:{settings.port}"
+    base = _base_url(url)
+    params = {"service": service} if service else None
     try:
-        response = httpx.get(f"{base}/api/v1/slos", params={"service": service} if service else None, timeout=10)
+        response = httpx.get(f"{base}/api/v1/slos", params=params, headers=_auth_headers(), timeout=10)
         response.raise_for_status()
     except httpx.HTTPError as exc:
-        err_console.print(f"[red]cannot read {base}/api/v1/slos[/]: {exc}")
+        code = exc.response.status_code if isinstance(exc, httpx.HTTPStatusError) else None
+        err_console.print(f"[red]cannot read {base}/api/v1/slos[/]: {exc}{_token_hint(code)}")
         raise typer.Exit(2) from None
     table = Table(title=f"SLOs at {base}")
     for col in (
@@ -301,12 +416,28 @@ def _base_url(url: str | None) -> str:
     return f"http://{settings.host}:{settings.port}"
 
 
+def _auth_headers() -> dict[str, str]:
+    """The Authorization header of CLI client commands: SLO_SERVICE_TOKEN or SLO_SERVICE_TOKEN_FILE."""
+    try:
+        token = Settings().client_token()
+    except SettingsError as exc:
+        err_console.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _token_hint(status_code: int | None) -> str:
+    if status_code in (401, 403):
+        return " (set SLO_SERVICE_TOKEN or SLO_SERVICE_TOKEN_FILE to a token with the scope it needs)"
+    return ""
+
+
 def _api(method: str, base: str, path: str, **kwargs: Any) -> Any:
     """Call the service's API; print the error message and exit 1 on an API error, exit 2 if unreachable."""
     import httpx
 
     try:
-        response = httpx.request(method, f"{base}{path}", timeout=10, **kwargs)
+        response = httpx.request(method, f"{base}{path}", timeout=10, headers=_auth_headers(), **kwargs)
     except httpx.HTTPError as exc:
         err_console.print(f"[red]cannot reach {base}[/]: {exc}")
         raise typer.Exit(2) from None
@@ -315,7 +446,7 @@ def _api(method: str, base: str, path: str, **kwargs: Any) -> Any:
             message = response.json().get("message") or response.text
         except ValueError:
             message = response.text or response.reason_phrase
-        err_console.print(f"[red]error {response.status_code}[/]: {message}")
+        err_console.print(f"[red]error {response.status_code}[/]: {message}{_token_hint(response.status_code)}")
         raise typer.Exit(1)
     return response.json()
 

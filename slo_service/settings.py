@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from slo_service.core.durations import parse_duration
@@ -56,6 +57,29 @@ class Settings(BaseSettings):
     drift_workers: int = Field(default=1, description="worker processes that run Evidently (never the API process)")
     run_migrations: bool = True
     log_level: str = "INFO"
+    anonymous_read: bool = Field(
+        default=False, description="read endpoints answer without a token (`slo-service demo` turns this on)"
+    )
+    metrics_auth: bool = Field(default=False, description="GET /metrics needs a token with the read scope")
+    admin_token: SecretStr | None = Field(
+        default=None, description="bootstrap admin token (at least 32 characters), kept in memory only"
+    )
+    admin_token_file: Path | None = Field(default=None, description="file holding the bootstrap admin token")
+    token: SecretStr | None = Field(
+        default=None, description="the token CLI client commands (status, alerts, silence) send"
+    )
+    token_file: Path | None = Field(default=None, description="file holding the token CLI client commands send")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="browser origins allowed to call the API (CORS); none by default"
+    )
+
+    def admin_token_value(self) -> str | None:
+        """The bootstrap admin token from SLO_SERVICE_ADMIN_TOKEN or SLO_SERVICE_ADMIN_TOKEN_FILE."""
+        return read_secret(self.admin_token, self.admin_token_file, "SLO_SERVICE_ADMIN_TOKEN")
+
+    def client_token(self) -> str | None:
+        """The token CLI client commands send, from SLO_SERVICE_TOKEN or SLO_SERVICE_TOKEN_FILE."""
+        return read_secret(self.token, self.token_file, "SLO_SERVICE_TOKEN")
 
     @field_validator(
         "evaluation_interval",
@@ -79,3 +103,26 @@ class Settings(BaseSettings):
             if text and text[-1] in "smhdwy":
                 return parse_duration(text)
         return value
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the variable and never holds a secret."""
+
+
+def read_secret(value: SecretStr | None, file: Path | None, variable: str) -> str | None:
+    """A secret given as `variable` or as a file named by `variable`_FILE (Docker and Kubernetes secrets).
+
+    Surrounding whitespace (the file's trailing newline) is dropped and an empty `variable` counts as unset;
+    both set, or an unreadable or empty file, is a SettingsError."""
+    direct = value.get_secret_value().strip() if value is not None else ""
+    if direct and file is not None:
+        raise SettingsError(f"{variable} and {variable}_FILE are both set: give one")
+    if file is None:
+        return direct or None
+    try:
+        text = file.read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"{variable}_FILE: cannot read {file}: {exc.strerror or exc}") from None
+    if not text:
+        raise SettingsError(f"{variable}_FILE: {file} is empty")
+    return text

@@ -21,12 +21,15 @@ from slo_service.adapters.sql.alert_store import SqlAlertStore
 from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.migrate import upgrade
 from slo_service.adapters.sql.store import SqlHistoryStore
+from slo_service.adapters.sql.token_store import SqlTokenStore
 from slo_service.api.app import create_app
+from slo_service.api.auth import ApiAuth
 from slo_service.core.clock import Clock, SystemClock
 from slo_service.core.extract import Observation
 from slo_service.core.model import SLO, Config, PromQLSource, ScrapeSource
 from slo_service.core.ports import ScrapeHealth
 from slo_service.core.samples import Sample
+from slo_service.core.tokens import TokenVerifier
 from slo_service.drift_wiring import build_drift
 from slo_service.exporter.collector import build_registry
 from slo_service.exporter.drift import DriftCollector
@@ -39,7 +42,7 @@ from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.evaluate import Evaluator
 from slo_service.pipeline.history import LiveHistory
 from slo_service.pipeline.runtime import Adapters, Runtime
-from slo_service.settings import Settings
+from slo_service.settings import Settings, SettingsError
 from slo_service.specs.loader import load_config
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,38 @@ class Service:
     app: FastAPI
 
 
+def build_auth(settings: Settings, engine: Engine, clock: Clock) -> ApiAuth:
+    """Tokens from the database, the bootstrap admin token from the settings; SettingsError if unusable."""
+    admin_token = settings.admin_token_value()  # a SettingsError names the variable
+    try:
+        verifier = TokenVerifier(SqlTokenStore(engine, clock), admin_token, clock.now)
+    except ValueError as exc:  # a short admin token; the message never holds it
+        raise SettingsError(f"SLO_SERVICE_ADMIN_TOKEN: {exc}") from None
+    auth = ApiAuth(verifier, settings.anonymous_read, settings.metrics_auth, tuple(settings.cors_origins))
+    log.info(
+        "API authorisation: anonymous reads %s, /metrics %s, bootstrap admin token %s",
+        "on" if auth.anonymous_read else "off",
+        "needs a read token" if auth.metrics_auth else "open",
+        "set" if verifier.has_admin_token else "not set",
+    )
+    return auth
+
+
+def warn_if_locked_out(auth: ApiAuth) -> None:
+    """Say how to get in when no token could call the API (a new install)."""
+    if auth.anonymous_read or auth.verifier.has_admin_token or auth.verifier.store is None:
+        return
+    try:
+        active = [t for t in auth.verifier.store.tokens() if t.revoked_at is None]
+    except Exception:  # the database is down: /readyz says so
+        return
+    if not active:
+        log.warning(
+            "no API token exists, so the API refuses every call but /healthz, /readyz and /metrics: "
+            "create one with `slo-service token create --name NAME --scope admin` (docs/operations.md)"
+        )
+
+
 def build_service(settings: Settings, clock: Clock | None = None, config: Config | None = None) -> Service:
     """Migrate, load the config (raising ConfigError if it is bad), and connect every part. Starts nothing."""
     clock = clock or SystemClock()
@@ -96,9 +131,11 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
         return load_config(paths)
 
     config = config or load()
+    engine = make_engine(settings.database_url)  # connects on first use: bad settings fail before migrations
+    auth = build_auth(settings, engine, clock)
     if settings.run_migrations:
         upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    warn_if_locked_out(auth)
     store = SqlHistoryStore(engine)
     history = LiveHistory(store, clock.now(), pending_limit=settings.pending_write_limit)
     evaluator = Evaluator(history, settings.snapshot_interval)
@@ -131,5 +168,5 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
     )
     registry = build_registry(runtime, settings.export_labels, alerting, worker)
     registry.register(DriftCollector(drift))
-    app = create_app(runtime, registry, lambda: jobs.running, alerting, settings.slack_signing_secret, drift)
+    app = create_app(runtime, registry, lambda: jobs.running, alerting, settings.slack_signing_secret, drift, auth=auth)
     return Service(settings, engine, runtime, alerting, worker, drift, drift_pool, cycle, jobs, registry, app)

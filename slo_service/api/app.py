@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from slo_service import __version__
-from slo_service.api import alerts, operations, slos
+from slo_service.api import alerts, operations, slos, tokens
 from slo_service.api import drift as drift_api
+from slo_service.api.auth import ApiAuth, authorize, check_routes, document_rules
 from slo_service.api.errors import install_error_handlers
 from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.drift import DriftService
@@ -25,13 +27,19 @@ def create_app(
     alerting: AlertingService | None = None,
     slack_signing_secret: str | None = None,
     drift: DriftService | None = None,
+    *,
+    auth: ApiAuth,
 ) -> FastAPI:
-    """Build the app around an already wired runtime; nothing is started here."""
+    """Build the app around an already wired runtime; nothing is started here. Every route is guarded by
+    `auth` (rules in api/auth.py); a route without a rule stops the build."""
     app = FastAPI(
         title="slo-service",
         version=__version__,
-        description="SLOs, error budgets and burn rates for ML systems. Errors are JSON: {message, problems}.",
+        description="SLOs, error budgets and burn rates for ML systems. Errors are JSON: {message, problems}. "
+        "Send 'Authorization: Bearer TOKEN'; each operation's x-required-scope says what it needs.",
+        dependencies=[Depends(authorize)],
     )
+    app.state.auth = auth
     app.state.runtime = runtime
     app.state.alerting = alerting
     app.state.slack_signing_secret = slack_signing_secret
@@ -41,6 +49,7 @@ def create_app(
     app.include_router(operations.router)
     app.include_router(alerts.router)
     app.include_router(drift_api.router)
+    app.include_router(tokens.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
     def healthz() -> dict[str, str]:
@@ -64,4 +73,13 @@ def create_app(
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    if auth.cors_origins:  # browsers may call the API only from origins named in SLO_SERVICE_CORS_ORIGINS
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(auth.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
+    app.state.route_rules = check_routes(app)
+    document_rules(app)
     return app

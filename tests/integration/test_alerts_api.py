@@ -23,12 +23,12 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from slo_service.adapters.sql.alert_store import SqlAlertStore
-from slo_service.api.app import create_app
 from slo_service.core.notify import DeliveryResult, MessageStatus, Outcome
 from slo_service.core.oncall.schedule import Layer, Rotation, Schedule
 from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.cycle import Cycle
 from slo_service.pipeline.delivery import DeliveryWorker
+from tests.support.auth import admin_client, cli_env, make_app
 from tests.unit.test_alerting_pipeline import FakeReceiver, World, alerting_config
 from tests.unit.test_pipeline import START
 
@@ -43,8 +43,8 @@ def make_world(receivers: dict[str, FakeReceiver] | None = None) -> World:
 
 
 def client_for(world: World, secret: str | None = SECRET) -> TestClient:
-    app = create_app(world.runtime, CollectorRegistry(), alerting=world.alerting, slack_signing_secret=secret)
-    return TestClient(app)
+    app = make_app(world.runtime, CollectorRegistry(), alerting=world.alerting, slack_signing_secret=secret)
+    return admin_client(app)
 
 
 def outage(world: World) -> None:
@@ -83,7 +83,7 @@ def message_of(response: Any) -> str:
 
 
 def test_without_alerting_every_endpoint_is_404(world: World) -> None:
-    client = TestClient(create_app(world.runtime, CollectorRegistry()))
+    client = admin_client(make_app(world.runtime, CollectorRegistry()))
     for method, path in (("GET", "/api/v1/alerts"), ("GET", "/api/v1/silences"), ("GET", "/api/v1/oncall")):
         response = client.request(method, path)
         assert response.status_code == 404
@@ -510,7 +510,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def served(world: World) -> Iterator[str]:
-    app: FastAPI = create_app(world.runtime, CollectorRegistry(), alerting=world.alerting)
+    app: FastAPI = make_app(world.runtime, CollectorRegistry(), alerting=world.alerting)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -528,7 +528,11 @@ def served(world: World) -> Iterator[str]:
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "slo_service", "silence", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "slo_service", "silence", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=cli_env(),
     )
 
 
@@ -559,7 +563,11 @@ def test_silence_cli_unreachable_service_exits_2() -> None:
 
 def alerts_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "slo_service", "alerts", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "slo_service", "alerts", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=cli_env(),
     )
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from pytest_httpserver import HTTPServer
 
 from tests.integration.test_service_process import Target, period, write_config
+from tests.support.auth import cli_env
 from tests.support.process import run_service, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,7 +19,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "slo_service", *args], capture_output=True, text=True, timeout=120, cwd=cwd
+        [sys.executable, "-m", "slo_service", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env=cli_env(),
     )
 
 

@@ -14,13 +14,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from slo_service.adapters.drift.worker import DriftWorkerPool
 from slo_service.adapters.memory import InMemoryHistoryStore
 from slo_service.adapters.memory_drift import InMemoryDriftStore
-from slo_service.api.app import create_app
 from slo_service.core.clock import ManualClock
 from slo_service.core.drift.monitor import (
     ColumnSpec,
@@ -35,6 +33,7 @@ from slo_service.core.model import Config
 from slo_service.drift_wiring import pool_submit
 from slo_service.exporter.drift import DriftCollector
 from slo_service.pipeline.drift import DriftJobSpec, DriftOutcomeLike, DriftService
+from tests.support.auth import admin_client, make_app
 from tests.unit.test_pipeline import START, FakeTarget, make_runtime
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -128,7 +127,7 @@ class World:
         runtime = make_runtime(Config({}, {}, ()), InMemoryHistoryStore(), ManualClock(START), FakeTarget())
         registry = CollectorRegistry()
         registry.register(DriftCollector(self.drift))
-        self.client = TestClient(create_app(runtime, registry, drift=self.drift))
+        self.client = admin_client(make_app(runtime, registry, drift=self.drift))
 
     def write_batch(self, monitor: DriftMonitor, df: Any, at: datetime) -> StoredBatch:
         path = self.tmp / "batches" / monitor.name / f"{len(self.store.batches(monitor.name, None, None))}.parquet"
@@ -273,7 +272,7 @@ def test_bad_bodies_unknown_and_non_push_monitors(world: World) -> None:
 
 def test_without_drift_the_routes_say_so() -> None:
     runtime = make_runtime(Config({}, {}, ()), InMemoryHistoryStore(), ManualClock(START), FakeTarget())
-    client = TestClient(create_app(runtime, CollectorRegistry()))
+    client = admin_client(make_app(runtime, CollectorRegistry()))
     r = client.get("/api/v1/monitors")
     assert r.status_code == 404 and "not configured" in r.json()["message"]
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 from pytest_httpserver import HTTPServer
 
 from tests.integration.test_service_process import Target
@@ -243,7 +242,7 @@ def test_when_a_silence_expires_on_an_unchanged_alert_nothing_is_sent_before_rep
             json={"matchers": ['slo="availability"'], "duration": "1h", "created_by": "sre", "comment": "deploy"},
         ).json()
         time.sleep(3)
-        assert httpx.delete(f"{svc.url}/api/v1/silences/{silence['id']}", timeout=10).status_code == 200
+        assert svc.request("DELETE", f"/api/v1/silences/{silence['id']}").status_code == 200
         time.sleep(5)  # many group_interval (1s) flushes after the silence ended; repeat_interval is 1h
         assert len(slack.posts) == 1 and slack.updates == []
         assert [e["event_action"] for e in pd.events] == ["trigger"]

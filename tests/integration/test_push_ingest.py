@@ -6,7 +6,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.support.process import run_service, wait_for
@@ -58,9 +57,7 @@ def test_push_ingest_counts_each_idempotency_key_once(db_url: str, tmp_path: Pat
 
         def retry() -> None:
             codes.append(
-                httpx.post(
-                    svc.url + "/api/v1/ingest", json=body, headers={"Idempotency-Key": "run-2026-11-28"}, timeout=10
-                ).status_code
+                svc.post("/api/v1/ingest", json=body, headers={"Idempotency-Key": "run-2026-11-28"}).status_code
             )
 
         threads = [threading.Thread(target=retry) for _ in range(8)]

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi.testclient import TestClient
-
 from slo_service.adapters.memory import InMemoryHistoryStore
-from slo_service.api.app import create_app
 from slo_service.core.clock import ManualClock
 from slo_service.core.model import Config, ScrapeSource
 from slo_service.exporter.collector import build_registry
@@ -16,6 +13,7 @@ from slo_service.pipeline.evaluate import Evaluator
 from slo_service.pipeline.history import LiveHistory
 from slo_service.pipeline.runtime import Adapters, Runtime
 from tests.integration.test_service_process import metric_value
+from tests.support.auth import admin_client, make_app
 from tests.unit.test_pipeline import SOURCE, START, FakeTarget, config_of, ratio_slo
 
 RELOAD_OK = "slo_service_config_last_reload_successful"
@@ -44,7 +42,7 @@ def test_self_metrics_exist_from_the_first_scrape_and_follow_failures() -> None:
     adapters = Adapters(scrape=target.fetcher, promql=lambda source, slos: None)  # type: ignore[arg-type,return-value]
     loader = Loader(config)
     runtime = Runtime(config, store, history, Evaluator(history), adapters, clock, loader)
-    client = TestClient(create_app(runtime, build_registry(runtime)))
+    client = admin_client(make_app(runtime, build_registry(runtime)))
 
     first = client.get("/metrics").text
     assert metric_value(first, RELOAD_OK) == 1.0

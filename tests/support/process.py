@@ -19,6 +19,8 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
+from tests.support.auth import ADMIN_TOKEN
+
 T = TypeVar("T")
 
 
@@ -65,16 +67,23 @@ class ServiceProcess:
     proc: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    token: str | None = ADMIN_TOKEN
+    """Sent as `Authorization: Bearer` by get/post/request (None: no header); headers given win."""
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        auth = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        headers = {**auth, **(kwargs.pop("headers", None) or {})}
+        return httpx.request(method, self.url + path, **{"timeout": 10, "headers": headers, **kwargs})
+
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.get(self.url + path, **{"timeout": 10, **kwargs})
+        return self.request("GET", path, **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.post(self.url + path, **{"timeout": 10, **kwargs})
+        return self.request("POST", path, **kwargs)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -91,13 +100,15 @@ def run_service(
     env: dict[str, str] | None = None,
     args: Sequence[str] = (),
 ) -> Iterator[ServiceProcess]:
-    """`python -m slo_service serve` on a free port; yields once /readyz answers 200."""
+    """`python -m slo_service serve` on a free port; yields once /readyz answers 200. The service takes
+    ADMIN_TOKEN as its bootstrap admin token (unless `env` sets one), and get/post send it."""
     port = free_port()
     log_path = tmp_path / f"service-{port}.log"
     full_env = {
         **os.environ,
         "SLO_SERVICE_EVALUATION_INTERVAL": "1",
         "SLO_SERVICE_LOG_LEVEL": "INFO",
+        "SLO_SERVICE_ADMIN_TOKEN": ADMIN_TOKEN,
         **(env or {}),
     }
     cmd = [sys.executable, "-m", "slo_service", "serve", "--port", str(port), "--database-url", database_url]
@@ -120,13 +131,18 @@ def run_service(
             raise AssertionError(f"{exc}\n--- service log ---\n{svc.log()}") from None
         yield svc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process (only this one), SIGKILL it if it has not exited within 15 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @contextmanager

@@ -60,7 +60,7 @@ def test_good_names(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["", "-x", "has space", "x" * 101, "ci/prod", "名前"])
 def test_bad_names(name: str) -> None:
-    with pytest.raises(ValueError, match="^name: "):
+    with pytest.raises(ValueError, match=r"^name: "):
         check_name(name)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -75,6 +76,7 @@ slos:
 """
     )
     port = free_port()
+    token = secrets.token_urlsafe(32)  # this run's bootstrap admin token: every API call needs one
     log = open(tmp / "service.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [
@@ -91,11 +93,12 @@ slos:
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "SLO_SERVICE_DATA_DIR": str(tmp)},
+        env={**os.environ, "SLO_SERVICE_DATA_DIR": str(tmp), "SLO_SERVICE_ADMIN_TOKEN": token},
     )
     base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {token}"}
     try:
-        with httpx.Client(timeout=60) as client:
+        with httpx.Client(timeout=60, headers=auth) as client:
             for _ in range(300):
                 try:
                     if client.get(base + "/readyz").status_code == 200:
@@ -111,7 +114,7 @@ slos:
 
             def run() -> None:
                 t0 = time.perf_counter()
-                response = httpx.post(base + "/api/v1/monitors/features/run", timeout=900)
+                response = httpx.post(base + "/api/v1/monitors/features/run", headers=auth, timeout=900)
                 result["seconds"] = time.perf_counter() - t0
                 result["status"] = response.json().get("status")
                 done.set()

@@ -211,7 +211,9 @@ def _ack_first_page(demo: Demo) -> bool:
         return False
     fp = items[-1]["fingerprint"]  # the oldest firing page
     cmd = [sys.executable, "-m", "slo_service", "alerts", "ack", fp, "--by", "soak", "--url", demo.url]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # the demo reads without a token; acting takes the admin token it wrote to its data directory
+    env = {**os.environ, "SLO_SERVICE_TOKEN_FILE": str(demo.log_path.parent / "data" / "demo-admin-token")}
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     print(f"slo-service alerts ack {fp[:12]} --by soak: {result.stdout.strip() or result.stderr.strip()}")
     return result.returncode == 0
 

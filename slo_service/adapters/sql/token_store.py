@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -16,14 +17,8 @@ _tokens: Table = ApiTokenRow.__table__  # type: ignore[assignment]
 
 
 def _token(row: Any) -> ApiToken:
-    return ApiToken(
-        name=row.name,
-        scopes=tuple(Scope(s) for s in row.scopes),
-        token_hash=row.token_hash,
-        created_at=row.created_at,
-        last_used_at=row.last_used_at,
-        revoked_at=row.revoked_at,
-    )
+    columns = {f.name: getattr(row, f.name) for f in fields(ApiToken)}
+    return ApiToken(**{**columns, "scopes": tuple(Scope(s) for s in row.scopes)})
 
 
 class SqlTokenStore(SqlStoreBase):

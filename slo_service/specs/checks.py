@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from slo_service.core.conventions import RESERVED_LABELS
 from slo_service.core.durations import format_duration, parse_duration
 from slo_service.core.model import Period
+from slo_service.core.sizes import parse_size
 from slo_service.specs.problems import SpecFile
 from slo_service.specs.yaml_lines import Path as YPath
 
@@ -31,6 +32,7 @@ __all__ = [
     "number_text",
     "objective_from_percent",
     "rolling_period",
+    "size_at",
     "valid_timezone",
 ]
 
@@ -78,6 +80,15 @@ def check_labels(file: SpecFile, path: YPath, labels: dict[str, str]) -> bool:
 def duration_at(file: SpecFile, path: YPath, text: str) -> timedelta | None:
     try:
         return parse_duration(text)
+    except ValueError as exc:
+        file.add(path, str(exc))
+        return None
+
+
+def size_at(file: SpecFile, path: YPath, text: str) -> int | None:
+    """Bytes of a Prometheus-style size ("10MB"), or None after reporting why it is not one."""
+    try:
+        return parse_size(text)
     except ValueError as exc:
         file.add(path, str(exc))
         return None

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, HTTPException, Request, Response
 
 from slo_service.api.schemas import IngestRequest, IngestResponse
 from slo_service.core.model import PromQLSource, PushSource, ScrapeSource
-from slo_service.core.samples import Sample
+from slo_service.core.samples import Sample, value_text
 from slo_service.pipeline.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
@@ -41,6 +41,11 @@ def sources(request: Request) -> list[dict[str, Any]]:
         if isinstance(source, ScrapeSource | PromQLSource):
             item["url"] = source.url
             item["interval_seconds"] = source.interval.total_seconds()
+        if isinstance(source, ScrapeSource):
+            item["body_size_limit_bytes"] = source.body_size_limit
+            # what the last scrape held that Prometheus would also report: repeats, counters that are none
+            item["duplicate_series"] = state.duplicate_series if state else 0
+            item["invalid_counters"] = {k: value_text(v) for k, v in state.invalid_counters.items()} if state else {}
         if health is not None:
             item["health"] = {
                 "target": health.target,

@@ -9,9 +9,10 @@ ratio and latency SLIs are already increments; for threshold SLIs each pushed va
 A scrape that exposes a series twice keeps the first sample, as Prometheus does (the others are reported
 in `duplicates`, never added). A counter value that is negative, NaN or infinite is no counter value: the
 series is reported in `invalid_counters` and the SLOs reading it record nothing from that scrape, their
-baselines untouched, so the next valid scrape counts the whole increase since the last valid one. Skipping
-only that series would count the interval with one of its good (or total) series missing: phantom bad (or
-good) events. So no observation is ever negative: increases of counters >= 0 are >= 0.
+baselines untouched, so the next valid scrape (within `forget_after`) counts the whole increase since the
+last valid one. Skipping only that series would count the interval with one of its good (or total) series
+missing: phantom bad (or good) events. So no observation is ever negative: increases of counters >= 0 are
+>= 0.
 
 Presence rule for counters: a role whose metric name does not occur in the scrape at all is an error
 (`no series match ...`, no observation - never counted as good). A metric name that occurs but whose

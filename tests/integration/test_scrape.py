@@ -168,11 +168,16 @@ def test_gzip_body_is_asked_for_and_inflated(server: HTTPServer) -> None:
     assert out.health.up and out.health.samples == 7
 
 
-def test_gzip_members_one_after_another_are_one_body(server: HTTPServer) -> None:
+@pytest.mark.parametrize("write", [0, 7], ids=["one-write", "7-byte-writes"])
+def test_gzip_members_one_after_another_are_one_body(server: HTTPServer, write: int) -> None:
     half = len(BODY) // 2
     cut = BODY.index("\n", half) + 1
     body = gzip.compress(BODY[:cut].encode()) + gzip.compress(BODY[cut:].encode())
-    server.expect_request("/gz").respond_with_data(body, headers=GZIP)
+    if write:  # chunked, so member boundaries and gzip headers fall across reads
+        pieces = [body[i : i + write] for i in range(0, len(body), write)]
+        server.expect_request("/gz").respond_with_response(Response(iter(pieces), headers=GZIP))
+    else:
+        server.expect_request("/gz").respond_with_data(body, headers=GZIP)
     out = run(src(server.url_for("/gz")))
     assert out.health.up and out.health.samples == 7
 

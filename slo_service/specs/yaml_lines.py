@@ -146,7 +146,7 @@ def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: Path, out: LoadedYAML)
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
             if isinstance(key_node, yaml.ScalarNode):
-                raw_key = loader.construct_object(key_node, deep=True)
+                raw_key = _scalar(loader, key_node)
                 key = raw_key if isinstance(raw_key, str) else str(key_node.value)
             else:
                 key = "<complex key>"
@@ -165,7 +165,17 @@ def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: Path, out: LoadedYAML)
             out.lines[child_path] = item_node.start_mark.line + 1
             items.append(_walk(loader, item_node, child_path, out))
         return items
-    return loader.construct_object(node, deep=True)
+    return _scalar(loader, node)
+
+
+def _scalar(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError as exc:  # a 5,000-digit int, the date 2024-02-30: not a YAMLError, so no line
+        value = str(node.value)
+        shown = value if len(value) <= 40 else f"{value[:20]}...{value[-10:]} ({len(value):,} characters)"
+        reason = str(exc).split(";")[0]  # drop Python's advice about sys.set_int_max_str_digits
+        raise YAMLSyntaxError(f"cannot read the value {shown}: {reason}", node.start_mark.line + 1) from exc
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ memory (tracemalloc) so a regression to exponential expansion fails instead of h
 from __future__ import annotations
 
 import itertools
+import string
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -32,10 +33,14 @@ NATIVE = "apiVersion: slo-service/v1\n"
 
 
 def laughs(header: str = NATIVE, levels: int = 9, width: int = 9, indent: str = "") -> str:
-    """A billion-laughs file: `levels` anchors, each a list of `width` aliases of the one before."""
-    names = [f"l{i}" for i in range(levels)]
-    lines = [f"{indent}{names[0]}: &{names[0]} [{', '.join(['lol'] * width)}]"]
-    lines += [f"{indent}{n}: &{n} [{', '.join([f'*{p}'] * width)}]" for p, n in itertools.pairwise(names)]
+    """A billion-laughs file: anchors a, b, c... each a list of `width` aliases of the one before.
+
+    With the defaults it is the 369-byte file of the issue: 9**9 = 387,420,489 "lol" once expanded.
+    """
+    names = string.ascii_lowercase[:levels]
+    lols = ",".join(['"lol"'] * width)
+    lines = [f"{indent}a: &a [{lols}]"]
+    lines += [f"{indent}{n}: &{n} [{','.join([f'*{p}'] * width)}]" for p, n in itertools.pairwise(names)]
     return header + "\n".join(lines) + "\n"
 
 
@@ -64,9 +69,10 @@ def problems_of(path: Path) -> list[str]:
 
 def test_the_369_byte_billion_laughs_file_is_refused_at_the_alias_that_crosses_the_limit(tmp_path: Path) -> None:
     path = tmp_path / "bomb.yaml"
-    path.write_text(laughs())  # 9 levels of 9 aliases: 9**9 = 387,420,489 "lol" once expanded
+    path.write_text(laughs())
+    assert path.stat().st_size == 369
     assert problems_of(path) == [
-        f"{path}:7: (yaml): alias *l4 (anchor &l4 at line 6) expands to 66,430 nodes, taking the file to "
+        f"{path}:7: (yaml): alias *e (anchor &e at line 6) expands to 66,430 nodes, taking the file to "
         "141,172 nodes, past the limit of 100,000 (an alias bomb?); write the data out or use fewer aliases"
     ]
 
@@ -85,7 +91,7 @@ def test_every_format_refuses_a_bomb(tmp_path: Path, header: str, indent: str, l
     path = tmp_path / "bomb.yaml"
     path.write_text(laughs(header, levels=12, width=12, indent=indent))
     assert problems_of(path) == [
-        f"{path}:{line}: (yaml): alias *l3 (anchor &l3 at line {line - 1}) expands to 22,621 nodes, taking the "
+        f"{path}:{line}: (yaml): alias *d (anchor &d at line {line - 1}) expands to 22,621 nodes, taking the "
         f"file to {total} nodes, past the limit of 100,000 (an alias bomb?); write the data out or use fewer aliases"
     ]
 
@@ -95,9 +101,9 @@ def test_a_bomb_split_over_documents_is_counted_for_the_whole_file(tmp_path: Pat
     doc = "---\napiVersion: openslo/v1\nkind: SLO\nmetadata: {name: x}\nspec:\n" + laughs("", 4, 9, "  ")
     path = tmp_path / "docs.yaml"
     path.write_text(doc * 20)
-    # 8,317 nodes a document: the 13th (from line 109) crosses 100,000 at the first alias of l2.
+    # 8,317 nodes a document: the 13th (from line 109) crosses 100,000 at the first alias of c.
     assert problems_of(path) == [
-        f"{path}:116: (yaml): alias *l1 (anchor &l1 at line 115) expands to 91 nodes, taking the file to 100,011 "
+        f"{path}:116: (yaml): alias *b (anchor &b at line 115) expands to 91 nodes, taking the file to 100,011 "
         "nodes, past the limit of 100,000 (an alias bomb?); write the data out or use fewer aliases"
     ]
 

@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from slo_service.core.sizes import format_size
+
 Path = tuple[str | int, ...]
 
 MAX_FILE_BYTES = 1024 * 1024  # one config file; the largest real ones are tens of KiB
@@ -85,9 +87,9 @@ def read_config_text(path: FilePath) -> str:
         if len(data) > MAX_FILE_BYTES:
             size = os.fstat(f.fileno()).st_size
             written = f"{size:,} bytes" if size > MAX_FILE_BYTES else f"more than {MAX_FILE_BYTES:,} bytes"
+            limit = f"{MAX_FILE_BYTES:,} bytes ({format_size(MAX_FILE_BYTES)})"
             raise FileTooLargeError(
-                f"file is {written}; config files are limited to {MAX_FILE_BYTES:,} bytes (1 MiB), "
-                "split it into several files"
+                f"file is {written}; config files are limited to {limit}, split it into several files"
             )
     return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
 

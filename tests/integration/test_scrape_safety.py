@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
-import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from slo_service.pipeline.runtime import Adapters, Runtime
 from slo_service.wiring import promql_fetcher, scrape_fetcher
 from tests.integration.test_service_process import metric_value
 from tests.support.bodies import BOMB_INFLATED_BYTES, gzip_bomb
+from tests.support.memory import peak_of
 from tests.support.process import run_service, wait_for
 
 KEY = "checkout/availability"
@@ -124,12 +124,7 @@ def test_repeats_invalid_counters_and_a_gzip_bomb_count_exactly_what_prometheus_
     scrape()  # minute 5: the whole increase since the last valid scrape, 100 good of 115
 
     target.serve_bomb()  # minute 6
-    tracemalloc.start()
-    try:
-        source = scrape()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    source, peak = peak_of(scrape)
     assert peak < 3 * DEFAULT_BODY_SIZE_LIMIT, f"peak {peak / MIB:.0f} MiB for a {BOMB_INFLATED_BYTES // MIB} MiB bomb"
     assert source["health"]["up"] is False and source["health"]["error"] == LIMIT_ERROR
     assert source["slo_errors"] == {KEY: f"source down: {LIMIT_ERROR}"}

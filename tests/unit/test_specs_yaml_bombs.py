@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import string
 import time
-import tracemalloc
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 
 from slo_service.specs import load_config, validate_files, yaml_lines
 from slo_service.specs.yaml_lines import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, YAMLLimitError, load_yaml
+from tests.support.memory import peak_of
 
 T = TypeVar("T")
 
@@ -53,12 +53,7 @@ def measured(call: Callable[[], T]) -> T:
     call()
     elapsed = time.monotonic() - start
     assert elapsed < SECONDS, f"took {elapsed:.1f}s"
-    tracemalloc.start()
-    try:
-        result = call()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    result, peak = peak_of(call)
     assert peak < PEAK_BYTES, f"peak {peak / 1e6:.0f} MB"
     return result
 
@@ -177,7 +172,7 @@ def test_a_file_over_the_size_limit_is_refused_before_parsing(tmp_path: Path) ->
     with path.open("wb") as f:  # sparse: 10 GiB that are never read
         f.truncate(10 * 1024**3)
     assert problems_of(path) == [
-        f"{path}: (file): file is 10,737,418,240 bytes; config files are limited to 1,048,576 bytes (1 MiB), "
+        f"{path}: (file): file is 10,737,418,240 bytes; config files are limited to 1,048,576 bytes (1MiB), "
         "split it into several files"
     ]
 
@@ -189,7 +184,7 @@ def test_the_size_limit_is_exact(tmp_path: Path, example_text: str) -> None:
     assert validate_files([path]) == []  # not measured: scanning 1 MiB of comment takes PyYAML ~1 s
     path.write_text(path.read_text() + "\n")
     assert problems_of(path) == [
-        f"{path}: (file): file is 1,048,577 bytes; config files are limited to 1,048,576 bytes (1 MiB), "
+        f"{path}: (file): file is 1,048,577 bytes; config files are limited to 1,048,576 bytes (1MiB), "
         "split it into several files"
     ]
 

@@ -65,7 +65,7 @@ class YAMLSyntaxError(Exception):
 
 
 class YAMLLimitError(YAMLSyntaxError):
-    """Valid YAML refused by a limit (size, depth, alias expansion): reading it could exhaust the service."""
+    """Valid YAML refused by a limit (size, depth, nodes with aliases expanded): reading on could exhaust us."""
 
     @property
     def summary(self) -> str:

@@ -13,6 +13,7 @@ from slo_service import __version__
 from slo_service.api import alerts, operations, slos
 from slo_service.api import drift as drift_api
 from slo_service.api.errors import install_error_handlers
+from slo_service.api.limits import install_input_limits
 from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.runtime import Runtime
@@ -37,6 +38,7 @@ def create_app(
     app.state.slack_signing_secret = slack_signing_secret
     app.state.drift = drift
     install_error_handlers(app)
+    install_input_limits(app)
     app.include_router(slos.router)
     app.include_router(operations.router)
     app.include_router(alerts.router)

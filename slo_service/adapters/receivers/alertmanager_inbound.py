@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from slo_service.core.alerting.fingerprint import fingerprint as compute_fingerprint
+from slo_service.core.instants import instant_to_utc
 
 SUPPORTED_VERSION = "4"
 MAX_ALERTS = 10_000
@@ -62,7 +63,10 @@ def _time(value: Any, where: str) -> datetime | None:
         raise ValueError(f"{where}: not an RFC 3339 time: {value[:40]!r}") from None
     if when.tzinfo is None:
         raise ValueError(f"{where}: time has no time zone: {value[:40]!r}")
-    return when.astimezone(UTC)
+    try:
+        return instant_to_utc(when)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def _alert(raw: Any, where: str) -> InboundAlert:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi import Query as Q
 from fastapi.responses import JSONResponse
 
-from slo_service.adapters.receivers.alertmanager_inbound import parse_alertmanager_webhook
+from slo_service.adapters.receivers.alertmanager_inbound import WEBHOOK_JSON_SCHEMA, parse_alertmanager_webhook
 from slo_service.adapters.receivers.slack_interactive import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -60,9 +60,6 @@ MAX_ONCALL_RANGE = timedelta(days=90)
 MAX_SILENCE = timedelta(days=365)
 SLACK_SILENCE = timedelta(hours=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SILENCE_STATES = ("pending", "active", "expired")
-_MESSAGE_STATUSES = tuple(s.value for s in MessageStatus)
-_ALERT_STATES = tuple(s.value for s in AlertState)
 _RETRY_SCAN_LIMIT = 100_000
 
 
@@ -79,17 +76,15 @@ def _alerting(request: Request) -> AlertingService:
 @router.get("/alerts", response_model=list[AlertOut], summary="Alert episodes, newest first")
 def list_alerts(
     request: Request,
-    state: Annotated[str | None, Q(description="pending, firing or resolved")] = None,
+    state: Annotated[AlertState | None, Q(description="pending, firing or resolved")] = None,
     service: Annotated[str | None, query_name("only alerts with this service label")] = None,
     severity: Annotated[str | None, query_name("only alerts with this severity label")] = None,
     since: Annotated[str | None, query_instant("evaluated at or after this time")] = None,
     limit: Annotated[int, Q(ge=1, le=10_000)] = 500,
 ) -> list[AlertOut]:
     alerting = _alerting(request)
-    if state is not None and state not in _ALERT_STATES:
-        raise HTTPException(422, f"state: {state!r} is not one of {', '.join(_ALERT_STATES)}")
     query = AlertQuery(
-        state=AlertState(state) if state else None,
+        state=state,
         service=service,
         severity=severity,
         since=instant_param(since, "since"),
@@ -162,14 +157,13 @@ def ack_group(request: Request, body: GroupAckBody) -> AckOut:
 )
 def list_notifications(
     request: Request,
-    status: Annotated[str | None, Q(description="pending, delivered or dead")] = None,
+    status: Annotated[MessageStatus | None, Q(description="pending, delivered or dead")] = None,
     receiver: Annotated[str | None, query_name("only this receiver")] = None,
     limit: Annotated[int, Q(ge=1, le=10_000)] = 200,
 ) -> list[NotificationOut]:
     alerting = _alerting(request)
-    if status is not None and status not in _MESSAGE_STATUSES:
-        raise HTTPException(422, f"status: {status!r} is not one of {', '.join(_MESSAGE_STATUSES)}")
-    return [notification_out(m) for m in alerting.store.messages(status=status, receiver=receiver, limit=limit)]
+    messages = alerting.store.messages(status=status.value if status else None, receiver=receiver, limit=limit)
+    return [notification_out(m) for m in messages]
 
 
 @router.post(
@@ -253,12 +247,10 @@ def create_silence(request: Request, body: SilenceIn) -> SilenceOut:
 @router.get("/silences", response_model=list[SilenceOut], summary="Silences, latest start first")
 def list_silences(
     request: Request,
-    state: Annotated[str | None, Q(description="pending, active or expired; default all")] = None,
+    state: Annotated[Literal["pending", "active", "expired"] | None, Q(description="default all")] = None,
     limit: Annotated[int, Q(ge=1, le=10_000)] = 500,
 ) -> list[SilenceOut]:
     alerting = _alerting(request)
-    if state is not None and state not in _SILENCE_STATES:
-        raise HTTPException(422, f"state: {state!r} is not one of {', '.join(_SILENCE_STATES)}")
     now = alerting.now()
     items = alerting.store.silences(include_expired_after=_EPOCH)
     chosen = [s for s in items if state is None or s.state(now) == state]
@@ -408,6 +400,7 @@ async def slack_interactions(request: Request) -> Any:
     "/alertmanager/webhook",
     response_model=ReceivedOut,
     summary="Receive an Alertmanager webhook (payload v4): its alerts join ours",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": WEBHOOK_JSON_SCHEMA}}}},
 )
 async def alertmanager_webhook(request: Request, body: Annotated[Any, Body()] = None) -> ReceivedOut:
     alerting = _alerting(request)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from slo_service import __version__
@@ -62,7 +62,12 @@ def create_app(
         ready = checks["database"] == "ok" and checks["scheduler"] == "ok"
         return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics of every SLO and of the service")
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics of every SLO and of the service",
+        response_class=PlainTextResponse,
+    )
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

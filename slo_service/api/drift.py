@@ -33,6 +33,11 @@ router = APIRouter(tags=["drift"])
 
 PARQUET_TYPES = frozenset({"application/vnd.apache.parquet", "application/octet-stream", "application/x-parquet"})
 MAX_LIMIT = 1000
+_RECORDS = {"type": "array", "minItems": 1, "items": {"type": "object"}}
+_BATCH_CONTENT = {
+    "application/json": {"schema": {"type": "object", "required": ["records"], "properties": {"records": _RECORDS}}},
+    **{ctype: {"schema": {"type": "string", "format": "binary"}} for ctype in sorted(PARQUET_TYPES)},
+}
 
 
 def _service(request: Request) -> DriftService:
@@ -183,7 +188,12 @@ def _timestamps(frame: pd.DataFrame, column: str | None, json_body: bool) -> pd.
     return frame.assign(**{column: parsed})
 
 
-@router.post("/api/v1/monitors/{name}/batches", status_code=201, summary="Push a batch of rows to a push monitor")
+@router.post(
+    "/api/v1/monitors/{name}/batches",
+    status_code=201,
+    summary="Push a batch of rows to a push monitor",
+    openapi_extra={"requestBody": {"required": True, "content": _BATCH_CONTENT}},
+)
 async def push_batch(request: Request, name: PathName) -> dict[str, Any]:
     svc = _service(request)
     monitor = _monitor(svc, name)

@@ -12,9 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from slo_service.api.inputs import NO_NUL, NO_NUL_MESSAGE
+from slo_service.api.inputs import PATTERN_HINTS
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,19 @@ def _field(loc: tuple[object, ...]) -> str:
 
 def _problem(error: Any) -> str:
     message = error.get("msg", "invalid")
-    if error.get("type") == "string_pattern_mismatch" and (error.get("ctx") or {}).get("pattern") == NO_NUL:
-        message = NO_NUL_MESSAGE
+    if error.get("type") == "string_pattern_mismatch":
+        message = PATTERN_HINTS.get((error.get("ctx") or {}).get("pattern", ""), message)
     return f"{_field(tuple(error.get('loc', ())))}: {message}"
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path: Starlette's 405 names only the first route's."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 def _one_line(exc: BaseException) -> str:
@@ -91,11 +102,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     # Starlette's HTTPException: also the router's own 404 / 405 for unknown paths and methods.
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         detail = exc.detail
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
         if isinstance(detail, dict):
-            return JSONResponse(status_code=exc.status_code, content=detail, headers=exc.headers)
-        return JSONResponse(status_code=exc.status_code, content={"message": str(detail)}, headers=exc.headers)
+            return JSONResponse(status_code=exc.status_code, content=detail, headers=headers)
+        return JSONResponse(status_code=exc.status_code, content={"message": str(detail)}, headers=headers)
 
     # Reached only by exceptions outside CatchAll (another middleware): still one line and JSON.
     @app.exception_handler(Exception)

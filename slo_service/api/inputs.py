@@ -7,11 +7,18 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Path, Query
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import BeforeValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from slo_service.core.durations import format_duration, parse_duration
-from slo_service.core.instants import TIME_MAX, TIME_MIN, instant_from_unix, instant_to_utc, parse_instant
+from slo_service.core.instants import (
+    INSTANT_PATTERN,
+    TIME_MAX,
+    TIME_MIN,
+    instant_from_unix,
+    instant_to_utc,
+    parse_instant,
+)
 
 MAX_NAME = 200
 """Names: services, SLOs, sources, monitors, schedules, fingerprints, silence ids, label values filtered on."""
@@ -20,12 +27,22 @@ MAX_ID = 2**63 - 1
 """Numeric ids are the databases' signed 64-bit BIGINT."""
 NO_NUL = r"^[^\x00]*$"
 """No NUL character: PostgreSQL text cannot hold one and no real name has one."""
-NO_NUL_MESSAGE = "must not contain NUL (\\x00) characters"
+METRIC_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
+LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+LABEL_FILTER = r"^[^=\x00]+=[^\x00]*$"
+PATTERN_HINTS = {
+    NO_NUL: "must not contain NUL (\\x00) characters",
+    METRIC_NAME: "must be a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)",
+    LABEL_NAME: "must be a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)",
+    LABEL_FILTER: "must look like key=value",
+}
+"""What a person reads instead of pydantic's `String should match pattern '...'`."""
 INSTANT_DOC = (
     f"RFC 3339 (no zone: UTC) or Unix seconds, between {TIME_MIN:%Y-%m-%d} and {TIME_MAX:%Y-%m-%d}; "
     "milliseconds are refused"
 )
 
+_INSTANT_TEXT: dict[str, Any] = {"type": "string", "pattern": INSTANT_PATTERN}
 PathName = Annotated[str, Path(min_length=1, max_length=MAX_NAME, pattern=NO_NUL)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID, description="a positive 64-bit id")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME, pattern=NO_NUL)]
@@ -38,8 +55,10 @@ def query_name(description: str) -> Any:
 
 
 def query_instant(description: str) -> Any:
-    """A Query() for an instant given as text; parse it with `instant_param`."""
-    return Query(description=f"{description}; {INSTANT_DOC}", max_length=64)
+    """A Query() for an instant given as text; parse it with `instant_param`. The pattern is documentation:
+    `instant_param` enforces it with a message a person can read."""
+    pattern = {"pattern": INSTANT_PATTERN}
+    return Query(description=f"{description}; {INSTANT_DOC}", max_length=64, json_schema_extra=pattern)
 
 
 def instant_param(value: str | None, name: str) -> datetime | None:
@@ -88,5 +107,14 @@ def _body_instant(value: Any) -> Any:
     return value  # anything else: pydantic names the type error
 
 
-Instant = Annotated[datetime, BeforeValidator(_body_instant), Field(description=INSTANT_DOC)]
+Instant = Annotated[
+    datetime,
+    BeforeValidator(_body_instant),
+    WithJsonSchema(
+        {
+            "anyOf": [_INSTANT_TEXT, {"type": "number", "minimum": 0, "maximum": TIME_MAX.timestamp()}],
+            "description": INSTANT_DOC,
+        }
+    ),
+]
 """A body field holding an instant: aware UTC within the documented range."""

@@ -98,7 +98,7 @@ async def ingest(
         ts = now if s.timestamp is None else s.timestamp
         if ts > newest:
             ahead = format_duration(limits.ingest_max_future)
-            raise HTTPException(422, f"samples[{i}].timestamp: {ts.isoformat()} is in the future: more than {ahead} ahead")
+            raise HTTPException(422, f"samples[{i}].timestamp: {ts.isoformat()} is in the future, over {ahead} ahead")
         if ts < oldest:
             raise HTTPException(
                 422,

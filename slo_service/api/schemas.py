@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from slo_service.api.inputs import MAX_NAME, NO_NUL, Instant, Name
+from slo_service.api.inputs import LABEL_NAME, MAX_NAME, METRIC_NAME, NO_NUL, Instant, Name
 from slo_service.core.durations import format_duration
 from slo_service.core.model import SLO, Config, DriftSLI, ErrorRatioSLI, LatencySLI, PeriodKind, RatioSLI, ThresholdSLI
 from slo_service.core.slo_math import SLOStatus, WindowStatus
@@ -158,12 +158,18 @@ def slo_out(
     )
 
 
-METRIC_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
-LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 MAX_SAMPLE_VALUE = 1e12
 """Largest |value| of one pushed sample: 10^12 events in one push is beyond any real producer, and a
 bound keeps sums far from float overflow (1e308 pushed twice used to make /metrics export NaN)."""
 MAX_LABEL_VALUE = 1024
+
+
+def _names_as_property_names(schema: dict[str, Any]) -> None:
+    """pydantic writes a key pattern as patternProperties, which lets any other key through; say what is
+    validated: every key matches (propertyNames) and every value is a label value (additionalProperties)."""
+    ((pattern, values),) = schema.pop("patternProperties").items()
+    schema["propertyNames"] = {**schema.get("propertyNames", {}), "pattern": pattern}
+    schema["additionalProperties"] = values
 
 
 class IngestSample(BaseModel):
@@ -174,7 +180,12 @@ class IngestSample(BaseModel):
     labels: dict[
         Annotated[str, StringConstraints(max_length=MAX_NAME, pattern=LABEL_NAME)],
         Annotated[str, StringConstraints(max_length=MAX_LABEL_VALUE, pattern=NO_NUL)],
-    ] = Field(default_factory=dict, max_length=64, description="Prometheus label names; at most 64 labels")
+    ] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Prometheus label names; at most 64 labels",
+        json_schema_extra=_names_as_property_names,
+    )
     value: float = Field(
         ge=-MAX_SAMPLE_VALUE,
         le=MAX_SAMPLE_VALUE,

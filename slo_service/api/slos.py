@@ -6,8 +6,17 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import StringConstraints
 
-from slo_service.api.inputs import MAX_NAME, PathName, duration_param, instant_param, query_instant, query_name
+from slo_service.api.inputs import (
+    LABEL_FILTER,
+    MAX_NAME,
+    PathName,
+    duration_param,
+    instant_param,
+    query_instant,
+    query_name,
+)
 from slo_service.api.schemas import SLOOut, slo_out
 from slo_service.core.model import slo_key
 from slo_service.core.ports import EVENTS, SLICES
@@ -26,8 +35,6 @@ def _runtime(request: Request) -> Runtime:
 
 
 def _label_filters(labels: list[str]) -> dict[str, str]:
-    if len(labels) > MAX_LABEL_FILTERS:
-        raise HTTPException(422, f"label: at most {MAX_LABEL_FILTERS} filters")
     out: dict[str, str] = {}
     for item in labels:
         key, sep, value = item.partition("=")
@@ -42,8 +49,11 @@ def list_slos(
     request: Request,
     service: Annotated[str | None, query_name("only this service")] = None,
     label: Annotated[
-        list[str],
-        Query(description=f"key=value, repeatable (at most {MAX_LABEL_FILTERS}); all must match", max_length=MAX_NAME),
+        list[Annotated[str, StringConstraints(max_length=MAX_NAME, pattern=LABEL_FILTER)]],
+        Query(
+            description=f"key=value, repeatable (at most {MAX_LABEL_FILTERS}); all must match",
+            max_length=MAX_LABEL_FILTERS,
+        ),
     ] = [],  # noqa: B006
 ) -> list[SLOOut]:
     rt = _runtime(request)

@@ -4,6 +4,7 @@ always aware UTC, and always inside one documented range, so no later arithmetic
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 
 TIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
@@ -12,6 +13,12 @@ TIME_MAX = datetime(2200, 1, 1, tzinfo=UTC)
 """The latest instant any input may name: far enough for any plan, far from datetime.max, so adding a
 period or a step to it never overflows."""
 _MAX_SECONDS = (TIME_MAX - TIME_MIN).total_seconds()
+_UNIX = r"(0|[1-9][0-9]{0,19})(\.[0-9]{1,9})?"
+_RFC3339 = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
+INSTANT_PATTERN = f"^({_UNIX}|{_RFC3339})$"
+"""The text form of an instant: Unix seconds, or RFC 3339 (date alone, seconds, fraction and zone optional)."""
+_IS_UNIX = re.compile(f"^{_UNIX}$")
+_IS_INSTANT = re.compile(INSTANT_PATTERN)
 _RANGE = f"between {TIME_MIN:%Y-%m-%d} and {TIME_MAX:%Y-%m-%d} UTC"
 
 
@@ -43,15 +50,12 @@ def instant_to_utc(value: datetime) -> datetime:
 
 def parse_instant(text: str) -> datetime:
     """RFC 3339 (a time without zone is UTC) or Unix seconds; ValueError otherwise."""
-    stripped = text.strip()
+    if not _IS_INSTANT.fullmatch(text):
+        raise ValueError(f"{text[:60]!r} is neither RFC 3339 (2026-01-02T03:04:05Z) nor Unix seconds")
+    if _IS_UNIX.fullmatch(text):
+        return instant_from_unix(float(text))
     try:
-        seconds = float(stripped)
-    except ValueError:
-        seconds = None
-    if seconds is not None:
-        return instant_from_unix(seconds)
-    try:
-        parsed = datetime.fromisoformat(stripped.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{text[:60]!r} is neither RFC 3339 nor Unix seconds") from None
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:  # 2026-02-30, hour 24, ...
+        raise ValueError(f"{text[:60]!r} is not a valid time: {exc}") from None
     return instant_to_utc(parsed)

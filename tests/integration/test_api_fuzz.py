@@ -125,6 +125,24 @@ slos:
     sli:
       ratio: {{source: batch, good: 'req_total{{code="200"}}', total: req_total}}
   - service: fraud
+    name: scored
+    objective: 99
+    period: 30d
+    sli:
+      ratio: {{source: batch, good: scored_ok_total, total: scored_total}}
+  - service: fraud
+    name: errors
+    objective: 99
+    period: 30d
+    sli:
+      ratio: {{source: batch, bad: scored_errors_total, total: scored_total}}
+  - service: fraud
+    name: latency
+    objective: 95
+    period: 30d
+    sli:
+      latency: {{source: batch, histogram: score_seconds, threshold: 0.25}}
+  - service: fraud
     name: fresh
     objective: 99
     period: 7d

@@ -13,9 +13,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from slo_service.api.inputs import PATTERN_HINTS
+from slo_service.api.limits import HttpMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +59,12 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}{where}"
 
 
-class CatchAll:
-    """ASGI middleware, the last resort inside the app: an exception no handler took becomes one log line
-    and a JSON 500. Starlette's own ServerErrorMiddleware re-raises it after answering, and the server
-    then drops the keep-alive connection; here the connection stays usable."""
+class CatchAll(HttpMiddleware):
+    """The last resort inside the app: an exception no handler took becomes one log line and a JSON 500.
+    Starlette's own ServerErrorMiddleware re-raises it after answering, and the server then drops the
+    keep-alive connection; here the connection stays usable."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracked(message: Message) -> None:

@@ -52,8 +52,8 @@ def _too_large(limit: int) -> str:
     return f"body: larger than {limit} bytes, the limit of this route (docs/api.md#input-limits)"
 
 
-class BodyLimit:
-    """ASGI middleware: 413 for bodies over the route's limit, by Content-Length and by counting."""
+class HttpMiddleware:
+    """ASGI middleware base: `handle` sees HTTP requests; other scopes (lifespan, websocket) pass through."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -62,6 +62,16 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class BodyLimit(HttpMiddleware):
+    """413 for bodies over the route's limit, by Content-Length and by counting."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = input_limits(scope.get("app")).body_limit(scope["path"])
         declared = [v for k, v in scope["headers"] if k == b"content-length"]
         if declared:

@@ -465,7 +465,7 @@ class SLIExtractor:
         if plan.count_selector is not None:
             found["count"] = _match(plan.count_selector, group, by_name)
         out = [
-            _CountProblem(s, f"{_fmt(s.value)} is negative; it is a {role} event count of {key}")
+            _CountProblem(s, f"{value_text(s.value)} is negative; it is a {role} event count of {key}")
             for role, matched in found.items()
             for s in matched
             if s.value < 0
@@ -483,13 +483,14 @@ class SLIExtractor:
             except _SLOError:  # not counts at all: from_push reports it as the SLO's error
                 return []
             totals = totals or found.get("count", [])
-            part_role = f"le={_fmt(sli.threshold)} bucket"
+            part_role = f"le={value_text(sli.threshold)} bucket"
         if not parts or not totals:
             return []
         part, total = math.fsum(s.value for s in parts), math.fsum(s.value for s in totals)
         if part - total <= 1e-9 * max(1.0, total):  # equal sums of floats may differ in the last bit
             return []
-        text = f"{part_role} events ({_fmt(part)}) exceed the total ({_fmt(total)}) of {key} at {ts.isoformat()}"
+        sums = f"({value_text(part)}) exceed the total ({value_text(total)})"
+        text = f"{part_role} events {sums} of {key} at {ts.isoformat()}"
         return [_CountProblem(parts[0], text)]
 
 

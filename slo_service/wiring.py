@@ -22,6 +22,7 @@ from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.migrate import upgrade
 from slo_service.adapters.sql.store import SqlHistoryStore
 from slo_service.api.app import create_app
+from slo_service.api.limits import InputLimits, set_input_limits
 from slo_service.core.clock import Clock, SystemClock
 from slo_service.core.extract import Observation
 from slo_service.core.model import SLO, Config, PromQLSource, ScrapeSource
@@ -132,4 +133,6 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
     registry = build_registry(runtime, settings.export_labels, alerting, worker)
     registry.register(DriftCollector(drift))
     app = create_app(runtime, registry, lambda: jobs.running, alerting, settings.slack_signing_secret, drift)
+    limits = InputLimits(settings.max_body_bytes, settings.max_batch_body_bytes, ingest_max_age=settings.raw_retention)
+    set_input_limits(app, limits)
     return Service(settings, engine, runtime, alerting, worker, drift, drift_pool, cycle, jobs, registry, app)

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from slo_service import __version__
 from slo_service.api import alerts, operations, slos
 from slo_service.api import drift as drift_api
 from slo_service.api.errors import install_error_handlers
+from slo_service.api.limits import install_input_limits
 from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.runtime import Runtime
@@ -37,6 +38,7 @@ def create_app(
     app.state.slack_signing_secret = slack_signing_secret
     app.state.drift = drift
     install_error_handlers(app)
+    install_input_limits(app)
     app.include_router(slos.router)
     app.include_router(operations.router)
     app.include_router(alerts.router)
@@ -60,7 +62,12 @@ def create_app(
         ready = checks["database"] == "ok" and checks["scheduler"] == "ok"
         return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics of every SLO and of the service")
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics of every SLO and of the service",
+        response_class=PlainTextResponse,
+    )
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

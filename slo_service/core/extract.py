@@ -440,6 +440,65 @@ class SLIExtractor:
         good = math.fsum(s.value for s in good_series)
         return [Observation(key, ts, min(max(good, 0.0), total), total)]
 
+    def push_problems(self, samples: Sequence[Sample]) -> list[str]:
+        """Why pushed samples cannot be event counts, per SLO and timestamp: a negative count, or good (bad,
+        a latency bucket) events above the total. Each problem names the sample by its index in `samples`,
+        e.g. `samples[3].value: ...`. Gauges (threshold SLIs) may be negative and are not checked."""
+        position = {id(s): i for i, s in enumerate(samples)}
+        groups: dict[datetime, list[Sample]] = {}
+        for s in samples:
+            if s.timestamp is not None:  # undated samples are refused by from_push with an SLO error
+                groups.setdefault(s.timestamp, []).append(s)
+        problems: dict[int, str] = {}  # the first problem of each sample: one sample may feed several SLOs
+        for plan in self._plans:
+            if plan.error is not None or isinstance(plan.slo.sli, ThresholdSLI):
+                continue
+            for ts in sorted(groups):
+                for problem in self._count_problems(plan, groups[ts], ts):
+                    problems.setdefault(position[id(problem.sample)], problem.text)
+        return [f"samples[{i}].value: {text}" for i, text in sorted(problems.items())]
+
+    def _count_problems(self, plan: _Plan, group: Sequence[Sample], ts: datetime) -> list[_CountProblem]:
+        by_name = _index(group)
+        key = plan.slo.key
+        found = {r.name: _match(r.selector, group, by_name, r.predicate) for r in plan.roles}
+        if plan.count_selector is not None:
+            found["count"] = _match(plan.count_selector, group, by_name)
+        out = [
+            _CountProblem(s, f"{value_text(s.value)} is negative; it is a {role} event count of {key}")
+            for role, matched in found.items()
+            for s in matched
+            if s.value < 0
+        ]
+        if out:
+            return out
+        sli = plan.slo.sli
+        if isinstance(sli, RatioSLI):
+            part_role = "good" if "good" in found else "bad"
+            parts, totals = found[part_role], found["total"]
+        else:
+            assert isinstance(sli, LatencySLI)
+            try:
+                parts, totals = _split_latency(found["bucket"], sli.threshold, sli.histogram)
+            except _SLOError:  # not counts at all: from_push reports it as the SLO's error
+                return []
+            totals = totals or found.get("count", [])
+            part_role = f"le={value_text(sli.threshold)} bucket"
+        if not parts or not totals:
+            return []
+        part, total = math.fsum(s.value for s in parts), math.fsum(s.value for s in totals)
+        if part - total <= 1e-9 * max(1.0, total):  # equal sums of floats may differ in the last bit
+            return []
+        sums = f"({value_text(part)}) exceed the total ({value_text(total)})"
+        text = f"{part_role} events {sums} of {key} at {ts.isoformat()}"
+        return [_CountProblem(parts[0], text)]
+
+
+@dataclass(frozen=True)
+class _CountProblem:
+    sample: Sample
+    text: str
+
 
 def _index(samples: Sequence[Sample]) -> dict[str, list[Sample]]:
     by_name: dict[str, list[Sample]] = {}

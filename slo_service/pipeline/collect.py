@@ -99,6 +99,14 @@ class PromQLCollector:
         return CollectOutcome(health, len(observations), dict(errors))
 
 
+class BadPush(ValueError):
+    """Pushed samples that are not event counts (negative, or good above total): nothing was stored."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
 class PushReceiver:
     """Samples POSTed to /api/v1/ingest for one push source."""
 
@@ -107,7 +115,11 @@ class PushReceiver:
         self.history = history
 
     def receive(self, samples: Sequence[Sample], idempotency_key: str | None) -> tuple[bool, int, dict[str, str]]:
-        """Returns (stored, observations, per-SLO errors); stored is False for a repeated key."""
+        """Returns (stored, observations, per-SLO errors); stored is False for a repeated key.
+        Raises BadPush, storing nothing, when a sample cannot be an event count."""
+        problems = self.extractor.push_problems(samples)
+        if problems:
+            raise BadPush(problems)
         result = self.extractor.from_push(samples)
         increments = to_increments(result.observations)
         stored = self.history.record(increments, idempotency_key=idempotency_key)

@@ -365,6 +365,40 @@ def test_push_ratio_increments_grouped_by_timestamp() -> None:
     assert [(o.good, o.total) for o in ex.from_push(samples).observations] == [(10, 12), (5, 5)]
 
 
+def test_push_problems_name_negative_counts_and_parts_above_the_total_by_sample_index() -> None:
+    thr = slo(ThresholdSLI(source="p", metric="temp_celsius", op=Comparison.GT, value=-10), name="thr")
+    ex = SLIExtractor([RATIO_GOOD, RATIO_BAD, LAT, thr])
+    t1, t2 = at(1), at(2)
+    samples = [
+        Sample("temp_celsius", {}, -20, t1),  # a gauge may be negative
+        Sample("http_requests_total", {"code": "200"}, 5, t1),
+        Sample("http_requests_total", {"code": "500"}, -1, t1),  # negative: total of both ratio SLOs
+        Sample("model_request_duration_seconds_bucket", {"le": "0.25"}, 9, t2),
+        Sample("model_request_duration_seconds_bucket", {"le": "+Inf"}, 8, t2),
+        Sample("http_requests_total", {"code": "200"}, 3, t2),  # fine: good 3 of total 3
+    ]
+    assert ex.push_problems(samples) == [
+        "samples[2].value: -1 is negative; it is a total event count of svc/s",
+        f"samples[3].value: le=0.25 bucket events (9) exceed the total (8) of svc/s at {t2.isoformat()}",
+    ]
+    assert ex.push_problems([samples[1], samples[5]]) == []
+
+
+def test_push_problems_good_or_bad_above_total_of_separate_series() -> None:
+    good = slo(RatioSLI(source="p", total="runs_total", good="runs_ok_total"), name="good")
+    bad = slo(RatioSLI(source="p", total="runs_total", bad="runs_failed_total"), name="bad")
+    ex = SLIExtractor([good, bad])
+    samples = [
+        Sample("runs_total", {}, 10, at(1)),
+        Sample("runs_ok_total", {}, 11, at(1)),
+        Sample("runs_failed_total", {}, 12, at(1)),
+    ]
+    assert ex.push_problems(samples) == [
+        f"samples[1].value: good events (11) exceed the total (10) of svc/good at {at(1).isoformat()}",
+        f"samples[2].value: bad events (12) exceed the total (10) of svc/bad at {at(1).isoformat()}",
+    ]
+
+
 def test_push_without_timestamp_uses_at_or_errors() -> None:
     ex = SLIExtractor([RATIO_GOOD])
     s = [req("200", 4)]

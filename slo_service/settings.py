@@ -33,6 +33,12 @@ class Settings(BaseSettings):
         default=timedelta(days=8), description="1-minute slices older than this are rolled up into hourly slices"
     )
     retention: timedelta = Field(default=timedelta(days=400), description="all history older than this is deleted")
+    max_body_bytes: int = Field(
+        default=1 << 20, ge=1024, description="largest request body of the JSON API (ingest, silences, webhooks)"
+    )
+    max_batch_body_bytes: int = Field(
+        default=64 << 20, ge=1024, description="largest drift batch body (POST /api/v1/monitors/{name}/batches)"
+    )
     pending_write_limit: int = Field(
         default=1_000_000, description="increments buffered in memory while the database is unreachable"
     )

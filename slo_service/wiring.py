@@ -24,6 +24,7 @@ from slo_service.adapters.sql.store import SqlHistoryStore
 from slo_service.adapters.sql.token_store import SqlTokenStore
 from slo_service.api.app import create_app
 from slo_service.api.auth import ApiAuth
+from slo_service.api.limits import InputLimits, set_input_limits
 from slo_service.core.clock import Clock, SystemClock
 from slo_service.core.extract import Observation
 from slo_service.core.model import SLO, Config, PromQLSource, ScrapeSource
@@ -169,4 +170,6 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
     registry = build_registry(runtime, settings.export_labels, alerting, worker)
     registry.register(DriftCollector(drift))
     app = create_app(runtime, registry, lambda: jobs.running, alerting, settings.slack_signing_secret, drift, auth=auth)
+    limits = InputLimits(settings.max_body_bytes, settings.max_batch_body_bytes, ingest_max_age=settings.raw_retention)
+    set_input_limits(app, limits)
     return Service(settings, engine, runtime, alerting, worker, drift, drift_pool, cycle, jobs, registry, app)

@@ -1,10 +1,17 @@
-"""Scrape one Prometheus text-format endpoint into Samples plus a ScrapeHealth record. Never raises."""
+"""Scrape one Prometheus text-format endpoint into Samples plus a ScrapeHealth record. Never raises.
+
+The body is read as a stream and decompressed here, piece by piece, so a scrape never holds more than the
+source's `body_size_limit` of decompressed text (plus one piece): a small gzip response that inflates to
+gigabytes fails as soon as it passes the limit, like Prometheus' `body_size_limit`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import time
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,10 +21,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from slo_service.core.model import ScrapeSource
 from slo_service.core.ports import ScrapeHealth
 from slo_service.core.samples import Sample
+from slo_service.core.sizes import format_size
 
 ACCEPT = "text/plain;version=0.0.4"
+ACCEPT_ENCODING = "gzip"  # what Prometheus asks for; anything else but identity is refused
+BODY_SIZE_LIMIT_EXCEEDED = "body size limit exceeded"
 _THREAD_PARSE_BYTES = 64 * 1024
 """Bodies larger than this are parsed in a worker thread so other scrapes' timers keep running."""
+_PIECE = 64 * 1024
+"""Most bytes read from the socket, or inflated from it, in one step."""
 
 
 @dataclass(frozen=True)
@@ -128,22 +140,83 @@ def _short(exc: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class _Gunzip:
+    """Inflates a gzip stream in pieces of at most _PIECE bytes, whatever its compression ratio."""
+
+    def __init__(self) -> None:
+        self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        z = self._z
+        while True:
+            piece = z.decompress(data, _PIECE)
+            data = z.unconsumed_tail
+            if piece:
+                yield piece
+            if z.eof:
+                if not z.unused_data:
+                    return
+                # several gzip members one after the other are one body (RFC 1952; Go's reader agrees)
+                data, z = z.unused_data, zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._z = z
+            elif not data and len(piece) < _PIECE:
+                return  # input used up and no output left pending in zlib
+
+    def finish(self) -> None:
+        if not self._z.eof:
+            raise _ScrapeError("gzip body is truncated")
+
+
+async def _read_body(response: httpx.Response, limit: int) -> str:
+    """The decompressed body, failing once it passes `limit` bytes (0: no limit) without reading on."""
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    gunzip: _Gunzip | None = None
+    if encoding in ("gzip", "x-gzip"):
+        gunzip = _Gunzip()
+    elif encoding not in ("", "identity"):
+        raise _ScrapeError(f"unsupported Content-Encoding {encoding!r}: the service asks for gzip or none")
+    too_large = _ScrapeError(
+        f"{BODY_SIZE_LIMIT_EXCEEDED}: the {'decompressed ' if gunzip else ''}body is larger than "
+        f"body_size_limit {format_size(limit)}"
+    )
+    length = response.headers.get("Content-Length", "")
+    if limit and gunzip is None and length.isdigit() and int(length) > limit:
+        raise too_large  # known before reading a byte
+    body = bytearray()
+    try:
+        async for raw in response.aiter_raw(_PIECE):
+            for piece in gunzip.feed(raw) if gunzip is not None else (raw,):
+                body += piece
+                if limit and len(body) > limit:
+                    raise too_large
+        if gunzip is not None:
+            gunzip.finish()
+    except zlib.error as exc:
+        reason = str(exc).rpartition(": ")[2]  # "Error -3 while decompressing data: invalid block type"
+        raise _ScrapeError(f"gzip body is corrupt: {reason}") from exc
+    return body.decode(response.charset_encoding or "utf-8", errors="replace")
+
+
 async def scrape(client: httpx.AsyncClient, source: ScrapeSource, now: datetime) -> ScrapeOutcome:
     """GET `source.url` within `source.timeout` (whole request) and parse it.
 
-    Any failure gives `health.up == False`, a short readable `health.error` and no samples.
+    Any failure gives `health.up == False`, a short readable `health.error` and no samples; a body over
+    `source.body_size_limit` (decompressed) is such a failure.
     """
     timeout = source.timeout.total_seconds()
     started = time.monotonic()
     samples: list[Sample] = []
     error: str | None = None
+    headers = {"Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING}
     try:
         try:
             async with asyncio.timeout(timeout):
-                response = await client.get(source.url, headers={"Accept": ACCEPT}, timeout=httpx.Timeout(timeout))
-                if not 200 <= response.status_code < 300:
-                    raise _ScrapeError(f"HTTP {response.status_code}")
-                body = response.text
+                async with client.stream(
+                    "GET", source.url, headers=headers, timeout=httpx.Timeout(timeout)
+                ) as response:
+                    if not 200 <= response.status_code < 300:
+                        raise _ScrapeError(f"HTTP {response.status_code}")
+                    body = await _read_body(response, source.body_size_limit)
                 try:
                     if len(body) > _THREAD_PARSE_BYTES:
                         samples = await asyncio.to_thread(parse_text, body)

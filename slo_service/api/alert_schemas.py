@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from slo_service.api.inputs import Instant, Name, Text
 from slo_service.core.alerting.lifecycle import Alert
 from slo_service.core.notify import OutboxMessage
 from slo_service.core.oncall.schedule import Shift
@@ -41,12 +42,12 @@ def alert_out(alert: Alert) -> AlertOut:
 
 
 class ByBody(BaseModel):
-    by: str = Field(min_length=1, max_length=200, description="who acts: a user name")
+    by: Name = Field(description="who acts: a user name")
 
 
 class GroupAckBody(BaseModel):
-    group_key: str = Field(min_length=1)
-    by: str = Field(min_length=1, max_length=200)
+    group_key: Text = Field(min_length=1)
+    by: Name
 
 
 class AckOut(BaseModel):
@@ -122,14 +123,18 @@ def notification_out(message: OutboxMessage) -> NotificationOut:
 
 
 class SilenceIn(BaseModel):
-    matchers: list[str] = Field(
-        min_length=1, description='Alertmanager matchers, all must match: slo="availability", severity=~"page|ticket"'
+    matchers: list[Text] = Field(
+        min_length=1,
+        max_length=50,
+        description='Alertmanager matchers, all must match: slo="availability", severity=~"page|ticket"',
     )
-    starts_at: datetime | None = Field(default=None, description="default now; a time without zone is UTC")
-    ends_at: datetime | None = Field(default=None, description="give ends_at or duration")
-    duration: str | None = Field(default=None, description="e.g. 2h, 30m, 1d; give ends_at or duration")
-    created_by: str = Field(max_length=200)
-    comment: str = Field(default="", max_length=2000)
+    starts_at: Instant | None = Field(default=None, description="default now; a time without zone is UTC")
+    ends_at: Instant | None = Field(default=None, description="give ends_at or duration; at most 365d after start")
+    duration: str | None = Field(
+        default=None, max_length=40, description="e.g. 2h, 30m, 1d, at most 365d; give ends_at or duration"
+    )
+    created_by: Name
+    comment: Text = ""
 
 
 class SilenceOut(BaseModel):

@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi import Query as Q
 from fastapi.responses import JSONResponse
 
-from slo_service.adapters.receivers.alertmanager_inbound import parse_alertmanager_webhook
+from slo_service.adapters.receivers.alertmanager_inbound import WEBHOOK_JSON_SCHEMA, parse_alertmanager_webhook
 from slo_service.adapters.receivers.slack_interactive import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -42,11 +42,11 @@ from slo_service.api.alert_schemas import (
     shift_out,
     silence_out,
 )
+from slo_service.api.inputs import PathId, PathName, duration_param, instant_param, query_instant, query_name
 from slo_service.core.alerting.conditions import AlertCondition
 from slo_service.core.alerting.fingerprint import fingerprint
 from slo_service.core.alerting.lifecycle import AlertState
 from slo_service.core.alerting.ports import AlertQuery
-from slo_service.core.durations import parse_duration
 from slo_service.core.notify import MessageStatus
 from slo_service.core.oncall.schedule import Schedule, on_call, shifts
 from slo_service.core.routing.silences import Silence
@@ -57,11 +57,9 @@ from slo_service.pipeline.alerting import EXTERNAL_SCOPE_LABEL, AlertingService
 router = APIRouter(prefix="/api/v1", tags=["alerting"])
 
 MAX_ONCALL_RANGE = timedelta(days=90)
+MAX_SILENCE = timedelta(days=365)
 SLACK_SILENCE = timedelta(hours=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SILENCE_STATES = ("pending", "active", "expired")
-_MESSAGE_STATUSES = tuple(s.value for s in MessageStatus)
-_ALERT_STATES = tuple(s.value for s in AlertState)
 _RETRY_SCAN_LIMIT = 100_000
 
 
@@ -72,52 +70,31 @@ def _alerting(request: Request) -> AlertingService:
     return alerting
 
 
-def _parse_time(value: str | None, name: str) -> datetime | None:
-    """RFC 3339 or Unix seconds; a time without zone is UTC; 422 naming the parameter."""
-    if value is None:
-        return None
-    try:
-        return datetime.fromtimestamp(float(value), UTC)
-    except (ValueError, OverflowError, OSError):
-        pass
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise HTTPException(422, f"{name}: {value!r} is neither RFC 3339 nor Unix seconds") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 # --- alerts -------------------------------------------------------------------------------------------
 
 
 @router.get("/alerts", response_model=list[AlertOut], summary="Alert episodes, newest first")
 def list_alerts(
     request: Request,
-    state: Annotated[str | None, Q(description="pending, firing or resolved")] = None,
-    service: Annotated[str | None, Q(description="only alerts with this service label")] = None,
-    severity: Annotated[str | None, Q(description="only alerts with this severity label")] = None,
-    since: Annotated[str | None, Q(description="evaluated at or after this time: RFC 3339 or Unix seconds")] = None,
+    state: Annotated[AlertState | None, Q(description="pending, firing or resolved")] = None,
+    service: Annotated[str | None, query_name("only alerts with this service label")] = None,
+    severity: Annotated[str | None, query_name("only alerts with this severity label")] = None,
+    since: Annotated[str | None, query_instant("evaluated at or after this time")] = None,
     limit: Annotated[int, Q(ge=1, le=10_000)] = 500,
 ) -> list[AlertOut]:
     alerting = _alerting(request)
-    if state is not None and state not in _ALERT_STATES:
-        raise HTTPException(422, f"state: {state!r} is not one of {', '.join(_ALERT_STATES)}")
     query = AlertQuery(
-        state=AlertState(state) if state else None,
+        state=state,
         service=service,
         severity=severity,
-        since=_parse_time(since, "since"),
+        since=instant_param(since, "since"),
         limit=limit,
     )
     return [alert_out(a) for a in alerting.alerts(query)]
 
 
 @router.get("/alerts/{fingerprint}", response_model=list[AlertOut], summary="Every episode of one alert, newest first")
-def alert_history(request: Request, fingerprint: str) -> list[AlertOut]:
+def alert_history(request: Request, fingerprint: PathName) -> list[AlertOut]:
     episodes = _alerting(request).history(fingerprint)
     if not episodes:
         raise HTTPException(404, f"fingerprint: no alert {fingerprint!r}")
@@ -129,7 +106,7 @@ def alert_history(request: Request, fingerprint: str) -> list[AlertOut]:
     response_model=AckOut,
     summary="Acknowledge every open notification group holding this alert: escalation stops",
 )
-def ack_alert(request: Request, fingerprint: str, body: ByBody) -> AckOut:
+def ack_alert(request: Request, fingerprint: PathName, body: ByBody) -> AckOut:
     alerting = _alerting(request)
     if not alerting.history(fingerprint):
         raise HTTPException(404, f"fingerprint: no alert {fingerprint!r}")
@@ -144,7 +121,7 @@ def ack_alert(request: Request, fingerprint: str, body: ByBody) -> AckOut:
     response_model=AlertOut,
     summary="Resolve a pending or firing alert by hand (it fires again if its condition still holds)",
 )
-def resolve_alert(request: Request, fingerprint: str, body: ByBody) -> AlertOut:
+def resolve_alert(request: Request, fingerprint: PathName, body: ByBody) -> AlertOut:
     alerting = _alerting(request)
     episodes = alerting.history(fingerprint)
     if not episodes:
@@ -180,14 +157,13 @@ def ack_group(request: Request, body: GroupAckBody) -> AckOut:
 )
 def list_notifications(
     request: Request,
-    status: Annotated[str | None, Q(description="pending, delivered or dead")] = None,
-    receiver: Annotated[str | None, Q(description="only this receiver")] = None,
+    status: Annotated[MessageStatus | None, Q(description="pending, delivered or dead")] = None,
+    receiver: Annotated[str | None, query_name("only this receiver")] = None,
     limit: Annotated[int, Q(ge=1, le=10_000)] = 200,
 ) -> list[NotificationOut]:
     alerting = _alerting(request)
-    if status is not None and status not in _MESSAGE_STATUSES:
-        raise HTTPException(422, f"status: {status!r} is not one of {', '.join(_MESSAGE_STATUSES)}")
-    return [notification_out(m) for m in alerting.store.messages(status=status, receiver=receiver, limit=limit)]
+    messages = alerting.store.messages(status=status.value if status else None, receiver=receiver, limit=limit)
+    return [notification_out(m) for m in messages]
 
 
 @router.post(
@@ -195,7 +171,7 @@ def list_notifications(
     response_model=NotificationOut,
     summary="Put a dead-lettered message back in the queue",
 )
-def retry_notification(request: Request, message_id: int) -> NotificationOut:
+def retry_notification(request: Request, message_id: PathId) -> NotificationOut:
     alerting = _alerting(request)
     store = alerting.store
     if store.requeue(message_id, alerting.now()):
@@ -246,20 +222,19 @@ def create_silence(request: Request, body: SilenceIn) -> SilenceOut:
             matchers.append(parse_matcher(text))
         except ValueError as exc:
             raise HTTPException(422, f"matchers[{i}]: {exc}") from None
-    starts_at = _aware(body.starts_at) if body.starts_at is not None else now
+    starts_at = body.starts_at if body.starts_at is not None else now
     if body.ends_at is not None and body.duration is not None:
         raise HTTPException(422, "duration: give ends_at or duration, not both")
     if body.duration is not None:
-        try:
-            ends_at = starts_at + parse_duration(body.duration)
-        except ValueError as exc:
-            raise HTTPException(422, f"duration: {exc}") from None
+        ends_at = starts_at + duration_param(body.duration, "duration", timedelta(seconds=1), MAX_SILENCE)
     elif body.ends_at is not None:
-        ends_at = _aware(body.ends_at)
+        ends_at = body.ends_at
     else:
         raise HTTPException(422, "ends_at: give ends_at or duration")
     if ends_at <= now:
         raise HTTPException(422, "ends_at: the silence would already be over")
+    if ends_at - max(starts_at, now) > MAX_SILENCE:
+        raise HTTPException(422, f"ends_at: a silence lasts at most {MAX_SILENCE.days} days")
     silence_id = uuid.uuid4().hex
     try:
         silence = Silence(silence_id, tuple(matchers), starts_at, ends_at, body.created_by.strip(), body.comment)
@@ -272,12 +247,10 @@ def create_silence(request: Request, body: SilenceIn) -> SilenceOut:
 @router.get("/silences", response_model=list[SilenceOut], summary="Silences, latest start first")
 def list_silences(
     request: Request,
-    state: Annotated[str | None, Q(description="pending, active or expired; default all")] = None,
+    state: Annotated[Literal["pending", "active", "expired"] | None, Q(description="default all")] = None,
     limit: Annotated[int, Q(ge=1, le=10_000)] = 500,
 ) -> list[SilenceOut]:
     alerting = _alerting(request)
-    if state is not None and state not in _SILENCE_STATES:
-        raise HTTPException(422, f"state: {state!r} is not one of {', '.join(_SILENCE_STATES)}")
     now = alerting.now()
     items = alerting.store.silences(include_expired_after=_EPOCH)
     chosen = [s for s in items if state is None or s.state(now) == state]
@@ -293,13 +266,13 @@ def _find_silence(alerting: AlertingService, silence_id: str) -> Silence:
 
 
 @router.get("/silences/{silence_id}", response_model=SilenceOut, summary="One silence")
-def get_silence(request: Request, silence_id: str) -> SilenceOut:
+def get_silence(request: Request, silence_id: PathName) -> SilenceOut:
     alerting = _alerting(request)
     return silence_out(_find_silence(alerting, silence_id), alerting.now())
 
 
 @router.delete("/silences/{silence_id}", response_model=SilenceOut, summary="Expire a silence now")
-def expire_silence(request: Request, silence_id: str) -> SilenceOut:
+def expire_silence(request: Request, silence_id: PathName) -> SilenceOut:
     alerting = _alerting(request)
     if not alerting.expire_silence(silence_id):
         raise HTTPException(404, f"silence_id: no silence {silence_id!r}")
@@ -334,7 +307,7 @@ def list_oncall(request: Request) -> list[ScheduleOut]:
 
 
 @router.get("/oncall/{schedule}/now", response_model=OnCallNowOut, summary="Who is on call now")
-def oncall_now(request: Request, schedule: str) -> OnCallNowOut:
+def oncall_now(request: Request, schedule: PathName) -> OnCallNowOut:
     alerting = _alerting(request)
     found = _schedule(alerting, schedule)
     now = alerting.now()
@@ -344,14 +317,14 @@ def oncall_now(request: Request, schedule: str) -> OnCallNowOut:
 @router.get("/oncall/{schedule}", response_model=ShiftsOut, summary="The shifts of a schedule over a range")
 def oncall_shifts(
     request: Request,
-    schedule: str,
-    start: Annotated[str | None, Q(description="RFC 3339 or Unix seconds; default now")] = None,
-    end: Annotated[str | None, Q(description="RFC 3339 or Unix seconds; default start + 7d; at most 90d")] = None,
+    schedule: PathName,
+    start: Annotated[str | None, query_instant("default now")] = None,
+    end: Annotated[str | None, query_instant("default start + 7d; at most 90d after start")] = None,
 ) -> ShiftsOut:
     alerting = _alerting(request)
     found = _schedule(alerting, schedule)
-    start_t = _parse_time(start, "start") or alerting.now()
-    end_t = _parse_time(end, "end") or start_t + timedelta(days=7)
+    start_t = instant_param(start, "start") or alerting.now()
+    end_t = instant_param(end, "end") or start_t + timedelta(days=7)
     if end_t <= start_t:
         raise HTTPException(422, "end: must be after start")
     if end_t - start_t > MAX_ONCALL_RANGE:
@@ -427,6 +400,7 @@ async def slack_interactions(request: Request) -> Any:
     "/alertmanager/webhook",
     response_model=ReceivedOut,
     summary="Receive an Alertmanager webhook (payload v4): its alerts join ours",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": WEBHOOK_JSON_SCHEMA}}}},
 )
 async def alertmanager_webhook(request: Request, body: Annotated[Any, Body()] = None) -> ReceivedOut:
     alerting = _alerting(request)

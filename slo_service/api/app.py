@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from slo_service import __version__
@@ -15,6 +15,7 @@ from slo_service.api import alerts, operations, slos, tokens
 from slo_service.api import drift as drift_api
 from slo_service.api.auth import ApiAuth, authorize, check_routes, document_rules
 from slo_service.api.errors import install_error_handlers
+from slo_service.api.limits import install_input_limits
 from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.runtime import Runtime
@@ -45,6 +46,7 @@ def create_app(
     app.state.slack_signing_secret = slack_signing_secret
     app.state.drift = drift
     install_error_handlers(app)
+    install_input_limits(app)
     app.include_router(slos.router)
     app.include_router(operations.router)
     app.include_router(alerts.router)
@@ -69,7 +71,12 @@ def create_app(
         ready = checks["database"] == "ok" and checks["scheduler"] == "ok"
         return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics of every SLO and of the service")
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics of every SLO and of the service",
+        response_class=PlainTextResponse,
+    )
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -17,7 +17,6 @@ import asyncio
 import io
 import json
 import math
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +24,7 @@ import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
+from slo_service.api.inputs import PathId, PathName, instant_param, query_instant, query_name
 from slo_service.core.drift.monitor import CurrentKind, DriftMonitor, DriftRun, RunStatus
 from slo_service.core.drift.ports import RunQuery
 from slo_service.pipeline.drift import BadBatch, DriftService, NotAPushMonitor
@@ -33,6 +33,11 @@ router = APIRouter(tags=["drift"])
 
 PARQUET_TYPES = frozenset({"application/vnd.apache.parquet", "application/octet-stream", "application/x-parquet"})
 MAX_LIMIT = 1000
+_RECORDS = {"type": "array", "minItems": 1, "items": {"type": "object"}}
+_BATCH_CONTENT = {
+    "application/json": {"schema": {"type": "object", "required": ["records"], "properties": {"records": _RECORDS}}},
+    **{ctype: {"schema": {"type": "string", "format": "binary"}} for ctype in sorted(PARQUET_TYPES)},
+}
 
 
 def _service(request: Request) -> DriftService:
@@ -146,7 +151,7 @@ def monitor_out(m: DriftMonitor, last: DriftRun | None) -> dict[str, Any]:
 def _records_frame(body: bytes) -> pd.DataFrame:
     try:
         doc = json.loads(body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # bad UTF-8 is a ValueError; thousands of nested arrays recurse
         raise HTTPException(422, "body: not valid JSON") from None
     if not isinstance(doc, dict) or "records" not in doc:
         raise HTTPException(422, 'records: required (send {"records": [{...}, ...]})')
@@ -183,8 +188,13 @@ def _timestamps(frame: pd.DataFrame, column: str | None, json_body: bool) -> pd.
     return frame.assign(**{column: parsed})
 
 
-@router.post("/api/v1/monitors/{name}/batches", status_code=201, summary="Push a batch of rows to a push monitor")
-async def push_batch(request: Request, name: str) -> dict[str, Any]:
+@router.post(
+    "/api/v1/monitors/{name}/batches",
+    status_code=201,
+    summary="Push a batch of rows to a push monitor",
+    openapi_extra={"requestBody": {"required": True, "content": _BATCH_CONTENT}},
+)
+async def push_batch(request: Request, name: PathName) -> dict[str, Any]:
     svc = _service(request)
     monitor = _monitor(svc, name)
     if monitor.current.kind is not CurrentKind.PUSH:
@@ -222,7 +232,7 @@ def list_monitors(request: Request) -> list[dict[str, Any]]:
 
 
 @router.post("/api/v1/monitors/{name}/run", summary="Run a drift monitor now and return the run")
-async def run_now(request: Request, name: str) -> dict[str, Any]:
+async def run_now(request: Request, name: PathName) -> dict[str, Any]:
     svc = _service(request)
     monitor = _monitor(svc, name)
     run = await asyncio.to_thread(svc.run_monitor, monitor)
@@ -233,7 +243,7 @@ async def run_now(request: Request, name: str) -> dict[str, Any]:
     "/api/v1/monitors/{name}/live",
     summary="Drift of the pushed data over the monitor's window, from merged per-slice histograms",
 )
-def live(request: Request, name: str) -> dict[str, Any]:
+def live(request: Request, name: PathName) -> dict[str, Any]:
     svc = _service(request)
     monitor = _monitor(svc, name)
     if svc.live is None:
@@ -258,31 +268,18 @@ def live(request: Request, name: str) -> dict[str, Any]:
     }
 
 
-def _parse_since(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromtimestamp(float(value), UTC)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise HTTPException(422, f"since: {value!r} is neither RFC 3339 nor Unix seconds") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 @router.get("/api/v1/drift/runs", summary="Drift runs, newest first (summaries without columns)")
 def list_runs(
     request: Request,
-    monitor: Annotated[str | None, Query(description="only this monitor")] = None,
+    monitor: Annotated[str | None, query_name("only this monitor")] = None,
     status: Annotated[RunStatus | None, Query(description="ok or failed")] = None,
-    since: Annotated[str | None, Query(description="RFC 3339 or Unix seconds: runs started at or after")] = None,
+    since: Annotated[str | None, query_instant("runs started at or after")] = None,
     drifted: Annotated[bool | None, Query(description="only runs with (true) / without (false) dataset drift")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> list[dict[str, Any]]:
     svc = _service(request)
-    query = RunQuery(monitor=monitor, status=status, since=_parse_since(since), dataset_drifted=drifted, limit=limit)
+    started = instant_param(since, "since")
+    query = RunQuery(monitor=monitor, status=status, since=started, dataset_drifted=drifted, limit=limit)
     return [run_out(r, columns=False) for r in svc.runs(query)]
 
 
@@ -294,12 +291,17 @@ def _run(svc: DriftService, run_id: int) -> DriftRun:
 
 
 @router.get("/api/v1/drift/runs/{run_id}", summary="One drift run with its columns")
-def get_run(request: Request, run_id: int) -> dict[str, Any]:
+def get_run(request: Request, run_id: PathId) -> dict[str, Any]:
     return run_out(_run(_service(request), run_id))
 
 
-@router.get("/api/v1/drift/runs/{run_id}/report", summary="The Evidently HTML report of a run", response_model=None)
-def get_report(request: Request, run_id: int) -> FileResponse:
+@router.get(
+    "/api/v1/drift/runs/{run_id}/report",
+    summary="The Evidently HTML report of a run",
+    response_model=None,
+    responses={200: {"content": {"text/html": {}}, "description": "the HTML report"}},
+)
+def get_report(request: Request, run_id: PathId) -> FileResponse:
     run = _run(_service(request), run_id)
     if run.report_path is None:
         raise HTTPException(404, f"drift run {run_id} has no report")

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import logging
+import traceback
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
+from starlette.types import Message, Receive, Scope, Send
+
+from slo_service.api.inputs import PATTERN_HINTS
+from slo_service.api.limits import HttpMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -19,17 +27,69 @@ class ErrorBody(BaseModel):
 
 
 def _field(loc: tuple[object, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     out = ""
     for p in parts:
         out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
     return out or "request"
 
 
+def _problem(error: Any) -> str:
+    message = error.get("msg", "invalid")
+    if error.get("type") == "string_pattern_mismatch":
+        message = PATTERN_HINTS.get((error.get("ctx") or {}).get("pattern", ""), message)
+    return f"{_field(tuple(error.get('loc', ())))}: {message}"
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path: Starlette's 405 names only the first route's."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
+def _one_line(exc: BaseException) -> str:
+    """`Type: message (at file:line in function)`: the innermost frame, no traceback."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    text = " ".join(str(exc).split())[:500]
+    return f"{type(exc).__name__}: {text}{where}"
+
+
+class CatchAll(HttpMiddleware):
+    """The last resort inside the app: an exception no handler took becomes one log line and a JSON 500.
+    Starlette's own ServerErrorMiddleware re-raises it after answering, and the server then drops the
+    keep-alive connection; here the connection stays usable."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            log.error("unhandled error on %s %s: %s", scope.get("method"), scope.get("path"), _one_line(exc))
+            if started:  # half a response was sent: only closing the connection can end it
+                raise
+            if isinstance(exc, HTTPException):  # raised where no exception handler sees it (e.g. a body read)
+                body = {"message": str(exc.detail)}
+                response = JSONResponse(status_code=exc.status_code, content=body, headers=exc.headers)
+            else:
+                response = JSONResponse(status_code=500, content={"message": f"internal error: {type(exc).__name__}"})
+            await response(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [f"{_field(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}" for e in exc.errors()]
+        problems = [_problem(e) for e in exc.errors()]
         return JSONResponse(
             status_code=422,
             content={"message": "invalid request: " + "; ".join(problems), "problems": problems},
@@ -37,13 +97,50 @@ def install_error_handlers(app: FastAPI) -> None:
 
     # Starlette's HTTPException: also the router's own 404 / 405 for unknown paths and methods.
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         detail = exc.detail
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
         if isinstance(detail, dict):
-            return JSONResponse(status_code=exc.status_code, content=detail, headers=exc.headers)
-        return JSONResponse(status_code=exc.status_code, content={"message": str(detail)}, headers=exc.headers)
+            return JSONResponse(status_code=exc.status_code, content=detail, headers=headers)
+        return JSONResponse(status_code=exc.status_code, content={"message": str(detail)}, headers=headers)
 
+    # Reached only by exceptions outside CatchAll (another middleware): still one line and JSON.
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s: %s", request.method, request.url.path, _one_line(exc))
         return JSONResponse(status_code=500, content={"message": f"internal error: {type(exc).__name__}"})
+
+    app.add_middleware(CatchAll)
+    app.openapi = _with_error_responses(app, app.openapi)  # type: ignore[method-assign]
+
+
+def _with_error_responses(app: FastAPI, build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI document says what the handlers above really answer: every 4xx (422 included) is an
+    ErrorBody, not FastAPI's default {detail} validation schema."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["ErrorBody"] = ErrorBody.model_json_schema()
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        error = {
+            "description": "refused: {message, problems} naming the field",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        }
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for code, documented in list(responses.items()):
+                    if code.startswith("4"):
+                        described = documented.get("description") or error["description"]
+                        responses[code] = {**error, "description": described}
+                responses["4XX"] = error
+        app.openapi_schema = schema
+        return schema
+
+    return openapi

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
 
+from slo_service.api.inputs import NO_NUL
+from slo_service.api.limits import input_limits
 from slo_service.api.schemas import IngestRequest, IngestResponse
+from slo_service.core.durations import format_duration
 from slo_service.core.model import PromQLSource, PushSource, ScrapeSource
-from slo_service.core.samples import Sample
+from slo_service.core.samples import Sample, value_text
+from slo_service.pipeline.collect import BadPush
 from slo_service.pipeline.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
+_SHOWN_PROBLEMS = 5
 
 
 def _runtime(request: Request) -> Runtime:
@@ -41,6 +45,11 @@ def sources(request: Request) -> list[dict[str, Any]]:
         if isinstance(source, ScrapeSource | PromQLSource):
             item["url"] = source.url
             item["interval_seconds"] = source.interval.total_seconds()
+        if isinstance(source, ScrapeSource):
+            item["body_size_limit_bytes"] = source.body_size_limit
+            # what the last scrape held that Prometheus would also report: repeats, counters that are none
+            item["duplicate_series"] = state.duplicate_series if state else 0
+            item["invalid_counters"] = {k: value_text(v) for k, v in state.invalid_counters.items()} if state else {}
         if health is not None:
             item["health"] = {
                 "target": health.target,
@@ -72,7 +81,7 @@ async def ingest(
     request: Request,
     response: Response,
     body: IngestRequest,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200, pattern=NO_NUL)] = None,
 ) -> IngestResponse:
     rt = _runtime(request)
     source = rt.config.sources.get(body.source)
@@ -82,24 +91,32 @@ async def ingest(
     if not isinstance(source, PushSource):
         raise HTTPException(422, f"source: {body.source!r} is a {source.kind} source, not push")
     now = rt.clock.now()
+    limits = input_limits(request.app)
+    oldest, newest = now - limits.ingest_max_age, now + limits.ingest_max_future
     samples = []
     for i, s in enumerate(body.samples):
-        if isinstance(s.timestamp, float | int):
-            ts = datetime.fromtimestamp(float(s.timestamp), UTC)
-        elif s.timestamp is None:
-            ts = now
-        else:
-            ts = s.timestamp if s.timestamp.tzinfo else s.timestamp.replace(tzinfo=UTC)
-        if ts > now + timedelta(minutes=5):
-            raise HTTPException(422, f"samples[{i}].timestamp: {ts.isoformat()} is in the future")
-        if s.value != s.value or s.value in (float("inf"), float("-inf")):
-            raise HTTPException(422, f"samples[{i}].value: must be a finite number")
+        ts = now if s.timestamp is None else s.timestamp
+        if ts > newest:
+            ahead = format_duration(limits.ingest_max_future)
+            raise HTTPException(422, f"samples[{i}].timestamp: {ts.isoformat()} is in the future, over {ahead} ahead")
+        if ts < oldest:
+            raise HTTPException(
+                422,
+                f"samples[{i}].timestamp: {ts.isoformat()} is in the past: older than the raw retention "
+                f"({format_duration(limits.ingest_max_age)}); older counts cannot be stored",
+            )
         samples.append(Sample(s.metric, s.labels, s.value, ts))
     key = body.idempotency_key or idempotency_key
     try:
         stored, n, errors = await asyncio.to_thread(rt.ingest, body.source, samples, key)
     except KeyError:
         raise HTTPException(404, f"source: unknown source {body.source!r}") from None
+    except BadPush as exc:
+        shown = exc.problems[:_SHOWN_PROBLEMS]
+        more = f" (and {len(exc.problems) - len(shown)} more)" if len(exc.problems) > len(shown) else ""
+        raise HTTPException(
+            422, {"message": "push refused, nothing stored: " + "; ".join(shown) + more, "problems": exc.problems}
+        ) from None
     except Exception as exc:
         raise HTTPException(
             503, f"storage unavailable, nothing was stored; retry with the same idempotency key ({exc})"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from slo_service.api.inputs import LABEL_NAME, MAX_NAME, METRIC_NAME, NO_NUL, Instant, Name
 from slo_service.core.durations import format_duration
 from slo_service.core.model import SLO, Config, DriftSLI, ErrorRatioSLI, LatencySLI, PeriodKind, RatioSLI, ThresholdSLI
 from slo_service.core.slo_math import SLOStatus, WindowStatus
@@ -157,23 +158,51 @@ def slo_out(
     )
 
 
+MAX_SAMPLE_VALUE = 1e12
+"""Largest |value| of one pushed sample: 10^12 events in one push is beyond any real producer, and a
+bound keeps sums far from float overflow (1e308 pushed twice used to make /metrics export NaN)."""
+MAX_LABEL_VALUE = 1024
+
+
+def _names_as_property_names(schema: dict[str, Any]) -> None:
+    """pydantic writes a key pattern as patternProperties, which lets any other key through; say what is
+    validated: every key matches (propertyNames) and every value is a label value (additionalProperties)."""
+    ((pattern, values),) = schema.pop("patternProperties").items()
+    schema["propertyNames"] = {**schema.get("propertyNames", {}), "pattern": pattern}
+    schema["additionalProperties"] = values
+
+
 class IngestSample(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    metric: str = Field(min_length=1, description="metric name the SLI selectors match")
-    labels: dict[str, str] = Field(default_factory=dict)
-    value: float = Field(description="an event count increment (ratio/latency SLIs) or a gauge value")
-    timestamp: datetime | float | None = Field(
-        None, description="RFC 3339 or Unix seconds; defaults to the time of receipt"
+    metric: str = Field(
+        min_length=1, max_length=MAX_NAME, pattern=METRIC_NAME, description="metric name the SLI selectors match"
+    )
+    labels: dict[
+        Annotated[str, StringConstraints(max_length=MAX_NAME, pattern=LABEL_NAME)],
+        Annotated[str, StringConstraints(max_length=MAX_LABEL_VALUE, pattern=NO_NUL)],
+    ] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Prometheus label names; at most 64 labels",
+        json_schema_extra=_names_as_property_names,
+    )
+    value: float = Field(
+        ge=-MAX_SAMPLE_VALUE,
+        le=MAX_SAMPLE_VALUE,
+        allow_inf_nan=False,
+        description="an event count increment (ratio/latency SLIs: >= 0, good <= total) or a gauge value",
+    )
+    timestamp: Instant | None = Field(
+        None,
+        description="defaults to the time of receipt; at most the raw retention (8d) old and 5m ahead",
     )
 
 
 class IngestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    source: str = Field(min_length=1, description="name of a source of type push")
-    idempotency_key: str | None = Field(
-        None,
-        max_length=200,
-        description="retries with the same key are stored once (also: Idempotency-Key header)",
+    source: Name = Field(description="name of a source of type push")
+    idempotency_key: Name | None = Field(
+        None, description="retries with the same key are stored once (also: Idempotency-Key header)"
     )
     samples: list[IngestSample] = Field(min_length=1, max_length=100_000)
 

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import StringConstraints
 
+from slo_service.api.inputs import (
+    LABEL_FILTER,
+    MAX_NAME,
+    PathName,
+    duration_param,
+    instant_param,
+    query_instant,
+    query_name,
+)
 from slo_service.api.schemas import SLOOut, slo_out
-from slo_service.core.durations import parse_duration
 from slo_service.core.model import slo_key
 from slo_service.core.ports import EVENTS, SLICES
 from slo_service.core.slo_math import sli as sli_of
@@ -16,6 +25,8 @@ from slo_service.pipeline.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/slos", tags=["slos"])
 MAX_POINTS = 11_000
+MAX_HISTORY_RANGE = timedelta(days=1096)  # three years: longer than the default retention (400d)
+MAX_LABEL_FILTERS = 20
 
 
 def _runtime(request: Request) -> Runtime:
@@ -36,8 +47,14 @@ def _label_filters(labels: list[str]) -> dict[str, str]:
 @router.get("", response_model=list[SLOOut], summary="List SLOs with their current status")
 def list_slos(
     request: Request,
-    service: Annotated[str | None, Query(description="only this service")] = None,
-    label: Annotated[list[str], Query(description="key=value, repeatable; all must match")] = [],  # noqa: B006
+    service: Annotated[str | None, query_name("only this service")] = None,
+    label: Annotated[
+        list[Annotated[str, StringConstraints(max_length=MAX_NAME, pattern=LABEL_FILTER)]],
+        Query(
+            description=f"key=value, repeatable (at most {MAX_LABEL_FILTERS}); all must match",
+            max_length=MAX_LABEL_FILTERS,
+        ),
+    ] = [],  # noqa: B006
 ) -> list[SLOOut]:
     rt = _runtime(request)
     wanted = _label_filters(label)
@@ -62,7 +79,7 @@ def _slo_error(rt: Runtime, key: str) -> str | None:
 
 
 @router.get("/{service}/{slo}", response_model=SLOOut, summary="One SLO: definition and current status")
-def get_slo(request: Request, service: str, slo: str) -> SLOOut:
+def get_slo(request: Request, service: PathName, slo: PathName) -> SLOOut:
     rt = _runtime(request)
     found = rt.config.slo(slo_key(service, slo))
     if found is None:
@@ -70,54 +87,31 @@ def get_slo(request: Request, service: str, slo: str) -> SLOOut:
     return slo_out(found, rt.config, rt.status(found.key), _slo_error(rt, found.key))
 
 
-def _parse_time(value: str | None, default: datetime, name: str) -> datetime:
-    if value is None:
-        return default
-    try:
-        return datetime.fromtimestamp(float(value), UTC)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise HTTPException(422, f"{name}: {value!r} is neither RFC 3339 nor Unix seconds") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _parse_step(value: str | None) -> timedelta:
-    if value is None:
-        return timedelta(minutes=5)
-    try:
-        return timedelta(seconds=float(value))
-    except ValueError:
-        pass
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise HTTPException(422, f"step: {exc}") from None
-
-
 @router.get("/{service}/{slo}/history", summary="SLI per step and evaluation snapshots, for charts")
 def history(
     request: Request,
-    service: str,
-    slo: str,
-    start: Annotated[str | None, Query(description="RFC 3339 or Unix seconds; default end - 1d")] = None,
-    end: Annotated[str | None, Query(description="RFC 3339 or Unix seconds; default now")] = None,
-    step: Annotated[str | None, Query(description="5m, 1h or seconds; default 5m")] = None,
+    service: PathName,
+    slo: PathName,
+    start: Annotated[str | None, query_instant("default end - 1d")] = None,
+    end: Annotated[str | None, query_instant("default now")] = None,
+    step: Annotated[
+        str | None,
+        Query(max_length=40, description=f"5m, 1h or seconds, 1m to {MAX_HISTORY_RANGE.days}d; default 5m"),
+    ] = None,
     series: Annotated[str, Query(pattern="^(events|slices)$")] = EVENTS,
 ) -> dict[str, Any]:
     rt = _runtime(request)
     found = rt.config.slo(slo_key(service, slo))
     if found is None:
         raise HTTPException(404, f"no SLO {slo!r} for service {service!r}")
-    end_t = _parse_time(end, rt.clock.now(), "end")
-    start_t = _parse_time(start, end_t - timedelta(days=1), "start")
-    step_d = _parse_step(step)
-    if step_d.total_seconds() < 60:
-        raise HTTPException(422, "step: must be at least 1m (history is kept in 1-minute slices)")
+    end_t = instant_param(end, "end") or rt.clock.now()
+    start_t = instant_param(start, "start") or end_t - timedelta(days=1)
+    # at least 1m: history is kept in 1-minute slices
+    step_d = duration_param(step or "5m", "step", timedelta(minutes=1), MAX_HISTORY_RANGE)
     if start_t >= end_t:
         raise HTTPException(422, "start: must be before end")
+    if end_t - start_t > MAX_HISTORY_RANGE:
+        raise HTTPException(422, f"start: the range is at most {MAX_HISTORY_RANGE.days} days")
     points_n = int((end_t - start_t) / step_d) + 1
     if points_n > MAX_POINTS:
         raise HTTPException(422, f"step: {points_n} points requested, at most {MAX_POINTS}; use a larger step")

@@ -6,6 +6,8 @@ import re
 from datetime import timedelta
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 365 * 86400}
+_MAX_YEARS = 10_000
+_MAX_SECONDS = _MAX_YEARS * _UNITS["y"]
 _PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
 
 
@@ -27,6 +29,8 @@ def parse_duration(text: str, allow_zero: bool = False) -> timedelta:
         raise ValueError(f"invalid duration {text!r}; use forms like 30s, 5m, 1h, 7d, 4w")
     if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ValueError(f"duration {text!r} must be positive")
+    if seconds > _MAX_SECONDS:  # timedelta itself overflows near 2.7 million years
+        raise ValueError(f"duration {text!r} is too long (at most {_MAX_YEARS}y)")
     return timedelta(seconds=seconds)
 
 

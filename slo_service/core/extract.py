@@ -6,6 +6,14 @@ the previous one is a counter reset and the new value is the increase; a series 
 time is only a baseline; a series unseen for `forget_after` scrapes is forgotten. Pushed samples for
 ratio and latency SLIs are already increments; for threshold SLIs each pushed value is one sample.
 
+A scrape that exposes a series twice keeps the first sample, as Prometheus does (the others are reported
+in `duplicates`, never added). A counter value that is negative, NaN or infinite is no counter value: the
+series is reported in `invalid_counters` and the SLOs reading it record nothing from that scrape, their
+baselines untouched, so the next valid scrape (within `forget_after`) counts the whole increase since the
+last valid one. Skipping only that series would count the interval with one of its good (or total) series
+missing: phantom bad (or good) events. So no observation is ever negative: increases of counters >= 0 are
+>= 0.
+
 Presence rule for counters: a role whose metric name does not occur in the scrape at all is an error
 (`no series match ...`, no observation - never counted as good). A metric name that occurs but whose
 series do not match the label matchers contributes 0, since an error counter such as
@@ -24,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from slo_service.core.model import SLO, Aggregation, DriftSLI, ErrorRatioSLI, LatencySLI, RatioSLI, ThresholdSLI
-from slo_service.core.samples import Sample, SeriesId
+from slo_service.core.samples import Sample, SeriesId, first_of_each_series, value_text
 from slo_service.core.selector import Selector, parse_selector
 
 
@@ -43,6 +51,22 @@ class ExtractResult:
     observations: list[Observation] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     """SLO key -> readable reason why no observation was produced."""
+    duplicates: list[Sample] = field(default_factory=list)
+    """Later samples of series the scrape had already exposed: dropped, the first sample of each kept."""
+    invalid_counters: dict[str, float] = field(default_factory=dict)
+    """Series (`name{labels}`) read as counters whose value is negative or not finite -> that value."""
+
+
+INVALID_COUNTER_REASONS = ("negative", "nan", "inf")
+
+
+def counter_problem(value: float) -> str | None:
+    """Why `value` is no counter value ("negative", "nan", "inf" for either sign), or None when it is one."""
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf"
+    return "negative" if value < 0 else None
 
 
 LabelPredicate = Callable[[Mapping[str, str]], bool]
@@ -142,12 +166,6 @@ def _plan(slo: SLO) -> _Plan:
         return _Plan(slo, error=str(exc))
 
 
-def _fmt(x: float) -> str:
-    if math.isinf(x):
-        return "+Inf" if x > 0 else "-Inf"
-    return f"{x:g}"
-
-
 def _le(sample: Sample) -> float | None:
     raw = sample.labels.get("le")
     if raw is None:
@@ -161,8 +179,27 @@ def _le(sample: Sample) -> float | None:
 def _check_finite(samples: Iterable[Sample]) -> None:
     for s in samples:
         if not math.isfinite(s.value):
-            shown = "NaN" if math.isnan(s.value) else _fmt(s.value)
-            raise _SLOError(f"non-finite value {shown} in {s.describe()}")
+            raise _SLOError(f"non-finite value {value_text(s.value)} in {s.describe()}")
+
+
+def _check_counters(samples: Iterable[Sample], invalid: dict[str, float]) -> None:
+    """Note every sample in `samples` that is no counter value in `invalid`; raise when there was one."""
+    bad = {s.describe(): s.value for s in samples if counter_problem(s.value) is not None}  # roles may share one
+    if not bad:
+        return
+    invalid.update(bad)
+    series, value = next(iter(bad.items()))
+    more = f" (and {len(bad) - 1} more series)" if len(bad) > 1 else ""
+    raise _SLOError(
+        f"invalid counter value {value_text(value)} in {series}{more}: series skipped, "
+        "nothing recorded from this scrape; counting resumes from the last valid value"
+    )
+
+
+def _check_increments(samples: Iterable[Sample]) -> None:
+    for s in samples:
+        if counter_problem(s.value) is not None:
+            raise _SLOError(f"pushed increment {value_text(s.value)} in {s.describe()} is no event count (0 or more)")
 
 
 def _aggregate(values: Sequence[float], how: Aggregation) -> float:
@@ -190,8 +227,10 @@ def _split_latency(buckets: Sequence[Sample], threshold: float, histogram: str) 
         elif math.isclose(le, threshold, rel_tol=1e-9, abs_tol=0.0):
             good.append(s)
     if buckets and not good:
-        finite = ", ".join(_fmt(b) for b in sorted(b for b in bounds if math.isfinite(b)))
-        raise _SLOError(f"threshold {_fmt(threshold)} is not a bucket boundary of {histogram}; boundaries: {finite}")
+        finite = ", ".join(value_text(b) for b in sorted(b for b in bounds if math.isfinite(b)))
+        raise _SLOError(
+            f"threshold {value_text(threshold)} is not a bucket boundary of {histogram}; boundaries: {finite}"
+        )
     return good, inf
 
 
@@ -228,15 +267,16 @@ class SLIExtractor:
     def from_scrape(self, samples: Sequence[Sample], at: datetime) -> ExtractResult:
         """Observations of one successful scrape at `at`. Call it only for scrapes that succeeded."""
         self._generation += 1
+        samples, duplicates = first_of_each_series(samples)
         by_name = _index(samples)
-        result = ExtractResult()
+        result = ExtractResult(duplicates=duplicates)
         for plan in self._plans:
             key = plan.slo.key
             if plan.error is not None:
                 result.errors[key] = plan.error
                 continue
             try:
-                obs = self._scrape_one(plan, samples, by_name, at)
+                obs = self._scrape_one(plan, samples, by_name, at, result.invalid_counters)
             except _SLOError as exc:
                 result.errors[key] = str(exc)
                 continue
@@ -246,7 +286,12 @@ class SLIExtractor:
         return result
 
     def _scrape_one(
-        self, plan: _Plan, samples: Sequence[Sample], by_name: dict[str, list[Sample]], at: datetime
+        self,
+        plan: _Plan,
+        samples: Sequence[Sample],
+        by_name: dict[str, list[Sample]],
+        at: datetime,
+        invalid: dict[str, float],
     ) -> Observation | None:
         sli = plan.slo.sli
         key = plan.slo.key
@@ -261,13 +306,13 @@ class SLIExtractor:
 
         pending: dict[StateKey, float] = {}
         if isinstance(sli, RatioSLI):
-            sums: dict[str, tuple[float, bool]] = {}
+            by_role: dict[str, list[Sample]] = {}
             for role in plan.roles:
                 if not _present(role.selector, samples, by_name):
                     raise _SLOError(f"no series match {role.text}")
-                matched = _match(role.selector, samples, by_name, role.predicate)
-                _check_finite(matched)
-                sums[role.name] = self._increase(key, role.name, matched, pending)
+                by_role[role.name] = _match(role.selector, samples, by_name, role.predicate)
+            _check_counters((s for series in by_role.values() for s in series), invalid)
+            sums = {name: self._increase(key, name, series, pending) for name, series in by_role.items()}
             total, total_history = sums["total"]
             good = sums["good"][0] if "good" in sums else total - sums["bad"][0]
         else:
@@ -279,8 +324,7 @@ class SLIExtractor:
             good_series, inf_series = _split_latency(buckets, sli.threshold, sli.histogram)
             if not inf_series and buckets and plan.count_selector is not None:
                 inf_series = _match(plan.count_selector, samples, by_name)
-            _check_finite(good_series)
-            _check_finite(inf_series)
+            _check_counters([*good_series, *inf_series], invalid)
             good, _ = self._increase(key, "good", good_series, pending)
             total, total_history = self._increase(key, "total", inf_series, pending)
 
@@ -373,7 +417,7 @@ class SLIExtractor:
             if not found["total"]:
                 raise _SLOError(f"pushed samples at {ts.isoformat()} match no total series {plan.roles[0].text}")
             for matched in found.values():
-                _check_finite(matched)
+                _check_increments(matched)
             total = math.fsum(s.value for s in found["total"])
             if "good" in found:
                 good = math.fsum(s.value for s in found["good"])
@@ -390,11 +434,70 @@ class SLIExtractor:
             inf_series = counts
         if not inf_series:
             raise _SLOError(f'pushed histogram {sli.histogram} has neither an le="+Inf" bucket nor _count')
-        _check_finite(good_series)
-        _check_finite(inf_series)
+        _check_increments(good_series)
+        _check_increments(inf_series)
         total = math.fsum(s.value for s in inf_series)
         good = math.fsum(s.value for s in good_series)
         return [Observation(key, ts, min(max(good, 0.0), total), total)]
+
+    def push_problems(self, samples: Sequence[Sample]) -> list[str]:
+        """Why pushed samples cannot be event counts, per SLO and timestamp: a negative count, or good (bad,
+        a latency bucket) events above the total. Each problem names the sample by its index in `samples`,
+        e.g. `samples[3].value: ...`. Gauges (threshold SLIs) may be negative and are not checked."""
+        position = {id(s): i for i, s in enumerate(samples)}
+        groups: dict[datetime, list[Sample]] = {}
+        for s in samples:
+            if s.timestamp is not None:  # undated samples are refused by from_push with an SLO error
+                groups.setdefault(s.timestamp, []).append(s)
+        problems: dict[int, str] = {}  # the first problem of each sample: one sample may feed several SLOs
+        for plan in self._plans:
+            if plan.error is not None or isinstance(plan.slo.sli, ThresholdSLI):
+                continue
+            for ts in sorted(groups):
+                for problem in self._count_problems(plan, groups[ts], ts):
+                    problems.setdefault(position[id(problem.sample)], problem.text)
+        return [f"samples[{i}].value: {text}" for i, text in sorted(problems.items())]
+
+    def _count_problems(self, plan: _Plan, group: Sequence[Sample], ts: datetime) -> list[_CountProblem]:
+        by_name = _index(group)
+        key = plan.slo.key
+        found = {r.name: _match(r.selector, group, by_name, r.predicate) for r in plan.roles}
+        if plan.count_selector is not None:
+            found["count"] = _match(plan.count_selector, group, by_name)
+        out = [
+            _CountProblem(s, f"{value_text(s.value)} is negative; it is a {role} event count of {key}")
+            for role, matched in found.items()
+            for s in matched
+            if s.value < 0
+        ]
+        if out:
+            return out
+        sli = plan.slo.sli
+        if isinstance(sli, RatioSLI):
+            part_role = "good" if "good" in found else "bad"
+            parts, totals = found[part_role], found["total"]
+        else:
+            assert isinstance(sli, LatencySLI)
+            try:
+                parts, totals = _split_latency(found["bucket"], sli.threshold, sli.histogram)
+            except _SLOError:  # not counts at all: from_push reports it as the SLO's error
+                return []
+            totals = totals or found.get("count", [])
+            part_role = f"le={value_text(sli.threshold)} bucket"
+        if not parts or not totals:
+            return []
+        part, total = math.fsum(s.value for s in parts), math.fsum(s.value for s in totals)
+        if part - total <= 1e-9 * max(1.0, total):  # equal sums of floats may differ in the last bit
+            return []
+        sums = f"({value_text(part)}) exceed the total ({value_text(total)})"
+        text = f"{part_role} events {sums} of {key} at {ts.isoformat()}"
+        return [_CountProblem(parts[0], text)]
+
+
+@dataclass(frozen=True)
+class _CountProblem:
+    sample: Sample
+    text: str
 
 
 def _index(samples: Sequence[Sample]) -> dict[str, list[Sample]]:

@@ -13,6 +13,13 @@ if TYPE_CHECKING:  # the alerting config imports routing and on-call; the model 
     from slo_service.core.drift.monitor import DriftMonitor
 
 
+DEFAULT_BODY_SIZE_LIMIT = 10 * 1024 * 1024
+"""10 MiB of decompressed exposition per scrape. Prometheus has no limit by default, but it is a TSDB; here a
+parsed body costs about 11 bytes of Python objects per byte, so 10 MiB (~100k series, far above the
+application endpoints SLIs read) peaks near 120 MB per scrape in flight. Bigger targets belong behind
+Prometheus and a promql source."""
+
+
 class SourceKind(StrEnum):
     SCRAPE = "scrape"
     PROMQL = "promql"
@@ -27,6 +34,8 @@ class ScrapeSource:
     url: str
     interval: timedelta = timedelta(seconds=15)
     timeout: timedelta = timedelta(seconds=5)
+    body_size_limit: int = DEFAULT_BODY_SIZE_LIMIT
+    """Most bytes of decompressed body a scrape reads before it fails; 0 = no limit (as in Prometheus)."""
     kind: SourceKind = SourceKind.SCRAPE
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -78,3 +79,37 @@ class Sample:
         assert isinstance(labels, Labels)
         inner = ",".join(f'{k}="{v}"' for k, v in labels.items_sorted)
         return f"{self.name}{{{inner}}}" if inner else self.name
+
+
+def value_text(value: float) -> str:
+    """A sample value as the text format writes it: `NaN`, `+Inf`, `-Inf`, else the shortest `%g`."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return f"{value:g}"
+
+
+def first_of_each_series(samples: Sequence[Sample]) -> tuple[Sequence[Sample], list[Sample]]:
+    """(`samples` with only the first sample of each series, the later samples of a series dropped).
+
+    What Prometheus does with a series exposed twice in one scrape: it keeps the first sample and reports
+    the others. A label with an empty value is no label there, so `x{a=""}` and `x` are one series.
+    """
+    seen: set[SeriesId] = set()
+    add = seen.add
+    kept: list[Sample] = []
+    dropped: list[Sample] = []
+    for s in samples:
+        labels = s.labels
+        assert isinstance(labels, Labels)
+        items = labels.items_sorted
+        if "" in labels._data.values():
+            items = tuple(item for item in items if item[1])
+        key = (s.name, items)
+        if key in seen:
+            dropped.append(s)
+        else:
+            add(key)
+            kept.append(s)
+    return (kept if dropped else samples), dropped

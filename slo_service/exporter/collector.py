@@ -13,7 +13,8 @@ from prometheus_client.registry import Collector
 
 from slo_service import __version__
 from slo_service.core import conventions as c
-from slo_service.core.model import Config
+from slo_service.core.extract import INVALID_COUNTER_REASONS
+from slo_service.core.model import Config, ScrapeSource
 from slo_service.core.slo_math import SLOStatus
 from slo_service.exporter.alerting import AlertingCollector, AlertingView, DeliveryView, delivery_histogram
 
@@ -32,6 +33,12 @@ class RuntimeView(Protocol):
 
     @property
     def collection_errors(self) -> Mapping[str, int]: ...
+
+    @property
+    def duplicate_series(self) -> Mapping[str, int]: ...
+
+    @property
+    def invalid_counter_samples(self) -> Mapping[tuple[str, str], int]: ...
 
     @property
     def history(self) -> object: ...
@@ -153,6 +160,7 @@ class SLOCollector(Collector):
         for name, count in counts.items():
             errors.add_metric([name], float(count))
         yield errors
+        yield from self._scrape_quality()
         evaluation = rt.last_evaluation
         if evaluation is not None:
             yield GaugeMetricFamily(
@@ -179,6 +187,28 @@ class SLOCollector(Collector):
         build = InfoMetricFamily(c.BUILD_INFO.removesuffix("_info"), "Build information")
         build.add_metric([], {"version": __version__, "python": platform.python_version()})
         yield build
+
+    def _scrape_quality(self) -> Iterator[Metric]:
+        """What Prometheus reports per target too: repeated series, and counter values that are none."""
+        rt = self.runtime
+        scraped = [n for n, s in rt.config.sources.items() if isinstance(s, ScrapeSource)]
+        duplicates = CounterMetricFamily(
+            c.SCRAPE_DUPLICATE_SERIES,
+            "Samples of a series already in the same scrape: dropped, the first sample of each kept",
+            labels=["source"],
+        )
+        for name, count in ({n: 0 for n in scraped} | dict(rt.duplicate_series)).items():
+            duplicates.add_metric([name], float(count))
+        invalid = CounterMetricFamily(
+            c.SCRAPE_INVALID_COUNTER_SAMPLES,
+            "Counter samples skipped for a negative (reason=negative) or NaN/infinite (nan, inf) value",
+            labels=["source", "reason"],
+        )
+        zero = {(n, r): 0 for n in scraped for r in INVALID_COUNTER_REASONS}
+        for (name, reason), count in (zero | dict(rt.invalid_counter_samples)).items():
+            invalid.add_metric([name, reason], float(count))
+        yield duplicates
+        yield invalid
 
 
 def _period_label(period: object) -> str:

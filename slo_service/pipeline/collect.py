@@ -10,7 +10,7 @@ from datetime import datetime
 from slo_service.core.extract import Observation, SLIExtractor
 from slo_service.core.model import SLO
 from slo_service.core.ports import ScrapeHealth
-from slo_service.core.samples import Sample
+from slo_service.core.samples import Sample, value_text
 from slo_service.pipeline.history import LiveHistory, to_increments
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,10 @@ class CollectOutcome:
     health: ScrapeHealth
     observations: int = 0
     slo_errors: dict[str, str] = field(default_factory=dict)
+    duplicate_series: int = 0
+    """Samples of a series the scrape had already exposed (dropped; the first one counted)."""
+    invalid_counters: dict[str, float] = field(default_factory=dict)
+    """Series read as counters whose value was negative or not finite, with that value."""
 
 
 class ScrapeCollector:
@@ -52,7 +56,31 @@ class ScrapeCollector:
             return CollectOutcome(health, slo_errors={k: f"source down: {health.error}" for k in self.slo_keys})
         result = self.extractor.from_scrape(samples, now)
         self.history.record(to_increments(result.observations))
-        return CollectOutcome(health, len(result.observations), dict(result.errors))
+        # one line per scrape, not per series: a target exposing 10k series twice must not flood the log
+        if result.duplicates:
+            log.warning(
+                "source %s: %d samples repeat a series already in the scrape; kept the first of each "
+                "(as Prometheus does), e.g. %s",
+                health.source,
+                len(result.duplicates),
+                result.duplicates[0].describe(),
+            )
+        if result.invalid_counters:
+            series, value = next(iter(result.invalid_counters.items()))
+            log.warning(
+                "source %s: %d counter series with a negative or non-finite value skipped, e.g. %s = %s",
+                health.source,
+                len(result.invalid_counters),
+                series,
+                value_text(value),
+            )
+        return CollectOutcome(
+            health,
+            len(result.observations),
+            dict(result.errors),
+            duplicate_series=len(result.duplicates),
+            invalid_counters=dict(result.invalid_counters),
+        )
 
 
 class PromQLCollector:
@@ -71,6 +99,14 @@ class PromQLCollector:
         return CollectOutcome(health, len(observations), dict(errors))
 
 
+class BadPush(ValueError):
+    """Pushed samples that are not event counts (negative, or good above total): nothing was stored."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
 class PushReceiver:
     """Samples POSTed to /api/v1/ingest for one push source."""
 
@@ -79,7 +115,11 @@ class PushReceiver:
         self.history = history
 
     def receive(self, samples: Sequence[Sample], idempotency_key: str | None) -> tuple[bool, int, dict[str, str]]:
-        """Returns (stored, observations, per-SLO errors); stored is False for a repeated key."""
+        """Returns (stored, observations, per-SLO errors); stored is False for a repeated key.
+        Raises BadPush, storing nothing, when a sample cannot be an event count."""
+        problems = self.extractor.push_problems(samples)
+        if problems:
+            raise BadPush(problems)
         result = self.extractor.from_push(samples)
         increments = to_increments(result.observations)
         stored = self.history.record(increments, idempotency_key=idempotency_key)

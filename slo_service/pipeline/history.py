@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -65,6 +66,7 @@ class LiveHistory:
         self._pending: list[CountIncrement] = []
         self._pending_limit = pending_limit
         self.dropped_increments = 0
+        self.refused_increments = 0
         self.last_store_error: str | None = None
         # Events recorded since start, per SLO: monotonic counters for /metrics (slo_events_total).
         self.event_counts: dict[str, tuple[float, float]] = {}
@@ -122,6 +124,7 @@ class LiveHistory:
         Keyed writes (push ingest) raise when the database is down, so the producer retries; unkeyed
         writes (scrapes, verdicts) are buffered and retried instead.
         """
+        increments = self._countable(increments)
         if not increments:
             return True
         if idempotency_key is not None:
@@ -141,6 +144,19 @@ class LiveHistory:
                 if self.matrix.row(key) is not None:
                     self.matrix.add(key, inc.start, inc.good, inc.total, inc.resolution / BASE_RESOLUTION_SECONDS)
         return True
+
+    def _countable(self, increments: Sequence[CountIncrement]) -> Sequence[CountIncrement]:
+        """The increments that are counts. The extractors never produce others; this is the last guard,
+        because a negative or NaN minute would corrupt every window that ever covers it."""
+        ok: list[CountIncrement] = []
+        refused: list[CountIncrement] = []
+        for inc in increments:
+            (ok if math.isfinite(inc.total) and 0 <= inc.good <= inc.total else refused).append(inc)
+        if not refused:
+            return increments
+        self.refused_increments += len(refused)
+        log.error("refused %d increments that are no event counts, e.g. %s", len(refused), refused[0])
+        return ok
 
     def _persist_or_buffer(self, increments: Sequence[CountIncrement]) -> None:
         with self.lock:

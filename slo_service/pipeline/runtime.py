@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from slo_service.core.clock import Clock
-from slo_service.core.extract import Observation
+from slo_service.core.extract import Observation, counter_problem
 from slo_service.core.model import SLO, Config, PromQLSource, PushSource, ScrapeSource, Source
 from slo_service.core.ports import EVENTS, HistoryStore, ScrapeHealth
 from slo_service.core.samples import Sample
@@ -53,6 +53,8 @@ class SourceState:
     health: ScrapeHealth | None = None
     slo_errors: dict[str, str] = field(default_factory=dict)
     down_since: datetime | None = None  # first failure of the current failure streak
+    duplicate_series: int = 0  # in the last collection
+    invalid_counters: dict[str, float] = field(default_factory=dict)  # of the last collection
 
 
 class Runtime:
@@ -83,6 +85,9 @@ class Runtime:
         self.last_evaluation: EvaluationResult | None = None
         self.last_reload: ReloadOutcome | None = None
         self.collection_errors: dict[str, int] = {}
+        # since start, for /metrics: samples dropped as repeats of a series; invalid counter samples by reason
+        self.duplicate_series: dict[str, int] = {}
+        self.invalid_counter_samples: dict[tuple[str, str], int] = {}
         self.listeners: list[Callable[[Config], None]] = []
         self._apply(config, previous=None)
 
@@ -195,8 +200,19 @@ class Runtime:
             elif state.down_since is None:
                 state.down_since = outcome.health.at
             state.slo_errors = outcome.slo_errors
+            state.duplicate_series = outcome.duplicate_series
+            state.invalid_counters = outcome.invalid_counters
             if not outcome.health.up or outcome.slo_errors:
                 self.collection_errors[source_name] = self.collection_errors.get(source_name, 0) + 1
+            if outcome.duplicate_series:
+                self.duplicate_series[source_name] = (
+                    self.duplicate_series.get(source_name, 0) + outcome.duplicate_series
+                )
+            for value in outcome.invalid_counters.values():
+                reason = counter_problem(value)
+                if reason is not None:
+                    key = (source_name, reason)
+                    self.invalid_counter_samples[key] = self.invalid_counter_samples.get(key, 0) + 1
 
     def evaluate(self) -> EvaluationResult:
         config = self.config

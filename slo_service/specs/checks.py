@@ -7,14 +7,17 @@ Each takes the `SpecFile` to report to and the path of the value, and returns th
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from slo_service.core.conventions import RESERVED_LABELS
 from slo_service.core.durations import format_duration, parse_duration
 from slo_service.core.model import Period
+from slo_service.core.sizes import parse_size
 from slo_service.specs.problems import SpecFile
 from slo_service.specs.yaml_lines import Path as YPath
 
@@ -30,10 +33,13 @@ __all__ = [
     "duration_at",
     "number_text",
     "objective_from_percent",
+    "parsed_at",
     "rolling_period",
+    "size_at",
     "valid_timezone",
 ]
 
+T = TypeVar("T")
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9_.-]*[a-z0-9])?$"
 _NAME = re.compile(NAME_PATTERN)
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -75,12 +81,22 @@ def check_labels(file: SpecFile, path: YPath, labels: dict[str, str]) -> bool:
     return ok
 
 
-def duration_at(file: SpecFile, path: YPath, text: str) -> timedelta | None:
+def parsed_at(file: SpecFile, path: YPath, parse: Callable[[str], T], text: str) -> T | None:
+    """`parse(text)`, or None after reporting its ValueError at `path`."""
     try:
-        return parse_duration(text)
+        return parse(text)
     except ValueError as exc:
         file.add(path, str(exc))
         return None
+
+
+def duration_at(file: SpecFile, path: YPath, text: str) -> timedelta | None:
+    return parsed_at(file, path, parse_duration, text)
+
+
+def size_at(file: SpecFile, path: YPath, text: str) -> int | None:
+    """Bytes of a Prometheus-style size ("10MB"), or None after reporting why it is not one."""
+    return parsed_at(file, path, parse_size, text)
 
 
 def check_url(file: SpecFile, path: YPath, url: str) -> bool:

@@ -32,7 +32,7 @@ from slo_service.specs.native import (
 from slo_service.specs.openslo import ForeignSet
 from slo_service.specs.problems import ConfigError, Problem, SpecFile, describe, field_name, validate_spec
 from slo_service.specs.schema import SOURCE_TYPES, SUPPORTED_API_VERSIONS, DocumentSpec, ServiceSpec, SLOSpec
-from slo_service.specs.yaml_lines import YAMLSyntaxError, load_yaml
+from slo_service.specs.yaml_lines import FileTooLargeError, YAMLSyntaxError, load_yaml, read_config_text
 
 __all__ = ["ConfigError", "Problem", "expand_paths", "load_config", "validate_files"]
 
@@ -137,7 +137,10 @@ class _Loader:
         """Check one file and collect its items; False when its items could not be read at all."""
         name = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_config_text(path)
+        except FileTooLargeError as exc:
+            self.problems.append(Problem(name, None, "(file)", str(exc)))
+            return False
         except FileNotFoundError:
             self.problems.append(Problem(name, None, "(file)", "file not found"))
             return False
@@ -153,7 +156,7 @@ class _Loader:
         try:
             doc = load_yaml(text)
         except YAMLSyntaxError as exc:
-            self.problems.append(Problem(name, exc.line, "(yaml)", f"invalid YAML: {exc.message}"))
+            self.problems.append(Problem(name, exc.line, "(yaml)", exc.summary))
             return False
         supported = ", ".join(SUPPORTED_API_VERSIONS)
         if doc is None:

@@ -32,6 +32,7 @@ from slo_service.specs.checks import (
     number_text,
     objective_from_percent,
     rolling_period,
+    size_at,
     valid_timezone,
 )
 from slo_service.specs.monitors import MonitorSet
@@ -112,7 +113,7 @@ def raw_slo_key(raw: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def build_source(file: SpecFile, path: YPath, spec: Any) -> Source | None:
-    """A source (push, scrape or promql) after its name, URL and durations are checked."""
+    """A source (push, scrape or promql) after its name, URL, durations and body size limit are checked."""
     name_ok = check_name(file, (*path, "name"), spec.name)
     if isinstance(spec, PushSourceSpec):
         return PushSource(name=spec.name) if name_ok else None
@@ -120,7 +121,8 @@ def build_source(file: SpecFile, path: YPath, spec: Any) -> Source | None:
     url_ok = check_url(file, (*path, "url"), spec.url)
     interval = duration_at(file, (*path, "interval"), spec.interval)
     timeout = duration_at(file, (*path, "timeout"), spec.timeout)
-    if interval is None or timeout is None:
+    limit = size_at(file, (*path, "body_size_limit"), spec.body_size_limit) if isinstance(spec, ScrapeSourceSpec) else 0
+    if interval is None or timeout is None or limit is None:
         return None
     if timeout >= interval:
         given = "timeout" in spec.model_fields_set
@@ -133,7 +135,7 @@ def build_source(file: SpecFile, path: YPath, spec: Any) -> Source | None:
     if not (name_ok and url_ok):
         return None
     if isinstance(spec, ScrapeSourceSpec):
-        return ScrapeSource(name=spec.name, url=spec.url, interval=interval, timeout=timeout)
+        return ScrapeSource(spec.name, spec.url, interval, timeout, body_size_limit=limit)
     return PromQLSource(
         name=spec.name,
         url=spec.url,

@@ -46,7 +46,7 @@ from slo_service.specs.openslo_routes import SLORouting, TargetUse, check_target
 from slo_service.specs.openslo_slo import OPS, build_slo
 from slo_service.specs.openslo_sources import read_data_source
 from slo_service.specs.problems import Problem, SpecFile, describe
-from slo_service.specs.yaml_lines import YAMLSyntaxError, load_yaml_documents
+from slo_service.specs.yaml_lines import YAMLLimitError, YAMLSyntaxError, load_yaml_documents
 
 __all__ = [
     "CALENDAR_START",
@@ -97,9 +97,11 @@ class ForeignSet:
         try:
             docs = load_yaml_documents(text)
         except YAMLSyntaxError as exc:
-            if not looks_foreign:
+            # A limit refuses the file whatever its format: reading it again as a slo-service file would
+            # only spend the same time before the same refusal.
+            if not looks_foreign and not isinstance(exc, YAMLLimitError):
                 return None
-            self.problems.append(Problem(name, exc.line, "(yaml)", f"invalid YAML: {exc.message}"))
+            self.problems.append(Problem(name, exc.line, "(yaml)", exc.summary))
             return False
         first = next((d for d in docs if d is not None), None)
         data = first.data if first is not None else None

@@ -35,6 +35,7 @@ from slo_service.core.model import (
     ScrapeSource,
     ThresholdSLI,
 )
+from slo_service.core.sizes import format_size
 from slo_service.specs.checks import number_text
 from slo_service.specs.openslo import CALENDAR_START, OPENSLO_API_VERSION, OPS
 from slo_service.specs.openslo_annotations import NAME_KEY, SERVICE_PREFIX, openslo_name
@@ -140,6 +141,7 @@ def _source_spec(source: ScrapeSource | PromQLSource | PushSource, meta: dict[st
         return {"type": PUSH_TYPE}
     settings = {"interval": format_duration(source.interval), "timeout": format_duration(source.timeout)}
     if isinstance(source, ScrapeSource):
+        settings["body_size_limit"] = format_size(source.body_size_limit)
         _annotate(meta, settings)
         return {"type": SCRAPE_TYPE, "connectionDetails": {"url": source.url}}
     settings["backfill"] = str(source.backfill).lower()

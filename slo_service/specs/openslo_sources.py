@@ -3,7 +3,8 @@
 ``type: Prometheus`` is a promql source (connectionDetails.url); ``slo-service-scrape`` a target the service
 scrapes itself (connectionDetails.url) and ``slo-service-push`` a push source (no connectionDetails): the
 two types slo-service export writes for sources only it can read. What OpenSLO has no field for is in
-``slo-service/`` annotations: interval, timeout, backfill and ``header.NAME`` (openslo_annotations.py).
+``slo-service/`` annotations: interval, timeout, backfill, ``header.NAME`` and a scrape's body_size_limit
+(openslo_annotations.py).
 The source is built and checked by the native reader (specs/native.py), its problems located here.
 """
 
@@ -30,9 +31,10 @@ DATA_SOURCE_TYPES: Mapping[str, SourceKind] = {
 }
 _SETTINGS: Mapping[SourceKind, tuple[str, ...]] = {
     SourceKind.PROMQL: ("interval", "timeout", "backfill", "header."),
-    SourceKind.SCRAPE: ("interval", "timeout"),
+    SourceKind.SCRAPE: ("interval", "timeout", "body_size_limit"),
     SourceKind.PUSH: (),
 }
+_TEXT_SETTINGS = ("interval", "timeout", "body_size_limit")  # read as the native fields of the same name
 _SCRATCH = "source"
 
 
@@ -77,7 +79,7 @@ def read_data_source(doc: Doc) -> Source | None:
             backfill = parse_bool(file, annotation_path((), key), value)
             ok = backfill is not None and ok
             raw["backfill"] = backfill
-        elif key in ("interval", "timeout"):
+        elif key in _TEXT_SETTINGS:
             raw[key] = value
     headers = prefixed(settings, "header.")
     if headers:
@@ -100,6 +102,6 @@ def _located(field: str) -> YPath:
         return ("spec", "connectionDetails", "url")
     if key.startswith("headers."):
         return annotation_path((), "header." + key.removeprefix("headers."))
-    if key in ("interval", "timeout", "backfill"):
+    if key in (*_TEXT_SETTINGS, "backfill"):
         return annotation_path((), key)
     return ("metadata", "name") if key == "name" else ("spec",)

@@ -127,6 +127,8 @@ def _error_message(cls: type[BaseModel], loc: tuple[Any, ...], err: Any) -> str:
     msg = str(err["msg"])
     if kind == "string_type" and loc and loc[-1] in _DURATION_FIELDS:
         return f"expected a duration with a unit such as 15s, 5m or 7d; got {describe(value)}"
+    if kind == "string_type" and loc and loc[-1] == "body_size_limit":
+        return f'expected a size with a unit such as 512KB or 10MB, or "0" for no limit; got {describe(value)}'
     if kind == "string_type" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return f'expected a string, got {describe(value)}; quote it, e.g. "{value}"'
     return f"{msg}; got {describe(value)}"

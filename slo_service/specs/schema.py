@@ -11,6 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat
 
+from slo_service.core.model import DEFAULT_BODY_SIZE_LIMIT
+from slo_service.core.sizes import format_size
+
 API_VERSION = "slo-service/v1"
 SUPPORTED_API_VERSIONS = (API_VERSION,)
 
@@ -51,6 +54,7 @@ class ScrapeSourceSpec(Spec):
     url: str
     interval: str = "15s"
     timeout: str = "5s"
+    body_size_limit: str = format_size(DEFAULT_BODY_SIZE_LIMIT)
 
 
 class PromQLSourceSpec(Spec):

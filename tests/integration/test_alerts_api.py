@@ -203,7 +203,8 @@ def test_dead_letters_are_listed_and_retried() -> None:
 
 def test_notifications_reject_an_unknown_status(client: TestClient) -> None:
     response = client.get("/api/v1/notifications", params={"status": "lost"})
-    assert response.status_code == 422 and message_of(response).startswith("status:")
+    assert response.status_code == 422
+    assert response.json()["problems"] == ["status: Input should be 'pending', 'delivered' or 'dead'"]
 
 
 # --- silences ---------------------------------------------------------------------------------------------------
@@ -280,7 +281,8 @@ def test_silence_lookups_of_unknown_ids(client: TestClient) -> None:
     assert client.get("/api/v1/silences/nope").status_code == 404
     assert client.delete("/api/v1/silences/nope").status_code == 404
     response = client.get("/api/v1/silences", params={"state": "muted"})
-    assert response.status_code == 422 and message_of(response).startswith("state:")
+    assert response.status_code == 422
+    assert response.json()["problems"] == ["state: Input should be 'pending', 'active' or 'expired'"]
 
 
 # --- on-call ----------------------------------------------------------------------------------------------------

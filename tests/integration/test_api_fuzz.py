@@ -1,7 +1,14 @@
-"""Whatever a client sends, the API answers with JSON and never a 500 (hypothesis-generated input)."""
+"""Whatever a client sends, the API answers with JSON and never a 500: hypothesis-generated input against the
+app, and schemathesis (every check, every phase) against the service as a real process and its own OpenAPI
+document. Regression tests for what fuzzing missed are in test_api_inputs.py."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -11,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.test_alerts_api import client_for, make_world
+from tests.support.process import ServiceProcess, run_service
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False) | st.integers() | st.text(max_size=20),
@@ -97,3 +105,144 @@ def test_the_openapi_document_lists_every_route(client: TestClient) -> None:
     for path in ("/api/v1/slos/{service}/{slo}/history", "/api/v1/ingest", "/api/v1/alerts", "/api/v1/silences"):
         assert path in paths
     assert client.get("/docs").status_code == 200
+
+
+REFERENCE = Path(__file__).resolve().parents[2] / "examples" / "drift" / "data" / "reference.csv"
+# Every kind of route has something to answer with: a push source and its SLOs, alerting with an on-call
+# schedule, a push drift monitor.
+FUZZ_CONFIG = f"""apiVersion: slo-service/v1
+services:
+  - name: fraud
+    labels: {{team: ml}}
+sources:
+  - name: batch
+    type: push
+slos:
+  - service: fraud
+    name: availability
+    objective: 99
+    period: 30d
+    sli:
+      ratio: {{source: batch, good: 'req_total{{code="200"}}', total: req_total}}
+  - service: fraud
+    name: scored
+    objective: 99
+    period: 30d
+    sli:
+      ratio: {{source: batch, good: scored_ok_total, total: scored_total}}
+  - service: fraud
+    name: errors
+    objective: 99
+    period: 30d
+    sli:
+      ratio: {{source: batch, bad: scored_errors_total, total: scored_total}}
+  - service: fraud
+    name: latency
+    objective: 95
+    period: 30d
+    sli:
+      latency: {{source: batch, histogram: score_seconds, threshold: 0.25}}
+  - service: fraud
+    name: fresh
+    objective: 99
+    period: 7d
+    budgeting: {{method: timeslices, slice: 5m}}
+    sli:
+      threshold: {{source: batch, metric: age_seconds, op: "<", value: 3600}}
+monitors:
+  - name: feats
+    current: {{push: true, timestamp_column: ts}}
+    reference: {{file: {REFERENCE}}}
+    window: 24h
+    schedule: {{interval: 1h}}
+    columns: {{numerical: [age, income], categorical: [country, device]}}
+alerting:
+  receivers:
+    - {{name: hook, type: webhook, url: "http://127.0.0.1:9/alerts"}}
+  route: {{receiver: hook}}
+  users:
+    alice: {{email: alice@example.com}}
+    bob: {{email: bob@example.com}}
+  schedules:
+    - name: primary
+      timezone: UTC
+      layers:
+        - name: weekly
+          rotation: {{members: [alice, bob], length: 7d, start: "2026-01-05T00:00:00Z"}}
+"""
+
+# What the OpenAPI document cannot say, so schemathesis must not expect it; everything else it checks.
+SCHEMATHESIS_CONFIG = """
+[generation]
+max-examples = 10
+
+# A body over the size limit is refused for its size (413) before its schema is looked at.
+[checks.negative_data_rejection]
+expected-statuses = [400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429]
+
+# DELETE /api/v1/silences/{silence_id} expires a silence, as in Alertmanager: it stays readable, state expired.
+[checks.use_after_free]
+enabled = false
+
+# Schema-valid yet refused (422), by rules JSON Schema cannot state: instants must be real calendar times
+# between 1970 and 2200 and start before end; pushed samples must lie within the raw retention and be counts
+# that fit their SLOs; silences end after now; webhook times carry a zone and alerts differ; batches have the
+# monitor's columns; Parquet bodies must be Parquet.
+[[operations]]
+include-path = [
+    "/api/v1/ingest",
+    "/api/v1/silences",
+    "/api/v1/alertmanager/webhook",
+    "/api/v1/monitors/{name}/batches",
+    "/api/v1/alerts",
+    "/api/v1/drift/runs",
+    "/api/v1/oncall/{schedule}",
+    "/api/v1/slos/{service}/{slo}/history",
+]
+checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 404, 409, 422, 429]
+"""
+
+
+@pytest.fixture(scope="module")
+def fuzz_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    tmp = tmp_path_factory.mktemp("fuzz")
+    config = tmp / "fuzz.yaml"
+    config.write_text(FUZZ_CONFIG)
+    env = {"SLO_SERVICE_DATA_DIR": str(tmp / "data"), "SLO_SERVICE_SLACK_SIGNING_SECRET": "fuzz-secret"}
+    with run_service([config], f"sqlite:///{tmp}/fuzz.db", tmp, env=env) as svc:
+        yield svc
+
+
+def test_schemathesis_finds_nothing_against_the_running_service(fuzz_service: ServiceProcess, tmp_path: Path) -> None:
+    """`st run URL --checks all`: every phase (examples, coverage, fuzzing, stateful), at most 10 examples each."""
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(SCHEMATHESIS_CONFIG)
+    started = time.monotonic()
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "--config-file",
+            str(config),
+            "run",
+            f"{fuzz_service.url}/openapi.json",
+            "--checks",
+            "all",
+            "--workers",
+            "2",
+            "--seed",
+            "20261206",
+            "--request-timeout",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    report = run.stdout[-20_000:] + run.stderr[-5_000:]
+    assert run.returncode == 0, report
+    assert "Tested: 34" in report or "Tested:" in report, report
+    assert "unhandled error" not in fuzz_service.log(), fuzz_service.log()[-5_000:]
+    assert time.monotonic() - started < 120, report

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slo_service.core.extract import SLIExtractor, _compile
+from slo_service.core.extract import SLIExtractor, _compile, counter_problem
 from slo_service.core.model import (
+    SLI,
     SLO,
     Aggregation,
     Comparison,
@@ -20,14 +21,14 @@ from slo_service.core.model import (
     RatioSLI,
     ThresholdSLI,
 )
-from slo_service.core.samples import Sample
+from slo_service.core.samples import Sample, first_of_each_series
 from slo_service.core.selector import parse_selector
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PERIOD = Period.rolling(timedelta(days=28))
 
 
-def slo(sli: RatioSLI | LatencySLI | ThresholdSLI, name: str = "s") -> SLO:
+def slo(sli: SLI, name: str = "s") -> SLO:
     return SLO(service="svc", name=name, objective=0.99, period=PERIOD, sli=sli)
 
 
@@ -253,6 +254,99 @@ def test_reconfigure_keeps_baselines_of_unchanged_slos() -> None:
     assert [(o.key, o.total) for o in r.observations] == [("svc/s", 5)]
 
 
+# ---------------------------------------------------- duplicates and invalid counters
+
+
+def test_first_sample_of_each_series_is_kept() -> None:
+    a, b = req("200", 1), req("500", 2)
+    again = Sample("http_requests_total", {"route": "/predict", "code": "200"}, 9)  # label order is no matter
+    kept, dropped = first_of_each_series([a, b, again, req("500", 7)])
+    assert list(kept) == [a, b]
+    assert [s.value for s in dropped] == [9, 7]
+    # an empty label value is no label, as in Prometheus
+    kept, dropped = first_of_each_series([Sample("x", {"a": ""}, 1), Sample("x", {}, 2), Sample("x", {"a": "1"}, 3)])
+    assert [s.value for s in kept] == [1, 3] and [s.value for s in dropped] == [2]
+    unique = [a, b]
+    assert first_of_each_series(unique) == (unique, [])
+
+
+def test_a_series_exposed_twice_is_counted_once_from_its_first_sample() -> None:
+    # the second copy of the good series carries another value: added, it made phantom good events
+    ex = SLIExtractor([RATIO_GOOD])
+    first = ex.from_scrape([req("200", 100), req("500", 5), req("200", 7000)], at(0))
+    assert [s.describe() for s in first.duplicates] == ['http_requests_total{code="200",route="/predict"}']
+    r = ex.from_scrape([req("200", 190), req("500", 15), req("200", 7100), req("200", 3)], at(1))
+    [o] = r.observations
+    assert (o.good, o.total) == (90, 100)
+    assert [s.value for s in r.duplicates] == [7100, 3]
+    assert r.errors == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [(-5.0, "negative"), (-0.5, "negative"), (math.nan, "nan"), (math.inf, "inf"), (-math.inf, "inf"), (0.0, None)],
+)
+def test_counter_problem(value: float, reason: str | None) -> None:
+    assert counter_problem(value) == reason
+
+
+def test_a_negative_counter_is_skipped_and_never_makes_a_negative_minute() -> None:
+    # before: 10 -> -5 was read as a reset with an increase of -5 (a negative minute), then -5 -> 30 as +35
+    ex = SLIExtractor([RATIO_GOOD])
+    ex.from_scrape([req("200", 10)], at(0))
+    r = ex.from_scrape([req("200", -5)], at(1))
+    assert r.observations == []
+    assert r.invalid_counters == {'http_requests_total{code="200",route="/predict"}': -5}
+    assert r.errors["svc/s"].startswith(
+        'invalid counter value -5 in http_requests_total{code="200",route="/predict"}: series skipped'
+    )
+    [o] = ex.from_scrape([req("200", 30)], at(2)).observations
+    assert (o.good, o.total) == (20, 20)  # from the last valid value, 10
+
+
+def test_an_invalid_good_series_holds_the_slo_so_no_phantom_bad_events_appear() -> None:
+    ex = SLIExtractor([RATIO_GOOD])
+    ex.from_scrape([req("200", 100), req("500", 0)], at(0))
+    r = ex.from_scrape([req("200", math.nan), req("500", 5)], at(1))
+    assert r.observations == [] and list(r.invalid_counters) == ['http_requests_total{code="200",route="/predict"}']
+    # counting only the 500s here would have recorded 5 of 5 events bad; the next scrape counts it all
+    [o] = ex.from_scrape([req("200", 150), req("500", 10)], at(2)).observations
+    assert (o.good, o.total) == (50, 60)
+
+
+def test_invalid_counters_are_reported_once_per_series_across_slos() -> None:
+    other = slo(RatioSLI(source="m", total="http_requests_total", bad='http_requests_total{code=~"5.."}'), "other")
+    ex = SLIExtractor([RATIO_GOOD, other])
+    ex.from_scrape([req("200", 1), req("500", 1)], at(0))
+    r = ex.from_scrape([req("200", math.inf), req("500", -1), req("503", 2)], at(1))
+    assert r.invalid_counters == {
+        'http_requests_total{code="200",route="/predict"}': math.inf,
+        'http_requests_total{code="500",route="/predict"}': -1,
+    }
+    assert set(r.errors) == {"svc/s", "svc/other"}
+    assert "(and 1 more series)" in r.errors["svc/s"]
+
+
+def test_latency_checks_only_the_buckets_it_reads() -> None:
+    ex = SLIExtractor([LAT])
+    ex.from_scrape(hist("/a", {"0.1": 1, "0.25": 8, "+Inf": 10}), at(0))
+    [o] = ex.from_scrape(hist("/a", {"0.1": math.nan, "0.25": 18, "+Inf": 30}), at(1)).observations
+    assert (o.good, o.total) == (10, 20)
+    r = ex.from_scrape(hist("/a", {"0.1": 3, "0.25": -1, "+Inf": 40}), at(2))
+    assert r.observations == [] and list(r.invalid_counters) == [
+        'model_request_duration_seconds_bucket{le="0.25",route="/a"}'
+    ]
+    [o] = ex.from_scrape(hist("/a", {"0.25": 28, "+Inf": 50}), at(3)).observations
+    assert (o.good, o.total) == (10, 20)
+
+
+def test_a_negative_pushed_increment_is_an_error() -> None:
+    ex = SLIExtractor([RATIO_BAD])
+    r = ex.from_push([Sample("http_requests_total", {"code": "200"}, -3, at(0))])
+    assert r.observations == []
+    assert r.errors["svc/s"] == 'pushed increment -3 in http_requests_total{code="200"} is no event count (0 or more)'
+
+
 # ---------------------------------------------------------------------- push
 
 
@@ -269,6 +363,40 @@ def test_push_ratio_increments_grouped_by_timestamp() -> None:
     assert [(o.at, o.good, o.total) for o in r.observations] == [(t1, 10, 12), (t2, 5, 5)]
     # increments, not cumulative: pushing the same again gives the same again
     assert [(o.good, o.total) for o in ex.from_push(samples).observations] == [(10, 12), (5, 5)]
+
+
+def test_push_problems_name_negative_counts_and_parts_above_the_total_by_sample_index() -> None:
+    thr = slo(ThresholdSLI(source="p", metric="temp_celsius", op=Comparison.GT, value=-10), name="thr")
+    ex = SLIExtractor([RATIO_GOOD, RATIO_BAD, LAT, thr])
+    t1, t2 = at(1), at(2)
+    samples = [
+        Sample("temp_celsius", {}, -20, t1),  # a gauge may be negative
+        Sample("http_requests_total", {"code": "200"}, 5, t1),
+        Sample("http_requests_total", {"code": "500"}, -1, t1),  # negative: total of both ratio SLOs
+        Sample("model_request_duration_seconds_bucket", {"le": "0.25"}, 9, t2),
+        Sample("model_request_duration_seconds_bucket", {"le": "+Inf"}, 8, t2),
+        Sample("http_requests_total", {"code": "200"}, 3, t2),  # fine: good 3 of total 3
+    ]
+    assert ex.push_problems(samples) == [
+        "samples[2].value: -1 is negative; it is a total event count of svc/s",
+        f"samples[3].value: le=0.25 bucket events (9) exceed the total (8) of svc/s at {t2.isoformat()}",
+    ]
+    assert ex.push_problems([samples[1], samples[5]]) == []
+
+
+def test_push_problems_good_or_bad_above_total_of_separate_series() -> None:
+    good = slo(RatioSLI(source="p", total="runs_total", good="runs_ok_total"), name="good")
+    bad = slo(RatioSLI(source="p", total="runs_total", bad="runs_failed_total"), name="bad")
+    ex = SLIExtractor([good, bad])
+    samples = [
+        Sample("runs_total", {}, 10, at(1)),
+        Sample("runs_ok_total", {}, 11, at(1)),
+        Sample("runs_failed_total", {}, 12, at(1)),
+    ]
+    assert ex.push_problems(samples) == [
+        f"samples[1].value: good events (11) exceed the total (10) of svc/good at {at(1).isoformat()}",
+        f"samples[2].value: bad events (12) exceed the total (10) of svc/bad at {at(1).isoformat()}",
+    ]
 
 
 def test_push_without_timestamp_uses_at_or_errors() -> None:
@@ -329,6 +457,30 @@ def test_summed_increases_equal_brute_force(values: list[float]) -> None:
             got_total += o.total
     expected = sum(b - a if b >= a else b for a, b in itertools.pairwise(values))
     assert got_total == expected
+
+
+values_or_garbage = st.one_of(
+    st.integers(0, 2000).map(float),
+    st.sampled_from([-1.0, -1e9, math.nan, math.inf, -math.inf]),
+)
+
+
+@given(st.lists(st.tuples(values_or_garbage, st.none() | values_or_garbage), max_size=40))
+def test_no_observation_is_ever_negative_and_totals_follow_the_valid_values(
+    scrapes: list[tuple[float, float | None]],
+) -> None:
+    """Whatever a target exposes (resets, negatives, NaN, Inf, a second copy of the series), every
+    observation is finite with 0 <= good <= total, and the totals are Prometheus' increase() over the
+    valid values of the first copy."""
+    ex = SLIExtractor([RATIO_GOOD], forget_after=1000)
+    got = 0.0
+    for i, (value, copy) in enumerate(scrapes):
+        samples = [req("200", value)] + ([req("200", copy)] if copy is not None else [])
+        for o in ex.from_scrape(samples, at(i)).observations:
+            assert math.isfinite(o.total) and 0 <= o.good <= o.total
+            got += o.total
+    valid = [v for v, _ in scrapes if counter_problem(v) is None]
+    assert got == sum(b - a if b >= a else b for a, b in itertools.pairwise(valid))
 
 
 @pytest.mark.parametrize(

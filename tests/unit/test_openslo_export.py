@@ -35,6 +35,7 @@ label_maps = st.dictionaries(
 texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=30)
 SCRAPE_INTERVALS = [("15s", "5s"), ("30s", "10s"), ("1m", "20s")]
 PROMQL_INTERVALS = [("1m", "10s"), ("2m", "30s"), ("5m", "1m")]
+BODY_SIZE_LIMITS = ["0", "512KB", "1.5MB", "10MiB", "1000B", "2GB"]  # "0": no limit
 PERIODS: list[Any] = ["1d", "7d", "14d", "28d", "30d", "90d", {"calendar": "week", "timezone": "Europe/Berlin"},
                       {"calendar": "month", "timezone": "UTC"}]  # fmt: skip
 BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]
@@ -51,6 +52,9 @@ def sources(draw: st.DrawFn) -> list[dict[str, Any]]:
         if kind == "scrape":
             source["url"] = f"http://127.0.0.1:{9100 + i}/metrics"
             source["interval"], source["timeout"] = draw(st.sampled_from(SCRAPE_INTERVALS))
+            limit = draw(st.sampled_from([None, *BODY_SIZE_LIMITS]))
+            if limit is not None:  # None: the default, which export writes out
+                source["body_size_limit"] = limit
         elif kind == "promql":
             source["url"] = f"http://127.0.0.1:{9090 + i}"
             source["interval"], source["timeout"] = draw(st.sampled_from(PROMQL_INTERVALS))
@@ -303,6 +307,16 @@ BAD = [
         "kind: DataSource\nmetadata:\n  name: push\n  annotations:\n    slo-service/interval: 1m\n"
         "spec: {type: slo-service-push}\n",
         "x.yaml:6: metadata.annotations.slo-service/interval: a slo-service-push DataSource takes no annotation",
+    ),
+    (
+        "kind: DataSource\nmetadata:\n  name: scraped\n  annotations:\n    slo-service/body_size_limit: 10mb\n"
+        "spec: {type: slo-service-scrape, connectionDetails: {url: 'http://127.0.0.1:9100/metrics'}}\n",
+        "x.yaml:6: metadata.annotations.slo-service/body_size_limit: unknown unit 'mb' in size '10mb'",
+    ),
+    (
+        "kind: DataSource\nmetadata:\n  name: prom\n  annotations:\n    slo-service/body_size_limit: 10MB\n"
+        "spec: {type: Prometheus, connectionDetails: {url: 'http://127.0.0.1:9090'}}\n",
+        "x.yaml:6: metadata.annotations.slo-service/body_size_limit: a Prometheus DataSource takes no annotation",
     ),
     (
         "kind: Service\nmetadata:\n  name: checkout\n  annotations:\n    slo-service/team: x\nspec: {}\n",

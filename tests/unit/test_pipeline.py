@@ -216,3 +216,41 @@ def test_reload_keeps_counter_baselines_and_history_of_unchanged_slos() -> None:
     assert statuses["fraud/availability"].period.total == pytest.approx(100)
     # the new SLO's first scrape is only its baseline (counting from zero would invent events)
     assert statuses["fraud/second"].period.total == pytest.approx(40)
+
+
+def test_a_counter_going_negative_stores_no_negative_minute_and_is_reported() -> None:
+    clock, store, target = ManualClock(START), InMemoryHistoryStore(), FakeTarget()
+    rt = make_runtime(config_of(ratio_slo()), store, clock, target)
+    target.ok, target.errors = 1000, 10
+    asyncio.run(rt.collect("model"))
+    run_minutes(rt, clock, target, 2, ok=100, errors=0)
+    target.ok = -50.0  # a broken exporter; before, stored as a minute of -50 events, then +1250 after it
+    run_minutes(rt, clock, target, 1, ok=0, errors=0)
+    assert rt.sources["model"].invalid_counters == {'requests_total{code="200"}': -50}
+    assert rt.invalid_counter_samples == {("model", "negative"): 1}
+    target.ok = 1250.0
+    run_minutes(rt, clock, target, 1, ok=0, errors=1)
+    rows = store.load_counts(["fraud/availability"], START, START + timedelta(days=1))
+    assert rows and all(r.good >= 0 and r.total >= 0 for r in rows)
+    assert stored_totals(store, "fraud/availability") == (250.0, 251.0)  # 1000 -> 1250 and 10 -> 11
+    assert rt.sources["model"].invalid_counters == {}
+
+
+def test_history_refuses_increments_that_are_no_counts() -> None:
+    store = InMemoryHistoryStore()
+    history = LiveHistory(store, START)
+    history.rebuild([ratio_slo()], START)
+    key = "fraud/availability"
+    history.record(
+        [
+            CountIncrement(key, START, 5, 10),
+            CountIncrement(key, START + timedelta(minutes=1), -1, 3),
+            CountIncrement(key, START + timedelta(minutes=2), 0, -3),
+            CountIncrement(key, START + timedelta(minutes=3), float("nan"), 1),
+            CountIncrement(key, START + timedelta(minutes=4), 1, float("inf")),
+            CountIncrement(key, START + timedelta(minutes=5), 4, 3),
+        ]
+    )
+    assert stored_totals(store, key) == (5, 10)
+    assert history.refused_increments == 5
+    assert history.event_counts[key] == (5, 10)

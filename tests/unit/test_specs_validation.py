@@ -104,6 +104,8 @@ VARIANTS_THAT_ARE_VALID = [
         ],
         id="promql-options",
     ),
+    pytest.param([("type: scrape\n", "type: scrape\n    body_size_limit: 512KB\n")], id="body-size-limit"),
+    pytest.param([("type: scrape\n", "type: scrape\n    body_size_limit: '0'\n")], id="no-body-size-limit"),
 ]
 
 
@@ -376,6 +378,27 @@ CASES = [
         8,
         "sources[0].interval",
         "expected a duration with a unit such as 15s, 5m or 7d; got int 15",
+    ),
+    (
+        "body-size-limit-without-unit",
+        [("type: scrape\n", "type: scrape\n    body_size_limit: '1048576'\n")],
+        8,
+        "sources[0].body_size_limit",
+        "invalid size '1048576'; use forms like 512KB, 10MB or 1GB (1024-based, as Prometheus reads them), or 0",
+    ),
+    (
+        "body-size-limit-unknown-unit",
+        [("type: scrape\n", "type: scrape\n    body_size_limit: 10mb\n")],
+        8,
+        "sources[0].body_size_limit",
+        "unknown unit 'mb' in size '10mb'; units: B, KB, MB, GB, TB (or KiB, MiB, ...), 1024-based",
+    ),
+    (
+        "body-size-limit-not-a-string",
+        [("type: scrape\n", "type: scrape\n    body_size_limit: 10\n")],
+        8,
+        "sources[0].body_size_limit",
+        'expected a size with a unit such as 512KB or 10MB, or "0" for no limit; got int 10',
     ),
     (
         "backfill-not-bool",

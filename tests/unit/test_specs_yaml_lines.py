@@ -67,14 +67,31 @@ def test_empty_document_is_none(text: str) -> None:
         ("a: 1\n  b: 2\n", 2, "mapping values are not allowed here"),
         ("a: 1\n---\nb: 2\n", 2, "expected a single document"),
         ("a: *nope\n", 1, "found undefined alias"),
+        ("a: 1\nb: 2024-02-30\n", 2, "cannot read the value 2024-02-30: day is out of range for month"),
+        (
+            "a:\n  - " + "1" * 5000 + "\n",
+            2,
+            "cannot read the value 11111111111111111111...1111111111 (5,000 characters): "
+            "Exceeds the limit (4300 digits) for integer string conversion: value has 5000 digits",
+        ),
+        ("2024-13-01: x\n", 1, "cannot read the value 2024-13-01: month must be in 1..12"),
     ],
-    ids=["unclosed-flow-sequence", "bad-indentation", "two-documents", "undefined-alias"],
+    ids=[
+        "unclosed-flow-sequence",
+        "bad-indentation",
+        "two-documents",
+        "undefined-alias",
+        "impossible-date",
+        "huge-int",
+        "impossible-date-key",
+    ],
 )
 def test_syntax_errors_carry_the_line_of_the_mark(text: str, line: int, phrase: str) -> None:
     with pytest.raises(YAMLSyntaxError) as info:
         load_yaml(text)
     assert info.value.line == line
     assert phrase in info.value.message
+    assert info.value.summary == f"invalid YAML: {info.value.message}"
 
 
 def test_aliases_are_expanded() -> None:

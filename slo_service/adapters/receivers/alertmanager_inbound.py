@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from slo_service.core.alerting.fingerprint import fingerprint as compute_fingerprint
+from slo_service.core.instants import instant_to_utc
 
 SUPPORTED_VERSION = "4"
 MAX_ALERTS = 10_000
@@ -62,7 +63,10 @@ def _time(value: Any, where: str) -> datetime | None:
         raise ValueError(f"{where}: not an RFC 3339 time: {value[:40]!r}") from None
     if when.tzinfo is None:
         raise ValueError(f"{where}: time has no time zone: {value[:40]!r}")
-    return when.astimezone(UTC)
+    try:
+        return instant_to_utc(when)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def _alert(raw: Any, where: str) -> InboundAlert:
@@ -99,6 +103,44 @@ def _alert(raw: Any, where: str) -> InboundAlert:
     )
 
 
+_STRINGS: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
+_STATUS: dict[str, Any] = {"type": "string", "enum": ["firing", "resolved"]}
+WEBHOOK_JSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["alerts"],
+    "properties": {
+        "version": {"type": "string", "enum": [SUPPORTED_VERSION]},
+        "status": _STATUS,
+        "receiver": {"type": "string"},
+        "groupKey": {"type": "string"},
+        "externalURL": {"type": "string"},
+        "groupLabels": _STRINGS,
+        "commonLabels": _STRINGS,
+        "commonAnnotations": _STRINGS,
+        "truncatedAlerts": {"type": "integer", "minimum": 0},
+        "alerts": {
+            "type": "array",
+            "maxItems": MAX_ALERTS,
+            "items": {
+                "type": "object",
+                "required": ["status", "labels", "startsAt"],
+                "properties": {
+                    "status": _STATUS,
+                    "labels": {**_STRINGS, "minProperties": 1, "propertyNames": {"minLength": 1}},
+                    "annotations": {"anyOf": [_STRINGS, {"type": "null"}]},
+                    "startsAt": {"type": "string", "format": "date-time"},
+                    "endsAt": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                    "fingerprint": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                    "generatorURL": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                },
+            },
+        },
+    },
+}
+"""What parse_alertmanager_webhook accepts, as JSON Schema for the API's OpenAPI document (times must also
+be RFC 3339 with a zone, endsAt not before startsAt, and no two alerts with the same labels)."""
+
+
 def parse_alertmanager_webhook(data: Any) -> list[InboundAlert]:
     """The alerts of a decoded Alertmanager v4 webhook body, in payload order; ValueError naming the
     first bad field otherwise."""
@@ -116,6 +158,8 @@ def parse_alertmanager_webhook(data: Any) -> list[InboundAlert]:
             raise ValueError(f"{key}: must be a string")
     if "truncatedAlerts" in data:
         t = data["truncatedAlerts"]
+        if isinstance(t, float) and t.is_integer():  # JSON has one number type: 3.0 is the integer 3
+            t = int(t)
         if not isinstance(t, int) or isinstance(t, bool) or t < 0:
             raise ValueError("truncatedAlerts: must be a non-negative integer")
     if "alerts" not in data:

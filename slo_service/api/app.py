@@ -88,5 +88,5 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
     app.state.route_rules = check_routes(app)
-    document_rules(app)
+    document_rules(app, auth)
     return app

@@ -183,8 +183,9 @@ def authorize(request: Request, credentials: Annotated[HTTPAuthorizationCredenti
     )
 
 
-def document_rules(app: FastAPI) -> None:
-    """The OpenAPI document names each operation's rule, and open ones carry no security requirement."""
+def document_rules(app: FastAPI, auth: ApiAuth) -> None:
+    """The OpenAPI document names each operation's rule, and those that take no token (as configured:
+    /metrics may) carry no security requirement."""
     original: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -197,7 +198,7 @@ def document_rules(app: FastAPI) -> None:
                 if rule is None:
                     continue
                 operation["x-required-scope"] = str(rule)
-                if rule in (Rule.OPEN, Rule.SIGNED):
+                if auth.needs(rule) is None:
                     operation.pop("security", None)
         return schema
 

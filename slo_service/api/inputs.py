@@ -10,6 +10,7 @@ from fastapi import HTTPException, Path, Query
 from pydantic import BeforeValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from slo_service.core import tokens
 from slo_service.core.durations import format_duration, parse_duration
 from slo_service.core.instants import (
     INSTANT_PATTERN,
@@ -35,6 +36,7 @@ PATTERN_HINTS = {
     METRIC_NAME: "must be a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)",
     LABEL_NAME: "must be a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)",
     LABEL_FILTER: "must look like key=value",
+    tokens.NAME_PATTERN: f"must be {tokens.NAME_RULE}",
 }
 """What a person reads instead of pydantic's `String should match pattern '...'`."""
 INSTANT_DOC = (

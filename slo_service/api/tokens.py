@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from slo_service.api.auth import ApiAuth
+from slo_service.api.inputs import PathName
 from slo_service.core import tokens as core_tokens
-from slo_service.core.tokens import ApiToken, TokenNameTaken, TokenStore, UnknownToken
+from slo_service.core.tokens import ApiToken, Scope, TokenNameTaken, TokenStore, UnknownToken
 from slo_service.pipeline.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
 
 
 class TokenIn(BaseModel):
-    name: str = Field(description="unique; letters, digits, '.', '_', '-'")
-    scopes: list[str] = Field(description="read, write, ci, admin (admin includes write, write includes read)")
+    name: Annotated[str, StringConstraints(pattern=core_tokens.NAME_PATTERN)] = Field(
+        description=f"unique: {core_tokens.NAME_RULE}"
+    )
+    scopes: list[Scope] = Field(
+        min_length=1, max_length=4, description="admin includes write, write includes read; ci is push only"
+    )
 
 
 class TokenOut(BaseModel):
@@ -57,8 +63,6 @@ async def create_token(request: Request, body: TokenIn) -> TokenCreated:
         record, token = await asyncio.to_thread(core_tokens.issue, store, body.name, body.scopes, _now(request))
     except TokenNameTaken as exc:
         raise HTTPException(409, str(exc)) from None
-    except ValueError as exc:
-        raise HTTPException(422, str(exc).replace("scope:", "scopes:", 1)) from None
     return TokenCreated(**token_out(record).model_dump(), token=token)
 
 
@@ -68,7 +72,7 @@ def list_tokens(request: Request) -> list[TokenOut]:
 
 
 @router.delete("/{name}", response_model=TokenOut, summary="Revoke a token: it is refused from now on")
-def revoke_token(request: Request, name: str) -> TokenOut:
+def revoke_token(request: Request, name: PathName) -> TokenOut:
     try:
         return token_out(core_tokens.revoke(_store(request), name, _now(request)))
     except UnknownToken as exc:

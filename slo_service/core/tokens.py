@@ -27,7 +27,8 @@ ADMIN_TOKEN_NAME = "admin-token-from-settings"
 """Who the bootstrap admin token (SLO_SERVICE_ADMIN_TOKEN[_FILE]) is in logs; it is never stored."""
 TOUCH_EVERY = timedelta(minutes=1)
 """last_used_at is written at most this often per token, so a busy client costs no write per request."""
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+NAME_RULE = "1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
 class Scope(StrEnum):
@@ -71,11 +72,9 @@ def parse_scopes(values: Iterable[str]) -> tuple[Scope, ...]:
 
 
 def check_name(name: str) -> str:
-    """A token name: letters, digits, '.', '_', '-', at most 100 characters, starting alphanumeric."""
-    if not _NAME.fullmatch(name):
-        raise ValueError(
-            f"name: {name[:120]!r} must be 1-100 letters, digits, '.', '_' or '-' and start with a letter or digit"
-        )
+    """A token name: NAME_RULE; ValueError naming the field otherwise."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ValueError(f"name: {name[:120]!r} must be {NAME_RULE}")
     return name
 
 

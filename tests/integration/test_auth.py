@@ -26,7 +26,7 @@ from sqlalchemy import text
 
 from slo_service.adapters.sql.token_store import SqlTokenStore
 from slo_service.api.auth import ROUTES, check_routes
-from slo_service.core.tokens import Scope, issue, revoke
+from slo_service.core.tokens import NAME_RULE, Scope, issue, revoke
 from slo_service.settings import Settings, SettingsError
 from slo_service.wiring import Service, build_service
 from tests.support.auth import ADMIN_TOKEN
@@ -191,7 +191,7 @@ def test_every_route_refuses_missing_wrong_and_revoked_tokens_and_takes_the_righ
 
 
 def test_api_tokens_are_created_once_listed_without_secrets_and_revoked(world: World) -> None:
-    created = world.call("POST", "/api/v1/tokens", ADMIN_TOKEN, json={"name": "deploy-bot", "scopes": ["ci,read"]})
+    created = world.call("POST", "/api/v1/tokens", ADMIN_TOKEN, json={"name": "deploy-bot", "scopes": ["ci", "read"]})
     assert created.status_code == 201, created.text
     body = created.json()
     token = body["token"]
@@ -210,9 +210,11 @@ def test_api_tokens_are_created_once_listed_without_secrets_and_revoked(world: W
     again = world.call("POST", "/api/v1/tokens", ADMIN_TOKEN, json={"name": "deploy-bot", "scopes": ["read"]})
     assert again.status_code == 409 and "deploy-bot" in again.json()["message"]
     bad = world.call("POST", "/api/v1/tokens", ADMIN_TOKEN, json={"name": "x", "scopes": ["root"]})
-    assert bad.status_code == 422 and bad.json()["message"].startswith("scopes: 'root'")
+    assert bad.status_code == 422 and bad.json()["problems"][0].startswith("scopes[0]: Input should be 'read'")
+    bad = world.call("POST", "/api/v1/tokens", ADMIN_TOKEN, json={"name": "x", "scopes": []})
+    assert bad.status_code == 422 and bad.json()["problems"][0].startswith("scopes:")
     bad = world.call("POST", "/api/v1/tokens", ADMIN_TOKEN, json={"name": "no spaces", "scopes": ["read"]})
-    assert bad.status_code == 422 and bad.json()["message"].startswith("name:")
+    assert bad.status_code == 422 and bad.json()["problems"] == [f"name: must be {NAME_RULE}"]
 
     gone = world.call("DELETE", "/api/v1/tokens/deploy-bot", ADMIN_TOKEN)
     assert gone.status_code == 200 and gone.json()["revoked_at"] is not None
@@ -258,6 +260,7 @@ def test_metrics_can_require_a_read_token(db_url: str, tmp_path: Path) -> None:
         metrics = w.call("GET", "/metrics", w.tokens[Scope.READ])
         assert metrics.status_code == 200 and "slo_service_" in metrics.text
         assert w.call("GET", "/healthz").status_code == 200
+        assert w.call("GET", "/openapi.json").json()["paths"]["/metrics"]["get"]["security"] == [{"HTTPBearer": []}]
 
 
 def test_cors_is_off_unless_origins_are_configured(world: World, open_world: World) -> None:
@@ -295,6 +298,7 @@ def test_the_openapi_document_names_each_rule_and_the_bearer_scheme(world: World
     assert doc["paths"]["/api/v1/ingest"]["post"]["x-required-scope"] == "write or ci"
     assert doc["paths"]["/api/v1/alerts"]["get"]["security"] == [{"HTTPBearer": []}]
     assert "security" not in doc["paths"]["/healthz"]["get"]
+    assert "security" not in doc["paths"]["/metrics"]["get"]  # open unless SLO_SERVICE_METRICS_AUTH
     assert "security" not in doc["paths"]["/api/v1/slack/interactions"]["post"]
 
 

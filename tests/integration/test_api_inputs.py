@@ -70,7 +70,8 @@ def exchange(
     conn = http.client.HTTPConnection("127.0.0.1", svc.port, timeout=20)
     try:
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {svc.token}"}
+        conn.request(method, path, body=data, headers=headers)
         response = conn.getresponse()
         status, payload = response.status, json.loads(response.read())
         conn.request("GET", "/healthz")  # raises if the server closed the connection
@@ -198,6 +199,8 @@ def test_ingest_refuses_good_or_bad_above_total_and_stores_nothing(service: Serv
 def _raw_request(svc: ServiceProcess, head: bytes, chunks: list[bytes]) -> bytes:
     """Send `head`, then each chunk a little apart, so the server has read everything sent when it answers:
     bytes left unread when it closes would make the close a reset that can discard its answer."""
+    auth = f"\r\nAuthorization: Bearer {svc.token}\r\n".encode()
+    head = head.replace(b"\r\n", auth, 1)  # after the request line
     with socket.create_connection(("127.0.0.1", svc.port), timeout=20) as sock:
         sock.sendall(head)
         for chunk in chunks:

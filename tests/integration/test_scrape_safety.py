@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from slo_service.adapters.sql.store import SqlHistoryStore
-from slo_service.api.app import create_app
 from slo_service.core.clock import ManualClock
 from slo_service.core.model import (
     DEFAULT_BODY_SIZE_LIMIT,
@@ -34,6 +32,7 @@ from slo_service.pipeline.history import LiveHistory
 from slo_service.pipeline.runtime import Adapters, Runtime
 from slo_service.wiring import promql_fetcher, scrape_fetcher
 from tests.integration.test_service_process import metric_value
+from tests.support.auth import admin_client, make_app
 from tests.support.bodies import BOMB_INFLATED_BYTES, gzip_bomb
 from tests.support.memory import peak_of
 from tests.support.process import run_service, wait_for
@@ -83,7 +82,7 @@ def test_repeats_invalid_counters_and_a_gzip_bomb_count_exactly_what_prometheus_
     history = LiveHistory(sql_store, clock.now())
     adapters = Adapters(scrape=scrape_fetcher, promql=promql_fetcher)
     runtime = Runtime(config, sql_store, history, Evaluator(history), adapters, clock, lambda: config)
-    client = TestClient(create_app(runtime, build_registry(runtime)))
+    client = admin_client(make_app(runtime, build_registry(runtime)))
     start = clock.now()
 
     def scrape() -> dict[str, Any]:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from slo_service.core.samples import SeriesId
+
 BASE_RESOLUTION_SECONDS = 60
 """Fresh history is kept in 1-minute slices; older slices are rolled up (see HistoryStore.compact)."""
 
@@ -75,6 +77,62 @@ class EvaluationSnapshot:
     total: float = 0.0
 
 
+BaselineKey = tuple[str, SeriesId]
+"""(role, series) of a counter an SLO reads; the role is `total`, `good` or `bad`."""
+
+
+@dataclass(frozen=True)
+class CounterBaselines:
+    """Where an SLO's counting of a scrape source left off: the raw counter values of its last counted scrape,
+    that scrape's time, the target scraped and the fingerprint of the SLI the values were read for."""
+
+    source: str
+    slo: str
+    target: str
+    sli: str
+    at: datetime
+    values: Mapping[BaselineKey, float]
+
+
+@dataclass(frozen=True)
+class BaselineUpdate:
+    """What one scrape changed in an SLO's CounterBaselines; stored in the transaction of the minutes it
+    counted, so a crash keeps both or neither."""
+
+    source: str
+    slo: str
+    target: str
+    sli: str
+    at: datetime | None
+    """The scrape's time; None when the SLO was not counted (only `removed` applies, the stored time stays)."""
+    values: Mapping[BaselineKey, float]
+    """New and changed values; unchanged ones are not repeated."""
+    removed: frozenset[BaselineKey] = frozenset()
+    """Series forgotten (unseen for a while): their stored values go."""
+    replace: bool = False
+    """The SLO counts from scratch: every stored value of it goes first."""
+
+    def then(self, later: BaselineUpdate) -> BaselineUpdate:
+        """This update followed by `later`, of the same SLO, as one update."""
+        if later.replace:
+            return later
+        values = {k: v for k, v in self.values.items() if k not in later.removed}
+        values.update(later.values)
+        removed = (self.removed - later.values.keys()) | later.removed
+        at = later.at if later.at is not None else self.at
+        return BaselineUpdate(later.source, later.slo, later.target, later.sli, at, values, removed, self.replace)
+
+
+def merge_baselines(updates: Sequence[BaselineUpdate]) -> list[BaselineUpdate]:
+    """One update per (source, SLO), each the given ones of it in order."""
+    merged: dict[tuple[str, str], BaselineUpdate] = {}
+    for u in updates:
+        key = (u.source, u.slo)
+        old = merged.get(key)
+        merged[key] = u if old is None else old.then(u)
+    return list(merged.values())
+
+
 @dataclass(frozen=True)
 class CompactionResult:
     rolled_up: int
@@ -84,8 +142,18 @@ class CompactionResult:
 class HistoryStore(Protocol):
     """Durable SLO history. Every method is one transaction."""
 
-    def add_counts(self, increments: Sequence[CountIncrement], idempotency_key: str | None = None) -> bool:
-        """Add increments (upsert-add). With a key already used, store nothing and return False."""
+    def add_counts(
+        self,
+        increments: Sequence[CountIncrement],
+        idempotency_key: str | None = None,
+        baselines: Sequence[BaselineUpdate] = (),
+    ) -> bool:
+        """Add increments (upsert-add) and apply the baseline updates, in one transaction. With a key already
+        used, store nothing and return False."""
+        ...
+
+    def load_baselines(self, source: str) -> list[CounterBaselines]:
+        """The stored CounterBaselines of every SLO of scrape source `source`."""
         ...
 
     def load_counts(

@@ -11,7 +11,7 @@ from datetime import datetime
 from slo_service.core.clock import Clock
 from slo_service.core.extract import Observation, counter_problem
 from slo_service.core.model import SLO, Config, PromQLSource, PushSource, ScrapeSource, Source
-from slo_service.core.ports import EVENTS, HistoryStore, ScrapeHealth
+from slo_service.core.ports import EVENTS, CounterBaselines, HistoryStore, ScrapeHealth
 from slo_service.core.samples import Sample
 from slo_service.core.slo_math import SLOStatus
 from slo_service.pipeline.collect import (
@@ -105,12 +105,22 @@ class Runtime:
             slos = [s for s in config.slos if s.sli.source == source.name]
             if isinstance(source, ScrapeSource):
                 previous_collector = self.collectors.get(source.name) if previous else None
-                collectors[source.name] = ScrapeCollector(
+                kept = previous_collector if isinstance(previous_collector, ScrapeCollector) else None
+                collector = ScrapeCollector(
                     slos,
                     self.adapters.scrape(source),
                     self.history,
-                    previous_collector if isinstance(previous_collector, ScrapeCollector) else None,
+                    kept,
+                    source,
+                    self._stored_baselines(source.name) if kept is None else (),
                 )
+                if collector.restored:
+                    log.info(
+                        "source %s: counting goes on from the stored counter values of %d SLOs",
+                        source.name,
+                        len(collector.restored),
+                    )
+                collectors[source.name] = collector
             elif isinstance(source, PromQLSource):
                 fetch = self.adapters.promql(source, slos)
                 collectors[source.name] = PromQLCollector(slos, fetch, self.history)
@@ -127,6 +137,14 @@ class Runtime:
         for listener in self.listeners:
             listener(config)
         return sorted(new_keys - old_keys), sorted(old_keys - new_keys)
+
+    def _stored_baselines(self, source: str) -> list[CounterBaselines]:
+        """Where the last process's counting of `source` left off; none when the store cannot say."""
+        try:
+            return self.store.load_baselines(source)
+        except Exception as exc:  # the database may be down at start: count from the first scrape, as before
+            log.warning("source %s: could not load the stored counter values, counting starts afresh: %s", source, exc)
+            return []
 
     def reload(self) -> ReloadOutcome:
         """Load the config files again; on any problem keep the active config and report why."""

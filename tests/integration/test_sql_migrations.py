@@ -13,7 +13,7 @@ from slo_service.adapters.sql import migrate
 from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.models import Base
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 TABLES = {
     "slo_slices",
     "ingest_keys",
@@ -29,6 +29,8 @@ TABLES = {
     "drift_profiles",
     "drift_batches",
     "drift_slices",
+    "counter_baselines",
+    "counter_baseline_values",
 }
 
 

@@ -22,7 +22,7 @@ from slo_service.core.model import (
     Service,
     ThresholdSLI,
 )
-from slo_service.core.ports import EVENTS, SLICES, CountIncrement, ScrapeHealth
+from slo_service.core.ports import EVENTS, SLICES, BaselineUpdate, CountIncrement, ScrapeHealth
 from slo_service.core.samples import Sample
 from slo_service.pipeline.evaluate import Evaluator
 from slo_service.pipeline.history import LiveHistory
@@ -90,10 +90,15 @@ class FlakyStore(InMemoryHistoryStore):
         super().__init__()
         self.down = False
 
-    def add_counts(self, increments: Sequence[CountIncrement], idempotency_key: str | None = None) -> bool:
+    def add_counts(
+        self,
+        increments: Sequence[CountIncrement],
+        idempotency_key: str | None = None,
+        baselines: Sequence[BaselineUpdate] = (),
+    ) -> bool:
         if self.down:
             raise ConnectionError("database unreachable")
-        return super().add_counts(increments, idempotency_key)
+        return super().add_counts(increments, idempotency_key, baselines)
 
 
 def make_runtime(config: Config, store: InMemoryHistoryStore, clock: ManualClock, target: FakeTarget) -> Runtime:

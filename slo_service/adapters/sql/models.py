@@ -133,6 +133,36 @@ class EvaluationRow(Base):
     __table_args__ = (Index("ix_slo_evaluations_at", "at"),)
 
 
+class CounterBaselineRow(Base):
+    """Where an SLO's counting of a scrape source left off: the time of its last counted scrape, the target
+    scraped and the fingerprint of the SLI (the values are in counter_baseline_values)."""
+
+    __tablename__ = "counter_baselines"
+
+    source: Mapped[str] = mapped_column(String(255), primary_key=True)
+    slo: Mapped[str] = mapped_column(String(255), primary_key=True)
+    target: Mapped[str] = mapped_column(String(1024), nullable=False)
+    sli: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class CounterValueRow(Base):
+    """The raw value of one counter series an SLO read in its last counted scrape of a source.
+
+    `series` is the series as JSON (`[name, [[label, value], ...]]`, labels sorted); the key holds its digest,
+    because a series can be longer than an index entry may be.
+    """
+
+    __tablename__ = "counter_baseline_values"
+
+    source: Mapped[str] = mapped_column(String(255), primary_key=True)
+    slo: Mapped[str] = mapped_column(String(255), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    series_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    series: Mapped[str] = mapped_column(Text, nullable=False)
+    value: Mapped[float] = mapped_column(Double, nullable=False)
+
+
 # Register the alerting tables on Base.metadata (migrations, drift check); last, as alert_models imports Base.
 from slo_service.adapters.sql import alert_models as _alert_models  # noqa: E402, F401
 from slo_service.adapters.sql import drift_models as _drift_models  # noqa: E402, F401

@@ -10,10 +10,19 @@ from sqlalchemy import Connection, Integer, Table, case, delete, func, literal, 
 from sqlalchemy.dialects import sqlite
 
 from slo_service.adapters.sql.base import SqlStoreBase
-from slo_service.adapters.sql.models import EvaluationRow, IngestKeyRow, ScrapeHealthRow, SliceRow
+from slo_service.adapters.sql.baselines import delete_orphan_values, load_baselines, save_baselines
+from slo_service.adapters.sql.models import (
+    CounterBaselineRow,
+    EvaluationRow,
+    IngestKeyRow,
+    ScrapeHealthRow,
+    SliceRow,
+)
 from slo_service.core.ports import (
     BASE_RESOLUTION_SECONDS,
+    BaselineUpdate,
     CompactionResult,
+    CounterBaselines,
     CountIncrement,
     EvaluationSnapshot,
     ScrapeHealth,
@@ -27,6 +36,7 @@ _slices: Table = SliceRow.__table__  # type: ignore[assignment]
 _keys: Table = IngestKeyRow.__table__  # type: ignore[assignment]
 _scrapes: Table = ScrapeHealthRow.__table__  # type: ignore[assignment]
 _evals: Table = EvaluationRow.__table__  # type: ignore[assignment]
+_baselines: Table = CounterBaselineRow.__table__  # type: ignore[assignment]
 
 UPSERT_BATCH_ROWS = 10_000
 """Slice rows per upsert statement in add_counts."""
@@ -85,8 +95,14 @@ class SqlHistoryStore(SqlStoreBase):
 
     # ---- counts
 
-    def add_counts(self, increments: Sequence[CountIncrement], idempotency_key: str | None = None) -> bool:
-        """Upsert-add the increments; with an idempotency key seen before, add nothing and return False.
+    def add_counts(
+        self,
+        increments: Sequence[CountIncrement],
+        idempotency_key: str | None = None,
+        baselines: Sequence[BaselineUpdate] = (),
+    ) -> bool:
+        """Upsert-add the increments and apply the counter baseline updates in the same transaction; with an
+        idempotency key seen before, add nothing and return False.
 
         Duplicates are summed in Python first, then one upsert statement per batch of rows writes each row
         once (PostgreSQL: INSERT ... SELECT FROM unnest(arrays); SQLite: executemany), in primary key order,
@@ -124,7 +140,14 @@ class SqlHistoryStore(SqlStoreBase):
                     return False
             for i in range(0, len(rows), UPSERT_BATCH_ROWS):
                 self._upsert_add(conn, rows[i : i + UPSERT_BATCH_ROWS])
+            if baselines:
+                save_baselines(conn, self._insert, baselines)
         return True
+
+    def load_baselines(self, source: str) -> list[CounterBaselines]:
+        """The stored counter baselines of every SLO of scrape source `source`."""
+        with self._read() as conn:
+            return load_baselines(conn, source)
 
     def _upsert_add(self, conn: Connection, rows: list[tuple[tuple[str, str, int, int], list[float]]]) -> None:
         if self._dialect == "postgresql":
@@ -207,8 +230,10 @@ class SqlHistoryStore(SqlStoreBase):
                 delete(_evals).where(_evals.c.at < keep_from),
                 delete(_keys).where(_keys.c.received_at < keep_from),
                 delete(_scrapes).where(_scrapes.c.at < keep_from),
+                delete(_baselines).where(_baselines.c.at < keep_from),
             ):
                 deleted += conn.execute(stmt).rowcount
+            deleted += delete_orphan_values(conn)
         return CompactionResult(rolled_up=rolled, deleted=deleted)
 
     def _roll_up(self, conn: Connection, hour_cutoff: int) -> int:

@@ -12,7 +12,7 @@ from slo_service.adapters.sql.models import CounterValueRow
 from slo_service.adapters.sql.store import SqlHistoryStore
 from slo_service.core.clock import ManualClock
 from slo_service.core.model import SLO, Config, Period, RatioSLI, ScrapeSource, Service
-from slo_service.core.ports import EVENTS, BaselineUpdate, CountIncrement, ScrapeHealth
+from slo_service.core.ports import EVENTS, BaselineKey, BaselineUpdate, CountIncrement, ScrapeHealth
 from slo_service.core.samples import Sample
 from slo_service.pipeline.evaluate import Evaluator
 from slo_service.pipeline.history import LiveHistory
@@ -27,8 +27,11 @@ LONG = ("requests_total", (("path", "/" + "é" * 3000), ("zone", "eu-1")))
 
 
 def update(
-    at: datetime | None, values: dict, removed: frozenset = frozenset(), replace: bool = False
-) -> BaselineUpdate:  # type: ignore[type-arg]
+    at: datetime | None,
+    values: dict[BaselineKey, float],
+    removed: frozenset[BaselineKey] = frozenset(),
+    replace: bool = False,
+) -> BaselineUpdate:
     return BaselineUpdate("src", "svc/a", "http://t/metrics", "f1", at, values, removed, replace)
 
 

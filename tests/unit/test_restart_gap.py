@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -88,7 +89,7 @@ def test_shares_add_up_to_the_increase_and_never_have_good_above_total(
     assert sum(g for _, g, _ in shares) == good
     assert all(0 <= g <= t and float(t).is_integer() and float(g).is_integer() for _, g, t in shares)
     starts = [s for s, _, _ in shares]
-    assert starts == sorted(starts) and all(b - a == MINUTE for a, b in zip(starts, starts[1:], strict=False))
+    assert starts == sorted(starts) and all(b - a == MINUTE for a, b in itertools.pairwise(starts))
 
 
 @given(total=st.floats(0, 1e9), good_share=st.floats(0, 1), length=st.integers(120, 7200))

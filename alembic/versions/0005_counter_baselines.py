@@ -28,20 +28,10 @@ def upgrade() -> None:
         sa.Column("target", sa.String(length=1024), nullable=False),
         sa.Column("sli", sa.String(length=64), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("counters", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("source", "slo", name=op.f("pk_counter_baselines")),
-    )
-    op.create_table(
-        "counter_baseline_values",
-        sa.Column("source", sa.String(length=255), nullable=False),
-        sa.Column("slo", sa.String(length=255), nullable=False),
-        sa.Column("role", sa.String(length=16), nullable=False),
-        sa.Column("series_key", sa.String(length=32), nullable=False),
-        sa.Column("series", sa.Text(), nullable=False),
-        sa.Column("value", sa.Double(), nullable=False),
-        sa.PrimaryKeyConstraint("source", "slo", "role", "series_key", name=op.f("pk_counter_baseline_values")),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("counter_baseline_values")
     op.drop_table("counter_baselines")

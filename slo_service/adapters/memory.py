@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 
 from slo_service.core.ports import (
     BASE_RESOLUTION_SECONDS,
-    BaselineUpdate,
     CompactionResult,
     CounterBaselines,
     CountIncrement,
@@ -16,7 +15,7 @@ from slo_service.core.ports import (
     ScrapeHealth,
     ScrapeStatus,
     StoredSlice,
-    merge_baselines,
+    latest_baselines,
 )
 
 
@@ -35,7 +34,7 @@ class InMemoryHistoryStore:
         self,
         increments: Sequence[CountIncrement],
         idempotency_key: str | None = None,
-        baselines: Sequence[BaselineUpdate] = (),
+        baselines: Sequence[CounterBaselines] = (),
     ) -> bool:
         with self._lock:
             if idempotency_key is not None:
@@ -46,16 +45,8 @@ class InMemoryHistoryStore:
                 acc = self.slices.setdefault((inc.key, inc.series, inc.resolution, inc.start), [0.0, 0.0])
                 acc[0] += inc.good
                 acc[1] += inc.total
-            for u in merge_baselines(baselines):
-                old = self.baselines.get((u.source, u.slo))
-                at = u.at if u.at is not None else (old.at if old else None)
-                if at is None:  # only forgotten series of an SLO never stored: nothing to remove
-                    continue
-                values = {} if old is None or u.replace else dict(old.values)
-                for key in u.removed:
-                    values.pop(key, None)
-                values.update(u.values)
-                self.baselines[(u.source, u.slo)] = CounterBaselines(u.source, u.slo, u.target, u.sli, at, values)
+            for b in latest_baselines(baselines):
+                self.baselines[(b.source, b.slo)] = b
             return True
 
     def load_baselines(self, source: str) -> list[CounterBaselines]:

@@ -52,7 +52,7 @@ from slo_service.core.model import (
     RatioSLI,
     ThresholdSLI,
 )
-from slo_service.core.ports import BaselineKey, BaselineUpdate, CounterBaselines
+from slo_service.core.ports import CounterBaselines
 from slo_service.core.samples import Sample, SeriesId, first_of_each_series, value_text
 from slo_service.core.selector import Selector, parse_selector
 
@@ -76,8 +76,8 @@ class ExtractResult:
     """Later samples of series the scrape had already exposed: dropped, the first sample of each kept."""
     invalid_counters: dict[str, float] = field(default_factory=dict)
     """Series (`name{labels}`) read as counters whose value is negative or not finite -> that value."""
-    baselines: list[BaselineUpdate] = field(default_factory=list)
-    """What the scrape changed in each SLO's counter baselines (to store with the minutes it counted)."""
+    baselines: list[CounterBaselines] = field(default_factory=list)
+    """The counter baselines of each SLO the scrape counted (to store with the minutes they produced)."""
     gaps_spread: dict[str, timedelta] = field(default_factory=dict)
     """SLO key -> the gap whose increase was spread over its minutes."""
     gaps_over_limit: dict[str, timedelta] = field(default_factory=dict)
@@ -350,7 +350,7 @@ class SLIExtractor:
                 result.observations.extend(self._scrape_one(plan, samples, by_name, at, result))
             except _SLOError as exc:
                 result.errors[key] = str(exc)
-        self._forget_stale(result)
+        self._forget_stale()
         return result
 
     def _scrape_one(
@@ -423,22 +423,16 @@ class SLIExtractor:
     def _commit(
         self, plan: _Plan, pending: dict[StateKey, float], at: datetime, result: ExtractResult
     ) -> datetime | None:
-        """Make `pending` the SLO's baselines as of `at`, report what changed; the previous counted time."""
+        """Make `pending` the SLO's baselines as of `at` and report them; the previous counted time."""
         key = plan.slo.key
         since = self._since.get(key)
-        fresh = since is None  # no baselines before: whatever was stored for the SLO is replaced
         gen = self._generation
         state = self._state
-        changed: dict[BaselineKey, float] = {}
         for k, v in pending.items():
-            old = state.get(k)
-            if fresh or old is None or old[0] != v:
-                changed[(k[1], k[2])] = v
             state[k] = (v, gen)
         self._since[key] = at
-        result.baselines.append(
-            BaselineUpdate(plan.slo.sli.source, key, self._target, plan.fingerprint, at, changed, replace=fresh)
-        )
+        values = {(role, series): v for (_, role, series), v in pending.items()}
+        result.baselines.append(CounterBaselines(plan.slo.sli.source, key, self._target, plan.fingerprint, at, values))
         return since
 
     def _increase(
@@ -466,29 +460,18 @@ class SLIExtractor:
         resets.append(reset)
         return total, history
 
-    def _forget_stale(self, result: ExtractResult) -> None:
+    def _forget_stale(self) -> None:
         horizon = self._generation - self._forget_after
         if not self._state:
             return
         stale = [k for k, (_, gen) in self._state.items() if gen < horizon]
         if not stale:
             return
-        removed: dict[str, set[BaselineKey]] = {}
         for k in stale:
             del self._state[k]
-            removed.setdefault(k[0], set()).add((k[1], k[2]))
-        sources = {p.slo.key: p for p in self._plans}
         kept = {k[0] for k in self._state}
-        for key, keys in removed.items():
-            plan = sources.get(key)
-            if plan is None:
-                continue
-            if key not in kept:  # nothing left to count from: the SLO starts afresh
-                self._since.pop(key, None)
-            source = plan.slo.sli.source
-            result.baselines.append(
-                BaselineUpdate(source, key, self._target, plan.fingerprint, None, {}, frozenset(keys))
-            )
+        for key in {k[0] for k in stale} - kept:  # nothing left to count from: the SLO starts afresh
+            self._since.pop(key, None)
 
     # ------------------------------------------------------------------- push
 

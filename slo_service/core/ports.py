@@ -83,8 +83,10 @@ BaselineKey = tuple[str, SeriesId]
 
 @dataclass(frozen=True)
 class CounterBaselines:
-    """Where an SLO's counting of a scrape source left off: the raw counter values of its last counted scrape,
-    that scrape's time, the target scraped and the fingerprint of the SLI the values were read for."""
+    """Where an SLO's counting of a scrape source left off: the raw value of every counter series its last
+    counted scrape read, that scrape's time, the target scraped and the fingerprint of the SLI the values
+    were read for. Stored in the transaction of the minutes that scrape counted (a crash keeps both or
+    neither), taken up after a restart."""
 
     source: str
     slo: str
@@ -94,43 +96,9 @@ class CounterBaselines:
     values: Mapping[BaselineKey, float]
 
 
-@dataclass(frozen=True)
-class BaselineUpdate:
-    """What one scrape changed in an SLO's CounterBaselines; stored in the transaction of the minutes it
-    counted, so a crash keeps both or neither."""
-
-    source: str
-    slo: str
-    target: str
-    sli: str
-    at: datetime | None
-    """The scrape's time; None when the SLO was not counted (only `removed` applies, the stored time stays)."""
-    values: Mapping[BaselineKey, float]
-    """New and changed values; unchanged ones are not repeated."""
-    removed: frozenset[BaselineKey] = frozenset()
-    """Series forgotten (unseen for a while): their stored values go."""
-    replace: bool = False
-    """The SLO counts from scratch: every stored value of it goes first."""
-
-    def then(self, later: BaselineUpdate) -> BaselineUpdate:
-        """This update followed by `later`, of the same SLO, as one update."""
-        if later.replace:
-            return later
-        values = {k: v for k, v in self.values.items() if k not in later.removed}
-        values.update(later.values)
-        removed = (self.removed - later.values.keys()) | later.removed
-        at = later.at if later.at is not None else self.at
-        return BaselineUpdate(later.source, later.slo, later.target, later.sli, at, values, removed, self.replace)
-
-
-def merge_baselines(updates: Sequence[BaselineUpdate]) -> list[BaselineUpdate]:
-    """One update per (source, SLO), each the given ones of it in order."""
-    merged: dict[tuple[str, str], BaselineUpdate] = {}
-    for u in updates:
-        key = (u.source, u.slo)
-        old = merged.get(key)
-        merged[key] = u if old is None else old.then(u)
-    return list(merged.values())
+def latest_baselines(baselines: Sequence[CounterBaselines]) -> list[CounterBaselines]:
+    """The last of the given baselines of each (source, SLO): each replaces the ones before."""
+    return list({(b.source, b.slo): b for b in baselines}.values())
 
 
 @dataclass(frozen=True)
@@ -146,10 +114,10 @@ class HistoryStore(Protocol):
         self,
         increments: Sequence[CountIncrement],
         idempotency_key: str | None = None,
-        baselines: Sequence[BaselineUpdate] = (),
+        baselines: Sequence[CounterBaselines] = (),
     ) -> bool:
-        """Add increments (upsert-add) and apply the baseline updates, in one transaction. With a key already
-        used, store nothing and return False."""
+        """Add increments (upsert-add) and store the counter baselines (replacing those of the same source and
+        SLO), in one transaction. With a key already used, store nothing and return False."""
         ...
 
     def load_baselines(self, source: str) -> list[CounterBaselines]:

@@ -18,10 +18,10 @@ from slo_service.core.ports import (
     BASE_RESOLUTION_SECONDS,
     EVENTS,
     SLICES,
-    BaselineUpdate,
+    CounterBaselines,
     CountIncrement,
     HistoryStore,
-    merge_baselines,
+    latest_baselines,
 )
 from slo_service.core.windows import align
 
@@ -58,7 +58,7 @@ class LiveHistory:
 
     While the database is unreachable, increments wait in a bounded buffer and are written on the
     next successful flush, so a database outage costs no history (up to `pending_limit` increments).
-    Counter baselines wait with them (merged per SLO), and are always written in the transaction of the
+    Counter baselines wait with them (the latest per SLO), and are always written in the transaction of the
     increments they were counted with.
     """
 
@@ -74,7 +74,7 @@ class LiveHistory:
         self.lock = threading.RLock()
         self.matrix = CountsMatrix([], now, self.tiers)
         self._pending: list[CountIncrement] = []
-        self._pending_baselines: list[BaselineUpdate] = []  # merged: one per (source, SLO)
+        self._pending_baselines: list[CounterBaselines] = []  # the latest per (source, SLO)
         # One write at a time: a flush writing an SLO's buffered baselines must not commit after (and so over)
         # the newer ones of that SLO's next scrape.
         self._write_lock = threading.Lock()
@@ -136,7 +136,7 @@ class LiveHistory:
         self,
         increments: Sequence[CountIncrement],
         idempotency_key: str | None = None,
-        baselines: Sequence[BaselineUpdate] = (),
+        baselines: Sequence[CounterBaselines] = (),
     ) -> bool:
         """Persist and apply increments, and store the counter baselines they were counted with in the same
         transaction. With an idempotency key already used, apply nothing, return False.
@@ -181,16 +181,16 @@ class LiveHistory:
         return ok
 
     def _persist_or_buffer(
-        self, increments: Sequence[CountIncrement], baselines: Sequence[BaselineUpdate] = ()
+        self, increments: Sequence[CountIncrement], baselines: Sequence[CounterBaselines] = ()
     ) -> None:
         with self._write_lock:
             self._write(increments, baselines)
 
-    def _write(self, increments: Sequence[CountIncrement], baselines: Sequence[BaselineUpdate]) -> None:
+    def _write(self, increments: Sequence[CountIncrement], baselines: Sequence[CounterBaselines]) -> None:
         with self.lock:
             batch = self._pending + list(increments)
-            # merged while waiting: a long outage keeps one update per SLO, not one per scrape
-            heads = merge_baselines([*self._pending_baselines, *baselines])
+            # a long outage keeps the latest baselines per SLO, not one per scrape
+            heads = latest_baselines([*self._pending_baselines, *baselines])
             self._pending = []
             self._pending_baselines = []
         try:
@@ -205,7 +205,7 @@ class LiveHistory:
                     self.dropped_increments += overflow
                     batch = batch[overflow:]
                 self._pending = batch + self._pending
-                self._pending_baselines = merge_baselines([*heads, *self._pending_baselines])
+                self._pending_baselines = latest_baselines([*heads, *self._pending_baselines])
 
     def flush(self) -> int:
         """Retry buffered writes; returns how many are still pending."""

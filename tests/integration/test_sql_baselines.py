@@ -6,13 +6,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
-from slo_service.adapters.sql.models import CounterValueRow
 from slo_service.adapters.sql.store import SqlHistoryStore
 from slo_service.core.clock import ManualClock
 from slo_service.core.model import SLO, Config, Period, RatioSLI, ScrapeSource, Service
-from slo_service.core.ports import EVENTS, BaselineKey, BaselineUpdate, CountIncrement, ScrapeHealth
+from slo_service.core.ports import EVENTS, BaselineKey, CounterBaselines, CountIncrement, ScrapeHealth
 from slo_service.core.samples import Sample
 from slo_service.pipeline.evaluate import Evaluator
 from slo_service.pipeline.history import LiveHistory
@@ -22,67 +21,50 @@ T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 OK = ("requests_total", (("code", "200"),))
 ERR = ("requests_total", (("code", "500"),))
-# a series longer than an index entry may be, with labels outside ASCII
+# a long series with labels outside ASCII
 LONG = ("requests_total", (("path", "/" + "é" * 3000), ("zone", "eu-1")))
 
 
-def update(
-    at: datetime | None,
-    values: dict[BaselineKey, float],
-    removed: frozenset[BaselineKey] = frozenset(),
-    replace: bool = False,
-) -> BaselineUpdate:
-    return BaselineUpdate("src", "svc/a", "http://t/metrics", "f1", at, values, removed, replace)
+def baselines(at: datetime, values: dict[BaselineKey, float], slo: str = "svc/a") -> CounterBaselines:
+    return CounterBaselines("src", slo, "http://t/metrics", "f1", at, values)
 
 
 def test_baselines_round_trip_with_their_minutes(sql_store: SqlHistoryStore) -> None:
     assert sql_store.load_baselines("src") == []
     values = {("total", OK): 100.0, ("total", ERR): 5.0, ("bad", ERR): 5.0, ("total", LONG): 1e15 + 1}
-    sql_store.add_counts([CountIncrement("svc/a", T0, 9, 10)], baselines=[update(T0, values, replace=True)])
-    [stored] = sql_store.load_baselines("src")
-    assert (stored.source, stored.slo, stored.target, stored.sli, stored.at) == (
-        "src",
-        "svc/a",
-        "http://t/metrics",
-        "f1",
-        T0,
-    )
-    assert stored.values == values
+    sql_store.add_counts([CountIncrement("svc/a", T0, 9, 10)], baselines=[baselines(T0, values)])
+    assert sql_store.load_baselines("src") == [baselines(T0, values)]
     assert sql_store.load_baselines("other") == []
 
-    # a later scrape: one value changed, one series forgotten (a removal-only update keeps the time)
+    # a later scrape replaces them; of several in one write, the last of each SLO counts
     later = T0 + timedelta(seconds=15)
     sql_store.add_counts(
-        [], baselines=[update(later, {("total", OK): 110.0}), update(None, {}, frozenset({("total", LONG)}))]
+        [],
+        baselines=[
+            baselines(later, {("total", OK): 1.0}),
+            baselines(later, {("total", OK): 110.0}),
+            baselines(T0, {}, "svc/b"),
+        ],
     )
-    [stored] = sql_store.load_baselines("src")
-    assert stored.at == later
-    assert stored.values == {("total", OK): 110.0, ("total", ERR): 5.0, ("bad", ERR): 5.0}
-
-    # counting from scratch (a changed SLI, a gap over max_gap) replaces every stored value
-    sql_store.add_counts([], baselines=[update(later + MINUTE, {("total", OK): 7.0}, replace=True)])
-    [stored] = sql_store.load_baselines("src")
-    assert stored.values == {("total", OK): 7.0}
+    assert sql_store.load_baselines("src") == [baselines(later, {("total", OK): 110.0}), baselines(T0, {}, "svc/b")]
 
 
 def test_minutes_and_baselines_are_one_transaction(sql_store: SqlHistoryStore) -> None:
-    sql_store.add_counts([], baselines=[update(T0, {("total", OK): 100.0}, replace=True)])
+    sql_store.add_counts([], baselines=[baselines(T0, {("total", OK): 100.0})])
     naive = datetime(2026, 1, 5, 12, 1)  # refused by the column type inside the transaction, after the minutes
     with pytest.raises(Exception, match="naive datetime"):
-        sql_store.add_counts([CountIncrement("svc/a", T0, 1, 1)], baselines=[update(naive, {("total", OK): 101.0})])
+        sql_store.add_counts([CountIncrement("svc/a", T0, 1, 1)], baselines=[baselines(naive, {("total", OK): 101.0})])
     assert sql_store.load_counts(None, T0 - MINUTE, T0 + MINUTE) == []
-    assert sql_store.load_baselines("src")[0].values == {("total", OK): 100.0}
+    assert sql_store.load_baselines("src") == [baselines(T0, {("total", OK): 100.0})]
 
 
-def test_retention_deletes_old_baselines_and_their_values(sql_store: SqlHistoryStore, db_engine: Engine) -> None:
-    sql_store.add_counts([], baselines=[update(T0, {("total", OK): 1.0, ("total", ERR): 2.0}, replace=True)])
-    other = BaselineUpdate("src", "svc/b", "http://t/metrics", "f2", T0 + timedelta(days=30), {("total", OK): 3.0})
-    sql_store.add_counts([], baselines=[other])
+def test_retention_deletes_old_baselines(sql_store: SqlHistoryStore) -> None:
+    sql_store.add_counts(
+        [], baselines=[baselines(T0, {("total", OK): 1.0}), baselines(T0 + timedelta(days=30), {}, "svc/b")]
+    )
     result = sql_store.compact(T0 + timedelta(days=40), raw_retention=timedelta(days=8), retention=timedelta(days=20))
-    assert result.deleted == 3  # svc/a's baseline row and its two values
+    assert result.deleted == 1
     assert [b.slo for b in sql_store.load_baselines("src")] == ["svc/b"]
-    with db_engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(CounterValueRow)).scalar() == 1
 
 
 # ------------------------------------------------------------------ restarts of the pipeline on SQL

@@ -30,7 +30,6 @@ TABLES = {
     "drift_batches",
     "drift_slices",
     "counter_baselines",
-    "counter_baseline_values",
 }
 
 

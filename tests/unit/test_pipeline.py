@@ -22,7 +22,7 @@ from slo_service.core.model import (
     Service,
     ThresholdSLI,
 )
-from slo_service.core.ports import EVENTS, SLICES, BaselineUpdate, CountIncrement, ScrapeHealth
+from slo_service.core.ports import EVENTS, SLICES, CounterBaselines, CountIncrement, ScrapeHealth
 from slo_service.core.samples import Sample
 from slo_service.pipeline.evaluate import Evaluator
 from slo_service.pipeline.history import LiveHistory
@@ -94,7 +94,7 @@ class FlakyStore(InMemoryHistoryStore):
         self,
         increments: Sequence[CountIncrement],
         idempotency_key: str | None = None,
-        baselines: Sequence[BaselineUpdate] = (),
+        baselines: Sequence[CounterBaselines] = (),
     ) -> bool:
         if self.down:
             raise ConnectionError("database unreachable")

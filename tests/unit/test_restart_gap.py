@@ -18,7 +18,7 @@ from slo_service.core.clock import ManualClock
 from slo_service.core.extract import Observation, SLIExtractor, sli_fingerprint
 from slo_service.core.gaps import gap_slots, spread
 from slo_service.core.model import SLO, Config, LatencySLI, Period, RatioSLI, ScrapeSource, Service
-from slo_service.core.ports import EVENTS, BaselineUpdate, CountIncrement, ScrapeHealth
+from slo_service.core.ports import EVENTS, CounterBaselines, CountIncrement, ScrapeHealth
 from slo_service.core.samples import Sample
 from slo_service.pipeline.evaluate import Evaluator
 from slo_service.pipeline.history import LiveHistory
@@ -154,7 +154,7 @@ def test_a_gap_longer_than_max_gap_counts_nothing_and_starts_afresh() -> None:
     result = ex.from_scrape(req(5000, 50), sec(11 * 60))
     assert result.observations == []
     assert result.gaps_over_limit == {SLO_A.key: timedelta(minutes=11)}
-    assert [u.replace for u in result.baselines] == [True]
+    assert [b.at for b in result.baselines] == [sec(11 * 60)]  # the new baseline replaces the stored one
     after = ex.from_scrape(req(5010, 50), sec(11 * 60 + 15))  # counting goes on from the new baseline
     assert [(o.good, o.total) for o in after.observations] == [(10, 10)]
 
@@ -171,19 +171,22 @@ def test_baselines_of_another_sli_or_target_are_not_taken_up() -> None:
     assert SLIExtractor([SLO_A], target=URL).restore(stored) == [SLO_A.key]
 
 
-def test_only_changed_values_are_stored_and_forgotten_series_are_removed() -> None:
-    ex = SLIExtractor([SLO_A], forget_after=2, target=URL)
-    first = ex.from_scrape(req(100, 5), sec(0)).baselines
-    assert [(u.replace, len(u.values)) for u in first] == [(True, 3)]  # total: 2 series, bad: 1
-    second = ex.from_scrape(req(110, 5), sec(15)).baselines
-    assert [dict(u.values) for u in second] == [{("total", ("requests_total", (("code", "200"),))): 110}]
-    only_ok = [Sample("requests_total", {"code": "200"}, 120)]
-    for i in range(3):
-        last = ex.from_scrape(only_ok, sec(30 + 15 * i)).baselines
-    removed = [u.removed for u in last if u.at is None]
-    assert removed == [
-        frozenset({("total", ("requests_total", (("code", "500"),))), ("bad", ("requests_total", (("code", "500"),)))})
-    ]
+def test_the_baselines_are_the_series_of_the_last_counted_scrape() -> None:
+    ex = SLIExtractor([SLO_A], target=URL)
+    [first] = ex.from_scrape(req(100, 5), sec(0)).baselines
+    assert (first.source, first.slo, first.target, first.sli, first.at) == (
+        "src",
+        SLO_A.key,
+        URL,
+        sli_fingerprint(SLO_A.sli),
+        sec(0),
+    )
+    ok, err = ("requests_total", (("code", "200"),)), ("requests_total", (("code", "500"),))
+    assert first.values == {("total", ok): 100, ("total", err): 5, ("bad", err): 5}
+    [second] = ex.from_scrape([Sample("requests_total", {"code": "200"}, 120)], sec(15)).baselines
+    assert second.values == {("total", ok): 120}  # the error series was not in this scrape
+    broken = ex.from_scrape([Sample("requests_total", {"code": "200"}, -1)], sec(30))
+    assert broken.baselines == [] and broken.errors  # an SLO that counts nothing keeps what was stored
 
 
 def test_latency_baselines_round_trip() -> None:
@@ -222,7 +225,7 @@ class FlakyStore(InMemoryHistoryStore):
         self,
         increments: Sequence[CountIncrement],
         idempotency_key: str | None = None,
-        baselines: Sequence[BaselineUpdate] = (),
+        baselines: Sequence[CounterBaselines] = (),
     ) -> bool:
         if self.down:
             raise ConnectionError("database unreachable")

@@ -135,7 +135,9 @@ class EvaluationRow(Base):
 
 class CounterBaselineRow(Base):
     """Where an SLO's counting of a scrape source left off: the time of its last counted scrape, the target
-    scraped and the fingerprint of the SLI (the values are in counter_baseline_values)."""
+    scraped, the fingerprint of the SLI, and the raw value of every counter series it read, as JSON
+    `[[role, name, [[label, value], ...], value], ...]` (one row per SLO: a scrape rewrites it whole, far
+    cheaper than a row per series)."""
 
     __tablename__ = "counter_baselines"
 
@@ -144,23 +146,7 @@ class CounterBaselineRow(Base):
     target: Mapped[str] = mapped_column(String(1024), nullable=False)
     sli: Mapped[str] = mapped_column(String(64), nullable=False)
     at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
-
-
-class CounterValueRow(Base):
-    """The raw value of one counter series an SLO read in its last counted scrape of a source.
-
-    `series` is the series as JSON (`[name, [[label, value], ...]]`, labels sorted); the key holds its digest,
-    because a series can be longer than an index entry may be.
-    """
-
-    __tablename__ = "counter_baseline_values"
-
-    source: Mapped[str] = mapped_column(String(255), primary_key=True)
-    slo: Mapped[str] = mapped_column(String(255), primary_key=True)
-    role: Mapped[str] = mapped_column(String(16), primary_key=True)
-    series_key: Mapped[str] = mapped_column(String(32), primary_key=True)
-    series: Mapped[str] = mapped_column(Text, nullable=False)
-    value: Mapped[float] = mapped_column(Double, nullable=False)
+    counters: Mapped[list[Any]] = mapped_column(JSON, nullable=False)
 
 
 # Register the alerting tables on Base.metadata (migrations, drift check); last, as alert_models imports Base.

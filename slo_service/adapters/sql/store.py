@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Integer, Table, case, delete, func, literal, 
 from sqlalchemy.dialects import sqlite
 
 from slo_service.adapters.sql.base import SqlStoreBase
-from slo_service.adapters.sql.baselines import delete_orphan_values, load_baselines, save_baselines
+from slo_service.adapters.sql.baselines import load_baselines, save_baselines
 from slo_service.adapters.sql.models import (
     CounterBaselineRow,
     EvaluationRow,
@@ -20,7 +20,6 @@ from slo_service.adapters.sql.models import (
 )
 from slo_service.core.ports import (
     BASE_RESOLUTION_SECONDS,
-    BaselineUpdate,
     CompactionResult,
     CounterBaselines,
     CountIncrement,
@@ -99,9 +98,9 @@ class SqlHistoryStore(SqlStoreBase):
         self,
         increments: Sequence[CountIncrement],
         idempotency_key: str | None = None,
-        baselines: Sequence[BaselineUpdate] = (),
+        baselines: Sequence[CounterBaselines] = (),
     ) -> bool:
-        """Upsert-add the increments and apply the counter baseline updates in the same transaction; with an
+        """Upsert-add the increments and store the counter baselines in the same transaction; with an
         idempotency key seen before, add nothing and return False.
 
         Duplicates are summed in Python first, then one upsert statement per batch of rows writes each row
@@ -141,7 +140,7 @@ class SqlHistoryStore(SqlStoreBase):
             for i in range(0, len(rows), UPSERT_BATCH_ROWS):
                 self._upsert_add(conn, rows[i : i + UPSERT_BATCH_ROWS])
             if baselines:
-                save_baselines(conn, self._insert, baselines)
+                save_baselines(conn, self._insert(_baselines), baselines)
         return True
 
     def load_baselines(self, source: str) -> list[CounterBaselines]:
@@ -233,7 +232,6 @@ class SqlHistoryStore(SqlStoreBase):
                 delete(_baselines).where(_baselines.c.at < keep_from),
             ):
                 deleted += conn.execute(stmt).rowcount
-            deleted += delete_orphan_values(conn)
         return CompactionResult(rolled_up=rolled, deleted=deleted)
 
     def _roll_up(self, conn: Connection, hour_cutoff: int) -> int:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from slo_service.core.ports import (
     BASE_RESOLUTION_SECONDS,
+    Baselines,
     CompactionResult,
     CounterBaselines,
     CountIncrement,
@@ -31,10 +32,7 @@ class InMemoryHistoryStore:
         self.baselines: dict[tuple[str, str], CounterBaselines] = {}
 
     def add_counts(
-        self,
-        increments: Sequence[CountIncrement],
-        idempotency_key: str | None = None,
-        baselines: Sequence[CounterBaselines] = (),
+        self, increments: Sequence[CountIncrement], idempotency_key: str | None = None, baselines: Baselines = ()
     ) -> bool:
         with self._lock:
             if idempotency_key is not None:

@@ -96,6 +96,10 @@ class CounterBaselines:
     values: Mapping[BaselineKey, float]
 
 
+Baselines = Sequence[CounterBaselines]
+"""Counter baselines written with a batch of increments."""
+
+
 def latest_baselines(baselines: Sequence[CounterBaselines]) -> list[CounterBaselines]:
     """The last of the given baselines of each (source, SLO): each replaces the ones before."""
     return list({(b.source, b.slo): b for b in baselines}.values())
@@ -111,10 +115,7 @@ class HistoryStore(Protocol):
     """Durable SLO history. Every method is one transaction."""
 
     def add_counts(
-        self,
-        increments: Sequence[CountIncrement],
-        idempotency_key: str | None = None,
-        baselines: Sequence[CounterBaselines] = (),
+        self, increments: Sequence[CountIncrement], idempotency_key: str | None = None, baselines: Baselines = ()
     ) -> bool:
         """Add increments (upsert-add) and store the counter baselines (replacing those of the same source and
         SLO), in one transaction. With a key already used, store nothing and return False."""

@@ -95,29 +95,21 @@ class ScrapeCollector:
         )
 
 
+_GAP_LINES = (
+    (logging.INFO, "counted the counter increase across a gap of up to {gap} for {n} SLOs (e.g. {key}), "
+     "spread over the minutes of the gap"),
+    (logging.WARNING, "{n} SLOs (e.g. {key}) were last counted {gap} ago, longer than the source's max_gap "
+     "{max_gap}: the increase across the gap is not counted, counting starts again from this scrape"),
+)  # fmt: skip
+
+
 def _log_gaps(source: str, result: ExtractResult, max_gap: timedelta) -> None:
     """One line per scrape for SLOs counted across a gap, one for gaps too long to count."""
-    if result.gaps_spread:
-        key, gap = max(result.gaps_spread.items(), key=lambda kv: kv[1])
-        log.info(
-            "source %s: counted the counter increase across a gap of up to %s (e.g. %s) for %d SLOs, "
-            "spread over the minutes of the gap",
-            source,
-            format_duration(gap),
-            key,
-            len(result.gaps_spread),
-        )
-    if result.gaps_over_limit:
-        key, gap = max(result.gaps_over_limit.items(), key=lambda kv: kv[1])
-        log.warning(
-            "source %s: %d SLOs (e.g. %s) were last counted %s ago, longer than the source's max_gap %s: "
-            "the increase across the gap is not counted, counting starts again from this scrape",
-            source,
-            len(result.gaps_over_limit),
-            key,
-            format_duration(gap),
-            format_duration(max_gap),
-        )
+    for gaps, (level, text) in zip((result.gaps_spread, result.gaps_over_limit), _GAP_LINES, strict=True):
+        if gaps:
+            key, gap = max(gaps.items(), key=lambda kv: kv[1])
+            line = text.format(gap=format_duration(gap), n=len(gaps), key=key, max_gap=format_duration(max_gap))
+            log.log(level, "source %s: %s", source, line)
 
 
 class PromQLCollector:

@@ -18,6 +18,7 @@ from slo_service.core.ports import (
     BASE_RESOLUTION_SECONDS,
     EVENTS,
     SLICES,
+    Baselines,
     CounterBaselines,
     CountIncrement,
     HistoryStore,
@@ -133,10 +134,7 @@ class LiveHistory:
         log.info("loaded %d history slices for %d series", len(idx), len(keys))
 
     def record(
-        self,
-        increments: Sequence[CountIncrement],
-        idempotency_key: str | None = None,
-        baselines: Sequence[CounterBaselines] = (),
+        self, increments: Sequence[CountIncrement], idempotency_key: str | None = None, baselines: Baselines = ()
     ) -> bool:
         """Persist and apply increments, and store the counter baselines they were counted with in the same
         transaction. With an idempotency key already used, apply nothing, return False.
@@ -180,13 +178,11 @@ class LiveHistory:
         log.error("refused %d increments that are no event counts, e.g. %s", len(refused), refused[0])
         return ok
 
-    def _persist_or_buffer(
-        self, increments: Sequence[CountIncrement], baselines: Sequence[CounterBaselines] = ()
-    ) -> None:
+    def _persist_or_buffer(self, increments: Sequence[CountIncrement], baselines: Baselines = ()) -> None:
         with self._write_lock:
             self._write(increments, baselines)
 
-    def _write(self, increments: Sequence[CountIncrement], baselines: Sequence[CounterBaselines]) -> None:
+    def _write(self, increments: Sequence[CountIncrement], baselines: Baselines) -> None:
         with self.lock:
             batch = self._pending + list(increments)
             # a long outage keeps the latest baselines per SLO, not one per scrape

@@ -1,11 +1,12 @@
 """A restart loses no events: the service as a real process, SIGKILLed while its target keeps counting.
 
-The target (pytest-httpserver) serves counters; the service scrapes them every second, is SIGKILLed, the
-counters move on by a known amount while it is down, and a new process on the same database must store
-exactly the true increase. A downtime of minutes would make the test slow, so the test moves the stored
-time of the last counted scrape back by three minutes while the service is down (the database is all a
-process knows about its past): the new process then sees a three-minute gap and must put the events into
-the minutes of that gap, including minutes from before the first process started.
+The target (pytest-httpserver, as in test_service_process.py) serves counters; the service scrapes them
+every second, is SIGKILLed, the counters move on by a known amount while it is down, and a new process on
+the same database must store exactly the true increase. A downtime of minutes would make the test slow,
+so the test moves the stored time of the last counted scrape back by three minutes while the service is
+down (the database is all a process knows about its past): the new process then sees a three-minute gap
+and must put the events into the minutes of that gap, including minutes from before the first process
+started.
 """
 
 from __future__ import annotations
@@ -16,63 +17,29 @@ from pathlib import Path
 
 from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, select, update
-from werkzeug import Request, Response
 
 from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.models import CounterBaselineRow, SliceRow
 from slo_service.core.windows import align
+from tests.integration.test_service_process import Target, write_config
 from tests.support.process import ServiceProcess, run_service, wait_for
 
-KEY = "checkout/availability"
+KEY = "checkout-model/availability"
 SHIFT = timedelta(minutes=3)
 
 
 class Counters:
-    """requests_total{code} as a model server exposes them; the test moves them."""
+    """The target's counters: requests by code and a latency histogram in which every success is fast."""
 
-    def __init__(self, server: HTTPServer) -> None:
-        self.ok = 1000
-        self.errors = 10
-        server.expect_request("/metrics").respond_with_handler(self._handle)
-        self.url = server.url_for("/metrics")
-
-    def _handle(self, _: Request) -> Response:
-        body = (
-            "# TYPE requests_total counter\n"
-            f'requests_total{{code="200"}} {self.ok}\n'
-            f'requests_total{{code="500"}} {self.errors}\n'
-        )
-        return Response(body, content_type="text/plain; version=0.0.4")
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.ok, self.errors = 1000, 10
+        self.add(0, 0)
 
     def add(self, ok: int, errors: int) -> None:
         self.ok += ok
         self.errors += errors
-
-
-def write_config(path: Path, url: str) -> Path:
-    path.write_text(
-        f"""apiVersion: slo-service/v1
-services:
-  - name: checkout
-sources:
-  - name: target
-    type: scrape
-    url: {url}
-    interval: 1s
-    timeout: 900ms
-slos:
-  - service: checkout
-    name: availability
-    objective: 99
-    period: 7d
-    sli:
-      ratio:
-        source: target
-        bad: 'requests_total{{code="500"}}'
-        total: requests_total
-"""
-    )
-    return path
+        self.target.serve(self.ok, self.errors, le_01=self.ok, le_025=self.ok, inf=self.ok + self.errors)
 
 
 def period_total(svc: ServiceProcess) -> float | None:
@@ -98,8 +65,9 @@ def last_counted(engine: Engine) -> datetime:
 def test_sigkill_and_restart_store_exactly_the_true_increase(
     db_url: str, tmp_path: Path, httpserver: HTTPServer
 ) -> None:
-    counters = Counters(httpserver)
-    config = write_config(tmp_path / "slo.yaml", counters.url)
+    target = Target(httpserver)
+    counters = Counters(target)
+    config = write_config(tmp_path / "slo.yaml", target.url)
     engine = make_engine(db_url)
     try:
         with run_service([config], db_url, tmp_path) as svc:
@@ -122,7 +90,7 @@ def test_sigkill_and_restart_store_exactly_the_true_increase(
             wait_for(lambda: period_total(svc) == 3100, what="the increase across the restart")
             assert svc.get(f"/api/v1/slos/{KEY}").json()["status"]["windows"]["period"]["good"] == 3069
             log = svc.log()
-        assert "counting goes on from the stored counter values of 1 SLOs" in log
+        assert "counting goes on from the stored counter values of 2 SLOs" in log  # availability and latency
         assert "counted the counter increase across a gap of up to 3m" in log
 
         after = stored_minutes(engine)

@@ -70,13 +70,8 @@ def test_retention_deletes_old_baselines(sql_store: SqlHistoryStore) -> None:
 # ------------------------------------------------------------------ restarts of the pipeline on SQL
 
 
-SLO_A = SLO(
-    "svc",
-    "a",
-    0.99,
-    Period.rolling(timedelta(days=7)),
-    RatioSLI("src", total="requests_total", bad='requests_total{code="500"}'),
-)
+SLI_A = RatioSLI("src", total="requests_total", bad='requests_total{code="500"}')
+SLO_A = SLO("svc", "a", 0.99, Period.rolling(timedelta(days=7)), SLI_A)
 SOURCE = ScrapeSource("src", "http://127.0.0.1:1/metrics", timedelta(seconds=15), timedelta(seconds=5))
 CONFIG = Config({"svc": Service("svc")}, {"src": SOURCE}, (SLO_A,))
 

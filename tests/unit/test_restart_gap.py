@@ -18,22 +18,18 @@ from slo_service.core.clock import ManualClock
 from slo_service.core.extract import Observation, SLIExtractor, sli_fingerprint
 from slo_service.core.gaps import gap_slots, spread
 from slo_service.core.model import SLO, Config, LatencySLI, Period, RatioSLI, ScrapeSource, Service
-from slo_service.core.ports import EVENTS, CounterBaselines, CountIncrement, ScrapeHealth
+from slo_service.core.ports import EVENTS, ScrapeHealth
 from slo_service.core.samples import Sample
 from slo_service.pipeline.evaluate import Evaluator
 from slo_service.pipeline.history import LiveHistory
 from slo_service.pipeline.runtime import Adapters, Runtime
+from tests.support.stores import FlakyStore
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 URL = "http://127.0.0.1:1/metrics"
-SLO_A = SLO(
-    "svc",
-    "availability",
-    0.99,
-    Period.rolling(timedelta(days=7)),
-    RatioSLI("src", total="requests_total", bad='requests_total{code="500"}'),
-)
+SLI_A = RatioSLI("src", total="requests_total", bad='requests_total{code="500"}')
+SLO_A = SLO("svc", "availability", 0.99, Period.rolling(timedelta(days=7)), SLI_A)
 
 
 def sec(seconds: float) -> datetime:
@@ -214,22 +210,6 @@ class Target:
             return req(self.ok, self.errors), ScrapeHealth(source.name, source.url, now, True, 0.01, 2)
 
         return fetch
-
-
-class FlakyStore(InMemoryHistoryStore):
-    def __init__(self) -> None:
-        super().__init__()
-        self.down = False
-
-    def add_counts(
-        self,
-        increments: Sequence[CountIncrement],
-        idempotency_key: str | None = None,
-        baselines: Sequence[CounterBaselines] = (),
-    ) -> bool:
-        if self.down:
-            raise ConnectionError("database unreachable")
-        return super().add_counts(increments, idempotency_key, baselines)
 
 
 CONFIG = Config({"svc": Service("svc")}, {"src": ScrapeSource("src", URL, timedelta(seconds=15))}, (SLO_A,))

@@ -20,6 +20,7 @@ from slo_service.adapters.sql.models import (
 )
 from slo_service.core.ports import (
     BASE_RESOLUTION_SECONDS,
+    Baselines,
     CompactionResult,
     CounterBaselines,
     CountIncrement,
@@ -95,10 +96,7 @@ class SqlHistoryStore(SqlStoreBase):
     # ---- counts
 
     def add_counts(
-        self,
-        increments: Sequence[CountIncrement],
-        idempotency_key: str | None = None,
-        baselines: Sequence[CounterBaselines] = (),
+        self, increments: Sequence[CountIncrement], idempotency_key: str | None = None, baselines: Baselines = ()
     ) -> bool:
         """Upsert-add the increments and store the counter baselines in the same transaction; with an
         idempotency key seen before, add nothing and return False.

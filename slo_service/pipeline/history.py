@@ -16,6 +16,7 @@ from slo_service.core.extract import Observation
 from slo_service.core.model import SLO, BudgetingMethod
 from slo_service.core.ports import BASE_RESOLUTION_SECONDS, EVENTS, SLICES, CountIncrement, HistoryStore
 from slo_service.core.windows import align
+from slo_service.pipeline.failures import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -160,14 +161,17 @@ class LiveHistory:
 
     def _persist_or_buffer(self, increments: Sequence[CountIncrement]) -> None:
         with self.lock:
+            buffered = len(self._pending)
             batch = self._pending + list(increments)
             self._pending = []
         try:
             self.store.add_counts(batch)
             self.last_store_error = None
+            if buffered:  # once per outage: the store logged when it went and came back
+                log.info("wrote %d buffered increments to the database", buffered)
         except Exception as exc:  # any driver error: keep the data, report, retry later
             self.last_store_error = f"{type(exc).__name__}: {exc}"
-            log.warning("database write failed, buffering %d increments: %s", len(batch), exc)
+            log_failure(log, "database write failed, buffering %d increments", len(batch), traceback=False)
             with self.lock:
                 overflow = len(batch) + len(self._pending) - self._pending_limit
                 if overflow > 0:

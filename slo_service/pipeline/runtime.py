@@ -23,6 +23,7 @@ from slo_service.pipeline.collect import (
     ScrapeCollector,
 )
 from slo_service.pipeline.evaluate import EvaluationResult, Evaluator, rule_windows
+from slo_service.pipeline.failures import log_failure
 from slo_service.pipeline.history import LiveHistory, to_increments
 
 log = logging.getLogger(__name__)
@@ -190,8 +191,8 @@ class Runtime:
         # The store first: a reader that sees the new in-memory health then also finds the stored streak.
         try:
             self.store.record_scrapes([outcome.health])
-        except Exception as exc:  # health history is best effort; the in-memory state is current
-            log.warning("could not store scrape health: %s", exc)
+        except Exception:  # health history is best effort; the in-memory state is current
+            log_failure(log, "could not store scrape health", traceback=False)
         with self._lock:
             state = self.sources.setdefault(source_name, SourceState())
             state.health = outcome.health

@@ -67,6 +67,7 @@ class LiveHistory:
         self._pending: list[CountIncrement] = []
         self._pending_limit = pending_limit
         self.dropped_increments = 0
+        self._dropped_since_write = 0
         self.refused_increments = 0
         self.last_store_error: str | None = None
         # Events recorded since start, per SLO: monotonic counters for /metrics (slo_events_total).
@@ -168,14 +169,22 @@ class LiveHistory:
             self.store.add_counts(batch)
             self.last_store_error = None
             if buffered:  # once per outage: the store logged when it went and came back
-                log.info("wrote %d buffered increments to the database", buffered)
+                lost = f"; {self._dropped_since_write} older ones were dropped" if self._dropped_since_write else ""
+                log.info("wrote %d buffered increments to the database%s", buffered, lost)
+            self._dropped_since_write = 0
         except Exception as exc:  # any driver error: keep the data, report, retry later
             self.last_store_error = f"{type(exc).__name__}: {exc}"
             log_failure(log, "database write failed, buffering %d increments", len(batch), traceback=False)
             with self.lock:
                 overflow = len(batch) + len(self._pending) - self._pending_limit
                 if overflow > 0:
+                    if not self._dropped_since_write:  # once per outage, not once per write
+                        log.warning(
+                            "pending-write limit reached (%d increments wait for the database): dropping the oldest",
+                            self._pending_limit,
+                        )
                     self.dropped_increments += overflow
+                    self._dropped_since_write += overflow
                     batch = batch[overflow:]
                 self._pending = batch + self._pending
 

@@ -1,14 +1,19 @@
-"""The outage log: one line when the database goes, one when it comes back, however many calls fail between."""
+"""The outage log: one line when the database goes, one when it comes back, however many calls fail between;
+the history buffer keeps what was collected meanwhile."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from slo_service.adapters.memory import InMemoryHistoryStore
 from slo_service.adapters.sql.availability import Availability, database_location, masked_url
-from slo_service.core.ports import StoreUnavailable
+from slo_service.core.ports import CountIncrement, StoreUnavailable
 from slo_service.pipeline.failures import log_failure
+from slo_service.pipeline.history import LiveHistory
 
 
 class Clock:
@@ -109,3 +114,34 @@ def test_the_database_is_named_without_its_password() -> None:
     assert database_location("postgresql+psycopg://slo@db/slo") == "db:5432"
     assert database_location("sqlite:////var/lib/slo/slo.db") == "/var/lib/slo/slo.db"
     assert masked_url(url) == "postgresql+psycopg://slo:***@db.internal:6432/slo?sslmode=require"
+
+
+class DownStore(InMemoryHistoryStore):
+    """An in-memory store whose writes fail like an unreachable database while `down`."""
+
+    down = False
+
+    def add_counts(self, increments: Sequence[CountIncrement], idempotency_key: str | None = None) -> bool:
+        if self.down:
+            raise StoreUnavailable("connection refused", "db:5432")
+        return super().add_counts(increments, idempotency_key)
+
+
+def test_the_history_buffers_an_outage_and_says_once_what_it_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    t0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+    store = DownStore()
+    history = LiveHistory(store, t0, pending_limit=5)
+    store.down = True
+    with caplog.at_level(logging.DEBUG, logger="slo_service.pipeline.history"):
+        for minute in range(8):  # 8 scrapes, one increment each: 3 more than the buffer holds
+            history.record([CountIncrement("s/a", t0 + timedelta(minutes=minute), 1, 1)])
+        assert history.pending_writes == 5
+        store.down = False
+        assert history.flush() == 0
+    assert history.dropped_increments == 3
+    kept = store.load_counts(None, t0, t0 + timedelta(hours=1))
+    assert [s.start for s in kept] == [t0 + timedelta(minutes=m) for m in range(3, 8)]  # the oldest went
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.INFO] == [
+        ("WARNING", "pending-write limit reached (5 increments wait for the database): dropping the oldest"),
+        ("INFO", "wrote 5 buffered increments to the database; 3 older ones were dropped"),
+    ]

@@ -18,6 +18,17 @@ SLICES = "slices"
 """Series of timeslice verdicts of a timeslices SLO: good = good slices, total = slices with data."""
 
 
+class StoreUnavailable(Exception):
+    """The store cannot be reached now (connection refused, lost or timed out, the server shutting down): the
+    same call may succeed later. Every store raises it instead of its driver's connection errors, so callers
+    tell an outage (retry, answer 503) from a bug (a 500 with its traceback) without knowing the driver."""
+
+    def __init__(self, reason: str, where: str = "") -> None:
+        super().__init__(f"database unavailable{f' at {where}' if where else ''}: {reason}")
+        self.reason = reason
+        self.where = where
+
+
 @dataclass(frozen=True)
 class CountIncrement:
     """Add `good` and `total` to the slice of `key`/`series` that starts at `start` (aligned to resolution)."""
@@ -112,7 +123,8 @@ class CompactionResult:
 
 
 class HistoryStore(Protocol):
-    """Durable SLO history. Every method is one transaction."""
+    """Durable SLO history. Every method is one transaction, and raises StoreUnavailable while the store
+    cannot be reached."""
 
     def add_counts(
         self, increments: Sequence[CountIncrement], idempotency_key: str | None = None, baselines: Baselines = ()
@@ -152,5 +164,5 @@ class HistoryStore(Protocol):
     def load_evaluations(self, key: str, start: datetime, end: datetime) -> list[EvaluationSnapshot]: ...
 
     def ping(self) -> None:
-        """Raise if the database cannot be reached."""
+        """Raise (StoreUnavailable) if the database cannot be reached."""
         ...

@@ -25,6 +25,7 @@ from slo_service.core.ports import (
     latest_baselines,
 )
 from slo_service.core.windows import align
+from slo_service.pipeline.failures import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class LiveHistory:
         self._write_lock = threading.Lock()
         self._pending_limit = pending_limit
         self.dropped_increments = 0
+        self._dropped_since_write = 0
         self.refused_increments = 0
         self.last_store_error: str | None = None
         # Events recorded since start, per SLO: monotonic counters for /metrics (slo_events_total).
@@ -184,6 +186,7 @@ class LiveHistory:
 
     def _write(self, increments: Sequence[CountIncrement], baselines: Baselines) -> None:
         with self.lock:
+            buffered = len(self._pending)
             batch = self._pending + list(increments)
             # a long outage keeps the latest baselines per SLO, not one per scrape
             heads = latest_baselines([*self._pending_baselines, *baselines])
@@ -192,13 +195,23 @@ class LiveHistory:
         try:
             self.store.add_counts(batch, baselines=heads)
             self.last_store_error = None
+            if buffered:  # once per outage: the store logged when it went and came back
+                lost = f"; {self._dropped_since_write} older ones were dropped" if self._dropped_since_write else ""
+                log.info("wrote %d buffered increments to the database%s", buffered, lost)
+            self._dropped_since_write = 0
         except Exception as exc:  # any driver error: keep the data, report, retry later
             self.last_store_error = f"{type(exc).__name__}: {exc}"
-            log.warning("database write failed, buffering %d increments: %s", len(batch), exc)
+            log_failure(log, "database write failed, buffering %d increments", len(batch), traceback=False)
             with self.lock:
                 overflow = len(batch) + len(self._pending) - self._pending_limit
                 if overflow > 0:
+                    if not self._dropped_since_write:  # once per outage, not once per write
+                        log.warning(
+                            "pending-write limit reached (%d increments wait for the database): dropping the oldest",
+                            self._pending_limit,
+                        )
                     self.dropped_increments += overflow
+                    self._dropped_since_write += overflow
                     batch = batch[overflow:]
                 self._pending = batch + self._pending
                 self._pending_baselines = latest_baselines([*heads, *self._pending_baselines])

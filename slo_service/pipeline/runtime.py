@@ -11,7 +11,7 @@ from datetime import datetime
 from slo_service.core.clock import Clock
 from slo_service.core.extract import Observation, counter_problem
 from slo_service.core.model import SLO, Config, PromQLSource, PushSource, ScrapeSource, Source
-from slo_service.core.ports import EVENTS, CounterBaselines, HistoryStore, ScrapeHealth
+from slo_service.core.ports import EVENTS, CounterBaselines, HistoryStore, ScrapeHealth, StoreUnavailable
 from slo_service.core.samples import Sample
 from slo_service.core.slo_math import SLOStatus
 from slo_service.pipeline.collect import (
@@ -23,6 +23,7 @@ from slo_service.pipeline.collect import (
     ScrapeCollector,
 )
 from slo_service.pipeline.evaluate import EvaluationResult, Evaluator, rule_windows
+from slo_service.pipeline.failures import log_failure
 from slo_service.pipeline.history import LiveHistory, to_increments
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,9 @@ class Runtime:
         """Where the last process's counting of `source` left off; none when the store cannot say."""
         try:
             return self.store.load_baselines(source)
-        except Exception as exc:  # the database may be down at start: count from the first scrape, as before
+        except StoreUnavailable:
+            raise  # start-up waits for the database (a reload is refused) rather than lose the downtime's events
+        except Exception as exc:  # e.g. a row this version cannot read: count from the first scrape, as before
             log.warning("source %s: could not load the stored counter values, counting starts afresh: %s", source, exc)
             return []
 
@@ -208,8 +211,8 @@ class Runtime:
         # The store first: a reader that sees the new in-memory health then also finds the stored streak.
         try:
             self.store.record_scrapes([outcome.health])
-        except Exception as exc:  # health history is best effort; the in-memory state is current
-            log.warning("could not store scrape health: %s", exc)
+        except Exception:  # health history is best effort; the in-memory state is current
+            log_failure(log, "could not store scrape health", traceback=False)
         with self._lock:
             state = self.sources.setdefault(source_name, SourceState())
             state.health = outcome.health

@@ -400,6 +400,6 @@ class SqlHistoryStore(SqlStoreBase):
             ]
 
     def ping(self) -> None:
-        """Raise if the database cannot be reached."""
+        """Raise (StoreUnavailable) if the database cannot be reached."""
         with self._engine.connect() as conn:
             conn.execute(text("SELECT 1")).one()

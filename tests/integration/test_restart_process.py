@@ -74,6 +74,8 @@ def test_sigkill_and_restart_store_exactly_the_true_increase(
             wait_for(lambda: period_total(svc) == 0, what="the baseline scrape")
             counters.add(ok=99, errors=1)
             wait_for(lambda: period_total(svc) == 100, what="100 events counted")
+            # the window counts before the store commits: kill only once the minutes (and baselines) are stored
+            wait_for(lambda: sum(t for _, t in stored_minutes(engine).values()) == 100, what="100 events stored")
             svc.signal(signal.SIGKILL)
             svc.proc.wait(timeout=10)
         before = stored_minutes(engine)

@@ -7,7 +7,8 @@ so its CPU is not counted. Each round scrapes every target concurrently with one
 parses the bodies (slo_service.adapters.scrape) and runs one SLIExtractor per target (one ratio SLO
 matching all of that target's series). Round 0 is the counter baseline; rounds 1..runs are timed,
 every round serving higher counter values. CPU is this process's user+system time (getrusage).
-The round ends when the per-SLO increments are written through LiveHistory to the SQL store (a fresh
+The round ends when the per-SLO increments and the counter baselines they were counted from are written
+through LiveHistory to the SQL store in one transaction per target (a fresh
 SQLite file by default; --database-url for PostgreSQL), as the service does after each scrape.
 """
 
@@ -93,7 +94,7 @@ async def one_round(
             print(f"  {sources[i].url}: {out.health.error}", file=sys.stderr)
         result = extractors[i].from_scrape(out.samples, now) if out.health.up else None
         if result is not None:
-            history.record(to_increments(result.observations))
+            history.record(to_increments(result.observations), baselines=result.baselines)
         return len(out.samples), len(result.observations) if result else 0, out.health.up
 
     results = await asyncio.gather(*(target(i) for i in range(len(sources))))

@@ -31,6 +31,7 @@ token_app = typer.Typer(help="API tokens in the database: create, list, revoke."
 app.add_typer(token_app, name="token")
 console = Console()
 err_console = Console(stderr=True)
+log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO_ROOT / "examples" / "slo-service.yaml"
@@ -65,14 +66,18 @@ def _setup_logging(level: str) -> None:
 
 
 def _run(settings: Settings) -> None:
+    """Serve at once; the service is built in the background as soon as the database answers (wiring.Starter),
+    so /healthz answers and /readyz says why it is not ready while the database is down at start."""
     import uvicorn
 
-    from slo_service.specs.loader import ConfigError
-    from slo_service.wiring import build_service
+    from slo_service.core.ports import StoreUnavailable
+    from slo_service.specs.loader import ConfigError, load_config
+    from slo_service.wiring import Starter, read_admin_token
 
     _setup_logging(settings.log_level)
-    try:
-        service = build_service(settings)
+    try:  # before waiting for any database: a bad file or setting is refused at once
+        config = load_config(list(settings.config))
+        read_admin_token(settings)
     except ConfigError as exc:
         err_console.print("[bold red]config refused[/]: fix these problems and start again")
         for problem in exc.problems:  # plain lines: editors and CI parse file:line: field: message
@@ -82,19 +87,41 @@ def _run(settings: Settings) -> None:
         err_console.print(f"setting refused: {exc}", style="bold red", markup=False, highlight=False)
         raise typer.Exit(1) from None
 
+    def stop_serving() -> None:
+        server.should_exit = True
+
+    starter = Starter(settings, config, on_failure=stop_serving)
+    # lifespan off: the service's app is swapped in after the server started, its lifespan could not run
+    server = uvicorn.Server(
+        uvicorn.Config(
+            starter.app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), lifespan="off"
+        )
+    )
+
+    def reload() -> None:
+        service = starter.service
+        if service is None:
+            log.warning("SIGHUP ignored: the service is still starting")
+            return
+        try:
+            service.runtime.reload()
+        except StoreUnavailable as exc:  # new SLOs load their history: the active config stays
+            log.warning("config reload failed, the active config stays (send SIGHUP again): %s", exc)
+
     def on_sighup(_signum: int, _frame: object) -> None:
-        threading.Thread(target=service.runtime.reload, name="sighup-reload", daemon=True).start()
+        threading.Thread(target=reload, name="sighup-reload", daemon=True).start()
 
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, on_sighup)
-    service.jobs.start()
+    starter.start()
     try:
-        uvicorn.run(service.app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+        server.run()
     finally:
-        service.jobs.shutdown()
-        service.worker.close()
-        service.drift_pool.close()
-        service.engine.dispose()
+        service = starter.stop()
+        if service is not None:
+            service.close()
+    if starter.failed:
+        raise typer.Exit(1)
 
 
 @app.command()

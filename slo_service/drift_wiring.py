@@ -27,6 +27,7 @@ from slo_service.core.model import Config
 from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.drift import DriftJobSpec, DriftService, SubmitDrift
 from slo_service.pipeline.drift_live import LiveDrift
+from slo_service.pipeline.failures import log_failure
 from slo_service.pipeline.history import to_increments
 from slo_service.pipeline.runtime import Runtime
 
@@ -86,7 +87,7 @@ def build_drift(
         try:
             alerting.drift_runs(list(drift.latest().values()), config, clock.now())
         except Exception:  # alerting must not lose the run; the next run re-derives the alerts
-            log.exception("drift alerting failed")
+            log_failure(log, "drift alerting failed")
 
     drift = DriftService(
         store,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -12,12 +13,20 @@ import httpx
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
+from sqlalchemy.pool import NullPool
 
 from slo_service.adapters import promql as promql_adapter
 from slo_service.adapters import scrape as scrape_adapter
 from slo_service.adapters.drift.worker import DriftWorkerPool
 from slo_service.adapters.receivers.factory import build_receivers
 from slo_service.adapters.sql.alert_store import SqlAlertStore
+from slo_service.adapters.sql.availability import (
+    RETRY_MAX_SECONDS,
+    Availability,
+    database_location,
+    masked_url,
+    wait_for_database,
+)
 from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.migrate import upgrade
 from slo_service.adapters.sql.store import SqlHistoryStore
@@ -25,12 +34,13 @@ from slo_service.adapters.sql.token_store import SqlTokenStore
 from slo_service.api.app import create_app
 from slo_service.api.auth import ApiAuth
 from slo_service.api.limits import InputLimits, set_input_limits
+from slo_service.api.starting import StartingApp
 from slo_service.core.clock import Clock, SystemClock
 from slo_service.core.extract import Observation
 from slo_service.core.model import SLO, Config, PromQLSource, ScrapeSource
-from slo_service.core.ports import ScrapeHealth
+from slo_service.core.ports import ScrapeHealth, StoreUnavailable
 from slo_service.core.samples import Sample
-from slo_service.core.tokens import TokenVerifier
+from slo_service.core.tokens import TokenVerifier, check_admin_token
 from slo_service.drift_wiring import build_drift
 from slo_service.exporter.collector import build_registry
 from slo_service.exporter.drift import DriftCollector
@@ -47,6 +57,12 @@ from slo_service.settings import Settings, SettingsError
 from slo_service.specs.loader import load_config
 
 log = logging.getLogger(__name__)
+
+OUTAGE_CONSEQUENCE = "API reads that need it answer 503 and collected counts wait in memory until it is back"
+START_CONSEQUENCE = (
+    f"the service starts once it answers (retrying with backoff, at most {RETRY_MAX_SECONDS:g}s apart); "
+    "meanwhile /healthz answers 200, /readyz and the API 503"
+)
 
 
 def scrape_fetcher(source: ScrapeSource) -> FetchSamples:
@@ -90,14 +106,26 @@ class Service:
     registry: CollectorRegistry
     app: FastAPI
 
+    def close(self) -> None:
+        """Stop the jobs and the workers, close the database connections."""
+        self.jobs.shutdown()
+        self.worker.close()
+        self.drift_pool.close()
+        self.engine.dispose()
 
-def build_auth(settings: Settings, engine: Engine, clock: Clock) -> ApiAuth:
-    """Tokens from the database, the bootstrap admin token from the settings; SettingsError if unusable."""
-    admin_token = settings.admin_token_value()  # a SettingsError names the variable
+
+def read_admin_token(settings: Settings) -> str | None:
+    """The bootstrap admin token, checked; SettingsError naming the variable (never holding the token)."""
+    admin_token = settings.admin_token_value()
     try:
-        verifier = TokenVerifier(SqlTokenStore(engine, clock), admin_token, clock.now)
-    except ValueError as exc:  # a short admin token; the message never holds it
+        return check_admin_token(admin_token) if admin_token else None
+    except ValueError as exc:  # too short
         raise SettingsError(f"SLO_SERVICE_ADMIN_TOKEN: {exc}") from None
+
+
+def build_auth(settings: Settings, admin_token: str | None, engine: Engine, clock: Clock) -> ApiAuth:
+    """Tokens from the database and the bootstrap admin token (from read_admin_token)."""
+    verifier = TokenVerifier(SqlTokenStore(engine, clock), admin_token, clock.now)
     auth = ApiAuth(verifier, settings.anonymous_read, settings.metrics_auth, tuple(settings.cors_origins))
     log.info(
         "API authorisation: anonymous reads %s, /metrics %s, bootstrap admin token %s",
@@ -124,7 +152,8 @@ def warn_if_locked_out(auth: ApiAuth) -> None:
 
 
 def build_service(settings: Settings, clock: Clock | None = None, config: Config | None = None) -> Service:
-    """Migrate, load the config (raising ConfigError if it is bad), and connect every part. Starts nothing."""
+    """Migrate, load the config (raising ConfigError if it is bad), and connect every part. Starts nothing.
+    Raises StoreUnavailable if the database cannot be reached."""
     clock = clock or SystemClock()
     paths = list(settings.config)
 
@@ -132,10 +161,13 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
         return load_config(paths)
 
     config = config or load()
-    engine = make_engine(settings.database_url)  # connects on first use: bad settings fail before migrations
-    auth = build_auth(settings, engine, clock)
+    admin_token = read_admin_token(settings)  # bad settings fail before anything waits for the database
     if settings.run_migrations:
         upgrade(settings.database_url)
+    # One Availability for the engine every store shares: an outage is one log line, not one per call.
+    availability = Availability(database_location(settings.database_url), OUTAGE_CONSEQUENCE)
+    engine = make_engine(settings.database_url, availability)
+    auth = build_auth(settings, admin_token, engine, clock)
     warn_if_locked_out(auth)
     store = SqlHistoryStore(engine)
     history = LiveHistory(store, clock.now(), pending_limit=settings.pending_write_limit)
@@ -173,3 +205,66 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
     limits = InputLimits(settings.max_body_bytes, settings.max_batch_body_bytes, ingest_max_age=settings.raw_retention)
     set_input_limits(app, limits)
     return Service(settings, engine, runtime, alerting, worker, drift, drift_pool, cycle, jobs, registry, app)
+
+
+class Starter:
+    """Waits for the database (backoff), builds the service and starts its jobs, in a thread, while the
+    server already serves `app`: /healthz answers from the first second and /readyz is 503 until the
+    service is built; then `app` passes every request to the service's app."""
+
+    def __init__(self, settings: Settings, config: Config, on_failure: Callable[[], None]) -> None:
+        self.settings = settings
+        self.config = config
+        url = settings.database_url
+        self.availability = Availability(f"{database_location(url)} ({masked_url(url)})", START_CONSEQUENCE)
+        self.app = StartingApp(self._database_state)
+        self.service: Service | None = None
+        self.failed = False
+        self._on_failure = on_failure
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="service-start", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> Service | None:
+        """Stop waiting; the service, if it was built (the caller closes it)."""
+        with self._lock:
+            self._stop.set()
+            return self.service
+
+    def _database_state(self) -> str:
+        return "ok" if self.availability.up else f"unreachable: {self.availability.reason}"
+
+    def _run(self) -> None:
+        try:
+            service = self._build()
+        except Exception:  # a bug or a broken migration: waiting would not fix it
+            log.exception("the service could not start")
+            self.failed = True
+            self._on_failure()
+            return
+        if service is None:
+            return
+        with self._lock:
+            if self._stop.is_set():  # shut down while building
+                service.close()
+                return
+            self.service = service
+            service.jobs.start()
+        self.app.serve(service.app)
+        log.info("service ready: %d SLOs, %d sources", len(self.config.slos), len(self.config.sources))
+
+    def _build(self) -> Service | None:
+        # NullPool: the probe keeps no connection open once the service has its own engine.
+        probe = make_engine(self.settings.database_url, self.availability, poolclass=NullPool)
+        try:
+            while wait_for_database(probe, self._stop):
+                try:
+                    return build_service(self.settings, config=self.config)
+                except StoreUnavailable as exc:  # lost again between the probe and the migrations
+                    self.availability.failed(exc.reason)
+            return None
+        finally:
+            probe.dispose()

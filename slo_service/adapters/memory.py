@@ -8,12 +8,15 @@ from datetime import datetime, timedelta
 
 from slo_service.core.ports import (
     BASE_RESOLUTION_SECONDS,
+    Baselines,
     CompactionResult,
+    CounterBaselines,
     CountIncrement,
     EvaluationSnapshot,
     ScrapeHealth,
     ScrapeStatus,
     StoredSlice,
+    latest_baselines,
 )
 
 
@@ -26,8 +29,11 @@ class InMemoryHistoryStore:
         self.ingest_keys: set[str] = set()
         self.scrapes: dict[tuple[str, str], ScrapeStatus] = {}
         self.evaluations: list[EvaluationSnapshot] = []
+        self.baselines: dict[tuple[str, str], CounterBaselines] = {}
 
-    def add_counts(self, increments: Sequence[CountIncrement], idempotency_key: str | None = None) -> bool:
+    def add_counts(
+        self, increments: Sequence[CountIncrement], idempotency_key: str | None = None, baselines: Baselines = ()
+    ) -> bool:
         with self._lock:
             if idempotency_key is not None:
                 if idempotency_key in self.ingest_keys:
@@ -37,7 +43,13 @@ class InMemoryHistoryStore:
                 acc = self.slices.setdefault((inc.key, inc.series, inc.resolution, inc.start), [0.0, 0.0])
                 acc[0] += inc.good
                 acc[1] += inc.total
+            for b in latest_baselines(baselines):
+                self.baselines[(b.source, b.slo)] = b
             return True
+
+    def load_baselines(self, source: str) -> list[CounterBaselines]:
+        with self._lock:
+            return [b for (s, _), b in self.baselines.items() if s == source]
 
     def load_counts(
         self, keys: Collection[str] | None, start: datetime, end: datetime, series: str | None = None
@@ -69,6 +81,9 @@ class InMemoryHistoryStore:
                     rolled += 1
             for key in [key for key in self.slices if key[3] < now - retention]:
                 del self.slices[key]
+                deleted += 1
+            for head in [head for head, b in self.baselines.items() if b.at < now - retention]:
+                del self.baselines[head]
                 deleted += 1
         return CompactionResult(rolled, deleted)
 

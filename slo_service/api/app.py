@@ -16,6 +16,7 @@ from slo_service.api import drift as drift_api
 from slo_service.api.auth import ApiAuth, authorize, check_routes, document_rules
 from slo_service.api.errors import install_error_handlers
 from slo_service.api.limits import install_input_limits
+from slo_service.core.ports import StoreUnavailable
 from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.runtime import Runtime
@@ -64,6 +65,8 @@ def create_app(
         try:
             rt.store.ping()
             checks["database"] = "ok"
+        except StoreUnavailable as exc:
+            checks["database"] = f"unreachable: {exc.reason}"
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"
         checks["config"] = "ok" if rt.config.slos or rt.config.sources else "empty"

@@ -17,13 +17,23 @@ from starlette.types import Message, Receive, Scope, Send
 
 from slo_service.api.inputs import PATTERN_HINTS
 from slo_service.api.limits import HttpMiddleware
+from slo_service.core.ports import StoreUnavailable
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+"""What a 503 asks the client to wait: the jobs notice a returning database within a few seconds."""
 
 
 class ErrorBody(BaseModel):
     message: str
     problems: list[str] = []
+
+
+def unavailable_response(message: str) -> JSONResponse:
+    """503 with an ErrorBody and Retry-After: the database is unreachable or the service is still starting."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return JSONResponse(status_code=503, content={"message": message, "problems": []}, headers=headers)
 
 
 def _field(loc: tuple[object, ...]) -> str:
@@ -106,6 +116,12 @@ def install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(status_code=exc.status_code, content=detail, headers=headers)
         return JSONResponse(status_code=exc.status_code, content={"message": str(detail)}, headers=headers)
 
+    # Any store's connection-level error (adapters/sql/availability.py): no log line here, the outage is
+    # logged once when it starts and once when it ends.
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
+        return unavailable_response(f"{exc}; retry in {RETRY_AFTER_SECONDS}s")
+
     # Reached only by exceptions outside CatchAll (another middleware): still one line and JSON.
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -132,6 +148,11 @@ def _with_error_responses(app: FastAPI, build: Callable[[], dict[str, Any]]) -> 
             "description": "refused: {message, problems} naming the field",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
         }
+        unavailable = {
+            **error,
+            "description": "the database is unreachable, or the service is still starting: retry after Retry-After",
+            "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}},
+        }
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
@@ -140,6 +161,7 @@ def _with_error_responses(app: FastAPI, build: Callable[[], dict[str, Any]]) -> 
                         described = documented.get("description") or error["description"]
                         responses[code] = {**error, "description": described}
                 responses["4XX"] = error
+                responses.setdefault("503", unavailable)
         app.openapi_schema = schema
         return schema
 

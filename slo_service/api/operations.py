@@ -7,11 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
 
+from slo_service.api.errors import RETRY_AFTER_SECONDS
 from slo_service.api.inputs import NO_NUL
 from slo_service.api.limits import input_limits
 from slo_service.api.schemas import IngestRequest, IngestResponse
 from slo_service.core.durations import format_duration
 from slo_service.core.model import PromQLSource, PushSource, ScrapeSource
+from slo_service.core.ports import StoreUnavailable
 from slo_service.core.samples import Sample, value_text
 from slo_service.pipeline.collect import BadPush
 from slo_service.pipeline.runtime import Runtime
@@ -30,7 +32,7 @@ def sources(request: Request) -> list[dict[str, Any]]:
     rt = _runtime(request)
     try:
         stored = {(st.latest.source, st.latest.target): st for st in rt.store.scrape_statuses()}
-    except Exception:  # the in-memory view still answers while the database is down
+    except StoreUnavailable:  # the in-memory view still answers while the database is down; a bug is a 500
         stored = {}
     out = []
     for name, source in rt.config.sources.items():
@@ -117,9 +119,11 @@ async def ingest(
         raise HTTPException(
             422, {"message": "push refused, nothing stored: " + "; ".join(shown) + more, "problems": exc.problems}
         ) from None
-    except Exception as exc:
+    except StoreUnavailable as exc:  # any other error is a bug: a 500 with its log line
         raise HTTPException(
-            503, f"storage unavailable, nothing was stored; retry with the same idempotency key ({exc})"
+            503,
+            f"storage unavailable, nothing was stored; retry with the same idempotency key ({exc})",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         ) from None
     if not stored:
         response.status_code = 200

@@ -14,6 +14,12 @@ last valid one. Skipping only that series would count the interval with one of i
 missing: phantom bad (or good) events. So no observation is ever negative: increases of counters >= 0 are
 >= 0.
 
+Across a gap (the service restarted, or the target was down) the increase since the SLO's last counted scrape
+is counted too, spread over the minutes of the gap (core/gaps.py), unless a series of the SLO went down (a
+reset: the new values are counted in the scrape's minute, from 0) or the gap is longer than `max_gap` (the
+SLO's baselines are re-learnt and the gap counts nothing; reported in `gaps_over_limit`). The baselines an
+SLO's scrape leaves are reported in `baselines` for the store, and `restore` takes them up after a restart.
+
 Presence rule for counters: a role whose metric name does not occur in the scrape at all is an error
 (`no series match ...`, no observation - never counted as good). A metric name that occurs but whose
 series do not match the label matchers contributes 0, since an error counter such as
@@ -25,13 +31,28 @@ observation can never add negative or more-than-total good events.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from slo_service.core.model import SLO, Aggregation, DriftSLI, ErrorRatioSLI, LatencySLI, RatioSLI, ThresholdSLI
+from slo_service.core.gaps import spread
+from slo_service.core.model import (
+    DEFAULT_MAX_GAP,
+    SLI,
+    SLO,
+    Aggregation,
+    DriftSLI,
+    ErrorRatioSLI,
+    LatencySLI,
+    RatioSLI,
+    ThresholdSLI,
+)
+from slo_service.core.ports import CounterBaselines
 from slo_service.core.samples import Sample, SeriesId, first_of_each_series, value_text
 from slo_service.core.selector import Selector, parse_selector
 
@@ -55,9 +76,21 @@ class ExtractResult:
     """Later samples of series the scrape had already exposed: dropped, the first sample of each kept."""
     invalid_counters: dict[str, float] = field(default_factory=dict)
     """Series (`name{labels}`) read as counters whose value is negative or not finite -> that value."""
+    baselines: list[CounterBaselines] = field(default_factory=list)
+    """The counter baselines of each SLO the scrape counted (to store with the minutes they produced)."""
+    gaps_spread: dict[str, timedelta] = field(default_factory=dict)
+    """SLO key -> the gap whose increase was spread over its minutes."""
+    gaps_over_limit: dict[str, timedelta] = field(default_factory=dict)
+    """SLO key -> a gap longer than max_gap: not counted, the SLO's baselines re-learnt."""
 
 
 INVALID_COUNTER_REASONS = ("negative", "nan", "inf")
+
+
+def sli_fingerprint(sli: SLI) -> str:
+    """A stable digest of an SLI's definition: baselines stored for another SLI are never taken up."""
+    text = json.dumps(dataclasses.asdict(sli), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def counter_problem(value: float) -> str | None:
@@ -130,6 +163,7 @@ class _Plan:
     roles: tuple[_Role, ...] = ()
     count_selector: Selector | None = None  # latency fallback total
     error: str | None = None  # configuration problem found at build time
+    fingerprint: str = ""  # sli_fingerprint of a counter SLI, "" for the others
 
 
 class _SLOError(Exception):
@@ -150,7 +184,7 @@ def _plan(slo: SLO) -> _Plan:
                 roles.append(_Role.of("bad", parse_selector(sli.bad), sli.bad.strip()))
             else:
                 return _Plan(slo, error="ratio SLI needs `good` or `bad`")
-            return _Plan(slo, tuple(roles))
+            return _Plan(slo, tuple(roles), fingerprint=sli_fingerprint(sli))
         if isinstance(sli, DriftSLI):
             return _Plan(slo, error="drift SLIs are fed by their drift monitor, not by samples")
         if isinstance(sli, ErrorRatioSLI):
@@ -159,7 +193,9 @@ def _plan(slo: SLO) -> _Plan:
             base = parse_selector(sli.matchers) if sli.matchers.strip() else Selector(None)
             bucket = base.with_metric(f"{sli.histogram}_bucket")
             count = base.with_metric(f"{sli.histogram}_count")
-            return _Plan(slo, (_Role.of("bucket", bucket, str(bucket)),), count_selector=count)
+            return _Plan(
+                slo, (_Role.of("bucket", bucket, str(bucket)),), count_selector=count, fingerprint=sli_fingerprint(sli)
+            )
         sel = parse_selector(sli.metric)
         return _Plan(slo, (_Role.of("value", sel, sli.metric.strip()),))
     except ValueError as exc:
@@ -235,28 +271,63 @@ def _split_latency(buckets: Sequence[Sample], threshold: float, histogram: str) 
 
 
 class SLIExtractor:
-    """Per-source extraction for the SLOs that read that source. Not thread-safe; one per source."""
+    """Per-source extraction for the SLOs that read that source. Not thread-safe; one per source.
 
-    def __init__(self, slos: Sequence[SLO], forget_after: int = 10) -> None:
+    `target` names what is scraped (the URL): stored baselines of another target are not taken up. An
+    increase across a gap longer than `max_gap` is not counted.
+    """
+
+    def __init__(
+        self, slos: Sequence[SLO], forget_after: int = 10, max_gap: timedelta = DEFAULT_MAX_GAP, target: str = ""
+    ) -> None:
         if forget_after < 1:
             raise ValueError("forget_after must be at least 1")
         self._forget_after = forget_after
+        self._max_gap = max_gap
+        self._target = target
         self._plans = [_plan(s) for s in slos]
         self._state: dict[StateKey, tuple[float, int]] = {}
+        self._since: dict[str, datetime] = {}  # SLO key -> time of its last counted scrape
         self._generation = 0
 
     @property
     def slos(self) -> list[SLO]:
         return [p.slo for p in self._plans]
 
-    def reconfigure(self, slos: Sequence[SLO]) -> SLIExtractor:
-        """A new extractor for `slos` keeping the counter baselines of SLOs whose SLI did not change."""
-        new = SLIExtractor(slos, self._forget_after)
+    @property
+    def max_gap(self) -> timedelta:
+        return self._max_gap
+
+    def reconfigure(
+        self, slos: Sequence[SLO], max_gap: timedelta | None = None, target: str | None = None
+    ) -> SLIExtractor:
+        """A new extractor for `slos` keeping the counter baselines of SLOs whose SLI did not change (none when
+        the target changed)."""
+        target = self._target if target is None else target
+        new = SLIExtractor(slos, self._forget_after, self._max_gap if max_gap is None else max_gap, target)
+        new._generation = self._generation
+        if target != self._target:
+            return new
         old = {p.slo.key: p.slo.sli for p in self._plans}
         same = {s.key for s in slos if old.get(s.key) == s.sli}
         new._state = {k: v for k, v in self._state.items() if k[0] in same}
-        new._generation = self._generation
+        new._since = {k: v for k, v in self._since.items() if k in same}
         return new
+
+    def restore(self, stored: Iterable[CounterBaselines]) -> list[str]:
+        """Take up stored baselines (after a restart) of this extractor's SLOs whose SLI and target are the
+        ones they were stored for; the next scrape counts from them. Returns the keys of the SLOs restored."""
+        plans = {p.slo.key: p for p in self._plans if p.error is None and p.fingerprint}
+        restored: list[str] = []
+        for b in stored:
+            plan = plans.get(b.slo)
+            if plan is None or b.sli != plan.fingerprint or b.target != self._target or b.slo in self._since:
+                continue
+            for (role, series), value in b.values.items():
+                self._state[(b.slo, role, series)] = (value, self._generation)
+            self._since[b.slo] = b.at
+            restored.append(b.slo)
+        return restored
 
     @property
     def tracked_series(self) -> int:
@@ -276,12 +347,9 @@ class SLIExtractor:
                 result.errors[key] = plan.error
                 continue
             try:
-                obs = self._scrape_one(plan, samples, by_name, at, result.invalid_counters)
+                result.observations.extend(self._scrape_one(plan, samples, by_name, at, result))
             except _SLOError as exc:
                 result.errors[key] = str(exc)
-                continue
-            if obs is not None:
-                result.observations.append(obs)
         self._forget_stale()
         return result
 
@@ -291,10 +359,11 @@ class SLIExtractor:
         samples: Sequence[Sample],
         by_name: dict[str, list[Sample]],
         at: datetime,
-        invalid: dict[str, float],
-    ) -> Observation | None:
+        result: ExtractResult,
+    ) -> list[Observation]:
         sli = plan.slo.sli
         key = plan.slo.key
+        invalid = result.invalid_counters
         if isinstance(sli, ThresholdSLI):
             role = plan.roles[0]
             matched = _match(role.selector, samples, by_name, role.predicate)
@@ -302,9 +371,11 @@ class SLIExtractor:
                 raise _SLOError(f"no series match {role.text}")
             _check_finite(matched)
             value = _aggregate([s.value for s in matched], sli.aggregate)
-            return Observation(key, at, 1.0 if sli.op.holds(value, sli.value) else 0.0, 1.0)
+            return [Observation(key, at, 1.0 if sli.op.holds(value, sli.value) else 0.0, 1.0)]
 
+        self._start(key, at, result)
         pending: dict[StateKey, float] = {}
+        resets: list[bool] = []  # whether some series went down
         if isinstance(sli, RatioSLI):
             by_role: dict[str, list[Sample]] = {}
             for role in plan.roles:
@@ -312,7 +383,7 @@ class SLIExtractor:
                     raise _SLOError(f"no series match {role.text}")
                 by_role[role.name] = _match(role.selector, samples, by_name, role.predicate)
             _check_counters((s for series in by_role.values() for s in series), invalid)
-            sums = {name: self._increase(key, name, series, pending) for name, series in by_role.items()}
+            sums = {name: self._increase(key, name, series, pending, resets) for name, series in by_role.items()}
             total, total_history = sums["total"]
             good = sums["good"][0] if "good" in sums else total - sums["bad"][0]
         else:
@@ -325,22 +396,53 @@ class SLIExtractor:
             if not inf_series and buckets and plan.count_selector is not None:
                 inf_series = _match(plan.count_selector, samples, by_name)
             _check_counters([*good_series, *inf_series], invalid)
-            good, _ = self._increase(key, "good", good_series, pending)
-            total, total_history = self._increase(key, "total", inf_series, pending)
+            good, _ = self._increase(key, "good", good_series, pending, resets)
+            total, total_history = self._increase(key, "total", inf_series, pending, resets)
 
+        since = self._commit(plan, pending, at, result)
+        if not total_history or since is None:
+            return []
+        good = min(max(good, 0.0), total)
+        shares = [] if any(resets) else spread(good, total, since, at)
+        if not shares:
+            return [Observation(key, at, good, total)]
+        result.gaps_spread[key] = at - since
+        return [Observation(key, start, g, t) for start, g, t in shares]
+
+    def _start(self, key: str, at: datetime, result: ExtractResult) -> None:
+        """Before counting SLO `key` at `at`: forget its baselines when its last counted scrape is more than
+        max_gap ago, so the gap counts nothing and this scrape is a new baseline."""
+        since = self._since.get(key)
+        if since is None or at - since <= self._max_gap:
+            return
+        result.gaps_over_limit[key] = at - since
+        del self._since[key]
+        for k in [k for k in self._state if k[0] == key]:
+            del self._state[k]
+
+    def _commit(
+        self, plan: _Plan, pending: dict[StateKey, float], at: datetime, result: ExtractResult
+    ) -> datetime | None:
+        """Make `pending` the SLO's baselines as of `at` and report them; the previous counted time."""
+        key = plan.slo.key
+        since = self._since.get(key)
         gen = self._generation
+        state = self._state
         for k, v in pending.items():
-            self._state[k] = (v, gen)
-        if not total_history:
-            return None
-        return Observation(key, at, min(max(good, 0.0), total), total)
+            state[k] = (v, gen)
+        self._since[key] = at
+        values = {(role, series): v for (_, role, series), v in pending.items()}
+        result.baselines.append(CounterBaselines(plan.slo.sli.source, key, self._target, plan.fingerprint, at, values))
+        return since
 
     def _increase(
-        self, key: str, role: str, matched: Sequence[Sample], pending: dict[StateKey, float]
+        self, key: str, role: str, matched: Sequence[Sample], pending: dict[StateKey, float], resets: list[bool]
     ) -> tuple[float, bool]:
-        """Summed increase of `matched` since their previous values; whether any series had one."""
+        """Summed increase of `matched` since their previous values; whether any series had one. Notes in
+        `resets` whether a series went down."""
         total = 0.0
         history = False
+        reset = False
         state = self._state
         for s in matched:
             skey = (key, role, s.series_id)
@@ -350,7 +452,12 @@ class SLIExtractor:
                 continue
             history = True
             last = prev[0]
-            total += s.value - last if s.value >= last else s.value
+            if s.value >= last:
+                total += s.value - last
+            else:
+                total += s.value
+                reset = True
+        resets.append(reset)
         return total, history
 
     def _forget_stale(self) -> None:
@@ -358,8 +465,13 @@ class SLIExtractor:
         if not self._state:
             return
         stale = [k for k, (_, gen) in self._state.items() if gen < horizon]
+        if not stale:
+            return
         for k in stale:
             del self._state[k]
+        kept = {k[0] for k in self._state}
+        for key in {k[0] for k in stale} - kept:  # nothing left to count from: the SLO starts afresh
+            self._since.pop(key, None)
 
     # ------------------------------------------------------------------- push
 

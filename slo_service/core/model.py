@@ -18,6 +18,8 @@ DEFAULT_BODY_SIZE_LIMIT = 10 * 1024 * 1024
 parsed body costs about 11 bytes of Python objects per byte, so 10 MiB (~100k series, far above the
 application endpoints SLIs read) peaks near 120 MB per scrape in flight. Bigger targets belong behind
 Prometheus and a promql source."""
+DEFAULT_MAX_GAP = timedelta(hours=1)
+"""A scrape source's `max_gap` default: the increase across a longer gap in scraping is not counted."""
 
 
 class SourceKind(StrEnum):
@@ -36,6 +38,8 @@ class ScrapeSource:
     timeout: timedelta = timedelta(seconds=5)
     body_size_limit: int = DEFAULT_BODY_SIZE_LIMIT
     """Most bytes of decompressed body a scrape reads before it fails; 0 = no limit (as in Prometheus)."""
+    max_gap: timedelta = DEFAULT_MAX_GAP
+    """The longest gap between counted scrapes (a restart, an outage) whose counter increase is counted."""
     kind: SourceKind = SourceKind.SCRAPE
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from slo_service.core.samples import SeriesId
+
 BASE_RESOLUTION_SECONDS = 60
 """Fresh history is kept in 1-minute slices; older slices are rolled up (see HistoryStore.compact)."""
 
@@ -14,6 +16,17 @@ EVENTS = "events"
 """Series of raw good/total event (or gauge-sample) counts of an SLO."""
 SLICES = "slices"
 """Series of timeslice verdicts of a timeslices SLO: good = good slices, total = slices with data."""
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached now (connection refused, lost or timed out, the server shutting down): the
+    same call may succeed later. Every store raises it instead of its driver's connection errors, so callers
+    tell an outage (retry, answer 503) from a bug (a 500 with its traceback) without knowing the driver."""
+
+    def __init__(self, reason: str, where: str = "") -> None:
+        super().__init__(f"database unavailable{f' at {where}' if where else ''}: {reason}")
+        self.reason = reason
+        self.where = where
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,34 @@ class EvaluationSnapshot:
     total: float = 0.0
 
 
+BaselineKey = tuple[str, SeriesId]
+"""(role, series) of a counter an SLO reads; the role is `total`, `good` or `bad`."""
+
+
+@dataclass(frozen=True)
+class CounterBaselines:
+    """Where an SLO's counting of a scrape source left off: the raw value of every counter series its last
+    counted scrape read, that scrape's time, the target scraped and the fingerprint of the SLI the values
+    were read for. Stored in the transaction of the minutes that scrape counted (a crash keeps both or
+    neither), taken up after a restart."""
+
+    source: str
+    slo: str
+    target: str
+    sli: str
+    at: datetime
+    values: Mapping[BaselineKey, float]
+
+
+Baselines = Sequence[CounterBaselines]
+"""Counter baselines written with a batch of increments."""
+
+
+def latest_baselines(baselines: Sequence[CounterBaselines]) -> list[CounterBaselines]:
+    """The last of the given baselines of each (source, SLO): each replaces the ones before."""
+    return list({(b.source, b.slo): b for b in baselines}.values())
+
+
 @dataclass(frozen=True)
 class CompactionResult:
     rolled_up: int
@@ -82,10 +123,18 @@ class CompactionResult:
 
 
 class HistoryStore(Protocol):
-    """Durable SLO history. Every method is one transaction."""
+    """Durable SLO history. Every method is one transaction, and raises StoreUnavailable while the store
+    cannot be reached."""
 
-    def add_counts(self, increments: Sequence[CountIncrement], idempotency_key: str | None = None) -> bool:
-        """Add increments (upsert-add). With a key already used, store nothing and return False."""
+    def add_counts(
+        self, increments: Sequence[CountIncrement], idempotency_key: str | None = None, baselines: Baselines = ()
+    ) -> bool:
+        """Add increments (upsert-add) and store the counter baselines (replacing those of the same source and
+        SLO), in one transaction. With a key already used, store nothing and return False."""
+        ...
+
+    def load_baselines(self, source: str) -> list[CounterBaselines]:
+        """The stored CounterBaselines of every SLO of scrape source `source`."""
         ...
 
     def load_counts(
@@ -115,5 +164,5 @@ class HistoryStore(Protocol):
     def load_evaluations(self, key: str, start: datetime, end: datetime) -> list[EvaluationSnapshot]: ...
 
     def ping(self) -> None:
-        """Raise if the database cannot be reached."""
+        """Raise (StoreUnavailable) if the database cannot be reached."""
         ...

@@ -16,6 +16,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slo_service.core.model import Config, PromQLSource, ScrapeSource
 from slo_service.pipeline.cycle import Cycle
 from slo_service.pipeline.drift import DriftService
+from slo_service.pipeline.failures import log_failure
 from slo_service.pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -118,13 +119,13 @@ class Jobs:
             if outcome is not None and not outcome.health.up:
                 log.warning("collection from %s failed: %s", source_name, outcome.health.error)
         except Exception:
-            log.exception("collection job for %s failed", source_name)
+            log_failure(log, "collection job for %s failed", source_name)
 
     def backfill(self, source: PromQLSource, slo: object) -> None:
         try:
             asyncio.run(self.runtime.backfill(source, slo))  # type: ignore[arg-type]
         except Exception:
-            log.exception("backfill of %s failed", getattr(slo, "key", slo))
+            log_failure(log, "backfill of %s failed", getattr(slo, "key", slo))
 
     def run_monitor(self, name: str) -> None:
         """One scheduled drift run; the DriftService stores failures itself and never raises."""
@@ -144,13 +145,13 @@ class Jobs:
                 report.delivered,
             )
         except Exception:
-            log.exception("evaluation failed")
+            log_failure(log, "evaluation failed")
 
     def flush(self) -> None:
         try:
             self.cycle.flush()
         except Exception:
-            log.exception("notification flush failed")
+            log_failure(log, "notification flush failed")
 
     def compact(self) -> None:
         try:
@@ -166,4 +167,4 @@ class Jobs:
                     Path(path).unlink(missing_ok=True)
                 log.info("drift retention: deleted %d old report and batch files", len(files))
         except Exception:
-            log.exception("compaction failed")
+            log_failure(log, "compaction failed")

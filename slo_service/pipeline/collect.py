@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from slo_service.core.extract import Observation, SLIExtractor
-from slo_service.core.model import SLO
-from slo_service.core.ports import ScrapeHealth
+from slo_service.core.durations import format_duration
+from slo_service.core.extract import ExtractResult, Observation, SLIExtractor
+from slo_service.core.model import SLO, ScrapeSource
+from slo_service.core.ports import CounterBaselines, ScrapeHealth
 from slo_service.core.samples import Sample, value_text
 from slo_service.pipeline.history import LiveHistory, to_increments
 
@@ -34,7 +35,7 @@ class CollectOutcome:
 
 
 class ScrapeCollector:
-    """One scrape source: fetch, extract counter increases per SLO, record."""
+    """One scrape source: fetch, extract counter increases per SLO, record them with the counter baselines."""
 
     def __init__(
         self,
@@ -42,9 +43,19 @@ class ScrapeCollector:
         fetch: FetchSamples,
         history: LiveHistory,
         previous: ScrapeCollector | None = None,
+        source: ScrapeSource | None = None,
+        stored: Sequence[CounterBaselines] = (),
     ) -> None:
-        # On reload, keep the counter baselines of unchanged SLIs so no interval is lost.
-        self.extractor: SLIExtractor = previous.extractor.reconfigure(slos) if previous else SLIExtractor(slos)
+        """`previous`: the collector of the config before a reload, whose baselines of unchanged SLIs are kept
+        so no interval is lost; otherwise `stored` baselines (start-up) are taken up where they fit."""
+        max_gap, target = (source.max_gap, source.url) if source else (None, None)
+        if previous is not None:
+            self.extractor: SLIExtractor = previous.extractor.reconfigure(slos, max_gap, target)
+        elif source is not None:
+            self.extractor = SLIExtractor(slos, max_gap=source.max_gap, target=source.url)
+        else:
+            self.extractor = SLIExtractor(slos)
+        self.restored = self.extractor.restore(stored) if previous is None else []
         self.slo_keys = [s.key for s in slos]
         self.fetch = fetch
         self.history = history
@@ -55,7 +66,8 @@ class ScrapeCollector:
             # A failed scrape is recorded as such; its interval is missing data, never good events.
             return CollectOutcome(health, slo_errors={k: f"source down: {health.error}" for k in self.slo_keys})
         result = self.extractor.from_scrape(samples, now)
-        self.history.record(to_increments(result.observations))
+        self.history.record(to_increments(result.observations), baselines=result.baselines)
+        _log_gaps(health.source, result, self.extractor.max_gap)
         # one line per scrape, not per series: a target exposing 10k series twice must not flood the log
         if result.duplicates:
             log.warning(
@@ -81,6 +93,23 @@ class ScrapeCollector:
             duplicate_series=len(result.duplicates),
             invalid_counters=dict(result.invalid_counters),
         )
+
+
+_GAP_LINES = (
+    (logging.INFO, "counted the counter increase across a gap of up to {gap} for {n} SLOs (e.g. {key}), "
+     "spread over the minutes of the gap"),
+    (logging.WARNING, "{n} SLOs (e.g. {key}) were last counted {gap} ago, longer than the source's max_gap "
+     "{max_gap}: the increase across the gap is not counted, counting starts again from this scrape"),
+)  # fmt: skip
+
+
+def _log_gaps(source: str, result: ExtractResult, max_gap: timedelta) -> None:
+    """One line per scrape for SLOs counted across a gap, one for gaps too long to count."""
+    for gaps, (level, text) in zip((result.gaps_spread, result.gaps_over_limit), _GAP_LINES, strict=True):
+        if gaps:
+            key, gap = max(gaps.items(), key=lambda kv: kv[1])
+            line = text.format(gap=format_duration(gap), n=len(gaps), key=key, max_gap=format_duration(max_gap))
+            log.log(level, "source %s: %s", source, line)
 
 
 class PromQLCollector:

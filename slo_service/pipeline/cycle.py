@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from slo_service.pipeline.alerting import AlertingService, CycleResult
 from slo_service.pipeline.delivery import DeliveryWorker
 from slo_service.pipeline.evaluate import EvaluationResult
+from slo_service.pipeline.failures import log_failure
 from slo_service.pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class Cycle:
                     self.runtime.config, evaluation.statuses, health, down_since, evaluation.evaluated_at
                 )
             except Exception:  # the store may be down: the next cycle re-derives the same alerts
-                log.exception("alerting step failed")
+                log_failure(log, "alerting step failed")
         delivered = self.deliver()
         return CycleReport(evaluation, alerting, delivered, time.perf_counter() - started)
 
@@ -60,7 +61,7 @@ class Cycle:
         try:
             return self.worker.run_once()
         except Exception:
-            log.exception("delivery step failed")
+            log_failure(log, "delivery step failed")
             return 0
 
     def flush(self) -> int:
@@ -69,5 +70,5 @@ class Cycle:
             try:
                 self.alerting.tick(self.runtime.clock.now())
             except Exception:
-                log.exception("routing tick failed")
+                log_failure(log, "routing tick failed")
         return self.deliver()

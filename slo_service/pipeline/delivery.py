@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from slo_service.core.alerting.ports import AlertStore
 from slo_service.core.notify import DeliveryResult, OutboxMessage, Outcome, Receiver, RetryPolicy
+from slo_service.pipeline.failures import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ class DeliveryWorker:
             try:
                 counter[0] += self._drain_pass(lane)
             except Exception:  # the store may be down: the next wake-up tries again
-                log.exception("delivery lane %s failed", lane.name)
+                log_failure(log, "delivery lane %s failed", lane.name)
             lane.busy.release()
             if not lane.again or self._closed:
                 return

@@ -59,6 +59,7 @@ from slo_service.core.drift.ports import DriftStore, FrameReader, RunQuery, Stor
 from slo_service.core.drift.profile import ColumnKind, ProfileBuilder, ReferenceProfile
 from slo_service.core.drift.quality import dataset_quality, infer_kind, schema_check
 from slo_service.pipeline.drift_live import LiveDrift, LiveWindow
+from slo_service.pipeline.failures import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +253,7 @@ class DriftService:
             try:
                 window = self.live.window(monitor)
             except Exception:
-                log.exception("live drift of %s failed", name)
+                log_failure(log, "live drift of %s failed", name)
                 continue
             if window is not None:
                 out[name] = window
@@ -292,7 +293,7 @@ class DriftService:
             except RunProblem as exc:
                 run = self._failed(monitor, started, str(exc))
             except Exception as exc:  # a bug or an adapter surprise: still a stored, failed run
-                log.exception("drift run of %s failed unexpectedly", monitor.name)
+                log_failure(log, "drift run of %s failed unexpectedly", monitor.name)
                 run = self._failed(monitor, started, f"internal error: {type(exc).__name__}: {exc}")
             return self._record(run)
 
@@ -311,7 +312,7 @@ class DriftService:
         try:
             run = replace(run, id=self.store.save_run(run))
         except Exception:
-            log.exception("could not store the drift run of %s", run.monitor)
+            log_failure(log, "could not store the drift run of %s", run.monitor)
         with self._lock:
             latest = self._load_latest_locked()
             latest[run.monitor] = run
@@ -325,7 +326,7 @@ class DriftService:
             try:
                 self.on_run(run)
             except Exception:
-                log.exception("on_run failed for the drift run of %s", run.monitor)
+                log_failure(log, "on_run failed for the drift run of %s", run.monitor)
         return run
 
     def _run(self, monitor: DriftMonitor, started: datetime) -> DriftRun:
@@ -589,7 +590,7 @@ class DriftService:
         try:
             self.store.save_profile(monitor.name, version, {"json": profile.to_json()})
         except Exception:
-            log.exception("could not store the reference profile of %s %s", monitor.name, version)
+            log_failure(log, "could not store the reference profile of %s %s", monitor.name, version)
         return profile
 
     def _report_path(self, monitor: DriftMonitor, started: datetime) -> str | None:
@@ -656,7 +657,7 @@ class DriftService:
             try:
                 runs = self.store.latest_runs()
             except Exception:
-                log.exception("could not load the latest drift runs")
+                log_failure(log, "could not load the latest drift runs")
                 runs = []
             self._latest = {r.monitor: r for r in runs}
             self._latest_ok = {r.monitor: r for r in runs if r.status is RunStatus.OK} | self._latest_ok

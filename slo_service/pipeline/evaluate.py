@@ -16,6 +16,7 @@ from slo_service.core.ports import SLICES, CountIncrement, EvaluationSnapshot
 from slo_service.core.slo_math import SLOStatus
 from slo_service.core.timeslices import slice_verdicts_many
 from slo_service.core.windows import align
+from slo_service.pipeline.failures import log_failure
 from slo_service.pipeline.history import LiveHistory
 
 log = logging.getLogger(__name__)
@@ -108,5 +109,5 @@ class Evaluator:
         try:
             self.history.store.save_evaluations(snapshots)
             self._last_snapshot = now
-        except Exception as exc:  # snapshots are for charts; the next cycle tries again
-            log.warning("could not save evaluation snapshots: %s", exc)
+        except Exception:  # snapshots are for charts; the next cycle tries again
+            log_failure(log, "could not save evaluation snapshots", traceback=False)

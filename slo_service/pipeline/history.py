@@ -14,8 +14,18 @@ from slo_service.core.counts_matrix import DEFAULT_TIERS, CountsMatrix, Tier
 from slo_service.core.evaluation import SLICES_SUFFIX
 from slo_service.core.extract import Observation
 from slo_service.core.model import SLO, BudgetingMethod
-from slo_service.core.ports import BASE_RESOLUTION_SECONDS, EVENTS, SLICES, CountIncrement, HistoryStore
+from slo_service.core.ports import (
+    BASE_RESOLUTION_SECONDS,
+    EVENTS,
+    SLICES,
+    Baselines,
+    CounterBaselines,
+    CountIncrement,
+    HistoryStore,
+    latest_baselines,
+)
 from slo_service.core.windows import align
+from slo_service.pipeline.failures import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +60,8 @@ class LiveHistory:
 
     While the database is unreachable, increments wait in a bounded buffer and are written on the
     next successful flush, so a database outage costs no history (up to `pending_limit` increments).
+    Counter baselines wait with them (the latest per SLO), and are always written in the transaction of the
+    increments they were counted with.
     """
 
     def __init__(
@@ -64,8 +76,13 @@ class LiveHistory:
         self.lock = threading.RLock()
         self.matrix = CountsMatrix([], now, self.tiers)
         self._pending: list[CountIncrement] = []
+        self._pending_baselines: list[CounterBaselines] = []  # the latest per (source, SLO)
+        # One write at a time: a flush writing an SLO's buffered baselines must not commit after (and so over)
+        # the newer ones of that SLO's next scrape.
+        self._write_lock = threading.Lock()
         self._pending_limit = pending_limit
         self.dropped_increments = 0
+        self._dropped_since_write = 0
         self.refused_increments = 0
         self.last_store_error: str | None = None
         # Events recorded since start, per SLO: monotonic counters for /metrics (slo_events_total).
@@ -118,20 +135,25 @@ class LiveHistory:
             )
         log.info("loaded %d history slices for %d series", len(idx), len(keys))
 
-    def record(self, increments: Sequence[CountIncrement], idempotency_key: str | None = None) -> bool:
-        """Persist and apply increments. With an idempotency key already used, apply nothing, return False.
+    def record(
+        self, increments: Sequence[CountIncrement], idempotency_key: str | None = None, baselines: Baselines = ()
+    ) -> bool:
+        """Persist and apply increments, and store the counter baselines they were counted with in the same
+        transaction. With an idempotency key already used, apply nothing, return False.
 
         Keyed writes (push ingest) raise when the database is down, so the producer retries; unkeyed
         writes (scrapes, verdicts) are buffered and retried instead.
         """
         increments = self._countable(increments)
-        if not increments:
+        if not increments and not baselines:
             return True
         if idempotency_key is not None:
-            if not self.store.add_counts(increments, idempotency_key=idempotency_key):
+            if not self.store.add_counts(increments, idempotency_key=idempotency_key, baselines=baselines):
                 return False
         else:
-            self._persist_or_buffer(increments)
+            self._persist_or_buffer(increments, baselines)
+        if not increments:
+            return True
         with self.lock:
             latest = max(inc.start for inc in increments)
             if latest >= self.matrix.newest:
@@ -158,25 +180,44 @@ class LiveHistory:
         log.error("refused %d increments that are no event counts, e.g. %s", len(refused), refused[0])
         return ok
 
-    def _persist_or_buffer(self, increments: Sequence[CountIncrement]) -> None:
+    def _persist_or_buffer(self, increments: Sequence[CountIncrement], baselines: Baselines = ()) -> None:
+        with self._write_lock:
+            self._write(increments, baselines)
+
+    def _write(self, increments: Sequence[CountIncrement], baselines: Baselines) -> None:
         with self.lock:
+            buffered = len(self._pending)
             batch = self._pending + list(increments)
+            # a long outage keeps the latest baselines per SLO, not one per scrape
+            heads = latest_baselines([*self._pending_baselines, *baselines])
             self._pending = []
+            self._pending_baselines = []
         try:
-            self.store.add_counts(batch)
+            self.store.add_counts(batch, baselines=heads)
             self.last_store_error = None
+            if buffered:  # once per outage: the store logged when it went and came back
+                lost = f"; {self._dropped_since_write} older ones were dropped" if self._dropped_since_write else ""
+                log.info("wrote %d buffered increments to the database%s", buffered, lost)
+            self._dropped_since_write = 0
         except Exception as exc:  # any driver error: keep the data, report, retry later
             self.last_store_error = f"{type(exc).__name__}: {exc}"
-            log.warning("database write failed, buffering %d increments: %s", len(batch), exc)
+            log_failure(log, "database write failed, buffering %d increments", len(batch), traceback=False)
             with self.lock:
                 overflow = len(batch) + len(self._pending) - self._pending_limit
                 if overflow > 0:
+                    if not self._dropped_since_write:  # once per outage, not once per write
+                        log.warning(
+                            "pending-write limit reached (%d increments wait for the database): dropping the oldest",
+                            self._pending_limit,
+                        )
                     self.dropped_increments += overflow
+                    self._dropped_since_write += overflow
                     batch = batch[overflow:]
                 self._pending = batch + self._pending
+                self._pending_baselines = latest_baselines([*heads, *self._pending_baselines])
 
     def flush(self) -> int:
         """Retry buffered writes; returns how many are still pending."""
-        if self._pending:
+        if self._pending or self._pending_baselines:
             self._persist_or_buffer([])
         return self.pending_writes

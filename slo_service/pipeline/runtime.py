@@ -11,7 +11,7 @@ from datetime import datetime
 from slo_service.core.clock import Clock
 from slo_service.core.extract import Observation, counter_problem
 from slo_service.core.model import SLO, Config, PromQLSource, PushSource, ScrapeSource, Source
-from slo_service.core.ports import EVENTS, HistoryStore, ScrapeHealth
+from slo_service.core.ports import EVENTS, CounterBaselines, HistoryStore, ScrapeHealth, StoreUnavailable
 from slo_service.core.samples import Sample
 from slo_service.core.slo_math import SLOStatus
 from slo_service.pipeline.collect import (
@@ -23,6 +23,7 @@ from slo_service.pipeline.collect import (
     ScrapeCollector,
 )
 from slo_service.pipeline.evaluate import EvaluationResult, Evaluator, rule_windows
+from slo_service.pipeline.failures import log_failure
 from slo_service.pipeline.history import LiveHistory, to_increments
 
 log = logging.getLogger(__name__)
@@ -105,12 +106,22 @@ class Runtime:
             slos = [s for s in config.slos if s.sli.source == source.name]
             if isinstance(source, ScrapeSource):
                 previous_collector = self.collectors.get(source.name) if previous else None
-                collectors[source.name] = ScrapeCollector(
+                kept = previous_collector if isinstance(previous_collector, ScrapeCollector) else None
+                collector = ScrapeCollector(
                     slos,
                     self.adapters.scrape(source),
                     self.history,
-                    previous_collector if isinstance(previous_collector, ScrapeCollector) else None,
+                    kept,
+                    source,
+                    self._stored_baselines(source.name) if kept is None else (),
                 )
+                if collector.restored:
+                    log.info(
+                        "source %s: counting goes on from the stored counter values of %d SLOs",
+                        source.name,
+                        len(collector.restored),
+                    )
+                collectors[source.name] = collector
             elif isinstance(source, PromQLSource):
                 fetch = self.adapters.promql(source, slos)
                 collectors[source.name] = PromQLCollector(slos, fetch, self.history)
@@ -127,6 +138,16 @@ class Runtime:
         for listener in self.listeners:
             listener(config)
         return sorted(new_keys - old_keys), sorted(old_keys - new_keys)
+
+    def _stored_baselines(self, source: str) -> list[CounterBaselines]:
+        """Where the last process's counting of `source` left off; none when the store cannot say."""
+        try:
+            return self.store.load_baselines(source)
+        except StoreUnavailable:
+            raise  # start-up waits for the database (a reload is refused) rather than lose the downtime's events
+        except Exception as exc:  # e.g. a row this version cannot read: count from the first scrape, as before
+            log.warning("source %s: could not load the stored counter values, counting starts afresh: %s", source, exc)
+            return []
 
     def reload(self) -> ReloadOutcome:
         """Load the config files again; on any problem keep the active config and report why."""
@@ -190,8 +211,8 @@ class Runtime:
         # The store first: a reader that sees the new in-memory health then also finds the stored streak.
         try:
             self.store.record_scrapes([outcome.health])
-        except Exception as exc:  # health history is best effort; the in-memory state is current
-            log.warning("could not store scrape health: %s", exc)
+        except Exception:  # health history is best effort; the in-memory state is current
+            log_failure(log, "could not store scrape health", traceback=False)
         with self._lock:
             state = self.sources.setdefault(source_name, SourceState())
             state.health = outcome.health

@@ -12,6 +12,7 @@ from slo_service.core.alerting.config import AlertingConfig
 from slo_service.core.alerting.explain import explain_tiers
 from slo_service.core.durations import format_duration
 from slo_service.core.model import (
+    DEFAULT_MAX_GAP,
     SLO,
     Budgeting,
     BudgetingMethod,
@@ -113,7 +114,7 @@ def raw_slo_key(raw: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def build_source(file: SpecFile, path: YPath, spec: Any) -> Source | None:
-    """A source (push, scrape or promql) after its name, URL, durations and body size limit are checked."""
+    """A source (push, scrape or promql) after its name, URL, durations, body size limit and max gap are checked."""
     name_ok = check_name(file, (*path, "name"), spec.name)
     if isinstance(spec, PushSourceSpec):
         return PushSource(name=spec.name) if name_ok else None
@@ -121,8 +122,21 @@ def build_source(file: SpecFile, path: YPath, spec: Any) -> Source | None:
     url_ok = check_url(file, (*path, "url"), spec.url)
     interval = duration_at(file, (*path, "interval"), spec.interval)
     timeout = duration_at(file, (*path, "timeout"), spec.timeout)
-    limit = size_at(file, (*path, "body_size_limit"), spec.body_size_limit) if isinstance(spec, ScrapeSourceSpec) else 0
-    if interval is None or timeout is None or limit is None:
+    scrape = isinstance(spec, ScrapeSourceSpec)
+    limit: int | None = 0
+    max_gap: timedelta | None = DEFAULT_MAX_GAP
+    if isinstance(spec, ScrapeSourceSpec):
+        limit = size_at(file, (*path, "body_size_limit"), spec.body_size_limit)
+        max_gap = duration_at(file, (*path, "max_gap"), spec.max_gap)
+    if interval is None or timeout is None or limit is None or max_gap is None:
+        return None
+    if scrape and max_gap <= interval:
+        given = "max_gap" in spec.model_fields_set
+        file.add(
+            (*path, "max_gap") if given else (*path, "interval"),
+            f"max_gap {format_duration(max_gap)}{'' if given else ' (the default)'} must be longer than "
+            f"interval {format_duration(interval)}: a gap is longer than one interval",
+        )
         return None
     if timeout >= interval:
         given = "timeout" in spec.model_fields_set
@@ -135,7 +149,7 @@ def build_source(file: SpecFile, path: YPath, spec: Any) -> Source | None:
     if not (name_ok and url_ok):
         return None
     if isinstance(spec, ScrapeSourceSpec):
-        return ScrapeSource(spec.name, spec.url, interval, timeout, body_size_limit=limit)
+        return ScrapeSource(spec.name, spec.url, interval, timeout, body_size_limit=limit, max_gap=max_gap)
     return PromQLSource(
         name=spec.name,
         url=spec.url,

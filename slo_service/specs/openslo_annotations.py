@@ -47,7 +47,7 @@ _POLICY_KEYS = (
 )  # fmt: skip
 KIND_ANNOTATIONS: Mapping[str, tuple[str, ...]] = {
     "Service": (NAME_KEY,),
-    "DataSource": (NAME_KEY, "interval", "timeout", "backfill", "header.", "body_size_limit"),
+    "DataSource": (NAME_KEY, "interval", "timeout", "backfill", "header.", "body_size_limit", "max_gap"),
     "SLO": (NAME_KEY,),
     "SLI": (NAME_KEY, "aggregate", "histogram", "threshold", "matchers", "buckets"),
     "AlertPolicy": (NAME_KEY, *_POLICY_KEYS),

@@ -142,6 +142,7 @@ def _source_spec(source: ScrapeSource | PromQLSource | PushSource, meta: dict[st
     settings = {"interval": format_duration(source.interval), "timeout": format_duration(source.timeout)}
     if isinstance(source, ScrapeSource):
         settings["body_size_limit"] = format_size(source.body_size_limit)
+        settings["max_gap"] = format_duration(source.max_gap)
         _annotate(meta, settings)
         return {"type": SCRAPE_TYPE, "connectionDetails": {"url": source.url}}
     settings["backfill"] = str(source.backfill).lower()

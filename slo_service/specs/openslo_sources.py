@@ -3,8 +3,8 @@
 ``type: Prometheus`` is a promql source (connectionDetails.url); ``slo-service-scrape`` a target the service
 scrapes itself (connectionDetails.url) and ``slo-service-push`` a push source (no connectionDetails): the
 two types slo-service export writes for sources only it can read. What OpenSLO has no field for is in
-``slo-service/`` annotations: interval, timeout, backfill, ``header.NAME`` and a scrape's body_size_limit
-(openslo_annotations.py).
+``slo-service/`` annotations: interval, timeout, backfill, ``header.NAME`` and a scrape's body_size_limit and
+max_gap (openslo_annotations.py).
 The source is built and checked by the native reader (specs/native.py), its problems located here.
 """
 
@@ -31,10 +31,10 @@ DATA_SOURCE_TYPES: Mapping[str, SourceKind] = {
 }
 _SETTINGS: Mapping[SourceKind, tuple[str, ...]] = {
     SourceKind.PROMQL: ("interval", "timeout", "backfill", "header."),
-    SourceKind.SCRAPE: ("interval", "timeout", "body_size_limit"),
+    SourceKind.SCRAPE: ("interval", "timeout", "body_size_limit", "max_gap"),
     SourceKind.PUSH: (),
 }
-_TEXT_SETTINGS = ("interval", "timeout", "body_size_limit")  # read as the native fields of the same name
+_TEXT_SETTINGS = ("interval", "timeout", "body_size_limit", "max_gap")  # read as the native fields of the same name
 _SCRATCH = "source"
 
 

@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat
 
-from slo_service.core.model import DEFAULT_BODY_SIZE_LIMIT
+from slo_service.core.durations import format_duration
+from slo_service.core.model import DEFAULT_BODY_SIZE_LIMIT, DEFAULT_MAX_GAP
 from slo_service.core.sizes import format_size
 
 API_VERSION = "slo-service/v1"
@@ -55,6 +56,7 @@ class ScrapeSourceSpec(Spec):
     interval: str = "15s"
     timeout: str = "5s"
     body_size_limit: str = format_size(DEFAULT_BODY_SIZE_LIMIT)
+    max_gap: str = format_duration(DEFAULT_MAX_GAP)
 
 
 class PromQLSourceSpec(Spec):

@@ -120,7 +120,8 @@ def test_repeats_invalid_counters_and_a_gzip_bomb_count_exactly_what_prometheus_
     assert scrape()["invalid_counters"] == {'requests_total{code="200"}': "NaN"}
 
     target.serve("290", "30")
-    scrape()  # minute 5: the whole increase since the last valid scrape, 100 good of 115
+    scrape()  # minute 5: the whole increase since the last valid scrape (minute 2), 100 good of 115, spread
+    # over the minutes it covers: (12:02, 12:05] is all of minutes 2, 3 and 4
 
     target.serve_bomb()  # minute 6
     source, peak = peak_of(scrape)
@@ -130,14 +131,18 @@ def test_repeats_invalid_counters_and_a_gzip_bomb_count_exactly_what_prometheus_
     assert source["health"]["consecutive_failures"] == 1
 
     target.serve("300", "30", compress=True)
-    assert scrape()["health"]["up"] is True  # minute 7: 10 good of 10, read through gzip
+    assert scrape()["health"]["up"] is True  # minute 7: 10 good of 10 since minute 5, read through gzip
 
     rows = sql_store.load_counts([KEY], start, clock.now() + timedelta(minutes=1))
     assert [(int((r.start - start) / timedelta(minutes=1)), r.good, r.total) for r in rows] == [
-        (2, 90, 100),
-        (5, 100, 115),
-        (7, 10, 10),
+        (2, 90 + 33, 100 + 38),
+        (3, 33, 38),
+        (4, 34, 39),
+        (5, 5, 5),  # the scrapes came at the start of minutes 5 and 7: those get no share of their gaps
+        (6, 5, 5),
+        (7, 0, 0),
     ]
+    assert sum(r.total for r in rows) == 100 + 115 + 10
     assert history.refused_increments == 0
     assert metric("slo_service_scrape_duplicate_series_total") == 51 + 5
     assert metric("slo_service_scrape_invalid_counter_samples_total", reason="negative") == 1

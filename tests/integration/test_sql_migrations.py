@@ -7,13 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from slo_service.adapters.sql import migrate
 from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.models import Base
+from tests.support.sql import execute_sql
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 TABLES = {
     "slo_slices",
     "ingest_keys",
@@ -29,6 +30,7 @@ TABLES = {
     "drift_profiles",
     "drift_batches",
     "drift_slices",
+    "counter_baselines",
     "api_tokens",
 }
 
@@ -71,12 +73,7 @@ def test_downgrade_base_then_upgrade_again(db_url: str) -> None:
 
 def test_drift_check_notices_a_missing_index(db_url: str) -> None:
     migrate.upgrade(db_url)
-    engine = make_engine(db_url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("DROP INDEX ix_slo_evaluations_at"))
-    finally:
-        engine.dispose()
+    execute_sql(db_url, "DROP INDEX ix_slo_evaluations_at")
     diffs = migrate.check_no_drift(db_url)
     assert any(d[0] == "add_index" and d[1].name == "ix_slo_evaluations_at" for d in diffs), diffs
 

@@ -99,9 +99,11 @@ def run_service(
     tmp_path: Path,
     env: dict[str, str] | None = None,
     args: Sequence[str] = (),
+    ready: bool = True,
 ) -> Iterator[ServiceProcess]:
-    """`python -m slo_service serve` on a free port; yields once /readyz answers 200. The service takes
-    ADMIN_TOKEN as its bootstrap admin token (unless `env` sets one), and get/post send it."""
+    """`python -m slo_service serve` on a free port; yields once /readyz answers 200 (`ready=False`: once
+    /healthz does, e.g. while the service waits for its database). The service takes ADMIN_TOKEN as its
+    bootstrap admin token (unless `env` sets one), and get/post send it."""
     port = free_port()
     log_path = tmp_path / f"service-{port}.log"
     full_env = {
@@ -120,13 +122,13 @@ def run_service(
     svc = ServiceProcess(proc, port, log_path)
     try:
 
-        def ready() -> bool:
+        def check() -> bool:
             if proc.poll() is not None:
                 raise GiveUp(f"service exited with {proc.returncode}")
-            return svc.get("/readyz").status_code == 200
+            return svc.get("/readyz" if ready else "/healthz").status_code == 200
 
         try:
-            wait_for(ready, timeout=60, what="service /readyz")
+            wait_for(check, timeout=60, what="service /readyz" if ready else "service /healthz")
         except AssertionError as exc:  # GiveUp included
             raise AssertionError(f"{exc}\n--- service log ---\n{svc.log()}") from None
         yield svc

@@ -55,6 +55,9 @@ def sources(draw: st.DrawFn) -> list[dict[str, Any]]:
             limit = draw(st.sampled_from([None, *BODY_SIZE_LIMITS]))
             if limit is not None:  # None: the default, which export writes out
                 source["body_size_limit"] = limit
+            max_gap = draw(st.sampled_from([None, "10m", "2h", "1d"]))
+            if max_gap is not None:
+                source["max_gap"] = max_gap
         elif kind == "promql":
             source["url"] = f"http://127.0.0.1:{9090 + i}"
             source["interval"], source["timeout"] = draw(st.sampled_from(PROMQL_INTERVALS))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,6 +26,7 @@ from slo_service.core.samples import Sample
 from slo_service.pipeline.evaluate import Evaluator
 from slo_service.pipeline.history import LiveHistory
 from slo_service.pipeline.runtime import Adapters, Runtime
+from tests.support.stores import FlakyStore
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 SOURCE = ScrapeSource("model", "http://127.0.0.1:1/metrics")
@@ -81,19 +81,6 @@ class FakeTarget:
             return samples, ScrapeHealth(source.name, source.url, now, True, 0.01, len(samples))
 
         return fetch
-
-
-class FlakyStore(InMemoryHistoryStore):
-    """The in-memory store with a switch that makes writes fail like an unreachable database."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.down = False
-
-    def add_counts(self, increments: Sequence[CountIncrement], idempotency_key: str | None = None) -> bool:
-        if self.down:
-            raise ConnectionError("database unreachable")
-        return super().add_counts(increments, idempotency_key)
 
 
 def make_runtime(config: Config, store: InMemoryHistoryStore, clock: ManualClock, target: FakeTarget) -> Runtime:

@@ -359,6 +359,27 @@ CASES = [
         "timeout 5s (the default) must be shorter than interval 5s",
     ),
     (
+        "max-gap-not-above-interval",
+        [("type: scrape\n", "type: scrape\n    interval: 1m\n    max_gap: 1m\n")],
+        9,
+        "sources[0].max_gap",
+        "max_gap 1m must be longer than interval 1m: a gap is longer than one interval",
+    ),
+    (
+        "default-max-gap-not-above-interval",
+        [("type: scrape\n", "type: scrape\n    interval: 2h\n    timeout: 5s\n")],
+        8,
+        "sources[0].interval",
+        "max_gap 1h (the default) must be longer than interval 2h",
+    ),
+    (
+        "bad-max-gap",
+        [("type: scrape\n", "type: scrape\n    max_gap: forever\n")],
+        8,
+        "sources[0].max_gap",
+        "invalid duration 'forever'; use forms like 30s, 5m, 1h, 7d, 4w",
+    ),
+    (
         "url-not-http",
         [("url: http://localhost:9105", "url: localhost:9105")],
         8,

@@ -133,6 +133,22 @@ class EvaluationRow(Base):
     __table_args__ = (Index("ix_slo_evaluations_at", "at"),)
 
 
+class CounterBaselineRow(Base):
+    """Where an SLO's counting of a scrape source left off: the time of its last counted scrape, the target
+    scraped, the fingerprint of the SLI, and the raw value of every counter series it read, as JSON
+    `[[role, name, [[label, value], ...], value], ...]` (one row per SLO: a scrape rewrites it whole, far
+    cheaper than a row per series)."""
+
+    __tablename__ = "counter_baselines"
+
+    source: Mapped[str] = mapped_column(String(255), primary_key=True)
+    slo: Mapped[str] = mapped_column(String(255), primary_key=True)
+    target: Mapped[str] = mapped_column(String(1024), nullable=False)
+    sli: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    counters: Mapped[list[Any]] = mapped_column(JSON, nullable=False)
+
+
 # Register the alerting tables on Base.metadata (migrations, drift check); last, as alert_models imports Base.
 from slo_service.adapters.sql import alert_models as _alert_models  # noqa: E402, F401
 from slo_service.adapters.sql import drift_models as _drift_models  # noqa: E402, F401

@@ -10,10 +10,19 @@ from sqlalchemy import Connection, Integer, Table, case, delete, func, literal, 
 from sqlalchemy.dialects import sqlite
 
 from slo_service.adapters.sql.base import SqlStoreBase
-from slo_service.adapters.sql.models import EvaluationRow, IngestKeyRow, ScrapeHealthRow, SliceRow
+from slo_service.adapters.sql.baselines import load_baselines, save_baselines
+from slo_service.adapters.sql.models import (
+    CounterBaselineRow,
+    EvaluationRow,
+    IngestKeyRow,
+    ScrapeHealthRow,
+    SliceRow,
+)
 from slo_service.core.ports import (
     BASE_RESOLUTION_SECONDS,
+    Baselines,
     CompactionResult,
+    CounterBaselines,
     CountIncrement,
     EvaluationSnapshot,
     ScrapeHealth,
@@ -27,6 +36,7 @@ _slices: Table = SliceRow.__table__  # type: ignore[assignment]
 _keys: Table = IngestKeyRow.__table__  # type: ignore[assignment]
 _scrapes: Table = ScrapeHealthRow.__table__  # type: ignore[assignment]
 _evals: Table = EvaluationRow.__table__  # type: ignore[assignment]
+_baselines: Table = CounterBaselineRow.__table__  # type: ignore[assignment]
 
 UPSERT_BATCH_ROWS = 10_000
 """Slice rows per upsert statement in add_counts."""
@@ -85,8 +95,11 @@ class SqlHistoryStore(SqlStoreBase):
 
     # ---- counts
 
-    def add_counts(self, increments: Sequence[CountIncrement], idempotency_key: str | None = None) -> bool:
-        """Upsert-add the increments; with an idempotency key seen before, add nothing and return False.
+    def add_counts(
+        self, increments: Sequence[CountIncrement], idempotency_key: str | None = None, baselines: Baselines = ()
+    ) -> bool:
+        """Upsert-add the increments and store the counter baselines in the same transaction; with an
+        idempotency key seen before, add nothing and return False.
 
         Duplicates are summed in Python first, then one upsert statement per batch of rows writes each row
         once (PostgreSQL: INSERT ... SELECT FROM unnest(arrays); SQLite: executemany), in primary key order,
@@ -124,7 +137,14 @@ class SqlHistoryStore(SqlStoreBase):
                     return False
             for i in range(0, len(rows), UPSERT_BATCH_ROWS):
                 self._upsert_add(conn, rows[i : i + UPSERT_BATCH_ROWS])
+            if baselines:
+                save_baselines(conn, self._insert(_baselines), baselines)
         return True
+
+    def load_baselines(self, source: str) -> list[CounterBaselines]:
+        """The stored counter baselines of every SLO of scrape source `source`."""
+        with self._read() as conn:
+            return load_baselines(conn, source)
 
     def _upsert_add(self, conn: Connection, rows: list[tuple[tuple[str, str, int, int], list[float]]]) -> None:
         if self._dialect == "postgresql":
@@ -207,6 +227,7 @@ class SqlHistoryStore(SqlStoreBase):
                 delete(_evals).where(_evals.c.at < keep_from),
                 delete(_keys).where(_keys.c.received_at < keep_from),
                 delete(_scrapes).where(_scrapes.c.at < keep_from),
+                delete(_baselines).where(_baselines.c.at < keep_from),
             ):
                 deleted += conn.execute(stmt).rowcount
         return CompactionResult(rolled_up=rolled, deleted=deleted)
@@ -379,6 +400,6 @@ class SqlHistoryStore(SqlStoreBase):
             ]
 
     def ping(self) -> None:
-        """Raise if the database cannot be reached."""
+        """Raise (StoreUnavailable) if the database cannot be reached."""
         with self._engine.connect() as conn:
             conn.execute(text("SELECT 1")).one()

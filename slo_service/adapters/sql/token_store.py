@@ -22,7 +22,7 @@ def _token(row: Any) -> ApiToken:
 
 
 class SqlTokenStore(SqlStoreBase):
-    """Tokens by name and by hash; the schema must be at revision 0005 or later."""
+    """Tokens by name and by hash; the schema must be at revision 0006 or later."""
 
     def add(self, token: ApiToken) -> None:
         row = {

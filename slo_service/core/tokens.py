@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from slo_service.core.ports import StoreUnavailable
+
 log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "slo_"
@@ -27,6 +29,9 @@ ADMIN_TOKEN_NAME = "admin-token-from-settings"
 """Who the bootstrap admin token (SLO_SERVICE_ADMIN_TOKEN[_FILE]) is in logs; it is never stored."""
 TOUCH_EVERY = timedelta(minutes=1)
 """last_used_at is written at most this often per token, so a busy client costs no write per request."""
+KNOWN_FOR = timedelta(minutes=10)
+"""While the token store is unavailable, a token the store accepted this recently is still accepted, so
+reads that need no database (SLO status, sources, config, on-call) keep answering during an outage."""
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 NAME_RULE = "1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
@@ -179,13 +184,15 @@ class Principal:
 class TokenVerifier:
     """Turns a presented token into a Principal, or None for an unknown or revoked one.
 
-    The bootstrap admin token (if any) is checked in memory; others by their hash in the store, which
-    may raise when the database is down (the caller answers 503, not 401)."""
+    The bootstrap admin token (if any) is checked in memory; others by their hash in the store. While the
+    store is unavailable, a token it accepted within KNOWN_FOR still counts; any other raises
+    StoreUnavailable (the API answers 503, not 401). A token the store refuses is forgotten at once."""
 
     def __init__(self, store: TokenStore | None, admin_token: str | None, now: Callable[[], datetime]) -> None:
         self.store = store
         self._admin_hash = token_hash(check_admin_token(admin_token)) if admin_token else None
         self._now = now
+        self._accepted: dict[str, tuple[Principal, datetime]] = {}  # hash -> (who, when the store said so)
 
     @property
     def has_admin_token(self) -> bool:
@@ -198,13 +205,22 @@ class TokenVerifier:
             return Principal(ADMIN_TOKEN_NAME, effective_scopes([Scope.ADMIN]))
         if self.store is None or not presented.startswith(TOKEN_PREFIX):
             return None
-        found = self.store.by_hash(digest)
+        try:
+            found = self.store.by_hash(digest)
+        except StoreUnavailable:
+            accepted = self._accepted.get(digest)
+            if accepted is None or self._now() - accepted[1] >= KNOWN_FOR:
+                raise
+            return accepted[0]
         if found is None or not hmac.compare_digest(found.token_hash, digest) or found.revoked_at is not None:
+            self._accepted.pop(digest, None)
             return None
         now = self._now()
+        principal = Principal(found.name, effective_scopes(found.scopes))
+        self._accepted[digest] = (principal, now)
         if found.last_used_at is None or now - found.last_used_at >= TOUCH_EVERY:
             try:
                 self.store.touch(found.name, now)
             except Exception as exc:  # a lost last_used_at must not refuse a valid request
                 log.warning("could not record the use of token %r: %s", found.name, type(exc).__name__)
-        return Principal(found.name, effective_scopes(found.scopes))
+        return principal

@@ -67,7 +67,11 @@ def test_every_panel_of_the_rules_only_dashboards_has_data(tmp_path: Path) -> No
             def empty() -> list[str]:
                 return [where for where, expr in cases if not prom_query(prom, expr)]
 
-            # threshold SLIs sample on whole minutes ([W:1m]): up to a minute before their first ratio
+            # threshold SLIs sample on whole slices ([W:SLICE], aligned to the clock): a 5m-slice SLO (the example's
+            # feature-freshness) may have no ratio until the next 5-minute boundary, up to 5 minutes away
+            longest_slice = max(
+                (s.budgeting.slice.total_seconds() for s in config.slos if s.budgeting.slice is not None), default=60
+            )
             missing: list[str] = []
 
             def all_have_data() -> bool:
@@ -75,7 +79,9 @@ def test_every_panel_of_the_rules_only_dashboards_has_data(tmp_path: Path) -> No
                 return not missing
 
             try:
-                wait_for(all_have_data, timeout=150, interval=2, what="every panel query to return data")
+                wait_for(
+                    all_have_data, timeout=longest_slice + 150, interval=2, what="every panel query to return data"
+                )
             except AssertionError as exc:
                 pytest.fail(f"{len(missing)} of {len(cases)} panel queries without data: {missing[:20]} ({exc})")
 

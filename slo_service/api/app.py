@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from slo_service import __version__
@@ -34,7 +35,10 @@ def create_app(
 ) -> FastAPI:
     """Build the app around an already wired runtime; nothing is started here. Every route is guarded by
     `auth` (rules in api/auth.py); a route without a rule stops the build."""
-    app = FastAPI(
+    # FastAPIOffline serves Swagger UI's and ReDoc's scripts from its own package: /docs and /redoc
+    # must work on a machine without internet (FastAPI's defaults load them from a CDN).
+    app = FastAPIOffline(
+        static_url="/static/api-docs",
         title="slo-service",
         version=__version__,
         description="SLOs, error budgets and burn rates for ML systems. Errors are JSON: {message, problems}. "

@@ -105,7 +105,8 @@ class Leadership:
         except StoreUnavailable:
             if self.unconfirmed_since is None:
                 self.unconfirmed_since = now
-                log.warning(
+                # INFO: the outage itself is logged once, as a WARNING, by the store's Availability
+                log.info(
                     "replica %s keeps leading while the database is unreachable; it takes the leader lock "
                     "again (or steps down) once the database answers",
                     self.replica,

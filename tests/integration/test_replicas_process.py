@@ -146,7 +146,9 @@ def test_replicas_page_once_and_a_survivor_takes_over_within_two_intervals(
         assert sorted(readyz(r)["replica"] for r in replicas) == [f"r{i}" for i in range(count)]
         for r in replicas:
             text = r.get("/metrics").text
-            assert metric_value(text, "slo_service_leader", replica=readyz(r)["replica"]) == (1.0 if r is leader else 0.0)
+            assert metric_value(text, "slo_service_leader", replica=readyz(r)["replica"]) == (
+                1.0 if r is leader else 0.0
+            )
         seeded = wait_for(lambda: period(leader, RUNS), what="the seeded history evaluated")
 
         # A push to a replica that does not lead: 100 failed runs in the minute that just closed.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -78,6 +80,25 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description="browser origins allowed to call the API (CORS); none by default"
     )
+    replica_id: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
+        min_length=1,
+        max_length=200,
+        description="names this process among the replicas on one PostgreSQL (logs, /readyz, slo_service_leader)",
+    )
+    leader_retry: timedelta | None = Field(
+        default=None,
+        description="how often a replica that does not lead tries to take the leader lock (default: half the "
+        "evaluation interval, so a dead leader's work is taken over within two evaluation intervals)",
+    )
+    change_log_retention: timedelta = Field(
+        default=timedelta(hours=1),
+        description="how long the count change log the replicas tail is kept (PostgreSQL)",
+    )
+
+    def leader_retry_interval(self) -> timedelta:
+        """`leader_retry`, or half the evaluation interval."""
+        return self.leader_retry or self.evaluation_interval / 2
 
     def admin_token_value(self) -> str | None:
         """The bootstrap admin token from SLO_SERVICE_ADMIN_TOKEN or SLO_SERVICE_ADMIN_TOKEN_FILE."""
@@ -95,6 +116,8 @@ class Settings(BaseSettings):
         "retention",
         "flush_interval",
         "delivery_lease",
+        "leader_retry",
+        "change_log_retention",
         mode="before",
     )
     @classmethod

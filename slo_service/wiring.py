@@ -28,6 +28,7 @@ from slo_service.adapters.sql.availability import (
     wait_for_database,
 )
 from slo_service.adapters.sql.engine import make_engine
+from slo_service.adapters.sql.leader_lock import PostgresLeaderLock, SqliteProcessLock
 from slo_service.adapters.sql.migrate import upgrade
 from slo_service.adapters.sql.store import SqlHistoryStore
 from slo_service.adapters.sql.token_store import SqlTokenStore
@@ -37,6 +38,7 @@ from slo_service.api.limits import InputLimits, set_input_limits
 from slo_service.api.starting import StartingApp
 from slo_service.core.clock import Clock, SystemClock
 from slo_service.core.extract import Observation
+from slo_service.core.leadership import LeaderLock, Leadership, SingleProcessLock
 from slo_service.core.model import SLO, Config, PromQLSource, ScrapeSource
 from slo_service.core.ports import ScrapeHealth, StoreUnavailable
 from slo_service.core.samples import Sample
@@ -44,6 +46,7 @@ from slo_service.core.tokens import TokenVerifier, check_admin_token
 from slo_service.drift_wiring import build_drift
 from slo_service.exporter.collector import build_registry
 from slo_service.exporter.drift import DriftCollector
+from slo_service.exporter.leadership import LeadershipCollector
 from slo_service.jobs.scheduler import Jobs
 from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.collect import FetchObservations, FetchSamples
@@ -53,6 +56,7 @@ from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.evaluate import Evaluator
 from slo_service.pipeline.history import LiveHistory
 from slo_service.pipeline.runtime import Adapters, Runtime
+from slo_service.pipeline.tail import ChangeTail
 from slo_service.settings import Settings, SettingsError
 from slo_service.specs.loader import load_config
 
@@ -107,7 +111,7 @@ class Service:
     app: FastAPI
 
     def close(self) -> None:
-        """Stop the jobs and the workers, close the database connections."""
+        """Stop the jobs (giving the leader lock back) and the workers, close the database connections."""
         self.jobs.shutdown()
         self.worker.close()
         self.drift_pool.close()
@@ -169,7 +173,7 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
     engine = make_engine(settings.database_url, availability)
     auth = build_auth(settings, admin_token, engine, clock)
     warn_if_locked_out(auth)
-    store = SqlHistoryStore(engine)
+    store = SqlHistoryStore(engine, replica=settings.replica_id)
     history = LiveHistory(store, clock.now(), pending_limit=settings.pending_write_limit)
     evaluator = Evaluator(history, settings.snapshot_interval)
     adapters = Adapters(scrape=scrape_fetcher, promql=promql_fetcher, backfill=promql_backfill)
@@ -189,6 +193,27 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
     # Evidently runs only in these worker processes, started on first use: the API never imports it.
     drift_pool = DriftWorkerPool(max_workers=settings.drift_workers)
     drift = build_drift(engine, clock, runtime, alerting, Path(settings.data_dir), drift_pool)
+    lock: LeaderLock = PostgresLeaderLock(engine) if engine.dialect.name == "postgresql" else SingleProcessLock()
+    leadership = Leadership(lock, settings.replica_id, clock, settings.leader_retry_interval())
+    tail = None
+    if store.change_log:  # PostgreSQL: other replicas may write counts
+        position = store.last_load_position or store.change_position()
+        tail = ChangeTail(
+            store,
+            history,
+            settings.replica_id,
+            clock,
+            position,
+            settings.change_log_retention,
+            reposition=lambda: store.last_load_position,
+        )
+
+    def deposed() -> None:
+        dropped = history.discard_pending()
+        if dropped:
+            log.warning("dropped %d buffered increments: the new leader counts them from the stored baselines", dropped)
+
+    leadership.on_deposed = deposed
     jobs = Jobs(
         runtime,
         cycle,
@@ -198,13 +223,41 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
         settings.retention,
         settings.flush_interval,
         drift,
+        leadership,
+        tail,
     )
     registry = build_registry(runtime, settings.export_labels, alerting, worker)
     registry.register(DriftCollector(drift))
-    app = create_app(runtime, registry, lambda: jobs.running, alerting, settings.slack_signing_secret, drift, auth=auth)
+    registry.register(LeadershipCollector(leadership))
+    app = create_app(
+        runtime,
+        registry,
+        lambda: jobs.running,
+        alerting,
+        settings.slack_signing_secret,
+        drift,
+        auth=auth,
+        leadership=leadership,
+    )
     limits = InputLimits(settings.max_body_bytes, settings.max_batch_body_bytes, ingest_max_age=settings.raw_retention)
     set_input_limits(app, limits)
     return Service(settings, engine, runtime, alerting, worker, drift, drift_pool, cycle, jobs, registry, app)
+
+
+def take_sqlite_lock(database_url: str) -> SqliteProcessLock | None:
+    """On a SQLite file, make sure this is the only `serve` on it (the lock is held while the returned object
+    lives, and by the kernel until the process ends): SettingsError otherwise (several replicas
+    need PostgreSQL, docs/operations.md)."""
+    if not SqliteProcessLock.applies(database_url):
+        return None
+    lock = SqliteProcessLock(database_url)
+    if not lock.take():
+        raise SettingsError(
+            f"another slo-service serve (pid {lock.holder()}) already runs on this SQLite database "
+            f"({lock.path.with_suffix('').with_suffix('')}); SQLite takes one process: run several replicas on "
+            "PostgreSQL (docs/operations.md, Several replicas)"
+        )
+    return lock
 
 
 class Starter:

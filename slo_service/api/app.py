@@ -17,6 +17,7 @@ from slo_service.api import drift as drift_api
 from slo_service.api.auth import ApiAuth, authorize, check_routes, document_rules
 from slo_service.api.errors import install_error_handlers
 from slo_service.api.limits import install_input_limits
+from slo_service.core.leadership import Leadership
 from slo_service.core.ports import StoreUnavailable
 from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.drift import DriftService
@@ -32,6 +33,7 @@ def create_app(
     drift: DriftService | None = None,
     *,
     auth: ApiAuth,
+    leadership: Leadership | None = None,
 ) -> FastAPI:
     """Build the app around an already wired runtime; nothing is started here. Every route is guarded by
     `auth` (rules in api/auth.py); a route without a rule stops the build."""
@@ -76,7 +78,11 @@ def create_app(
         checks["config"] = "ok" if rt.config.slos or rt.config.sources else "empty"
         checks["scheduler"] = "ok" if scheduler_running() else "stopped"
         ready = checks["database"] == "ok" and checks["scheduler"] == "ok"
-        return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
+        content: dict[str, Any] = {"ready": ready, "checks": checks}
+        if leadership is not None:  # which replica this is and whether it leads (not a readiness condition)
+            content["replica"] = leadership.replica
+            content["leader"] = leadership.leader
+        return JSONResponse(status_code=200 if ready else 503, content=content)
 
     @app.get(
         "/metrics",

@@ -34,6 +34,8 @@ STORE_PENDING_WRITES = "slo_service_store_pending_writes"
 CONFIG_RELOADS = "slo_service_config_reloads"  # counter, label result
 CONFIG_LAST_RELOAD_SUCCESS = "slo_service_config_last_reload_successful"
 BUILD_INFO = "slo_service_build_info"
+LEADER = "slo_service_leader"  # gauge {replica}: 1 on the replica that scrapes, evaluates and alerts
+LEADER_ELECTIONS = "slo_service_leader_elections"  # counter {replica}: times this replica became the leader
 
 # Alerting and notification self-metrics.
 ALERTS = "slo_service_alerts"  # gauge, labels state, severity

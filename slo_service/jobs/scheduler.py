@@ -1,4 +1,10 @@
-"""Schedules one job per source, the evaluation cycle and compaction; reschedules on config reload."""
+"""Schedules one job per source, the evaluation cycle and compaction; reschedules on config reload.
+
+With several replicas on one PostgreSQL, every replica runs every job, and the jobs that must run once
+(collection, alert transitions and routing, drift runs, compaction, backfill) return at once unless
+`Leadership.check()` says this replica leads. Evaluation for reads, the change-log tail and delivery (leased)
+run on every replica.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +19,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from slo_service.core.leadership import Leadership, SingleProcessLock
 from slo_service.core.model import Config, PromQLSource, ScrapeSource
 from slo_service.pipeline.cycle import Cycle
 from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.failures import log_failure
 from slo_service.pipeline.runtime import Runtime
+from slo_service.pipeline.tail import ChangeTail
 
 log = logging.getLogger(__name__)
 SOURCE_JOB_PREFIX = "collect:"
@@ -37,10 +45,18 @@ class Jobs:
         retention: timedelta,
         flush_interval: timedelta = timedelta(seconds=2),
         drift: DriftService | None = None,
+        leadership: Leadership | None = None,
+        tail: ChangeTail | None = None,
     ) -> None:
         self.runtime = runtime
         self.cycle = cycle
         self.drift = drift
+        self.tail = tail
+        self.leadership = leadership or Leadership(
+            SingleProcessLock(), "single", runtime.clock, evaluation_interval, on_elected=self.take_over
+        )
+        if leadership is not None and leadership.on_elected is None:
+            leadership.on_elected = self.take_over
         self.raw_retention = raw_retention
         self.retention = retention
         self.scheduler = BackgroundScheduler(
@@ -50,6 +66,7 @@ class Jobs:
         )
         # (job, interval, first run after start): evaluation soon, compaction once the service settled
         for job, every, first in (
+            (self.lead, self.leadership.retry, 0),
             (self.evaluate, evaluation_interval, 1),
             (self.flush, flush_interval, 2),
             (self.compact, compaction_interval, 30),
@@ -74,6 +91,46 @@ class Jobs:
     def shutdown(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        try:
+            self.leadership.resign()  # the next replica takes over at its next attempt, not when TCP notices
+        except Exception:
+            log_failure(log, "could not give the leader lock back")
+
+    @property
+    def leader(self) -> bool:
+        return self.leadership.leader
+
+    def lead(self) -> None:
+        """Take the leader lock if it is free (or confirm it); a new leader evaluates and scrapes at once."""
+        try:
+            if self.leadership.check() and self.tail is not None:
+                self.tail.prune()
+        except Exception:
+            log_failure(log, "leadership check failed")
+
+    def take_over(self) -> None:
+        """On becoming the leader: the window is current (tail it once more), then scrape collectors from
+        the stored counter baselines and alert state from the store."""
+        if self.tail is not None:
+            self.tail.poll()
+        self.runtime.take_over()
+        if self.cycle.alerting is not None:
+            self.cycle.alerting.take_over()
+        for source, slo in self.runtime.slos_needing_backfill():
+            self.scheduler.add_job(
+                self.backfill, "date", args=[source, slo], id=f"backfill:{slo.key}", replace_existing=True
+            )
+        now = datetime.now(UTC)
+        for job in self.scheduler.get_jobs():  # evaluate and scrape now, not at their next tick
+            if job.id == "evaluate" or job.id.startswith(SOURCE_JOB_PREFIX):
+                job.modify(next_run_time=now)
+
+    def _leads(self) -> bool:
+        try:
+            return self.leadership.check()
+        except Exception:
+            log_failure(log, "leadership check failed")
+            return False
 
     def sync(self, config: Config) -> None:
         """Make the per-source jobs match the config: add new, reschedule changed, drop removed."""
@@ -108,12 +165,15 @@ class Jobs:
                 self.scheduler.add_job(
                     self.run_monitor, trigger, args=[name], id=DRIFT_JOB_PREFIX + name, replace_existing=True
                 )
-        for source, slo in self.runtime.slos_needing_backfill():
-            self.scheduler.add_job(
-                self.backfill, "date", args=[source, slo], id=f"backfill:{slo.key}", replace_existing=True
-            )
+        if self.leadership.leader:
+            for source, slo in self.runtime.slos_needing_backfill():
+                self.scheduler.add_job(
+                    self.backfill, "date", args=[source, slo], id=f"backfill:{slo.key}", replace_existing=True
+                )
 
     def collect(self, source_name: str) -> None:
+        if not self._leads():
+            return
         try:
             outcome = asyncio.run(self.runtime.collect(source_name))
             if outcome is not None and not outcome.health.up:
@@ -122,6 +182,8 @@ class Jobs:
             log_failure(log, "collection job for %s failed", source_name)
 
     def backfill(self, source: PromQLSource, slo: object) -> None:
+        if not self._leads():
+            return
         try:
             asyncio.run(self.runtime.backfill(source, slo))  # type: ignore[arg-type]
         except Exception:
@@ -130,14 +192,19 @@ class Jobs:
     def run_monitor(self, name: str) -> None:
         """One scheduled drift run; the DriftService stores failures itself and never raises."""
         monitor = self.runtime.config.monitors.get(name)
-        if self.drift is not None and monitor is not None:
+        if self.drift is not None and monitor is not None and self._leads():
             run = self.drift.run_monitor(monitor)
             if run.status != "ok":
                 log.warning("drift run of %s failed: %s", name, run.reason)
 
     def evaluate(self) -> None:
+        if self.tail is not None:
+            try:
+                self.tail.poll()
+            except Exception:
+                log_failure(log, "reading the change log failed")
         try:
-            report = self.cycle.run()
+            report = self.cycle.run(lead=self._leads())
             log.debug(
                 "cycle: %d SLOs evaluated in %.3fs, %d delivery lanes woken",
                 len(report.evaluation.statuses),
@@ -149,11 +216,13 @@ class Jobs:
 
     def flush(self) -> None:
         try:
-            self.cycle.flush()
+            self.cycle.flush(lead=self._leads())
         except Exception:
             log_failure(log, "notification flush failed")
 
     def compact(self) -> None:
+        if not self._leads():
+            return
         try:
             now = self.runtime.clock.now()
             result = self.runtime.store.compact(now, self.raw_retention, self.retention)

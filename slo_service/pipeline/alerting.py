@@ -88,6 +88,17 @@ class AlertingService:
         self.last_data: dict[str, datetime] = {}
         self.external_alerts: dict[str, Alert] = {}
 
+    def take_over(self) -> None:
+        """This replica became the leader: take the open alerts, notification groups and dispatcher state
+        from the store, where the last leader left them."""
+        with self._lock:
+            self.book = AlertBook.from_alerts(self.store.load_open_alerts())
+            self.episodes = {
+                e["group_key"]: GroupEpisode.from_json(e)
+                for e in (self.store.load_state(GROUPS_STATE) or {}).get("groups", [])
+            }
+            self.dispatcher = self._dispatcher(self.config, self.store.load_state(DISPATCHER_STATE))
+
     # --- configuration ----------------------------------------------------------------------------
 
     def _dispatcher(self, config: AlertingConfig, state: Mapping[str, Any] | None) -> Dispatcher:

@@ -152,8 +152,14 @@ class LiveHistory:
                 return False
         else:
             self._persist_or_buffer(increments, baselines)
+        self.apply(increments)
+        return True
+
+    def apply(self, increments: Sequence[CountIncrement]) -> None:
+        """Add increments to the in-memory window only: ours after they were stored, or those another
+        replica stored (read from the change log)."""
         if not increments:
-            return True
+            return
         with self.lock:
             latest = max(inc.start for inc in increments)
             if latest >= self.matrix.newest:
@@ -165,7 +171,24 @@ class LiveHistory:
                 key = _row_key(inc)
                 if self.matrix.row(key) is not None:
                     self.matrix.add(key, inc.start, inc.good, inc.total, inc.resolution / BASE_RESOLUTION_SECONDS)
-        return True
+
+    def reload(self, now: datetime) -> None:
+        """Load the whole window from SQL again (a replica that fell behind the change log)."""
+        with self.lock:
+            keys = list(self.matrix.keys)
+            matrix = CountsMatrix(keys, now, self.tiers)
+            if keys:
+                self._load(matrix, keys, now)
+            self.matrix = matrix
+
+    def discard_pending(self) -> int:
+        """Drop the writes waiting for the database; how many increments. A replica that lost the leader
+        lock during an outage: the new leader counts the same scrapes again from the stored baselines."""
+        with self._write_lock, self.lock:
+            dropped = len(self._pending)
+            self._pending = []
+            self._pending_baselines = []
+        return dropped
 
     def _countable(self, increments: Sequence[CountIncrement]) -> Sequence[CountIncrement]:
         """The increments that are counts. The extractors never produce others; this is the last guard,

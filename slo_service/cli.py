@@ -7,9 +7,11 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -92,10 +94,27 @@ def _run(settings: Settings) -> None:
         server.should_exit = True
 
     starter = Starter(settings, config, on_failure=stop_serving)
-    # lifespan off: the service's app is swapped in after the server started, its lifespan could not run
-    server = uvicorn.Server(
+    grace = settings.shutdown_grace.total_seconds()
+
+    class Server(uvicorn.Server):
+        stop_requested: float | None = None  # time.monotonic() of the first SIGTERM/SIGINT: the grace starts
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if self.stop_requested is None:
+                self.stop_requested = time.monotonic()
+            super().handle_exit(sig, frame)
+
+    # lifespan off: the service's app is swapped in after the server started, its lifespan could not run. The
+    # service stops after the server instead (below): open requests get a part of the grace, then jobs and
+    # deliveries get what is left of it.
+    server = Server(
         uvicorn.Config(
-            starter.app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), lifespan="off"
+            starter.app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            lifespan="off",
+            timeout_graceful_shutdown=max(1, int(grace / 4)),
         )
     )
 
@@ -112,15 +131,22 @@ def _run(settings: Settings) -> None:
     def on_sighup(_signum: int, _frame: object) -> None:
         threading.Thread(target=reload, name="sighup-reload", daemon=True).start()
 
+    def on_stop_after_serving(_signum: int, _frame: object) -> None:
+        # uvicorn handles SIGTERM/SIGINT while it serves, then restores these handlers and raises the signal
+        # again: with the default handlers the process would die there, before the service stopped cleanly.
+        pass
+
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, on_sighup)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_stop_after_serving)
     starter.start()
     try:
         server.run()
     finally:
         service = starter.stop()
         if service is not None:
-            service.close()
+            service.close(deadline=(server.stop_requested or time.monotonic()) + grace)
     if starter.failed:
         raise typer.Exit(1)
 

@@ -42,7 +42,19 @@ class Settings(BaseSettings):
         default=64 << 20, ge=1024, description="largest drift batch body (POST /api/v1/monitors/{name}/batches)"
     )
     pending_write_limit: int = Field(
-        default=1_000_000, description="increments buffered in memory while the database is unreachable"
+        default=1_000_000,
+        ge=1,
+        description="increments buffered (in memory and in the spill directory) while the database is unreachable",
+    )
+    spill_dir: str | None = Field(
+        default=None,
+        description="where increments buffered during a database outage are kept on disk, so a SIGKILL loses "
+        "none (default: DATA_DIR/spill); one per process",
+    )
+    shutdown_grace: timedelta = Field(
+        default=timedelta(seconds=20),
+        description="on SIGTERM, how long running jobs and deliveries may take before they are handed back "
+        "(below Kubernetes' default terminationGracePeriodSeconds of 30 s)",
     )
     export_labels: list[str] = Field(
         default_factory=lambda: ["team", "tier", "model", "model_version"],
@@ -100,6 +112,9 @@ class Settings(BaseSettings):
         """`leader_retry`, or half the evaluation interval."""
         return self.leader_retry or self.evaluation_interval / 2
 
+    def spill_path(self) -> Path:
+        return Path(self.spill_dir) if self.spill_dir else Path(self.data_dir) / "spill"
+
     def admin_token_value(self) -> str | None:
         """The bootstrap admin token from SLO_SERVICE_ADMIN_TOKEN or SLO_SERVICE_ADMIN_TOKEN_FILE."""
         return read_secret(self.admin_token, self.admin_token_file, "SLO_SERVICE_ADMIN_TOKEN")
@@ -118,6 +133,7 @@ class Settings(BaseSettings):
         "delivery_lease",
         "leader_retry",
         "change_log_retention",
+        "shutdown_grace",
         mode="before",
     )
     @classmethod

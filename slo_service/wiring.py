@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from slo_service.adapters import promql as promql_adapter
 from slo_service.adapters import scrape as scrape_adapter
 from slo_service.adapters.drift.worker import DriftWorkerPool
 from slo_service.adapters.receivers.factory import build_receivers
+from slo_service.adapters.spill import SpillDir, SpillDirInUse
 from slo_service.adapters.sql.alert_store import SqlAlertStore
 from slo_service.adapters.sql.availability import (
     RETRY_MAX_SECONDS,
@@ -62,7 +64,9 @@ from slo_service.specs.loader import load_config
 
 log = logging.getLogger(__name__)
 
-OUTAGE_CONSEQUENCE = "API reads that need it answer 503 and collected counts wait in memory until it is back"
+OUTAGE_CONSEQUENCE = (
+    "API reads that need it answer 503 and collected counts wait in memory and in the spill directory until it is back"
+)
 START_CONSEQUENCE = (
     f"the service starts once it answers (retrying with backoff, at most {RETRY_MAX_SECONDS:g}s apart); "
     "meanwhile /healthz answers 200, /readyz and the API 503"
@@ -109,13 +113,38 @@ class Service:
     jobs: Jobs
     registry: CollectorRegistry
     app: FastAPI
+    spill: SpillDir | None = None
 
-    def close(self) -> None:
-        """Stop the jobs (giving the leader lock back) and the workers, close the database connections."""
-        self.jobs.shutdown()
-        self.worker.close()
+    def close(self, deadline: float | None = None) -> None:
+        """Stop: no new jobs; running jobs and deliveries get until `deadline` (time.monotonic(); default:
+        the shutdown grace from now), deliveries still running then are handed back to the outbox; buffered
+        increments are written (or stay in the spill file if the database is down); the database is closed.
+        One log line says what was finished and what was handed back."""
+        if deadline is None:
+            deadline = time.monotonic() + self.settings.shutdown_grace.total_seconds()
+        started = time.monotonic()
+        unfinished = self.jobs.shutdown(deadline)
+        handed_back = self.worker.close(max(0.0, deadline - time.monotonic()))
+        history = self.runtime.history
+        history.flush()
+        pending = history.pending_writes
         self.drift_pool.close()
         self.engine.dispose()
+        if self.spill is not None:
+            self.spill.close()
+        if pending and self.spill is not None:
+            buffered = f"{pending} increments left in the spill directory {self.spill.path} (the database is down)"
+        elif pending:
+            buffered = f"{pending} buffered increments lost (no spill directory)"
+        else:
+            buffered = "no increments waiting"
+        log.info(
+            "stopped in %.1fs: %s, %d notifications in delivery handed back, %s",
+            time.monotonic() - started,
+            f"jobs still running abandoned: {', '.join(unfinished)}" if unfinished else "running jobs finished",
+            handed_back,
+            buffered,
+        )
 
 
 def read_admin_token(settings: Settings) -> str | None:
@@ -155,9 +184,12 @@ def warn_if_locked_out(auth: ApiAuth) -> None:
         )
 
 
-def build_service(settings: Settings, clock: Clock | None = None, config: Config | None = None) -> Service:
+def build_service(
+    settings: Settings, clock: Clock | None = None, config: Config | None = None, spill: SpillDir | None = None
+) -> Service:
     """Migrate, load the config (raising ConfigError if it is bad), and connect every part. Starts nothing.
-    Raises StoreUnavailable if the database cannot be reached."""
+    Raises StoreUnavailable if the database cannot be reached. With a `spill`, the segments a stopped process
+    left there are written first, and buffered writes go there during an outage."""
     clock = clock or SystemClock()
     paths = list(settings.config)
 
@@ -174,7 +206,8 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
     auth = build_auth(settings, admin_token, engine, clock)
     warn_if_locked_out(auth)
     store = SqlHistoryStore(engine, replica=settings.replica_id)
-    history = LiveHistory(store, clock.now(), pending_limit=settings.pending_write_limit)
+    history = LiveHistory(store, clock.now(), pending_limit=settings.pending_write_limit, spill=spill)
+    history.replay_spill()  # before the history loads: it then holds what a killed process had buffered
     evaluator = Evaluator(history, settings.snapshot_interval)
     adapters = Adapters(scrape=scrape_fetcher, promql=promql_fetcher, backfill=promql_backfill)
     runtime = Runtime(config, store, history, evaluator, adapters, clock, load)
@@ -241,7 +274,7 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
     )
     limits = InputLimits(settings.max_body_bytes, settings.max_batch_body_bytes, ingest_max_age=settings.raw_retention)
     set_input_limits(app, limits)
-    return Service(settings, engine, runtime, alerting, worker, drift, drift_pool, cycle, jobs, registry, app)
+    return Service(settings, engine, runtime, alerting, worker, drift, drift_pool, cycle, jobs, registry, app, spill)
 
 
 def take_sqlite_lock(database_url: str) -> SqliteProcessLock | None:
@@ -276,6 +309,7 @@ class Starter:
         self._on_failure = on_failure
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._spill: SpillDir | None = None
         self._thread = threading.Thread(target=self._run, name="service-start", daemon=True)
 
     def start(self) -> None:
@@ -285,12 +319,21 @@ class Starter:
         """Stop waiting; the service, if it was built (the caller closes it)."""
         with self._lock:
             self._stop.set()
+            if self.service is None and self._spill is not None:
+                self._spill.close()  # a build still running finds _stop set and closes its service
             return self.service
 
     def _database_state(self) -> str:
         return "ok" if self.availability.up else f"unreachable: {self.availability.reason}"
 
     def _run(self) -> None:
+        try:
+            self._spill = SpillDir(self.settings.spill_path())
+        except (SpillDirInUse, OSError) as exc:  # two processes must not replay each other's live segments
+            log.error("the service could not start: %s", exc)
+            self.failed = True
+            self._on_failure()
+            return
         try:
             service = self._build()
         except Exception:  # a bug or a broken migration: waiting would not fix it
@@ -315,7 +358,7 @@ class Starter:
         try:
             while wait_for_database(probe, self._stop):
                 try:
-                    return build_service(self.settings, config=self.config)
+                    return build_service(self.settings, config=self.config, spill=self._spill)
                 except StoreUnavailable as exc:  # lost again between the probe and the migrations
                     self.availability.failed(exc.reason)
             return None

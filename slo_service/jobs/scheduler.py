@@ -9,10 +9,14 @@ run on every replica.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -28,8 +32,30 @@ from slo_service.pipeline.runtime import Runtime
 from slo_service.pipeline.tail import ChangeTail
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., None])
 SOURCE_JOB_PREFIX = "collect:"
 DRIFT_JOB_PREFIX = "drift:"
+
+
+def tracked(job: F) -> F:
+    """A job method that counts as running work for `Jobs.shutdown` (and does not start once it began)."""
+
+    @functools.wraps(job)
+    def run(self: Jobs, *args: Any) -> None:
+        with self._activity:
+            if self._stopping:
+                return
+            self._running[job.__name__] = self._running.get(job.__name__, 0) + 1
+        try:
+            job(self, *args)
+        finally:
+            with self._activity:
+                self._running[job.__name__] -= 1
+                if not self._running[job.__name__]:
+                    del self._running[job.__name__]
+                self._activity.notify_all()
+
+    return run  # type: ignore[return-value]
 
 
 class Jobs:
@@ -59,6 +85,9 @@ class Jobs:
             leadership.on_elected = self.take_over
         self.raw_retention = raw_retention
         self.retention = retention
+        self._activity = threading.Condition()
+        self._running: dict[str, int] = {}  # job name -> runs in progress
+        self._stopping = False
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(8)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
@@ -88,13 +117,24 @@ class Jobs:
     def start(self) -> None:
         self.scheduler.start()
 
-    def shutdown(self) -> None:
+    def shutdown(self, deadline: float | None = None) -> list[str]:
+        """Start no more jobs; with a `deadline` (time.monotonic()), wait until then for the running ones.
+        Returns the jobs still running (left to finish or die with the process)."""
+        with self._activity:
+            self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        with self._activity:
+            if deadline is not None:
+                self._activity.wait_for(lambda: not self._running, max(0.0, deadline - time.monotonic()))
+            still_running = sorted(self._running)
+        # only once this process's jobs are done (or given up): the next leader must not overlap them
         try:
             self.leadership.resign()  # the next replica takes over at its next attempt, not when TCP notices
         except Exception:
             log_failure(log, "could not give the leader lock back")
+
+        return still_running
 
     @property
     def leader(self) -> bool:
@@ -171,6 +211,7 @@ class Jobs:
                     self.backfill, "date", args=[source, slo], id=f"backfill:{slo.key}", replace_existing=True
                 )
 
+    @tracked
     def collect(self, source_name: str) -> None:
         if not self._leads():
             return
@@ -181,6 +222,7 @@ class Jobs:
         except Exception:
             log_failure(log, "collection job for %s failed", source_name)
 
+    @tracked
     def backfill(self, source: PromQLSource, slo: object) -> None:
         if not self._leads():
             return
@@ -189,6 +231,7 @@ class Jobs:
         except Exception:
             log_failure(log, "backfill of %s failed", getattr(slo, "key", slo))
 
+    @tracked
     def run_monitor(self, name: str) -> None:
         """One scheduled drift run; the DriftService stores failures itself and never raises."""
         monitor = self.runtime.config.monitors.get(name)
@@ -197,6 +240,7 @@ class Jobs:
             if run.status != "ok":
                 log.warning("drift run of %s failed: %s", name, run.reason)
 
+    @tracked
     def evaluate(self) -> None:
         if self.tail is not None:
             try:
@@ -214,12 +258,14 @@ class Jobs:
         except Exception:
             log_failure(log, "evaluation failed")
 
+    @tracked
     def flush(self) -> None:
         try:
             self.cycle.flush(lead=self._leads())
         except Exception:
             log_failure(log, "notification flush failed")
 
+    @tracked
     def compact(self) -> None:
         if not self._leads():
             return

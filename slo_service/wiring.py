@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import httpx
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
@@ -67,7 +66,7 @@ START_CONSEQUENCE = (
 
 def scrape_fetcher(source: ScrapeSource) -> FetchSamples:
     async def fetch(now: datetime) -> tuple[list[Sample], ScrapeHealth]:
-        async with httpx.AsyncClient() as client:
+        async with scrape_adapter.http_client() as client:
             outcome = await scrape_adapter.scrape(client, source, now)
         return outcome.samples, outcome.health
 

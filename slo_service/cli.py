@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from slo_service import __version__
+from slo_service.core.secrets import redact
 from slo_service.settings import Settings, SettingsError
 
 if TYPE_CHECKING:  # the CLI imports what a command needs when it runs, to start fast
@@ -52,14 +53,27 @@ def _settings(config: list[str] | None, host: str | None, port: int | None, data
         overrides["port"] = port
     if database_url:
         overrides["database_url"] = database_url
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides).resolved()
+    except SettingsError as exc:
+        err_console.print(f"setting refused: {exc}", style="bold red", markup=False, highlight=False)
+        raise typer.Exit(1) from None
     if settings.database_url.startswith("sqlite:///") and not settings.database_url.startswith("sqlite:////"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     return settings
 
 
+class _RedactingFormatter(logging.Formatter):
+    """Masks every secret the process read (and URL passwords) in each line, tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     # One line per scrape and per job run drowns what matters; their warnings still show.
     for noisy in ("httpx", "apscheduler.executors.default", "apscheduler.scheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

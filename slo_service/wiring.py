@@ -154,6 +154,7 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
     """Migrate, load the config (raising ConfigError if it is bad), and connect every part. Starts nothing.
     Raises StoreUnavailable if the database cannot be reached."""
     clock = clock or SystemClock()
+    settings = settings.resolved()  # database URL and password from their files; secrets registered for masking
     paths = list(settings.config)
 
     def load() -> Config:
@@ -200,7 +201,8 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
     )
     registry = build_registry(runtime, settings.export_labels, alerting, worker)
     registry.register(DriftCollector(drift))
-    app = create_app(runtime, registry, lambda: jobs.running, alerting, settings.slack_signing_secret, drift, auth=auth)
+    slack_secret = settings.slack_signing_secret_value()
+    app = create_app(runtime, registry, lambda: jobs.running, alerting, slack_secret, drift, auth=auth)
     limits = InputLimits(settings.max_body_bytes, settings.max_batch_body_bytes, ingest_max_age=settings.raw_retention)
     set_input_limits(app, limits)
     return Service(settings, engine, runtime, alerting, worker, drift, drift_pool, cycle, jobs, registry, app)

@@ -141,6 +141,9 @@ def test_random_pushes_are_2xx_or_4xx_and_exactly_what_was_accepted_is_counted(s
         assert isinstance(response.json()["message"], str)
     else:
         assert response.status_code == 202, response.text
+        # a push the SLO cannot use (e.g. a sample without timestamp) is named in `errors`: nothing counted
+        if "fraud/scored" in response.json()["errors"]:
+            return
         for s in body["samples"]:
             if s["metric"] in accepted:
                 accepted[s["metric"]] += float(s["value"])

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from slo_service import __version__
+from slo_service.core.secrets import redact
 from slo_service.settings import Settings, SettingsError
 
 if TYPE_CHECKING:  # the CLI imports what a command needs when it runs, to start fast
@@ -54,14 +55,27 @@ def _settings(config: list[str] | None, host: str | None, port: int | None, data
         overrides["port"] = port
     if database_url:
         overrides["database_url"] = database_url
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides).resolved()
+    except SettingsError as exc:
+        err_console.print(f"setting refused: {exc}", style="bold red", markup=False, highlight=False)
+        raise typer.Exit(1) from None
     if settings.database_url.startswith("sqlite:///") and not settings.database_url.startswith("sqlite:////"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     return settings
 
 
+class _RedactingFormatter(logging.Formatter):
+    """Masks every secret the process read (and URL passwords) in each line, tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     # One line per scrape and per job run drowns what matters; their warnings still show.
     for noisy in ("httpx", "apscheduler.executors.default", "apscheduler.scheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -334,33 +348,50 @@ def _token_store(database_url: str | None) -> Iterator[SqlTokenStore]:
 def token_create(
     name: Annotated[str, typer.Option("--name", "-n", help="unique name, e.g. ci-prod")],
     scope: ScopeOpt,
+    expires_in: Annotated[
+        str | None, typer.Option("--expires-in", help="lifetime, e.g. 90d or 12h; default: until revoked")
+    ] = None,
     database_url: DbOpt = None,
 ) -> None:
     """Create a token and print it (stdout, once: only its hash is stored)."""
     from datetime import UTC, datetime
 
+    from slo_service.core.durations import parse_duration
     from slo_service.core.tokens import issue
 
+    def refuse(problem: str) -> typer.Exit:
+        err_console.print(f"token refused: {problem}", style="red", markup=False, highlight=False)
+        return typer.Exit(1)
+
+    lifetime = None
+    if expires_in is not None:
+        try:
+            lifetime = parse_duration(expires_in)
+        except ValueError as exc:
+            raise refuse(f"expires_in: {exc}") from None
     with _token_store(database_url) as store:
         try:
-            record, token = issue(store, name, scope, datetime.now(UTC))
+            record, token = issue(store, name, scope, datetime.now(UTC), lifetime)
         except ValueError as exc:  # TokenError included
-            err_console.print(f"token refused: {exc}", style="red", markup=False, highlight=False)
-            raise typer.Exit(1) from None
-    err_console.print(f"token {record.name!r} ({', '.join(record.scopes)}): shown once, store it now", highlight=False)
+            raise refuse(str(exc)) from None
+    until = "" if record.expires_at is None else f", expires {_when(record.expires_at)} UTC"
+    err_console.print(
+        f"token {record.name!r} ({', '.join(record.scopes)}{until}): shown once, store it now", highlight=False
+    )
     typer.echo(token)
 
 
 @token_app.command("list")
 def token_list(database_url: DbOpt = None) -> None:
-    """A table of tokens: name, scopes, created, last used, revoked (never the token)."""
+    """A table of tokens: name, scopes, created, last used, revoked, expires (never the token)."""
     with _token_store(database_url) as store:
         items = store.tokens()
     table = Table(title="API tokens")
-    for col in ("name", "scopes", "created", "last used", "revoked"):
+    for col in ("name", "scopes", "created", "last used", "revoked", "expires"):
         table.add_column(col, overflow="fold")
     for t in items:
-        table.add_row(t.name, ",".join(t.scopes), *(_when(v) for v in (t.created_at, t.last_used_at, t.revoked_at)))
+        times = (t.created_at, t.last_used_at, t.revoked_at, t.expires_at)
+        table.add_row(t.name, ",".join(t.scopes), *(_when(v) for v in times))
     out = console if console.is_terminal else Console(width=200)
     out.print(table if items else "no API tokens")
 

@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from slo_service.core.durations import parse_duration
+from slo_service.core.secrets import register_secret
 
 DEFAULT_DATABASE_URL = "sqlite:///var/slo-service.db"
 
@@ -22,6 +23,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SLO_SERVICE_", extra="ignore")
 
     database_url: str = Field(default=DEFAULT_DATABASE_URL, description="SQLAlchemy URL; SQLite file by default")
+    database_url_file: Path | None = Field(default=None, description="file holding the whole database URL")
+    database_password: SecretStr | None = Field(
+        default=None, description="the database password, put into the URL (which then must have none)"
+    )
+    database_password_file: Path | None = Field(default=None, description="file holding the database password")
     config: list[str] = Field(
         default_factory=lambda: ["examples/slo-service.yaml"],
         description="YAML files or directories with SLO definitions",
@@ -60,9 +66,10 @@ class Settings(BaseSettings):
         default_factory=lambda: ["team", "tier", "model", "model_version"],
         description="service/SLO labels copied onto every exported SLO series (empty when absent)",
     )
-    slack_signing_secret: str | None = Field(
+    slack_signing_secret: SecretStr | None = Field(
         default=None, description="verifies Slack button clicks (POST /api/v1/slack/interactions)"
     )
+    slack_signing_secret_file: Path | None = Field(default=None, description="file holding the Slack signing secret")
     flush_interval: timedelta = Field(
         default=timedelta(seconds=2), description="how often due notification groups and retries are sent"
     )
@@ -118,6 +125,49 @@ class Settings(BaseSettings):
     def admin_token_value(self) -> str | None:
         """The bootstrap admin token from SLO_SERVICE_ADMIN_TOKEN or SLO_SERVICE_ADMIN_TOKEN_FILE."""
         return read_secret(self.admin_token, self.admin_token_file, "SLO_SERVICE_ADMIN_TOKEN")
+
+    def slack_signing_secret_value(self) -> str | None:
+        """From SLO_SERVICE_SLACK_SIGNING_SECRET or SLO_SERVICE_SLACK_SIGNING_SECRET_FILE."""
+        return read_secret(
+            self.slack_signing_secret, self.slack_signing_secret_file, "SLO_SERVICE_SLACK_SIGNING_SECRET"
+        )
+
+    def resolved(self) -> Settings:
+        """These settings with the database URL put together from SLO_SERVICE_DATABASE_URL_FILE and
+        SLO_SERVICE_DATABASE_PASSWORD[_FILE], and its password registered for masking. SettingsError (never
+        holding a secret) for a conflict or an unreadable file."""
+        from sqlalchemy.engine import make_url  # settings are read by CLI commands that never touch SQL
+
+        url = self.database_url
+        if self.database_url_file is not None:
+            if "database_url" in self.model_fields_set:
+                raise SettingsError("SLO_SERVICE_DATABASE_URL and SLO_SERVICE_DATABASE_URL_FILE are both set: give one")
+            url = read_secret(None, self.database_url_file, "SLO_SERVICE_DATABASE_URL") or url
+        password = read_secret(self.database_password, self.database_password_file, "SLO_SERVICE_DATABASE_PASSWORD")
+        try:
+            parsed = make_url(url)
+        except Exception:  # the message would quote the URL
+            raise SettingsError(
+                "SLO_SERVICE_DATABASE_URL: not a SQLAlchemy URL (e.g. postgresql+psycopg://...)"
+            ) from None
+        if password is not None:
+            if parsed.password is not None:
+                raise SettingsError(
+                    "SLO_SERVICE_DATABASE_PASSWORD: the database URL has a password already: give it in one place"
+                )
+            parsed = parsed.set(password=password)
+            url = parsed.render_as_string(hide_password=False)
+        register_secret(None if parsed.password is None else str(parsed.password))
+        register_secret(self.slack_signing_secret_value())
+        register_secret(self.admin_token_value())
+        return self.model_copy(
+            update={
+                "database_url": url,
+                "database_url_file": None,
+                "database_password": None,
+                "database_password_file": None,
+            }
+        )
 
     def client_token(self) -> str | None:
         """The token CLI client commands send, from SLO_SERVICE_TOKEN or SLO_SERVICE_TOKEN_FILE."""

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import httpx
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
@@ -75,7 +74,7 @@ START_CONSEQUENCE = (
 
 def scrape_fetcher(source: ScrapeSource) -> FetchSamples:
     async def fetch(now: datetime) -> tuple[list[Sample], ScrapeHealth]:
-        async with httpx.AsyncClient() as client:
+        async with scrape_adapter.http_client() as client:
             outcome = await scrape_adapter.scrape(client, source, now)
         return outcome.samples, outcome.health
 
@@ -191,6 +190,7 @@ def build_service(
     Raises StoreUnavailable if the database cannot be reached. With a `spill`, the segments a stopped process
     left there are written first, and buffered writes go there during an outage."""
     clock = clock or SystemClock()
+    settings = settings.resolved()  # database URL and password from their files; secrets registered for masking
     paths = list(settings.config)
 
     def load() -> Config:
@@ -262,12 +262,13 @@ def build_service(
     registry = build_registry(runtime, settings.export_labels, alerting, worker)
     registry.register(DriftCollector(drift))
     registry.register(LeadershipCollector(leadership))
+    slack_secret = settings.slack_signing_secret_value()
     app = create_app(
         runtime,
         registry,
         lambda: jobs.running,
         alerting,
-        settings.slack_signing_secret,
+        slack_secret,
         drift,
         auth=auth,
         leadership=leadership,

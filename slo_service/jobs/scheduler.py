@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +36,18 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., None])
 SOURCE_JOB_PREFIX = "collect:"
 DRIFT_JOB_PREFIX = "drift:"
+FAILURE_REMINDER_SECONDS = 300.0
+"""A source that keeps failing with the same error is logged again at most this often."""
+COLLECT_THREADS = 32
+"""Threads for collection jobs, apart from the evaluation's: a source that hangs until its timeout holds one
+thread, and must not delay the other sources or the evaluation."""
+
+
+@dataclass
+class _Failing:
+    error: str
+    failures: int
+    logged_at: float
 
 
 def tracked(job: F) -> F:
@@ -88,8 +101,14 @@ class Jobs:
         self._activity = threading.Condition()
         self._running: dict[str, int] = {}  # job name -> runs in progress
         self._stopping = False
+        self._failing: dict[str, _Failing] = {}
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(8)},
+            # evaluation, flush and compaction; the collections; drift runs (each may take minutes in Evidently)
+            executors={
+                "default": ThreadPoolExecutor(8),
+                "collect": ThreadPoolExecutor(COLLECT_THREADS),
+                "drift": ThreadPoolExecutor(2),
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
             timezone=UTC,
         )
@@ -158,7 +177,12 @@ class Jobs:
             self.cycle.alerting.take_over()
         for source, slo in self.runtime.slos_needing_backfill():
             self.scheduler.add_job(
-                self.backfill, "date", args=[source, slo], id=f"backfill:{slo.key}", replace_existing=True
+                self.backfill,
+                "date",
+                args=[source, slo],
+                id=f"backfill:{slo.key}",
+                executor="collect",
+                replace_existing=True,
             )
         now = datetime.now(UTC)
         for job in self.scheduler.get_jobs():  # evaluate and scrape now, not at their next tick
@@ -188,6 +212,7 @@ class Jobs:
                 seconds=source.interval.total_seconds(),
                 id=job_id,
                 args=[source.name],
+                executor="collect",
                 replace_existing=True,
                 next_run_time=datetime.now(UTC),
             )
@@ -203,12 +228,22 @@ class Jobs:
                     assert monitor.interval is not None
                     trigger = IntervalTrigger(seconds=monitor.interval.total_seconds(), timezone=UTC)
                 self.scheduler.add_job(
-                    self.run_monitor, trigger, args=[name], id=DRIFT_JOB_PREFIX + name, replace_existing=True
+                    self.run_monitor,
+                    trigger,
+                    args=[name],
+                    id=DRIFT_JOB_PREFIX + name,
+                    executor="drift",
+                    replace_existing=True,
                 )
         if self.leadership.leader:
             for source, slo in self.runtime.slos_needing_backfill():
                 self.scheduler.add_job(
-                    self.backfill, "date", args=[source, slo], id=f"backfill:{slo.key}", replace_existing=True
+                    self.backfill,
+                    "date",
+                    args=[source, slo],
+                    id=f"backfill:{slo.key}",
+                    executor="collect",
+                    replace_existing=True,
                 )
 
     @tracked
@@ -217,10 +252,31 @@ class Jobs:
             return
         try:
             outcome = asyncio.run(self.runtime.collect(source_name))
-            if outcome is not None and not outcome.health.up:
-                log.warning("collection from %s failed: %s", source_name, outcome.health.error)
+            if outcome is not None:
+                self._log_health(source_name, outcome.health.up, outcome.health.error)
         except Exception:
             log_failure(log, "collection job for %s failed", source_name)
+
+    def _log_health(self, source: str, up: bool, error: str | None) -> None:
+        """One line when a source starts failing or its error changes, a reminder every 5 minutes while it
+        fails the same way, one line when it works again: a hanging target scraped every 15 s must not
+        write 5,760 lines a day (`GET /api/v1/sources` and `slo_service_scrape_up` show every attempt)."""
+        failing = self._failing.get(source)
+        if up:
+            if failing is not None:
+                del self._failing[source]
+                log.info("collection from %s works again after %d failed attempts", source, failing.failures)
+            return
+        now = time.monotonic()
+        text = error or "unknown error"
+        if failing is None or failing.error != text:
+            self._failing[source] = _Failing(text, (failing.failures if failing else 0) + 1, now)
+            log.warning("collection from %s failed: %s", source, text)
+            return
+        failing.failures += 1
+        if now - failing.logged_at >= FAILURE_REMINDER_SECONDS:
+            failing.logged_at = now
+            log.warning("collection from %s still fails (%d attempts so far): %s", source, failing.failures, text)
 
     @tracked
     def backfill(self, source: PromQLSource, slo: object) -> None:

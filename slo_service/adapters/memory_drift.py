@@ -70,6 +70,11 @@ class InMemoryDriftStore:
             self._batches[batch_id] = replace(batch, id=batch_id)
             return batch_id
 
+    def batch_content(self, batch_id: int) -> bytes | None:
+        with self._lock:
+            found = self._batches.get(batch_id)
+            return None if found is None else found.content
+
     def batches(self, monitor: str, start: datetime | None, end: datetime | None) -> list[StoredBatch]:
         with self._lock:
             found = [

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Double, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, Double, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from slo_service.adapters.sql.alert_models import Id
@@ -81,7 +81,9 @@ class DriftProfileRow(Base):
 
 
 class DriftBatchRow(Base):
-    """A batch pushed for a monitor, stored as a Parquet file."""
+    """A batch pushed for a monitor, stored as a Parquet file; `content` holds the same bytes on PostgreSQL, so a
+    replica whose data directory does not have the file (the batch was pushed to another replica) reads it from
+    the database."""
 
     __tablename__ = "drift_batches"
 
@@ -90,6 +92,7 @@ class DriftBatchRow(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     rows: Mapped[int] = mapped_column(Integer, nullable=False)
     path: Mapped[str] = mapped_column(Text, nullable=False)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     __table_args__ = (
         CheckConstraint("rows >= 0", name="rows_non_negative"),

@@ -191,11 +191,18 @@ class SqlDriftStore(SqlStoreBase):
             "received_at": _aware(batch.received_at, "received_at"),
             "rows": int(batch.rows),
             "path": batch.path,
+            "content": batch.content,
         }
         with self._write() as conn:
             pk = conn.execute(insert(_batches), row).inserted_primary_key
         assert pk is not None
         return int(pk[0])
+
+    def batch_content(self, batch_id: int) -> bytes | None:
+        """The bytes stored with a batch (None when only its file has them)."""
+        with self._read() as conn:
+            content = conn.execute(select(_batches.c.content).where(_batches.c.id == batch_id)).scalar()
+        return None if content is None else bytes(content)
 
     def batches(self, monitor: str, start: datetime | None, end: datetime | None) -> list[StoredBatch]:
         """Batches of `monitor` received in [start, end) (either bound optional), oldest first."""

@@ -28,6 +28,7 @@ class StoredBatch:
     rows: int
     path: str
     id: int | None = None
+    kind: str = "rows"  # "rows" (current data) or "labels" (id + label, joined later on the id column)
 
 
 class DriftStore(Protocol):
@@ -55,7 +56,19 @@ class DriftStore(Protocol):
 
     def save_batch(self, batch: StoredBatch) -> int: ...
 
-    def batches(self, monitor: str, start: datetime | None, end: datetime | None) -> list[StoredBatch]: ...
+    def batches(
+        self, monitor: str, start: datetime | None, end: datetime | None, kind: str | None = "rows"
+    ) -> list[StoredBatch]:
+        """Batches of `monitor` of `kind` (None: every kind) received in [start, end), oldest first."""
+        ...
+
+    def delete_batch(self, monitor: str, batch_id: int) -> StoredBatch | None:
+        """Forget one batch; returns it (its file is the caller's to remove), None when unknown."""
+        ...
+
+    def prune_reports(self, monitor: str, before: datetime) -> list[str]:
+        """Forget the report files of `monitor`'s runs started before `before`; returns them for removal."""
+        ...
 
     def save_slice(self, monitor: str, version: str, start: datetime, histograms: Mapping[str, str]) -> None:
         """Keep the histograms (column -> SliceHistogram JSON) of a slice of current data."""

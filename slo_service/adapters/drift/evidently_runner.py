@@ -210,7 +210,7 @@ def method_name(display: str) -> str:
     from evidently.legacy.calculations import stattests
     from evidently.legacy.calculations.stattests.registry import StatTest
 
-    names = {t.display_name: t.name for t in vars(stattests).values() if isinstance(t, StatTest)}
+    names = {str(t.display_name): str(t.name) for t in vars(stattests).values() if isinstance(t, StatTest)}
     return names.get(display, display)
 
 

@@ -70,12 +70,17 @@ class InMemoryDriftStore:
             self._batches[batch_id] = replace(batch, id=batch_id)
             return batch_id
 
+    def batch_content(self, batch_id: int) -> bytes | None:
+        with self._lock:
+            found = self._batches.get(batch_id)
+            return None if found is None else found.content
+
     def batches(
         self, monitor: str, start: datetime | None, end: datetime | None, kind: str | None = "rows"
     ) -> list[StoredBatch]:
         with self._lock:
-            found = [
-                b
+            found = [  # without their bytes, as the SQL store lists them
+                replace(b, content=None)
                 for b in self._batches.values()
                 if b.monitor == monitor
                 and (kind is None or b.kind == kind)
@@ -89,8 +94,8 @@ class InMemoryDriftStore:
             found = self._batches.get(batch_id)
             if found is None or found.monitor != monitor:
                 return None
-            del self._batches[batch_id]
-            return found
+            del self._batches[batch_id]  # its bytes with it
+            return replace(found, content=None)
 
     def prune_reports(self, monitor: str, before: datetime) -> list[str]:
         with self._lock:

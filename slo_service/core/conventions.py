@@ -37,6 +37,7 @@ CONFIG_LAST_RELOAD_SUCCESS = "slo_service_config_last_reload_successful"
 BUILD_INFO = "slo_service_build_info"
 LEADER = "slo_service_leader"  # gauge {replica}: 1 on the replica that scrapes, evaluates and alerts
 LEADER_ELECTIONS = "slo_service_leader_elections"  # counter {replica}: times this replica became the leader
+CONFIG_INFO = "slo_service_config_info"  # gauge {replica, hash} = 1: which config files a replica runs
 
 # Alerting and notification self-metrics.
 ALERTS = "slo_service_alerts"  # gauge, labels state, severity

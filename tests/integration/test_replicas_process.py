@@ -187,3 +187,97 @@ def test_replicas_page_once_and_a_survivor_takes_over_within_two_intervals(
         assert all_show(survivors, SCRAPED, (150, 150))  # and no scrape was counted twice
         assert all_show(survivors, RUNS, expected)
     assert len(triggers(pagerduty)) == 1, pagerduty.events
+
+
+def events_for(pd: FakePagerDuty, action: str, key: str) -> list[dict[str, Any]]:
+    with pd.lock:
+        return [e for e in pd.events if e["event_action"] == action and e.get("dedup_key") == key]
+
+
+def groups(svc: ServiceProcess) -> list[dict[str, Any]]:
+    body: list[dict[str, Any]] = svc.get("/api/v1/notifications/groups").json()
+    return body
+
+
+def test_operator_actions_alert_state_and_reloads_on_a_replica_that_does_not_lead(
+    postgres_url: str, tmp_path: Path, httpserver: HTTPServer, pagerduty: FakePagerDuty
+) -> None:
+    """One pair of replicas for every check: an Alertmanager alert, an acknowledgement and a resolve sent to the
+    replica that does not lead take effect once, as on the leader; that replica's groups API and alert gauges
+    follow the leader; a reload sent to it reaches both."""
+    target = Target(httpserver)
+    target.serve(ok=1000, errors=0, le_01=1, le_025=1, inf=1)
+    config = write_config(tmp_path / "slo.yaml", target.url, pagerduty.url)
+    with ExitStack() as stack:
+        replicas = [
+            stack.enter_context(run_service([config], postgres_url, tmp_path, env=env(f"r{i}"))) for i in (0, 1)
+        ]
+        leader = wait_for(lambda: the_leader(replicas), what="exactly one leader")
+        follower = next(r for r in replicas if r is not leader)
+        hashes = {readyz(r)["config_hash"] for r in replicas}
+        assert len(hashes) == 1 and "" not in hashes
+
+        # An Alertmanager alert posted to the follower: routed by the leader, paged once.
+        alert = {
+            "status": "firing",
+            "labels": {"alertname": "DiskFull", "service": "infra", "slo": "disk"},
+            "annotations": {},
+            "startsAt": datetime.now(UTC).isoformat(),
+            "endsAt": "0001-01-01T00:00:00Z",
+        }
+        body = {"version": "4", "status": "firing", "receiver": "slo", "alerts": [alert]}
+        received = follower.post("/api/v1/alertmanager/webhook", json=body)
+        assert received.status_code == 200, received.text
+        (transition,) = received.json()["transitions"]
+        assert transition["current"] == "firing"
+        fp = transition["fingerprint"]
+        (group,) = [g for g in groups(follower) if g["group_labels"].get("service") == "infra"]  # at once
+        key = group["dedup_key"]
+        wait_for(lambda: events_for(pagerduty, "trigger", key), timeout=30, what="the page of the forwarded alert")
+        again = follower.post("/api/v1/alertmanager/webhook", json=body)  # Alertmanager repeats: no new page
+        assert again.status_code == 200 and again.json()["transitions"] == []
+
+        # The follower's gauges come from the leader's stored state at its next evaluation.
+        def follower_gauges() -> bool:
+            text = follower.get("/metrics").text
+            return (metric_value(text, "slo_service_notification_groups") or 0) >= 1 and (
+                metric_value(text, "slo_service_alerts", state="firing") or 0
+            ) >= 1
+
+        wait_for(follower_gauges, timeout=3 * INTERVAL, what="the follower's alert gauges")
+
+        # Acknowledged on the follower: the leader's groups say so and PagerDuty hears it once.
+        acked = follower.post(f"/api/v1/alerts/{fp}/ack", json={"by": "alice"})
+        assert acked.status_code == 200, acked.text
+        assert group["group_key"] in acked.json()["acknowledged_groups"]
+        for r in replicas:
+            wait_for(
+                lambda r=r: any(g.get("acknowledged_by") == "alice" for g in groups(r)),
+                timeout=3 * INTERVAL,
+                what="the acknowledgement on every replica",
+            )
+        wait_for(lambda: events_for(pagerduty, "acknowledge", key), timeout=30, what="PagerDuty acknowledge")
+
+        # Resolved on the follower: the episode is resolved in the store, the incident closed once.
+        resolved = follower.post(f"/api/v1/alerts/{fp}/resolve", json={"by": "alice"})
+        assert resolved.status_code == 200, resolved.text
+        assert resolved.json()["state"] == "resolved"
+        assert follower.post(f"/api/v1/alerts/{fp}/resolve", json={"by": "bob"}).status_code == 409
+        wait_for(lambda: events_for(pagerduty, "resolve", key), timeout=30, what="PagerDuty resolve")
+
+        # A reload sent to the follower reaches the leader too (each reads its own files: here the same file).
+        text = config.read_text().replace("  - name: checkout-model\n", "  - name: checkout-model\n  - name: extra\n")
+        config.write_text(text)
+        reloaded = follower.post("/api/v1/config/reload")
+        assert reloaded.status_code == 200, reloaded.text
+        wait_for(
+            lambda: all(readyz(r)["config_hash"] not in hashes for r in replicas),
+            timeout=3 * INTERVAL,
+            what="the new config on every replica",
+        )
+        assert len({readyz(r)["config_hash"] for r in replicas}) == 1
+        assert "a reload on another replica" in leader.log()
+        time.sleep(INTERVAL)
+        assert len(events_for(pagerduty, "trigger", key)) == 1
+        assert len(events_for(pagerduty, "acknowledge", key)) == 1
+        assert len(events_for(pagerduty, "resolve", key)) == 1

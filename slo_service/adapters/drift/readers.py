@@ -190,10 +190,12 @@ class FileReader:
         start: datetime | None,
         end: datetime | None,
         columns: Sequence[str],
+        data: bytes | None = None,
     ) -> Iterator[pd.DataFrame]:
+        """The rows of one file (`data`: its Parquet bytes, read instead of `path`, which names it)."""
         suffix = _suffix(path)
         if suffix in PARQUET_SUFFIXES:
-            raw = self._parquet(path, needed)
+            raw = self._parquet(path, needed, data)
         elif suffix in CSV_SUFFIXES:
             raw = self._csv(path, needed, "\t" if suffix.startswith(".tsv") else ",")
         else:
@@ -221,9 +223,9 @@ class FileReader:
         except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
             raise ReadError(f"{path}: cannot read CSV: {exc}") from exc
 
-    def _parquet(self, path: str, needed: Sequence[str]) -> Iterator[pd.DataFrame]:
+    def _parquet(self, path: str, needed: Sequence[str], data: bytes | None = None) -> Iterator[pd.DataFrame]:
         try:
-            pf = pq.ParquetFile(path)
+            pf = pq.ParquetFile(path if data is None else pa.BufferReader(data))
         except FileNotFoundError as exc:
             raise ReadError(f"file not found: {path!r}") from exc
         except (OSError, pa.ArrowException, ValueError) as exc:
@@ -448,18 +450,23 @@ class PushReader:
             batches = self._store.batches(self.monitor, since, None, kind=kind)
         needed = _needed(columns, ts_column)
         for batch in batches:
+            data = None
             if not os.path.exists(batch.path):
-                raise ReadError(
-                    f"batch file of {self.monitor!r} received at {batch.received_at} is missing: {batch.path}"
-                )
-            if self.labels and batch.kind != "labels" and not _has_columns(batch.path, needed):
+                # pushed to another replica (its own disk): the database keeps the bytes too
+                data = self._store.batch_content(batch.id) if batch.id is not None else None
+                if data is None:
+                    raise ReadError(
+                        f"batch file of {self.monitor!r} received at {batch.received_at} is missing: {batch.path}"
+                    )
+            if self.labels and batch.kind != "labels" and not _has_columns(batch.path, needed, data):
                 continue  # predictions pushed without their labels
-            yield from self._files.read_file(batch.path, needed, ts_column, start, end, columns)
+            yield from self._files.read_file(batch.path, needed, ts_column, start, end, columns, data)
 
 
-def _has_columns(path: str, needed: Sequence[str]) -> bool:
+def _has_columns(path: str, needed: Sequence[str], data: bytes | None = None) -> bool:
+    """Whether the Parquet file at `path` (or its bytes, `data`) has every column of `needed`."""
     try:
-        names = set(pq.read_schema(path).names)
+        names = set(pq.read_schema(path if data is None else pa.BufferReader(data)).names)
     except (OSError, pa.ArrowException, ValueError) as exc:
         raise ReadError(f"{path}: cannot read Parquet: {exc}") from exc
     return all(c in names for c in needed)

@@ -29,6 +29,8 @@ _runs: Table = DriftRunRow.__table__  # type: ignore[assignment]
 _columns: Table = DriftColumnRow.__table__  # type: ignore[assignment]
 _profiles: Table = DriftProfileRow.__table__  # type: ignore[assignment]
 _batches: Table = DriftBatchRow.__table__  # type: ignore[assignment]
+# A batch's columns except its bytes: listing batches must not load every batch's content (tens of MB each).
+_BATCH_META = [c for c in _batches.c if c.name != "content"]
 _slices: Table = DriftSliceRow.__table__  # type: ignore[assignment]
 
 
@@ -192,19 +194,26 @@ class SqlDriftStore(SqlStoreBase):
             "rows": int(batch.rows),
             "path": batch.path,
             "kind": batch.kind,
+            "content": batch.content,
         }
         with self._write() as conn:
             pk = conn.execute(insert(_batches), row).inserted_primary_key
         assert pk is not None
         return int(pk[0])
 
+    def batch_content(self, batch_id: int) -> bytes | None:
+        """The bytes stored with a batch (None when only its file has them, or the batch is gone)."""
+        with self._read() as conn:
+            content = conn.execute(select(_batches.c.content).where(_batches.c.id == batch_id)).scalar()
+        return None if content is None else bytes(content)
+
     def batches(
         self, monitor: str, start: datetime | None, end: datetime | None, kind: str | None = "rows"
     ) -> list[StoredBatch]:
         """Batches of `monitor` of `kind` (None: every kind) received in [start, end) (either bound optional),
-        oldest first."""
+        oldest first; without their bytes (`batch_content` reads them one batch at a time)."""
         b = _batches.c
-        stmt = select(_batches).where(b.monitor == monitor)
+        stmt = select(*_BATCH_META).where(b.monitor == monitor)
         if kind is not None:
             stmt = stmt.where(b.kind == kind)
         if start is not None:
@@ -216,10 +225,11 @@ class SqlDriftStore(SqlStoreBase):
             return [_batch(r) for r in conn.execute(stmt)]
 
     def delete_batch(self, monitor: str, batch_id: int) -> StoredBatch | None:
-        """Forget one batch of `monitor`; returns it (the caller removes its file), None when there is none."""
+        """Forget one batch of `monitor` with its stored bytes; returns it (the caller removes its file), None when
+        there is none."""
         b = _batches.c
         with self._write() as conn:
-            row = conn.execute(select(_batches).where(b.id == batch_id, b.monitor == monitor)).first()
+            row = conn.execute(select(*_BATCH_META).where(b.id == batch_id, b.monitor == monitor)).first()
             if row is None:
                 return None
             conn.execute(delete(_batches).where(b.id == batch_id))

@@ -1,9 +1,9 @@
 """Drift: data-quality findings of a run, rows of new categories beside the count of new categories, and the
 kind of a pushed batch (rows or labels).
 
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-12-08 10:00:00
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-11 10:00:00
 
 """
 
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

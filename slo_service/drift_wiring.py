@@ -52,6 +52,7 @@ def pool_submit(pool: DriftWorkerPool) -> SubmitDrift:
             thresholds=dict(spec.thresholds),
             drift_share=spec.drift_share,
             report_path=spec.report_path,
+            findings=list(spec.findings),
         )
         return pool.submit(job, timeout_s)
 
@@ -71,9 +72,9 @@ def build_drift(
     files, sql = FileReader(), SqlReader()
     writer = BatchWriter(data_dir / "batches", clock=clock)
 
-    def reader(monitor: str, source: CurrentData) -> FrameReader:
+    def reader(monitor: str, source: CurrentData, labels: bool) -> FrameReader:
         if source.kind is CurrentKind.PUSH:
-            return PushReader(store, monitor)
+            return PushReader(store, monitor, labels=labels)
         return sql if source.kind is CurrentKind.SQL else files
 
     # Several replicas (PostgreSQL) need not share a disk: the database keeps each batch's bytes too, so the

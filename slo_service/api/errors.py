@@ -62,7 +62,7 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-def _unparsable_body(cause: BaseException) -> str | None:
+def unparsable_body(cause: BaseException) -> str | None:
     """Say why FastAPI could not read a JSON body (its own message is only "There was an error parsing the
     body"): the two causes a client can fix."""
     if isinstance(cause, UnicodeDecodeError):
@@ -124,7 +124,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             headers = {**(headers or {}), "Allow": _allowed_methods(request)}
         if exc.status_code == 400 and exc.__cause__ is not None:
-            detail = _unparsable_body(exc.__cause__) or detail
+            detail = unparsable_body(exc.__cause__) or detail
         if isinstance(detail, dict):
             return JSONResponse(status_code=exc.status_code, content=detail, headers=headers)
         return JSONResponse(status_code=exc.status_code, content={"message": str(detail)}, headers=headers)

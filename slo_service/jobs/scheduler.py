@@ -355,5 +355,8 @@ class Jobs:
                 for path in files:  # old HTML reports and pushed batches
                     Path(path).unlink(missing_ok=True)
                 log.info("drift retention: deleted %d old report and batch files", len(files))
+                reports = self.drift.prune_reports(now)  # each monitor's own report_retention
+                if reports:
+                    log.info("drift report retention: deleted %d reports", len(reports))
         except Exception:
             log_failure(log, "compaction failed")

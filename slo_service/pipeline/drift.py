@@ -31,11 +31,12 @@ which the wiring turns into the worker's DataFrames (see `DriftJobSpec`).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -56,8 +57,9 @@ from slo_service.core.drift.monitor import (
     RunStatus,
 )
 from slo_service.core.drift.ports import DriftStore, FrameReader, RunQuery, StoredBatch
-from slo_service.core.drift.profile import ColumnKind, ProfileBuilder, ReferenceProfile
-from slo_service.core.drift.quality import dataset_quality, infer_kind, schema_check
+from slo_service.core.drift.profile import ColumnKind, ProfileBuilder, ReferenceProfile, category_counts
+from slo_service.core.drift.quality import ColumnQuality, dataset_quality, infer_kind, schema_check
+from slo_service.pipeline.drift_batches import LABELS, BatchProblem, check_batch
 from slo_service.pipeline.drift_live import LiveDrift, LiveWindow
 from slo_service.pipeline.failures import log_failure
 
@@ -84,6 +86,7 @@ class DriftJobSpec:
     thresholds: Mapping[str, float] = field(default_factory=dict)
     drift_share: float = 0.5
     report_path: str | None = None
+    findings: tuple[str, ...] = ()  # data-quality findings, shown in the HTML report
 
 
 class ColumnOutcomeLike(Protocol):
@@ -136,9 +139,15 @@ SubmitDrift = Callable[[DriftJobSpec, float], DriftOutcomeLike]
 WriteBatch = Callable[[DriftMonitor, Any, datetime], StoredBatch]
 """Write a pushed batch (a DataFrame) to a file; returns the StoredBatch to record (without id)."""
 
-ReaderFactory = Callable[[str, CurrentData], FrameReader]
-"""(monitor name, source) -> the reader of that source; the name lets push sources read the monitor's batches."""
+ReaderFactory = Callable[[str, CurrentData, bool], FrameReader]
+"""(monitor name, source, labels) -> the reader of that source; the name lets push sources read the monitor's
+batches, `labels` says the reader is for the monitor's ground truth (pushed: its labels-only batches too)."""
 Range = tuple[datetime | None, datetime | None, int | None, int | None]  # start, end, rows to skip, rows to take
+
+PUSH_CLOCK_SKEW = timedelta(minutes=5)
+"""A push monitor's current window also takes rows stamped up to this far after the run's start (client clocks
+ahead of ours): a batch pushed before a run always counts in it."""
+MAX_NEW_CATEGORIES = 10_000  # distinct new categories counted per column and run (beyond: "at least")
 
 
 class RunProblem(Exception):
@@ -211,6 +220,7 @@ class _Side:
     kinds: dict[str, ColumnKind] = field(default_factory=dict)
     present: set[str] = field(default_factory=set)
     sample: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
+    new_labels: dict[str, set[str]] = field(default_factory=dict)  # categorical: distinct new categories
 
 
 class DriftService:
@@ -276,11 +286,11 @@ class DriftService:
             raise MonitorNotFound(name)
         return found
 
-    def reader_for(self, monitor: str, source: CurrentData) -> FrameReader:
+    def reader_for(self, monitor: str, source: CurrentData, labels: bool = False) -> FrameReader:
         r = self._reader
         if hasattr(r, "chunks"):
             return r
-        return r(monitor, source)
+        return r(monitor, source, labels)
 
     # --- one run ---------------------------------------------------------------------------------------
 
@@ -335,6 +345,9 @@ class DriftService:
         spec = monitor.columns
         drift_cols = _drift_columns(spec)
         wanted = _all_columns(spec, monitor.current.timestamp_column)
+        gt = monitor.ground_truth
+        if gt is not None and gt.score_column is not None and gt.score_column not in wanted:
+            wanted.append(gt.score_column)  # carried in the sample to the label join (roc_auc), never drift-tested
         if not drift_cols:
             raise RunProblem("no columns mapped for drift (columns.numerical / categorical / target / prediction)")
         now = started
@@ -384,6 +397,7 @@ class DriftService:
             )
         hists = {c: merge_many(hs) for c, hs in cur.hists.items() if hs}
         quality = dataset_quality(profile, hists)
+        findings = data_quality_findings(quality, monitor.max_missing_increase)
 
         # the worker
         report_path = self._report_path(monitor, started)
@@ -398,6 +412,7 @@ class DriftService:
             thresholds=dict(monitor.thresholds),
             drift_share=monitor.drift_share,
             report_path=report_path,
+            findings=tuple(findings),
         )
         outcome = self.submit(job, monitor.timeout.total_seconds())
         if outcome.status != "ok":
@@ -407,6 +422,7 @@ class DriftService:
         for c in outcome.columns:
             q = quality.get(c.name)
             pkind = profile.columns[c.name].kind if c.name in profile.columns else None
+            categorical = pkind is ColumnKind.CATEGORICAL
             columns.append(
                 ColumnRun(
                     column=c.name,
@@ -416,19 +432,20 @@ class DriftService:
                     threshold=c.threshold,
                     drifted=c.drifted,
                     missing_share=q.missing_share if q else None,
-                    new_categories=q.new_categories if q and pkind is ColumnKind.CATEGORICAL else None,
+                    new_categories=len(cur.new_labels.get(c.name, ())) if q and categorical else None,
                     out_of_range_share=q.out_of_range_share if q and pkind is ColumnKind.NUMERICAL else None,
                     note=c.reason if c.status != "ok" else None,
+                    new_category_rows=q.new_categories if q and categorical else None,
                 )
             )
         model_q: dict[str, float] = {}
-        notes: list[str] = []
+        notes: list[str] = [f"data quality: {f}" for f in findings]
         if outcome.report_error:  # the verdicts stand; only the HTML is missing, and the run says why
             notes.append(f"HTML report not written ({outcome.report_error})")
             log.warning("drift run of %s: %s; check SLO_SERVICE_DATA_DIR", monitor.name, notes[-1])
         if monitor.ground_truth is not None:
             try:  # labels are a separate source: their problems must not discard the drift results
-                model_q = self._model_quality(monitor, monitor.ground_truth, cur.sample, cur_range)
+                model_q = self._model_quality(monitor, monitor.ground_truth, cur.sample, cur_range, seed)
             except RunProblem as exc:
                 notes.append(f"model quality skipped: {exc}")
                 log.warning("drift run of %s: %s", monitor.name, notes[-1])
@@ -446,6 +463,7 @@ class DriftService:
             columns=tuple(columns),
             quality=model_q,
             report_path=outcome.report_path,
+            data_quality=tuple(findings),
             **base,
         )
 
@@ -461,7 +479,8 @@ class DriftService:
         if monitor.window is None:
             raise RunProblem("the monitor has neither a window nor window_rows")
         start = now - monitor.window
-        cur = (start, now, None, None)
+        end = now + PUSH_CLOCK_SKEW if monitor.current.kind is CurrentKind.PUSH else now
+        cur = (start, end, None, None)
         back = monitor.reference.window or monitor.window
         return cur, (start - back, start, None, None)
 
@@ -481,7 +500,7 @@ class DriftService:
         side: str,
     ) -> Iterator[Any]:
         try:
-            reader = self.reader_for(monitor.name, source)
+            reader = self.reader_for(monitor.name, source, side == "ground truth")
             yield from reader.chunks(source, start, end, list(columns))
         except RunProblem:
             raise
@@ -526,6 +545,8 @@ class DriftService:
                 expected = profile.columns[c].kind if profile is not None and c in profile.columns else declared
                 if expected is ColumnKind.CATEGORICAL:  # any value is a category (e.g. integer codes)
                     out.kinds.setdefault(c, ColumnKind.CATEGORICAL)
+                    if profile is not None and c in profile.columns:
+                        _new_labels(out.new_labels.setdefault(c, set()), profile, c, v)
                     continue
                 if v.dtype.kind in "iuf":
                     out.kinds.setdefault(c, ColumnKind.NUMERICAL)
@@ -605,17 +626,38 @@ class DriftService:
         return str(self.report_dir / _safe(monitor.name) / f"{stamp}.html")
 
     def _model_quality(
-        self, monitor: DriftMonitor, gt: GroundTruth, sample: Columns, cur_range: Range
+        self, monitor: DriftMonitor, gt: GroundTruth, sample: Columns, cur_range: Range, seed: int
     ) -> dict[str, float]:
+        """Metrics over the predictions that got a label. Predictions: the current sample, or, with
+        ``gt.max_delay``, a sample of the window stretched back by it (labels of older predictions arrive
+        later). Labels: those received from the start of that span on. No labelled prediction yet: only
+        ``labelled_rows`` 0 -- no metric, so the quality SLIs have no data rather than a bad event."""
         spec = monitor.columns
         if spec.id is None or spec.prediction is None:
             raise RunProblem("ground_truth needs columns.id and columns.prediction")
+        start = cur_range[0]
+        pred_cols = [c for c in (spec.id, spec.prediction, gt.score_column) if c is not None]
+        if gt.max_delay > timedelta(0) and start is not None:
+            start = start - gt.max_delay
+            sampler = Sampler(monitor.sample_rows, seed + 2)
+            for chunk in self._chunks(monitor, monitor.current, start, cur_range[1], pred_cols, "current"):
+                names = set(map(str, chunk.columns))
+                cols = {c: np.asarray(chunk[c].to_numpy()) for c in pred_cols if c in names}
+                if len(cols) == len(pred_cols):
+                    sampler.update(cols, len(chunk))
+            sample = sampler.sample()
         ids = sample.get(spec.id, np.empty(0))
         preds = sample.get(spec.prediction, np.empty(0))
+        scores = None
+        if gt.score_column is not None:
+            raw = sample.get(gt.score_column)
+            if raw is None:
+                raise RunProblem(f"current data lacks the score column {gt.score_column!r}")
+            scores = np.asarray([math.nan if _missing(v) else float(v) for v in raw.tolist()], dtype=np.float64)
         wanted = {_label(v) for v in ids.tolist()}
         label_ids: list[Any] = []
         labels: list[Any] = []
-        for chunk in self._chunks(monitor, gt.current, cur_range[0], None, [spec.id, gt.label_column], "ground truth"):
+        for chunk in self._chunks(monitor, gt.current, start, None, [spec.id, gt.label_column], "ground truth"):
             names = set(map(str, chunk.columns))
             if spec.id not in names or gt.label_column not in names:
                 raise RunProblem(f"ground truth data lacks column {spec.id!r} or {gt.label_column!r}")
@@ -624,36 +666,78 @@ class DriftService:
                 if _label(i) in wanted:  # keep only labels of sampled predictions: bounded memory
                     label_ids.append(i)
                     labels.append(y)
-        joined = join_labels(ids, preds, np.asarray(label_ids, dtype=object), np.asarray(labels, dtype=object))
+        joined = join_labels(
+            ids, preds, np.asarray(label_ids, dtype=object), np.asarray(labels, dtype=object), scores=scores
+        )
+        if joined.labelled == 0:
+            return {"labelled_rows": 0.0}
         return {k: float(v) for k, v in model_quality(gt.task, joined, gt.positive_label).items()}
 
     # --- pushed batches --------------------------------------------------------------------------------
 
-    def ingest_batch(self, monitor: DriftMonitor, frame: Any) -> StoredBatch:
-        """Keep a batch pushed to a push monitor: `write_batch` writes the file, the store records it.
-        Raises NotAPushMonitor, BadBatch (the message names the field) or RuntimeError (no writer)."""
+    def ingest_batch(self, monitor: DriftMonitor, frame: Any, where: str = "records") -> StoredBatch:
+        """Check a batch pushed to a push monitor against its schema (drift_batches.check_batch) and keep it:
+        `write_batch` writes the file, the store records it. Raises NotAPushMonitor, BadBatch (the message names
+        the row, column and expected type; nothing is stored) or RuntimeError (no writer)."""
         if monitor.current.kind is not CurrentKind.PUSH:
             raise NotAPushMonitor(f"monitor {monitor.name!r} reads {monitor.current.kind.value}, not pushed batches")
         if self.write_batch is None:
             raise RuntimeError("pushed batches are not enabled (no batch writer)")
         if isinstance(frame, Sequence) and not isinstance(frame, str | bytes):
             raise BadBatch("records: pass a DataFrame (the API converts records)")
-        if len(frame) == 0:
-            raise BadBatch("records: the batch has no rows")
-        have = set(map(str, frame.columns))
-        needed = _all_columns(monitor.columns, monitor.current.timestamp_column)
-        missing = [c for c in needed if c not in have]
-        if missing:
-            raise BadBatch(f"records: missing columns {', '.join(missing)}")
+        try:
+            checked = check_batch(monitor, frame, self._stored_profile(monitor), where)
+        except BatchProblem as exc:
+            raise BadBatch(str(exc)) from None
         at = self.clock_now()
-        batch = self.write_batch(monitor, frame, at)
+        try:
+            batch = replace(self.write_batch(monitor, checked.frame, at), kind=checked.kind)
+        except (TypeError, ValueError) as exc:  # pyarrow's ArrowTypeError / ArrowInvalid are these
+            raise BadBatch(f"{where}: cannot be stored as Parquet: {type(exc).__name__}: {exc}") from None
         batch_id = self.store.save_batch(batch)
-        if self.live is not None:
+        if self.live is not None and checked.kind != LABELS:
             try:  # the batch is kept either way; live drift is a cheap view on top of it
-                self.live.add(monitor, frame, at)
+                self.live.add(monitor, checked.frame, at)
             except Exception:
                 log.exception("could not histogram the batch of %s for live drift", monitor.name)
         return replace(batch, id=batch_id)
+
+    def _stored_profile(self, monitor: DriftMonitor) -> ReferenceProfile | None:
+        """The reference profile of a fixed reference, once a run has built it (kinds of target / prediction)."""
+        if monitor.reference.kind is not ReferenceKind.FIXED:
+            return None
+        try:
+            cached = self.store.load_profile(monitor.name, monitor.reference.version)
+            return None if cached is None else ReferenceProfile.from_json(str(cached["json"]))
+        except Exception:
+            log_failure(log, "could not load the reference profile of %s", monitor.name)
+            return None
+
+    def batches(self, monitor: DriftMonitor) -> list[StoredBatch]:
+        """Every batch kept for `monitor` (rows and labels), oldest first."""
+        return self.store.batches(monitor.name, None, None, kind=None)
+
+    def delete_batch(self, monitor: DriftMonitor, batch_id: int) -> StoredBatch | None:
+        """Forget a pushed batch and remove its file; None when `monitor` has no such batch. Later runs no
+        longer see it (live drift keeps the histograms of its slice until they leave the window)."""
+        found = self.store.delete_batch(monitor.name, batch_id)
+        if found is not None:
+            try:
+                Path(found.path).unlink(missing_ok=True)
+            except OSError:
+                log_failure(log, "could not remove the batch file %s", found.path)
+        return found
+
+    def prune_reports(self, now: datetime) -> list[str]:
+        """Remove the HTML reports older than each monitor's own `report_retention`; returns the files."""
+        removed: list[str] = []
+        for name, monitor in self.monitors().items():
+            if monitor.report_retention is None:
+                continue
+            for path in self.store.prune_reports(name, now - monitor.report_retention):
+                Path(path).unlink(missing_ok=True)
+                removed.append(path)
+        return removed
 
     # --- read side -------------------------------------------------------------------------------------
 
@@ -727,6 +811,35 @@ def _non_missing(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     if kept and all(isinstance(v, int | float) and not isinstance(v, bool) for v in kept):
         return np.asarray(kept, dtype=np.float64)
     return np.asarray(kept, dtype=object)
+
+
+def data_quality_findings(quality: Mapping[str, ColumnQuality], max_missing_increase: float) -> list[str]:
+    """Columns whose data is broken: entirely empty, or missing values up by more than `max_missing_increase`
+    (a share, 0.5 = 50 points) over the reference."""
+    out: list[str] = []
+    for name, q in quality.items():
+        if q.rows and q.missing_share >= 1.0:
+            out.append(f"column {name!r} is entirely empty ({q.rows} rows)")
+        elif q.rows and q.missing_share - q.reference_missing_share > max_missing_increase:
+            out.append(
+                f"column {name!r} is {q.missing_share:.0%} missing (reference {q.reference_missing_share:.0%}), "
+                f"more than {max_missing_increase:.0%} above the reference"
+            )
+    return out
+
+
+def _new_labels(found: set[str], profile: ReferenceProfile, column: str, values: npt.NDArray[Any]) -> None:
+    """Add the categories of `values` the reference never saw (by their string form, as the profile)."""
+    if len(found) >= MAX_NEW_CATEGORIES:
+        return
+    col = profile.columns[column]
+    known = set(col.categories) | set(col.rare)
+    counts, _, _ = category_counts(values)
+    for label in counts:
+        if label not in known:
+            found.add(label)
+            if len(found) >= MAX_NEW_CATEGORIES:
+                return
 
 
 def _safe(name: str) -> str:

@@ -238,6 +238,18 @@ def _monitor(file: SpecFile, path: YPath, spec: MonitorSpec) -> DriftMonitor | N
         )
         ok = False
 
+    report_retention: timedelta | None = None
+    if spec.report_retention is not None:
+        report_retention = duration_at(file, (*path, "report_retention"), spec.report_retention)
+        ok = report_retention is not None and ok
+    if not (math.isfinite(spec.max_missing_increase) and 0 <= spec.max_missing_increase < 1):
+        file.add(
+            (*path, "max_missing_increase"),
+            f"max_missing_increase {number_text(spec.max_missing_increase)} must be at least 0 and below 1 "
+            "(a share of the rows: 0.5 is 50 points more missing values than in the reference)",
+        )
+        ok = False
+
     ground_truth: GroundTruth | None = None
     if spec.ground_truth is not None:
         ground_truth = ground_truth_data(file, (*path, "ground_truth"), spec.ground_truth, spec.columns, base)
@@ -262,6 +274,8 @@ def _monitor(file: SpecFile, path: YPath, spec: MonitorSpec) -> DriftMonitor | N
         ground_truth=ground_truth,
         labels=dict(spec.labels),
         max_exported_features=spec.max_exported_features,
+        report_retention=report_retention,
+        max_missing_increase=float(spec.max_missing_increase),
     )
 
 

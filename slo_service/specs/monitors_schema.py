@@ -102,6 +102,8 @@ class GroundTruthSpec(CurrentSpec):
     label_column: str
     task: Literal["classification", "regression"] = "classification"
     positive_label: str | None = None
+    score_column: str | None = None  # the prediction's score (positive-class probability): roc_auc
+    max_delay: str | None = None  # how long after its window a prediction's label may still arrive
 
 
 class MonitorSpec(Spec):
@@ -118,6 +120,8 @@ class MonitorSpec(Spec):
     ground_truth: GroundTruthSpec | None = None
     max_exported_features: StrictInt = 50
     labels: dict[str, str] = {}
+    report_retention: str | None = None  # HTML reports older than this are deleted
+    max_missing_increase: Number = 0.5  # missing share above the reference's that is a data-quality failure
 
 
 DEFAULT_WINDOW = timedelta(hours=24)

@@ -4,7 +4,9 @@ Two and three replicas: exactly one leads (/readyz, slo_service_leader); a push 
 is counted once and every replica's /api/v1/slos shows it; the burn-rate page it causes is delivered exactly
 once. Then the leader is SIGKILLed: another replica takes over and evaluates within two evaluation intervals
 (read from the evaluations the leader stores every cycle), scrapes on from the stored counter values (an
-increase across the failover is counted exactly once), and pages nobody again.
+increase across the failover is counted exactly once), and pages nobody again. Drift batches (rows, then
+labels) pushed to a replica that does not lead, with its own data directory, are stored once and read by the
+leader's run from the database.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 
+from slo_service.adapters.sql.drift_models import DriftBatchRow
 from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.models import EvaluationRow
 from tests.integration.test_service_process import Target, metric_value
@@ -290,3 +295,110 @@ def test_operator_actions_alert_state_and_reloads_on_a_replica_that_does_not_lea
         assert len(events_for(pagerduty, "trigger", key)) == 1
         assert len(events_for(pagerduty, "acknowledge", key)) == 1
         assert len(events_for(pagerduty, "resolve", key)) == 1
+
+
+DRIFT_CONFIG = """apiVersion: slo-service/v1
+services: [{name: model}]
+monitors:
+  - name: scored
+    current: {push: true, timestamp_column: ts}
+    reference: {file: reference.csv}
+    window: 1h
+    schedule: {interval: 1h}
+    columns: {numerical: [x], categorical: [c], id: id, prediction: pred}
+    ground_truth: {push: true, label_column: y, max_delay: 2h}
+"""
+
+
+def drift_rows(n: int, seed: int, at: datetime, prefix: str) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "id": [f"{prefix}{i}" for i in range(n)],
+            "ts": [(at - timedelta(seconds=i)).isoformat() for i in range(n)],
+            "x": rng.normal(10.0, 2.0, n).round(3),
+            "c": rng.choice(["a", "b", "c"], n).tolist(),
+            "pred": rng.integers(0, 2, n),
+        }
+    )
+
+
+def stored_batches(db_url: str) -> list[tuple[int, str, int]]:
+    """(id, kind, bytes kept) of every drift batch in the database."""
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            b = DriftBatchRow.__table__.c
+            rows = conn.execute(select(b.id, b.kind, func.length(b.content)).order_by(b.id)).all()
+    finally:
+        engine.dispose()
+    return [(int(i), str(k), int(n or 0)) for i, k, n in rows]
+
+
+def test_drift_batches_pushed_to_a_replica_that_does_not_lead_are_read_by_the_leaders_run(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Each replica has its own data directory (no shared disk): the rows and the labels pushed to the follower
+    are stored once, with their bytes, and the leader's runs read them from the database."""
+    now = datetime.now(UTC)
+    drift_rows(300, 1, now - timedelta(days=30), "ref").to_csv(tmp_path / "reference.csv", index=False)
+    config = tmp_path / "monitors.yaml"
+    config.write_text(DRIFT_CONFIG)
+    with ExitStack() as stack:
+        replicas = [
+            stack.enter_context(
+                run_service(
+                    [config],
+                    postgres_url,
+                    tmp_path,
+                    env={**env(f"r{i}"), "SLO_SERVICE_DATA_DIR": str(tmp_path / f"data-r{i}")},
+                )
+            )
+            for i in (0, 1)
+        ]
+        leader = wait_for(lambda: the_leader(replicas), what="exactly one leader")
+        follower = next(r for r in replicas if r is not leader)
+        leader_dir = tmp_path / f"data-r{replicas.index(leader)}"
+
+        predictions = drift_rows(200, 2, now - timedelta(minutes=5), "p")
+        pushed = follower.post("/api/v1/monitors/scored/batches", json={"records": predictions.to_dict("records")})
+        assert pushed.status_code == 201, pushed.text
+        rows_id = pushed.json()["id"]
+        ((only_id, kind, size),) = stored_batches(postgres_url)  # stored once, with its bytes
+        assert (only_id, kind) == (rows_id, "rows") and size > 0
+        assert not list(leader_dir.rglob("*.parquet"))  # not on the leader's disk: it must read the database
+        listed = leader.get("/api/v1/monitors/scored/batches").json()
+        assert [(b["id"], b["kind"], b["rows"]) for b in listed] == [(rows_id, "rows", 200)]
+
+        run = leader.post("/api/v1/monitors/scored/run", timeout=120).json()
+        assert run["status"] == "ok", run["reason"]
+        assert run["rows_current"] == 200
+        assert run["quality"] == {"labelled_rows": 0.0}
+
+        rng = np.random.default_rng(3)
+        labelled = predictions.iloc[:150]
+        y = np.where(rng.random(150) < 0.7, labelled["pred"], 1 - labelled["pred"])
+        labels = pd.DataFrame({"id": labelled["id"], "y": y})
+        pushed = follower.post("/api/v1/monitors/scored/batches", json={"records": labels.to_dict("records")})
+        assert pushed.status_code == 201 and pushed.json()["kind"] == "labels", pushed.text
+        labels_id = pushed.json()["id"]
+        assert [(i, k) for i, k, n in stored_batches(postgres_url) if n > 0] == [
+            (rows_id, "rows"),
+            (labels_id, "labels"),
+        ]
+
+        run = leader.post("/api/v1/monitors/scored/run", timeout=120).json()
+        assert run["status"] == "ok", run["reason"]
+        assert run["rows_current"] == 200  # the labels batch is no current data
+        assert run["quality"]["labelled_rows"] == 150
+        expected = float(np.mean(labelled["pred"].to_numpy() == y))
+        assert run["quality"]["accuracy"] == pytest.approx(expected, abs=1e-12)
+        assert not list(leader_dir.rglob("*.parquet"))
+
+        # Deleted on the leader, which does not have the file: the record and its bytes go; the next run is
+        # without those labels.
+        assert leader.request("DELETE", f"/api/v1/monitors/scored/batches/{labels_id}").status_code == 200
+        assert [i for i, _, _ in stored_batches(postgres_url)] == [rows_id]
+        run = leader.post("/api/v1/monitors/scored/run", timeout=120).json()
+        assert run["status"] == "ok", run["reason"]
+        assert run["quality"] == {"labelled_rows": 0.0}

@@ -3,7 +3,8 @@
 * `drift_runs` -- one row per run of one monitor (summary, model quality and schema problems as JSON).
 * `drift_columns` -- the per-column results of a run; deleted with their run (ON DELETE CASCADE).
 * `drift_profiles` -- cached reference profiles per (monitor, reference version).
-* `drift_batches` -- batches pushed to the API, each kept as a Parquet file at `path`.
+* `drift_batches` -- batches pushed to the API, each kept as a Parquet file at `path` (and its bytes in `content`
+  on PostgreSQL); `kind` is `rows` (current data) or `labels` (a labels-only batch joined later on the id column).
 
 Timestamps are `UtcDateTime` (aware UTC in and out); documents are `sa.JSON`. Non-finite floats are stored as
 null by the store (SqlDriftStore), since JSON and the drift API have no NaN.
@@ -43,6 +44,7 @@ class DriftRunRow(Base):
     quality: Mapped[dict[str, float | None]] = mapped_column(JSON, nullable=False)
     schema_problems: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     report_path: Mapped[str | None] = mapped_column(Text)
+    data_quality: Mapped[list[str] | None] = mapped_column(JSON)  # findings; null in runs before revision 0010
 
     __table_args__ = (
         CheckConstraint("status IN ('ok', 'failed')", name="status"),
@@ -64,7 +66,8 @@ class DriftColumnRow(Base):
     threshold: Mapped[float | None] = mapped_column(Double)
     drifted: Mapped[bool | None] = mapped_column(Boolean)
     missing_share: Mapped[float | None] = mapped_column(Double)
-    new_categories: Mapped[int | None] = mapped_column(Integer)
+    new_categories: Mapped[int | None] = mapped_column(Integer)  # distinct new categories
+    new_category_rows: Mapped[int | None] = mapped_column(Integer)  # rows holding one of them
     out_of_range_share: Mapped[float | None] = mapped_column(Double)
     note: Mapped[str | None] = mapped_column(Text)
 
@@ -93,6 +96,7 @@ class DriftBatchRow(Base):
     rows: Mapped[int] = mapped_column(Integer, nullable=False)
     path: Mapped[str] = mapped_column(Text, nullable=False)
     content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, server_default="rows")  # rows or labels
 
     __table_args__ = (
         CheckConstraint("rows >= 0", name="rows_non_negative"),

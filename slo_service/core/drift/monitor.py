@@ -62,6 +62,8 @@ class GroundTruth:
     label_column: str
     task: TaskKind = TaskKind.CLASSIFICATION
     positive_label: str | None = None
+    score_column: str | None = None  # the prediction's score (positive-class probability): roc_auc
+    max_delay: timedelta = timedelta(0)  # labels may arrive this long after the window: quality looks back as far
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class DriftMonitor:
     ground_truth: GroundTruth | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     max_exported_features: int = 50  # label cardinality guard for slo_feature_drift_score
+    report_retention: timedelta | None = None  # HTML reports older than this are deleted (None: global retention)
+    max_missing_increase: float = 0.5  # a column's missing share this far above the reference's: data quality
 
 
 class RunStatus(StrEnum):
@@ -98,9 +102,10 @@ class ColumnRun:
     threshold: float | None
     drifted: bool | None
     missing_share: float | None = None
-    new_categories: int | None = None
+    new_categories: int | None = None  # distinct categories unseen in the reference
     out_of_range_share: float | None = None
     note: str | None = None  # e.g. "all values empty: skipped"
+    new_category_rows: int | None = None  # rows holding a category unseen in the reference
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,7 @@ class DriftRun:
     schema_problems: tuple[str, ...] = ()
     report_path: str | None = None
     id: int | None = None
+    data_quality: tuple[str, ...] = ()  # findings (an all-empty column, a jump in missing values): bad data
 
     @property
     def duration_seconds(self) -> float:

@@ -29,6 +29,7 @@ class StoredBatch:
     rows: int
     path: str
     id: int | None = None
+    kind: str = "rows"  # "rows" (current data) or "labels" (id + label, joined later on the id column)
     content: bytes | None = field(default=None, repr=False, compare=False)
 
 
@@ -57,7 +58,20 @@ class DriftStore(Protocol):
 
     def save_batch(self, batch: StoredBatch) -> int: ...
 
-    def batches(self, monitor: str, start: datetime | None, end: datetime | None) -> list[StoredBatch]: ...
+    def batches(
+        self, monitor: str, start: datetime | None, end: datetime | None, kind: str | None = "rows"
+    ) -> list[StoredBatch]:
+        """Batches of `monitor` of `kind` (None: every kind) received in [start, end), oldest first."""
+        ...
+
+    def delete_batch(self, monitor: str, batch_id: int) -> StoredBatch | None:
+        """Forget one batch and its stored bytes; returns it (its file is the caller's to remove), None when
+        unknown."""
+        ...
+
+    def prune_reports(self, monitor: str, before: datetime) -> list[str]:
+        """Forget the report files of `monitor`'s runs started before `before`; returns them for removal."""
+        ...
 
     def batch_content(self, batch_id: int) -> bytes | None:
         """The stored bytes of a batch (None when only its file has them)."""

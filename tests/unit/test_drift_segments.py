@@ -7,11 +7,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from slo_service.core.drift.monitor import PerformanceEstimation, ReferenceData, ReferenceKind, RunStatus
 from slo_service.core.drift.segments import OTHER, SegmentRun
 from slo_service.core.drift.sli import run_passes
 from slo_service.core.model import DriftCheck, DriftSLI
+from slo_service.exporter.drift import DriftCollector
 from tests.unit.test_drift_pipeline import NOW, FakeReader, ScriptedWorker, monitor, service
 
 SEGMENTS = ("north", "south", "east", "west", "centre")
@@ -49,7 +52,7 @@ def _run(shifted: str | None, **kw: Any) -> Any:
     cur = _frame(2, NOW - timedelta(hours=20), shifted=shifted)
     reader = FakeReader({"ref.parquet": ref, "current.parquet": cur}, chunk_rows=4000)
     m = monitor(reference=FIXED, segment_by="region", drift_share=0.3, sample_rows=20_000, **kw)
-    svc, store, _ = service(reader, ScriptedWorker())
+    svc, store, _ = service(reader, ScriptedWorker(), monitors={"fraud": m})
     return svc.run_monitor(m), store, svc, m
 
 
@@ -99,3 +102,24 @@ def test_cbpe_in_a_run_whole_window_and_per_segment() -> None:
         part = cur[cur["region"] == s.segment]
         acc = float(((part["score"] >= 0.5).astype(int) == part["label"]).mean())
         assert abs(s.quality["estimated_accuracy"] - acc) < 0.05, s.segment  # ~1000 rows each
+
+
+def test_segments_and_estimates_on_metrics_under_the_feature_cap() -> None:
+    run, _, svc, _ = _run("west", max_exported_features=2, estimation=PerformanceEstimation(score_column="score"))
+    registry = CollectorRegistry()
+    registry.register(DriftCollector(svc))
+    samples = {fam.name: fam.samples for fam in text_string_to_metric_families(generate_latest(registry).decode())}
+    detected = {s.labels["segment"]: s.value for s in samples["slo_drift_segment_detected"]}
+    assert detected == {seg: float(seg == "west") for seg in SEGMENTS}
+    scores = samples["slo_feature_drift_segment_score"]
+    assert len(scores) == 2  # the monitor's cap holds across segments: drifted first
+    assert scores[0].labels == {"monitor": "fraud", "segment": "west", "feature": "x", "method": "wasserstein"}
+    (acc,) = samples["slo_drift_estimated_accuracy"]
+    assert acc.value == run.quality["estimated_accuracy"]
+    assert {s.labels["metric"] for s in samples["slo_drift_estimated_quality"]} == {
+        "precision",
+        "recall",
+        "f1",
+        "roc_auc",
+    }
+    assert not any(s.labels["metric"].startswith("estimated") for s in samples.get("slo_model_quality", []))

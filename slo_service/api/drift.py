@@ -84,6 +84,8 @@ def run_out(run: DriftRun, columns: bool = True) -> dict[str, Any]:
         "schema_problems": list(run.schema_problems),
         "data_quality": list(run.data_quality),
         "has_report": run.report_path is not None,
+        "drift_found": run.drift_found,
+        "segments": [seg.to_dict() for seg in run.segments],
     }
     if not columns:
         del out["drifted_columns"]

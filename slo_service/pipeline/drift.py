@@ -30,6 +30,7 @@ which the wiring turns into the worker's DataFrames (see `DriftJobSpec`).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -43,8 +44,9 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from slo_service.core.drift.estimation import cbpe, isotonic_calibrator
 from slo_service.core.drift.histograms import SliceHistogram, histogram_batch, merge_many
-from slo_service.core.drift.model_quality import join_labels, model_quality
+from slo_service.core.drift.model_quality import join_labels, model_quality, positive_mask
 from slo_service.core.drift.monitor import (
     ColumnRun,
     ColumnSpec,
@@ -53,12 +55,22 @@ from slo_service.core.drift.monitor import (
     DriftMonitor,
     DriftRun,
     GroundTruth,
+    PerformanceEstimation,
     ReferenceKind,
     RunStatus,
+    SegmentRun,
 )
 from slo_service.core.drift.ports import DriftStore, FrameReader, RunQuery, StoredBatch
 from slo_service.core.drift.profile import ColumnKind, ProfileBuilder, ReferenceProfile, category_counts
-from slo_service.core.drift.quality import ColumnQuality, dataset_quality, infer_kind, schema_check
+from slo_service.core.drift.quality import data_quality_findings, dataset_quality, infer_kind, schema_check
+from slo_service.core.drift.segments import (
+    OTHER,
+    SEGMENT_RESERVOIR,
+    choose_segments,
+    segment_counts,
+    segment_rows,
+    segment_run,
+)
 from slo_service.pipeline.drift_batches import LABELS, BatchProblem, check_batch
 from slo_service.pipeline.drift_live import LiveDrift, LiveWindow
 from slo_service.pipeline.failures import log_failure
@@ -132,6 +144,9 @@ class DriftOutcomeLike(Protocol):
     @property
     def report_error(self) -> str | None: ...
 
+
+_Estimate = Callable[[npt.NDArray[np.intp] | None], dict[str, float]]
+"""CBPE metrics of the current sample's rows (None: all of them)."""
 
 SubmitDrift = Callable[[DriftJobSpec, float], DriftOutcomeLike]
 """Run a job in the worker, waiting at most the given seconds; never raises (failures are outcomes)."""
@@ -221,6 +236,17 @@ class _Side:
     present: set[str] = field(default_factory=set)
     sample: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
     new_labels: dict[str, set[str]] = field(default_factory=dict)  # categorical: distinct new categories
+    seg_hists: dict[str, dict[str, list[SliceHistogram]]] = field(default_factory=dict)  # segment -> column -> slices
+    seg_rows: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Segmentation:
+    """The segments of a run: `column`'s values in `chosen` have their own reference profile, the rest OTHER's."""
+
+    column: str
+    chosen: tuple[str, ...]
+    profiles: dict[str, ReferenceProfile]  # a segment without reference rows is binned on the whole profile
 
 
 class DriftService:
@@ -348,6 +374,10 @@ class DriftService:
         gt = monitor.ground_truth
         if gt is not None and gt.score_column is not None and gt.score_column not in wanted:
             wanted.append(gt.score_column)  # carried in the sample to the label join (roc_auc), never drift-tested
+        est = monitor.estimation
+        for extra in (monitor.segment_by, est.score_column if est is not None else None):
+            if extra is not None and extra not in wanted:
+                wanted.append(extra)  # in the sample (segments, CBPE), never drift-tested
         if not drift_cols:
             raise RunProblem("no columns mapped for drift (columns.numerical / categorical / target / prediction)")
         now = started
@@ -374,9 +404,20 @@ class DriftService:
             ref_sample = side.sample
             ref_rows = side.rows
 
-        # current window: histograms on the profile, kinds, sample
+        segmentation = self._segmentation(monitor, profile, ref_sample) if monitor.segment_by else None
+
+        # current window: histograms on the profile (and per segment), kinds, sample
         cur = self._pass(
-            monitor, monitor.current, cur_range, wanted, profile, drift_cols, monitor.sample_rows, seed, "current"
+            monitor,
+            monitor.current,
+            cur_range,
+            wanted,
+            profile,
+            drift_cols,
+            monitor.sample_rows,
+            seed,
+            "current",
+            segmentation,
         )
         if cur.rows == 0:
             raise RunProblem("empty current window")
@@ -449,6 +490,18 @@ class DriftService:
             except RunProblem as exc:
                 notes.append(f"model quality skipped: {exc}")
                 log.warning("drift run of %s: %s", monitor.name, notes[-1])
+        estimate: _Estimate | None = None
+        if monitor.estimation is not None:
+            try:  # estimated metrics sit beside the realised ones (both kept on the run)
+                estimate = self._estimator(monitor, monitor.estimation, ref_sample, cur.sample)
+                model_q.update(estimate(None))
+            except RunProblem as exc:
+                notes.append(f"performance estimation skipped: {exc}")
+                log.warning("drift run of %s: %s", monitor.name, notes[-1])
+        segments: tuple[SegmentRun, ...] = ()
+        if segmentation is not None:
+            segments = self._segment_runs(monitor, segmentation, profile, cur, estimate)
+            findings += [f"segment {s.segment!r}: {f}" for s in segments for f in s.data_quality]
         return DriftRun(
             monitor=monitor.name,
             started_at=started,
@@ -464,8 +517,150 @@ class DriftService:
             quality=model_q,
             report_path=outcome.report_path,
             data_quality=tuple(findings),
+            segments=segments,
             **base,
         )
+
+    # --- segments and performance estimation -----------------------------------------------------------
+
+    def _segmentation(self, monitor: DriftMonitor, profile: ReferenceProfile, ref: str | Columns) -> _Segmentation:
+        """The segments and their reference profiles: a fixed reference's are built once per version (two passes
+        over the file: count the values, then profile the chosen segments) and stored beside its profile; a rolling
+        reference's come from its sample."""
+        column = monitor.segment_by
+        assert column is not None
+        kinds = profile.kinds()
+        seed = zlib.crc32(monitor.name.encode()) + 3
+        if not isinstance(ref, str):
+            values = ref.get(column)
+            if values is None:
+                raise RunProblem(f"reference data lacks the segment column {column!r}")
+            chosen = choose_segments(segment_counts(values), monitor.max_segments)
+            builders = self._segment_builders(kinds, chosen, profile.version, seed)
+            for seg, idx in segment_rows(values, chosen).items():
+                builders[seg].update({c: np.asarray(ref[c])[idx] for c in kinds})
+            return _Segmentation(column, chosen, {s: b.build() for s, b in builders.items() if b.rows})
+        version = f"{monitor.reference.version}#segments:{column}:{monitor.max_segments}"
+        try:
+            cached = self.store.load_profile(monitor.name, version)
+            if cached is not None:
+                doc = json.loads(str(cached["json"]))
+                profiles = {s: ReferenceProfile.from_json(p) for s, p in doc["profiles"].items()}
+                if all(set(p.columns) == set(kinds) for p in profiles.values()):
+                    return _Segmentation(column, tuple(doc["chosen"]), profiles)
+        except Exception:
+            log.warning("stored segment profiles of %s %s unreadable: rebuilding", monitor.name, version)
+        source = CurrentData(kind=CurrentKind.FILES, path=ref)
+        counts: dict[str, int] = {}
+        for chunk in self._chunks(monitor, source, None, None, [column], "reference"):
+            if column not in set(map(str, chunk.columns)):
+                raise RunProblem(f"reference data lacks the segment column {column!r}")
+            for k, n in segment_counts(np.asarray(chunk[column].to_numpy())).items():
+                counts[k] = counts.get(k, 0) + n
+        chosen = choose_segments(counts, monitor.max_segments)
+        builders = self._segment_builders(kinds, chosen, profile.version, seed)
+        for chunk in self._chunks(monitor, source, None, None, [*kinds, column], "reference"):
+            cols = {c: np.asarray(chunk[c].to_numpy()) for c in [*kinds, column]}
+            for seg, idx in segment_rows(cols[column], chosen).items():
+                builders[seg].update({c: cols[c][idx] for c in kinds})
+        profiles = {s: b.build() for s, b in builders.items() if b.rows}
+        doc = {"chosen": list(chosen), "profiles": {s: p.to_json() for s, p in profiles.items()}}
+        try:
+            self.store.save_profile(monitor.name, version, {"json": json.dumps(doc)})
+        except Exception:
+            log_failure(log, "could not store the segment profiles of %s %s", monitor.name, version)
+        return _Segmentation(column, chosen, profiles)
+
+    @staticmethod
+    def _segment_builders(
+        kinds: Mapping[str, ColumnKind], chosen: Sequence[str], version: str, seed: int
+    ) -> dict[str, ProfileBuilder]:
+        return {
+            s: ProfileBuilder(kinds, f"{version}#{s}", reservoir=SEGMENT_RESERVOIR, seed=seed + i)
+            for i, s in enumerate([*chosen, OTHER])
+        }
+
+    def _segment_runs(
+        self,
+        monitor: DriftMonitor,
+        seg: _Segmentation,
+        profile: ReferenceProfile,
+        cur: _Side,
+        estimate: _Estimate | None,
+    ) -> tuple[SegmentRun, ...]:
+        """One SegmentRun per chosen segment (in the reference's order) and OTHER when it has current rows."""
+        out: list[SegmentRun] = []
+        labels = cur.sample.get(seg.column)
+        sample_rows = segment_rows(labels, seg.chosen) if labels is not None else {}
+        for name in [*seg.chosen, *([OTHER] if cur.seg_rows.get(OTHER) else [])]:
+            own = seg.profiles.get(name)
+            note = None if own is not None else "no reference rows in this segment: compared with the whole reference"
+            if not cur.seg_rows.get(name):
+                note = "no current rows in this segment"
+            run = segment_run(
+                name,
+                own or profile,
+                cur.seg_hists.get(name, {}),
+                cur.seg_rows.get(name, 0),
+                monitor.stattests,
+                monitor.thresholds,
+                monitor.drift_share,
+                monitor.max_missing_increase,
+                note,
+            )
+            if own is None:
+                run = replace(run, rows_reference=0)
+            if estimate is not None and name in sample_rows:
+                run = replace(run, quality=estimate(sample_rows[name]))
+            out.append(run)
+        return tuple(out)
+
+    def _estimator(
+        self, monitor: DriftMonitor, est: PerformanceEstimation, ref: str | Columns, sample: Columns
+    ) -> _Estimate:
+        """CBPE over the current sample (or some of its rows), with the scores calibrated on the reference when
+        `est.calibrate` (its (score, target) pairs)."""
+        raw = sample.get(est.score_column)
+        if raw is None:
+            raise RunProblem(f"current data lacks the score column {est.score_column!r}")
+        scores = _floats(raw)
+        decided = scores >= est.threshold  # the model's decisions, before any calibration
+        probabilities = scores
+        if est.calibrate:
+            target = monitor.columns.target
+            if target is None:
+                raise RunProblem("calibrate needs columns.target in the reference")
+            pairs = self._reference_pairs(monitor, ref, [est.score_column, target])
+            gt = monitor.ground_truth
+            y = positive_mask(pairs[target], gt.positive_label if gt is not None else None).astype(np.float64)
+            keep = np.asarray([not _missing(v) for v in pairs[target].tolist()], dtype=bool)
+            ref_scores = _floats(pairs[est.score_column])
+            if not keep.any() or np.isnan(ref_scores[keep]).all():
+                raise RunProblem("no reference row with both a score and a target to calibrate on")
+            probabilities = isotonic_calibrator(ref_scores[keep], y[keep])(scores)
+
+        def estimate(rows: npt.NDArray[np.intp] | None) -> dict[str, float]:
+            if rows is None:
+                return cbpe(probabilities, decided)
+            return cbpe(probabilities[rows], decided[rows])
+
+        return estimate
+
+    def _reference_pairs(self, monitor: DriftMonitor, ref: str | Columns, columns: list[str]) -> Columns:
+        if not isinstance(ref, str):
+            missing = [c for c in columns if c not in ref]
+            if missing:
+                raise RunProblem(f"reference data lacks {', '.join(map(repr, missing))} to calibrate on")
+            return {c: np.asarray(ref[c]) for c in columns}
+        sampler = Sampler(monitor.sample_rows, zlib.crc32(monitor.name.encode()) + 4)
+        source = CurrentData(kind=CurrentKind.FILES, path=ref)
+        for chunk in self._chunks(monitor, source, None, None, columns, "reference"):
+            names = set(map(str, chunk.columns))
+            missing = [c for c in columns if c not in names]
+            if missing:
+                raise RunProblem(f"reference data lacks {', '.join(map(repr, missing))} to calibrate on")
+            sampler.update({c: np.asarray(chunk[c].to_numpy()) for c in columns}, len(chunk))
+        return sampler.sample()
 
     # --- windows and reading ---------------------------------------------------------------------------
 
@@ -518,6 +713,7 @@ class DriftService:
         sample_rows: int,
         seed: int,
         side: str,
+        segmentation: _Segmentation | None = None,
     ) -> _Side:
         start, end, skip, take = rng
         out = _Side()
@@ -565,9 +761,23 @@ class DriftService:
                 usable = {k: v for k, v in cols.items() if k not in changed}
                 for c, h in histogram_batch(profile, usable).items():
                     out.hists.setdefault(c, []).append(h)
+                if segmentation is not None and segmentation.column in cols:
+                    self._segment_slice(out, segmentation, profile, usable, cols[segmentation.column])
         # a rolling reference (no profile yet) is profiled from its sample: at most sample_rows rows
         out.sample = sampler.sample()
         return out
+
+    @staticmethod
+    def _segment_slice(
+        out: _Side, seg: _Segmentation, profile: ReferenceProfile, cols: Columns, labels: npt.NDArray[Any]
+    ) -> None:
+        """Histograms of one chunk per segment, each on its segment's reference profile."""
+        for name, idx in segment_rows(labels, seg.chosen).items():
+            own = seg.profiles.get(name, profile)
+            out.seg_rows[name] = out.seg_rows.get(name, 0) + len(idx)
+            hists = out.seg_hists.setdefault(name, {})
+            for c, h in histogram_batch(own, {k: v[idx] for k, v in cols.items() if k in own.columns}).items():
+                hists.setdefault(c, []).append(h)
 
     def _profile_of(self, side: _Side, drift_cols: Mapping[str, ColumnKind | None], version: str) -> ReferenceProfile:
         missing = [c for c in drift_cols if c not in side.present]
@@ -804,6 +1014,14 @@ def _all_columns(spec: ColumnSpec, timestamp: str | None) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
+def _floats(values: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    """Scores as floats (missing: NaN)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iufb":
+        return arr.astype(np.float64)
+    return np.asarray([math.nan if _missing(v) else float(v) for v in arr.tolist()], dtype=np.float64)
+
+
 def _non_missing(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     if values.dtype.kind in "iufb":
         return values
@@ -811,21 +1029,6 @@ def _non_missing(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     if kept and all(isinstance(v, int | float) and not isinstance(v, bool) for v in kept):
         return np.asarray(kept, dtype=np.float64)
     return np.asarray(kept, dtype=object)
-
-
-def data_quality_findings(quality: Mapping[str, ColumnQuality], max_missing_increase: float) -> list[str]:
-    """Columns whose data is broken: entirely empty, or missing values up by more than `max_missing_increase`
-    (a share, 0.5 = 50 points) over the reference."""
-    out: list[str] = []
-    for name, q in quality.items():
-        if q.rows and q.missing_share >= 1.0:
-            out.append(f"column {name!r} is entirely empty ({q.rows} rows)")
-        elif q.rows and q.missing_share - q.reference_missing_share > max_missing_increase:
-            out.append(
-                f"column {name!r} is {q.missing_share:.0%} missing (reference {q.reference_missing_share:.0%}), "
-                f"more than {max_missing_increase:.0%} above the reference"
-            )
-    return out
 
 
 def _new_labels(found: set[str], profile: ReferenceProfile, column: str, values: npt.NDArray[Any]) -> None:

@@ -14,7 +14,7 @@ from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.models import Base
 from tests.support.sql import execute_sql
 
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 TABLES = {
     "slo_slices",
     "ingest_keys",

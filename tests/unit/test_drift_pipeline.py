@@ -449,6 +449,12 @@ def test_exporter_families_and_feature_cap() -> None:
         c.DRIFT_RUN_FAILED,
         c.DRIFT_LIVE_SHARE,  # empty here: no pushed batches
         c.FEATURE_DRIFT_LIVE_SCORE,
+        c.DRIFT_ESTIMATED_ACCURACY,  # empty here: no estimated_performance, no segment_by
+        c.DRIFT_ESTIMATED_QUALITY,
+        c.DRIFT_SEGMENT_SHARE,
+        c.DRIFT_SEGMENT_DETECTED,
+        c.FEATURE_DRIFT_SEGMENT_SCORE,
+        c.DATA_SEGMENT_MISSING_RATIO,
     }
     assert 'slo_drift_share{monitor="fraud"} 0.666' in text
     assert 'slo_drift_detected{monitor="fraud"} 1.0' in text

@@ -45,6 +45,7 @@ class DriftRunRow(Base):
     schema_problems: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     report_path: Mapped[str | None] = mapped_column(Text)
     data_quality: Mapped[list[str] | None] = mapped_column(JSON)  # findings; null in runs before revision 0010
+    segments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # SegmentRun.to_dict(); revision 0011
 
     __table_args__ = (
         CheckConstraint("status IN ('ok', 'failed')", name="status"),

@@ -22,7 +22,7 @@ from slo_service.adapters.sql.drift_models import (
     DriftRunRow,
     DriftSliceRow,
 )
-from slo_service.core.drift.monitor import ColumnRun, DriftRun, RunStatus
+from slo_service.core.drift.monitor import ColumnRun, DriftRun, RunStatus, SegmentRun
 from slo_service.core.drift.ports import RunQuery, StoredBatch
 
 _runs: Table = DriftRunRow.__table__  # type: ignore[assignment]
@@ -322,6 +322,7 @@ def _run_row(run: DriftRun) -> dict[str, Any]:
         "schema_problems": [str(p) for p in run.schema_problems],
         "report_path": run.report_path,
         "data_quality": [str(p) for p in run.data_quality],
+        "segments": [s.to_dict() for s in run.segments] or None,
     }
 
 
@@ -364,6 +365,7 @@ def _run(r: Row[Any], columns: tuple[ColumnRun, ...]) -> DriftRun:
         report_path=r.report_path,
         id=int(r.id),
         data_quality=tuple(r.data_quality or ()),
+        segments=tuple(SegmentRun.from_dict(s) for s in (r.segments or ())),
     )
 
 

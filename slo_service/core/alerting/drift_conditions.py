@@ -43,6 +43,13 @@ def drift_conditions(
     for monitor, run in sorted(newest.items()):
         base = {**((labels_of or {}).get(monitor) or {}), "monitor": monitor, "severity": severity}
         drifted = [c.column for c in run.columns if c.drifted]
+        drifted += [
+            f"{c.column} in segment {s.segment}"
+            for s in run.segments
+            if s.dataset_drifted
+            for c in s.columns
+            if c.drifted
+        ]
         checked = [c for c in run.columns if c.drifted is not None]
         context = {
             **base,
@@ -69,7 +76,7 @@ def drift_conditions(
                 render_annotations(
                     {"summary": _DETECTED_SUMMARY, "description": _DETECTED_DESCRIPTION}, {}, dict(context)
                 ),
-                ok and bool(run.dataset_drifted),
+                ok and bool(run.drift_found),  # the whole window or any segment
                 values,
                 for_,
             )

@@ -187,9 +187,10 @@ enabled = false
 # Schema-valid yet refused (422), by rules JSON Schema cannot state: instants must be real calendar times
 # between 1970 and 2200 and start before end; pushed samples must lie within the raw retention and be counts
 # that fit their SLOs; silences end after now; webhook times carry a zone and alerts differ; batches have the
-# monitor's columns; Parquet bodies must be Parquet.
+# monitor's columns; Parquet bodies must be Parquet; a token's lifetime (`expires_in`) lies between 1m and 3660d.
 [[operations]]
 include-path = [
+    "/api/v1/tokens",
     "/api/v1/ingest",
     "/api/v1/silences",
     "/api/v1/alertmanager/webhook",

@@ -43,6 +43,7 @@ def _panel_queries() -> list[tuple[str, str]]:
     ]
 
 
+@pytest.mark.timeout(600)  # waits up to a 5-minute slice plus 150 s for the last panel's first sample
 def test_every_panel_of_the_rules_only_dashboards_has_data(tmp_path: Path) -> None:
     config = load_config([EXAMPLE_CONFIG])
     doc = prometheus_rules(config)

@@ -157,7 +157,12 @@ def test_secrets_from_files_are_used_and_appear_nowhere(postgres_url: str, tmp_p
         server.stop()
 
 
-def test_database_url_from_file_and_password_conflicts_name_the_variable(tmp_path: Path) -> None:
+def test_database_url_from_file_and_password_conflicts_name_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):  # `make test` exports SLO_SERVICE_DATABASE_URL: Settings would read it
+        if name.startswith("SLO_SERVICE_DATABASE"):
+            monkeypatch.delenv(name)
     url_file = tmp_path / "url"
     url_file.write_text("postgresql+psycopg://slo:from-file-pw-123@db:5432/slo\n")
     settings = Settings(database_url_file=url_file).resolved()

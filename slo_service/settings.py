@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     evaluation_interval: timedelta = timedelta(seconds=15)
     compaction_interval: timedelta = timedelta(hours=1)
     snapshot_interval: timedelta = timedelta(minutes=5)
+    checkpoint_interval: timedelta = Field(
+        default=timedelta(minutes=10),
+        description="how often a compressed copy of the in-memory history is stored, so a restart reads only "
+        "the slices written since (0 = never)",
+    )
     raw_retention: timedelta = Field(
         default=timedelta(days=8), description="1-minute slices older than this are rolled up into hourly slices"
     )
@@ -91,6 +96,7 @@ class Settings(BaseSettings):
         "evaluation_interval",
         "compaction_interval",
         "snapshot_interval",
+        "checkpoint_interval",
         "raw_retention",
         "retention",
         "flush_interval",

@@ -170,7 +170,7 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
     auth = build_auth(settings, admin_token, engine, clock)
     warn_if_locked_out(auth)
     store = SqlHistoryStore(engine)
-    history = LiveHistory(store, clock.now(), pending_limit=settings.pending_write_limit)
+    history = LiveHistory(store, clock.now(), pending_limit=settings.pending_write_limit, checkpoints=store)
     evaluator = Evaluator(history, settings.snapshot_interval)
     adapters = Adapters(scrape=scrape_fetcher, promql=promql_fetcher, backfill=promql_backfill)
     runtime = Runtime(config, store, history, evaluator, adapters, clock, load)
@@ -198,6 +198,7 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
         settings.retention,
         settings.flush_interval,
         drift,
+        settings.checkpoint_interval,
     )
     registry = build_registry(runtime, settings.export_labels, alerting, worker)
     registry.register(DriftCollector(drift))

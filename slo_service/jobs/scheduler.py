@@ -37,6 +37,7 @@ class Jobs:
         retention: timedelta,
         flush_interval: timedelta = timedelta(seconds=2),
         drift: DriftService | None = None,
+        checkpoint_interval: timedelta | None = None,
     ) -> None:
         self.runtime = runtime
         self.cycle = cycle
@@ -49,11 +50,10 @@ class Jobs:
             timezone=UTC,
         )
         # (job, interval, first run after start): evaluation soon, compaction once the service settled
-        for job, every, first in (
-            (self.evaluate, evaluation_interval, 1),
-            (self.flush, flush_interval, 2),
-            (self.compact, compaction_interval, 30),
-        ):
+        jobs = [(self.evaluate, evaluation_interval, 1), (self.flush, flush_interval, 2), (self.compact, compaction_interval, 30)]
+        if checkpoint_interval:  # the first soon after start: the next restart then reads few slices
+            jobs.append((self.checkpoint, checkpoint_interval, 60))
+        for job, every, first in jobs:
             self.scheduler.add_job(
                 job,
                 "interval",
@@ -152,6 +152,13 @@ class Jobs:
             self.cycle.flush()
         except Exception:
             log_failure(log, "notification flush failed")
+
+    def checkpoint(self) -> None:
+        try:
+            if not self.runtime.history.save_checkpoint(self.runtime.clock.now()):
+                log.info("matrix checkpoint skipped: writes wait for the database")
+        except Exception:
+            log_failure(log, "matrix checkpoint failed", traceback=False)
 
     def compact(self) -> None:
         try:

@@ -50,7 +50,11 @@ class Jobs:
             timezone=UTC,
         )
         # (job, interval, first run after start): evaluation soon, compaction once the service settled
-        jobs = [(self.evaluate, evaluation_interval, 1), (self.flush, flush_interval, 2), (self.compact, compaction_interval, 30)]
+        jobs = [
+            (self.evaluate, evaluation_interval, 1),
+            (self.flush, flush_interval, 2),
+            (self.compact, compaction_interval, 30),
+        ]
         if checkpoint_interval:  # the first soon after start: the next restart then reads few slices
             jobs.append((self.checkpoint, checkpoint_interval, 60))
         for job, every, first in jobs:

@@ -41,7 +41,7 @@ def encode(meta: MatrixMeta, arrays: list[np.ndarray]) -> tuple[dict[str, Any], 
     blobs: list[bytes] = []
     sizes: list[int] = []
     for k in range(len(arrays)):
-        blob = zlib.compress(memoryview(np.ascontiguousarray(arrays[k])).cast("B"), ZLIB_LEVEL)
+        blob = zlib.compress(np.ascontiguousarray(arrays[k]).tobytes(), ZLIB_LEVEL)
         arrays[k] = np.zeros(0)  # free the copy now: the peak stays one copy of the matrix
         blobs.append(blob)
         sizes.append(len(blob))
@@ -113,9 +113,7 @@ def restore_matrix(
     return matrix, known
 
 
-def apply_changes(
-    matrix: CountsMatrix, store: MatrixCheckpointStore, stored: StoredCheckpoint, known: set[str]
-) -> int:
+def apply_changes(matrix: CountsMatrix, store: MatrixCheckpointStore, stored: StoredCheckpoint, known: set[str]) -> int:
     """Recompute every cell of the rows of `known` keys overlapped by a slice written after the checkpoint's
     mark (the other rows are loaded whole); returns how many cells."""
     changed = store.changed_slices(stored.mark)

@@ -222,9 +222,7 @@ class LiveHistory:
         with self._writing():
             return self._record(increments, idempotency_key, baselines)
 
-    def _record(
-        self, increments: Sequence[CountIncrement], idempotency_key: str | None, baselines: Baselines
-    ) -> bool:
+    def _record(self, increments: Sequence[CountIncrement], idempotency_key: str | None, baselines: Baselines) -> bool:
         if idempotency_key is not None:
             if not self.store.add_counts(increments, idempotency_key=idempotency_key, baselines=baselines):
                 return False

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         default_factory=lambda: ["team", "tier", "model", "model_version"],
         description="service/SLO labels copied onto every exported SLO series (empty when absent)",
     )
+    export_windows: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='windows exported per family, e.g. {"sli": ["1h", "period"], "burn_rate": ["5m", "1h"], '
+        '"coverage": ["all"]}; a family left out keeps its default (docs/configuration.md)',
+    )
     slack_signing_secret: str | None = Field(
         default=None, description="verifies Slack button clicks (POST /api/v1/slack/interactions)"
     )
@@ -91,6 +96,14 @@ class Settings(BaseSettings):
     def client_token(self) -> str | None:
         """The token CLI client commands send, from SLO_SERVICE_TOKEN or SLO_SERVICE_TOKEN_FILE."""
         return read_secret(self.token, self.token_file, "SLO_SERVICE_TOKEN")
+
+    @field_validator("export_windows")
+    @classmethod
+    def _export_windows(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from slo_service.exporter.exposition import ExportWindows
+
+        ExportWindows.parse(value)  # unknown families are refused at start, not at the first scrape
+        return value
 
     @field_validator(
         "evaluation_interval",

@@ -44,6 +44,7 @@ from slo_service.core.tokens import TokenVerifier, check_admin_token
 from slo_service.drift_wiring import build_drift
 from slo_service.exporter.collector import build_registry
 from slo_service.exporter.drift import DriftCollector
+from slo_service.exporter.exposition import ExportWindows
 from slo_service.jobs.scheduler import Jobs
 from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.collect import FetchObservations, FetchSamples
@@ -200,7 +201,10 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
         drift,
         settings.checkpoint_interval,
     )
-    registry = build_registry(runtime, settings.export_labels, alerting, worker)
+    registry = build_registry(
+        runtime, settings.export_labels, alerting, worker, ExportWindows.parse(settings.export_windows)
+    )
+    jobs.after_evaluation.append(registry.slo_exposition.refresh)
     registry.register(DriftCollector(drift))
     app = create_app(runtime, registry, lambda: jobs.running, alerting, settings.slack_signing_secret, drift, auth=auth)
     limits = InputLimits(settings.max_body_bytes, settings.max_batch_body_bytes, ingest_max_age=settings.raw_retention)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ class Jobs:
     ) -> None:
         self.runtime = runtime
         self.cycle = cycle
+        # run after each evaluation cycle, in its job (e.g. render the SLO metrics before the next scrape)
+        self.after_evaluation: list[Callable[[], None]] = []
         self.drift = drift
         self.raw_retention = raw_retention
         self.retention = retention
@@ -150,6 +153,11 @@ class Jobs:
             )
         except Exception:
             log_failure(log, "evaluation failed")
+        for hook in self.after_evaluation:
+            try:
+                hook()
+            except Exception:
+                log_failure(log, "after-evaluation step failed")
 
     def flush(self) -> None:
         try:

@@ -92,12 +92,22 @@ def rss_mib(pid: int | str = "self", field: str = "VmRSS") -> float:
 
 
 def write_config(n: int) -> None:
+    """Files of 1,000 SLOs each (a config file may hold at most 1 MiB), the source in the first."""
     d = config_dir(n)
     d.mkdir(parents=True, exist_ok=True)
+    for old in d.glob("*.yaml"):
+        old.unlink()
+    for first in range(0, n, 1000):
+        write_config_file(d / f"slos-{first // 1000:03d}.yaml", first, min(n, first + 1000))
+
+
+def write_config_file(path: Path, first: int, end: int) -> None:
     lines = ["apiVersion: slo-service/v1", "kind: Config", "services:"]
-    lines += [f"  - name: svc{s}" for s in range((n + 9) // 10)]
-    lines += ["sources:", "  - {name: bench, type: push}", "slos:"]
-    for i in range(n):
+    lines += [f"  - name: svc{s}" for s in range(first // 10, (end + 9) // 10)]
+    if first == 0:
+        lines += ["sources:", "  - {name: bench, type: push}"]
+    lines += ["slos:"]
+    for i in range(first, end):
         lines += [
             f"  - service: svc{i // 10}",
             f"    name: slo{i}",
@@ -109,7 +119,7 @@ def write_config(n: int) -> None:
             f"        good: 'requests_ok_total{{slo=\"{i}\"}}'",
             f"        total: 'requests_total{{slo=\"{i}\"}}'",
         ]
-    (d / "slos.yaml").write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n")
 
 
 def mix(i: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -224,7 +234,7 @@ class Served:
             env["SLO_SERVICE_RUN_MIGRATIONS"] = "false"
         if not checkpoints:
             env["SLO_SERVICE_CHECKPOINT_INTERVAL"] = "0"
-        cmd = [sys.executable, "-m", "slo_service", "serve", "--config", str(config_dir(n) / "slos.yaml")]
+        cmd = [sys.executable, "-m", "slo_service", "serve", "--config", str(config_dir(n))]
         cmd += ["--port", str(port), "--database-url", db_url(n)]
         self.url = f"http://127.0.0.1:{port}"
         self.started = time.perf_counter()
@@ -340,7 +350,7 @@ def soak(n: int, hours: int) -> None:
     from slo_service.pipeline.runtime import Adapters, Runtime
     from slo_service.specs.loader import load_config
 
-    config = load_config([str(config_dir(n) / "slos.yaml")])
+    config = load_config([str(config_dir(n))])
     engine = make_engine(db_url(n))
     store = SqlHistoryStore(engine)
     clock = ManualClock(datetime.now(UTC))
@@ -379,14 +389,15 @@ def soak(n: int, hours: int) -> None:
     half = rss_by_hour[len(rss_by_hour) // 2 :]
     print(
         f"soak {n} SLOs, {hours} simulated hours: RSS at the end {rss_by_hour[-1]:.0f} MiB, peak"
-        f" {rss_mib(field='VmHWM'):.0f} MiB, second half min/max {min(half):.0f}/{max(half):.0f} MiB (load {load_avg()})"
+        f" {rss_mib(field='VmHWM'):.0f} MiB, second half min/max {min(half):.0f}/{max(half):.0f} MiB"
+        f" (load {load_avg()})"
     )
     engine.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["seed", "startup", "http", "soak"])
+    parser.add_argument("command", choices=["seed", "config", "startup", "http", "soak"])
     parser.add_argument("--slos", type=int, default=10000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tree", type=Path, default=ROOT, help="source tree to serve (baseline: /work/main)")
@@ -396,6 +407,8 @@ def main() -> None:
     print(f"{args.command} --slos {args.slos}: nproc {os.cpu_count()}, load {load_avg()}", flush=True)
     if args.command == "seed":
         seed(args.slos)
+    elif args.command == "config":  # the config files only (the schema is seeded)
+        write_config(args.slos)
     elif args.command == "startup":
         startup(args.slos, args.tree, args.runs)
     elif args.command == "http":

@@ -197,3 +197,23 @@ def test_every_window_a_dashboard_reads_is_exported_by_default() -> None:
             exported[name].add(dict(labels)["window"])
     for name, windows in wanted.items():
         assert windows <= exported[name], f"{name}: dashboards read {sorted(windows - exported[name])}"
+
+
+def test_the_slo_listing_is_rebuilt_after_an_evaluation() -> None:
+    runtime, clock, target = running()
+    client = admin_client(make_app(runtime, build_registry(runtime)))
+
+    def period_total() -> float:
+        listing = client.get("/api/v1/slos").json()
+        (avail,) = [s for s in listing if s["slo"] == "availability"]
+        filtered = client.get("/api/v1/slos", params={"service": "fraud"}).json()  # not cached: the same
+        assert [s for s in filtered if s["slo"] == "availability"] == [avail]
+        return float(avail["status"]["windows"]["period"]["total"])
+
+    before = period_total()
+    assert period_total() == before
+    target.ok += 500
+    asyncio.run(runtime.collect("model"))
+    clock.advance(timedelta(seconds=15))
+    runtime.evaluate()
+    assert period_total() == before + 500

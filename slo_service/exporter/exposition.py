@@ -176,6 +176,12 @@ class SLOExposition:
         self._get()
 
     def _get(self) -> tuple[bytes, bytes, zlib._Compress]:
+        if self._gzip is not None and not self._lock.acquire(blocking=False):
+            # another thread is rendering a newer text (the evaluation job, right after the cycle): serve the
+            # previous one rather than wait seconds for it, as a scrape a moment earlier would have
+            return self._text, self._gzip_head, self._gzip
+        if self._gzip is not None:
+            self._lock.release()
         with self._lock:
             rt = self.runtime
             seen = (getattr(rt, "last_evaluation", None), getattr(rt, "config", None))

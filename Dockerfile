@@ -7,6 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     SLO_SERVICE_HOST=0.0.0.0 \
     SLO_SERVICE_PORT=8080 \
     SLO_SERVICE_DATABASE_URL=sqlite:////data/slo-service.db \
+    SLO_SERVICE_SPILL_DIR=/data/spill \
     SLO_SERVICE_CONFIG='["/etc/slo-service"]'
 
 RUN groupadd --system --gid 10001 slo && useradd --system --uid 10001 --gid slo --home /app slo \

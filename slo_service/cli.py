@@ -7,9 +7,11 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -17,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from slo_service import __version__
+from slo_service.core.secrets import redact
 from slo_service.settings import Settings, SettingsError
 
 if TYPE_CHECKING:  # the CLI imports what a command needs when it runs, to start fast
@@ -52,14 +55,27 @@ def _settings(config: list[str] | None, host: str | None, port: int | None, data
         overrides["port"] = port
     if database_url:
         overrides["database_url"] = database_url
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides).resolved()
+    except SettingsError as exc:
+        err_console.print(f"setting refused: {exc}", style="bold red", markup=False, highlight=False)
+        raise typer.Exit(1) from None
     if settings.database_url.startswith("sqlite:///") and not settings.database_url.startswith("sqlite:////"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     return settings
 
 
+class _RedactingFormatter(logging.Formatter):
+    """Masks every secret the process read (and URL passwords) in each line, tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     # One line per scrape and per job run drowns what matters; their warnings still show.
     for noisy in ("httpx", "apscheduler.executors.default", "apscheduler.scheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -72,12 +88,13 @@ def _run(settings: Settings) -> None:
 
     from slo_service.core.ports import StoreUnavailable
     from slo_service.specs.loader import ConfigError, load_config
-    from slo_service.wiring import Starter, read_admin_token
+    from slo_service.wiring import Starter, read_admin_token, take_sqlite_lock
 
     _setup_logging(settings.log_level)
     try:  # before waiting for any database: a bad file or setting is refused at once
         config = load_config(list(settings.config))
         read_admin_token(settings)
+        process_lock = take_sqlite_lock(settings.database_url)  # noqa: F841 - held while serving
     except ConfigError as exc:
         err_console.print("[bold red]config refused[/]: fix these problems and start again")
         for problem in exc.problems:  # plain lines: editors and CI parse file:line: field: message
@@ -91,10 +108,27 @@ def _run(settings: Settings) -> None:
         server.should_exit = True
 
     starter = Starter(settings, config, on_failure=stop_serving)
-    # lifespan off: the service's app is swapped in after the server started, its lifespan could not run
-    server = uvicorn.Server(
+    grace = settings.shutdown_grace.total_seconds()
+
+    class Server(uvicorn.Server):
+        stop_requested: float | None = None  # time.monotonic() of the first SIGTERM/SIGINT: the grace starts
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if self.stop_requested is None:
+                self.stop_requested = time.monotonic()
+            super().handle_exit(sig, frame)
+
+    # lifespan off: the service's app is swapped in after the server started, its lifespan could not run. The
+    # service stops after the server instead (below): open requests get a part of the grace, then jobs and
+    # deliveries get what is left of it.
+    server = Server(
         uvicorn.Config(
-            starter.app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), lifespan="off"
+            starter.app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            lifespan="off",
+            timeout_graceful_shutdown=max(1, int(grace / 4)),
         )
     )
 
@@ -111,15 +145,22 @@ def _run(settings: Settings) -> None:
     def on_sighup(_signum: int, _frame: object) -> None:
         threading.Thread(target=reload, name="sighup-reload", daemon=True).start()
 
+    def on_stop_after_serving(_signum: int, _frame: object) -> None:
+        # uvicorn handles SIGTERM/SIGINT while it serves, then restores these handlers and raises the signal
+        # again: with the default handlers the process would die there, before the service stopped cleanly.
+        pass
+
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, on_sighup)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_stop_after_serving)
     starter.start()
     try:
         server.run()
     finally:
         service = starter.stop()
         if service is not None:
-            service.close()
+            service.close(deadline=(server.stop_requested or time.monotonic()) + grace)
     if starter.failed:
         raise typer.Exit(1)
 
@@ -307,33 +348,50 @@ def _token_store(database_url: str | None) -> Iterator[SqlTokenStore]:
 def token_create(
     name: Annotated[str, typer.Option("--name", "-n", help="unique name, e.g. ci-prod")],
     scope: ScopeOpt,
+    expires_in: Annotated[
+        str | None, typer.Option("--expires-in", help="lifetime, e.g. 90d or 12h; default: until revoked")
+    ] = None,
     database_url: DbOpt = None,
 ) -> None:
     """Create a token and print it (stdout, once: only its hash is stored)."""
     from datetime import UTC, datetime
 
+    from slo_service.core.durations import parse_duration
     from slo_service.core.tokens import issue
 
+    def refuse(problem: str) -> typer.Exit:
+        err_console.print(f"token refused: {problem}", style="red", markup=False, highlight=False)
+        return typer.Exit(1)
+
+    lifetime = None
+    if expires_in is not None:
+        try:
+            lifetime = parse_duration(expires_in)
+        except ValueError as exc:
+            raise refuse(f"expires_in: {exc}") from None
     with _token_store(database_url) as store:
         try:
-            record, token = issue(store, name, scope, datetime.now(UTC))
+            record, token = issue(store, name, scope, datetime.now(UTC), lifetime)
         except ValueError as exc:  # TokenError included
-            err_console.print(f"token refused: {exc}", style="red", markup=False, highlight=False)
-            raise typer.Exit(1) from None
-    err_console.print(f"token {record.name!r} ({', '.join(record.scopes)}): shown once, store it now", highlight=False)
+            raise refuse(str(exc)) from None
+    until = "" if record.expires_at is None else f", expires {_when(record.expires_at)} UTC"
+    err_console.print(
+        f"token {record.name!r} ({', '.join(record.scopes)}{until}): shown once, store it now", highlight=False
+    )
     typer.echo(token)
 
 
 @token_app.command("list")
 def token_list(database_url: DbOpt = None) -> None:
-    """A table of tokens: name, scopes, created, last used, revoked (never the token)."""
+    """A table of tokens: name, scopes, created, last used, revoked, expires (never the token)."""
     with _token_store(database_url) as store:
         items = store.tokens()
     table = Table(title="API tokens")
-    for col in ("name", "scopes", "created", "last used", "revoked"):
+    for col in ("name", "scopes", "created", "last used", "revoked", "expires"):
         table.add_column(col, overflow="fold")
     for t in items:
-        table.add_row(t.name, ",".join(t.scopes), *(_when(v) for v in (t.created_at, t.last_used_at, t.revoked_at)))
+        times = (t.created_at, t.last_used_at, t.revoked_at, t.expires_at)
+        table.add_row(t.name, ",".join(t.scopes), *(_when(v) for v in times))
     out = console if console.is_terminal else Console(width=200)
     out.print(table if items else "no API tokens")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from slo_service.core.durations import parse_duration
+from slo_service.core.secrets import register_secret
 
 DEFAULT_DATABASE_URL = "sqlite:///var/slo-service.db"
 
@@ -20,6 +23,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SLO_SERVICE_", extra="ignore")
 
     database_url: str = Field(default=DEFAULT_DATABASE_URL, description="SQLAlchemy URL; SQLite file by default")
+    database_url_file: Path | None = Field(default=None, description="file holding the whole database URL")
+    database_password: SecretStr | None = Field(
+        default=None, description="the database password, put into the URL (which then must have none)"
+    )
+    database_password_file: Path | None = Field(default=None, description="file holding the database password")
     config: list[str] = Field(
         default_factory=lambda: ["examples/slo-service.yaml"],
         description="YAML files or directories with SLO definitions",
@@ -45,7 +53,19 @@ class Settings(BaseSettings):
         default=64 << 20, ge=1024, description="largest drift batch body (POST /api/v1/monitors/{name}/batches)"
     )
     pending_write_limit: int = Field(
-        default=1_000_000, description="increments buffered in memory while the database is unreachable"
+        default=1_000_000,
+        ge=1,
+        description="increments buffered (in memory and in the spill directory) while the database is unreachable",
+    )
+    spill_dir: str | None = Field(
+        default=None,
+        description="where increments buffered during a database outage are kept on disk, so a SIGKILL loses "
+        "none (default: DATA_DIR/spill); one per process",
+    )
+    shutdown_grace: timedelta = Field(
+        default=timedelta(seconds=20),
+        description="on SIGTERM, how long running jobs and deliveries may take before they are handed back "
+        "(below Kubernetes' default terminationGracePeriodSeconds of 30 s)",
     )
     export_labels: list[str] = Field(
         default_factory=lambda: ["team", "tier", "model", "model_version"],
@@ -56,9 +76,10 @@ class Settings(BaseSettings):
         description='windows exported per family, e.g. {"sli": ["1h", "period"], "burn_rate": ["5m", "1h"], '
         '"coverage": ["all"]}; a family left out keeps its default (docs/configuration.md)',
     )
-    slack_signing_secret: str | None = Field(
+    slack_signing_secret: SecretStr | None = Field(
         default=None, description="verifies Slack button clicks (POST /api/v1/slack/interactions)"
     )
+    slack_signing_secret_file: Path | None = Field(default=None, description="file holding the Slack signing secret")
     flush_interval: timedelta = Field(
         default=timedelta(seconds=2), description="how often due notification groups and retries are sent"
     )
@@ -88,10 +109,75 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description="browser origins allowed to call the API (CORS); none by default"
     )
+    replica_id: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
+        min_length=1,
+        max_length=200,
+        description="names this process among the replicas on one PostgreSQL (logs, /readyz, slo_service_leader)",
+    )
+    leader_retry: timedelta | None = Field(
+        default=None,
+        description="how often a replica that does not lead tries to take the leader lock (default: half the "
+        "evaluation interval, so a dead leader's work is taken over within two evaluation intervals)",
+    )
+    change_log_retention: timedelta = Field(
+        default=timedelta(hours=1),
+        description="how long the count change log the replicas tail is kept (PostgreSQL)",
+    )
+
+    def leader_retry_interval(self) -> timedelta:
+        """`leader_retry`, or half the evaluation interval."""
+        return self.leader_retry or self.evaluation_interval / 2
+
+    def spill_path(self) -> Path:
+        return Path(self.spill_dir) if self.spill_dir else Path(self.data_dir) / "spill"
 
     def admin_token_value(self) -> str | None:
         """The bootstrap admin token from SLO_SERVICE_ADMIN_TOKEN or SLO_SERVICE_ADMIN_TOKEN_FILE."""
         return read_secret(self.admin_token, self.admin_token_file, "SLO_SERVICE_ADMIN_TOKEN")
+
+    def slack_signing_secret_value(self) -> str | None:
+        """From SLO_SERVICE_SLACK_SIGNING_SECRET or SLO_SERVICE_SLACK_SIGNING_SECRET_FILE."""
+        return read_secret(
+            self.slack_signing_secret, self.slack_signing_secret_file, "SLO_SERVICE_SLACK_SIGNING_SECRET"
+        )
+
+    def resolved(self) -> Settings:
+        """These settings with the database URL put together from SLO_SERVICE_DATABASE_URL_FILE and
+        SLO_SERVICE_DATABASE_PASSWORD[_FILE], and its password registered for masking. SettingsError (never
+        holding a secret) for a conflict or an unreadable file."""
+        from sqlalchemy.engine import make_url  # settings are read by CLI commands that never touch SQL
+
+        url = self.database_url
+        if self.database_url_file is not None:
+            if "database_url" in self.model_fields_set:
+                raise SettingsError("SLO_SERVICE_DATABASE_URL and SLO_SERVICE_DATABASE_URL_FILE are both set: give one")
+            url = read_secret(None, self.database_url_file, "SLO_SERVICE_DATABASE_URL") or url
+        password = read_secret(self.database_password, self.database_password_file, "SLO_SERVICE_DATABASE_PASSWORD")
+        try:
+            parsed = make_url(url)
+        except Exception:  # the message would quote the URL
+            raise SettingsError(
+                "SLO_SERVICE_DATABASE_URL: not a SQLAlchemy URL (e.g. postgresql+psycopg://...)"
+            ) from None
+        if password is not None:
+            if parsed.password is not None:
+                raise SettingsError(
+                    "SLO_SERVICE_DATABASE_PASSWORD: the database URL has a password already: give it in one place"
+                )
+            parsed = parsed.set(password=password)
+            url = parsed.render_as_string(hide_password=False)
+        register_secret(None if parsed.password is None else str(parsed.password))
+        register_secret(self.slack_signing_secret_value())
+        register_secret(self.admin_token_value())
+        return self.model_copy(
+            update={
+                "database_url": url,
+                "database_url_file": None,
+                "database_password": None,
+                "database_password_file": None,
+            }
+        )
 
     def client_token(self) -> str | None:
         """The token CLI client commands send, from SLO_SERVICE_TOKEN or SLO_SERVICE_TOKEN_FILE."""
@@ -114,6 +200,9 @@ class Settings(BaseSettings):
         "retention",
         "flush_interval",
         "delivery_lease",
+        "leader_retry",
+        "change_log_retention",
+        "shutdown_grace",
         mode="before",
     )
     @classmethod

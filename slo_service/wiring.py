@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import httpx
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
@@ -19,6 +19,7 @@ from slo_service.adapters import promql as promql_adapter
 from slo_service.adapters import scrape as scrape_adapter
 from slo_service.adapters.drift.worker import DriftWorkerPool
 from slo_service.adapters.receivers.factory import build_receivers
+from slo_service.adapters.spill import SpillDir, SpillDirInUse
 from slo_service.adapters.sql.alert_store import SqlAlertStore
 from slo_service.adapters.sql.availability import (
     RETRY_MAX_SECONDS,
@@ -28,6 +29,7 @@ from slo_service.adapters.sql.availability import (
     wait_for_database,
 )
 from slo_service.adapters.sql.engine import make_engine
+from slo_service.adapters.sql.leader_lock import PostgresLeaderLock, SqliteProcessLock
 from slo_service.adapters.sql.migrate import upgrade
 from slo_service.adapters.sql.store import SqlHistoryStore
 from slo_service.adapters.sql.token_store import SqlTokenStore
@@ -37,6 +39,7 @@ from slo_service.api.limits import InputLimits, set_input_limits
 from slo_service.api.starting import StartingApp
 from slo_service.core.clock import Clock, SystemClock
 from slo_service.core.extract import Observation
+from slo_service.core.leadership import LeaderLock, Leadership, SingleProcessLock
 from slo_service.core.model import SLO, Config, PromQLSource, ScrapeSource
 from slo_service.core.ports import ScrapeHealth, StoreUnavailable
 from slo_service.core.samples import Sample
@@ -45,6 +48,7 @@ from slo_service.drift_wiring import build_drift
 from slo_service.exporter.collector import build_registry
 from slo_service.exporter.drift import DriftCollector
 from slo_service.exporter.exposition import ExportWindows
+from slo_service.exporter.leadership import LeadershipCollector
 from slo_service.jobs.scheduler import Jobs
 from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.collect import FetchObservations, FetchSamples
@@ -54,12 +58,15 @@ from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.evaluate import Evaluator
 from slo_service.pipeline.history import LiveHistory
 from slo_service.pipeline.runtime import Adapters, Runtime
+from slo_service.pipeline.tail import ChangeTail
 from slo_service.settings import Settings, SettingsError
 from slo_service.specs.loader import load_config
 
 log = logging.getLogger(__name__)
 
-OUTAGE_CONSEQUENCE = "API reads that need it answer 503 and collected counts wait in memory until it is back"
+OUTAGE_CONSEQUENCE = (
+    "API reads that need it answer 503 and collected counts wait in memory and in the spill directory until it is back"
+)
 START_CONSEQUENCE = (
     f"the service starts once it answers (retrying with backoff, at most {RETRY_MAX_SECONDS:g}s apart); "
     "meanwhile /healthz answers 200, /readyz and the API 503"
@@ -68,7 +75,7 @@ START_CONSEQUENCE = (
 
 def scrape_fetcher(source: ScrapeSource) -> FetchSamples:
     async def fetch(now: datetime) -> tuple[list[Sample], ScrapeHealth]:
-        async with httpx.AsyncClient() as client:
+        async with scrape_adapter.http_client() as client:
             outcome = await scrape_adapter.scrape(client, source, now)
         return outcome.samples, outcome.health
 
@@ -106,13 +113,38 @@ class Service:
     jobs: Jobs
     registry: CollectorRegistry
     app: FastAPI
+    spill: SpillDir | None = None
 
-    def close(self) -> None:
-        """Stop the jobs and the workers, close the database connections."""
-        self.jobs.shutdown()
-        self.worker.close()
+    def close(self, deadline: float | None = None) -> None:
+        """Stop: no new jobs; running jobs and deliveries get until `deadline` (time.monotonic(); default:
+        the shutdown grace from now), deliveries still running then are handed back to the outbox; buffered
+        increments are written (or stay in the spill file if the database is down); the database is closed.
+        One log line says what was finished and what was handed back."""
+        if deadline is None:
+            deadline = time.monotonic() + self.settings.shutdown_grace.total_seconds()
+        started = time.monotonic()
+        unfinished = self.jobs.shutdown(deadline)
+        handed_back = self.worker.close(max(0.0, deadline - time.monotonic()))
+        history = self.runtime.history
+        history.flush()
+        pending = history.pending_writes
         self.drift_pool.close()
         self.engine.dispose()
+        if self.spill is not None:
+            self.spill.close()
+        if pending and self.spill is not None:
+            buffered = f"{pending} increments left in the spill directory {self.spill.path} (the database is down)"
+        elif pending:
+            buffered = f"{pending} buffered increments lost (no spill directory)"
+        else:
+            buffered = "no increments waiting"
+        log.info(
+            "stopped in %.1fs: %s, %d notifications in delivery handed back, %s",
+            time.monotonic() - started,
+            f"jobs still running abandoned: {', '.join(unfinished)}" if unfinished else "running jobs finished",
+            handed_back,
+            buffered,
+        )
 
 
 def read_admin_token(settings: Settings) -> str | None:
@@ -152,10 +184,14 @@ def warn_if_locked_out(auth: ApiAuth) -> None:
         )
 
 
-def build_service(settings: Settings, clock: Clock | None = None, config: Config | None = None) -> Service:
+def build_service(
+    settings: Settings, clock: Clock | None = None, config: Config | None = None, spill: SpillDir | None = None
+) -> Service:
     """Migrate, load the config (raising ConfigError if it is bad), and connect every part. Starts nothing.
-    Raises StoreUnavailable if the database cannot be reached."""
+    Raises StoreUnavailable if the database cannot be reached. With a `spill`, the segments a stopped process
+    left there are written first, and buffered writes go there during an outage."""
     clock = clock or SystemClock()
+    settings = settings.resolved()  # database URL and password from their files; secrets registered for masking
     paths = list(settings.config)
 
     def load() -> Config:
@@ -170,8 +206,11 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
     engine = make_engine(settings.database_url, availability)
     auth = build_auth(settings, admin_token, engine, clock)
     warn_if_locked_out(auth)
-    store = SqlHistoryStore(engine)
-    history = LiveHistory(store, clock.now(), pending_limit=settings.pending_write_limit, checkpoints=store)
+    store = SqlHistoryStore(engine, replica=settings.replica_id)
+    history = LiveHistory(
+        store, clock.now(), pending_limit=settings.pending_write_limit, spill=spill, checkpoints=store
+    )
+    history.replay_spill()  # before the history loads: it then holds what a killed process had buffered
     evaluator = Evaluator(history, settings.snapshot_interval)
     adapters = Adapters(scrape=scrape_fetcher, promql=promql_fetcher, backfill=promql_backfill)
     runtime = Runtime(config, store, history, evaluator, adapters, clock, load)
@@ -190,6 +229,27 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
     # Evidently runs only in these worker processes, started on first use: the API never imports it.
     drift_pool = DriftWorkerPool(max_workers=settings.drift_workers)
     drift = build_drift(engine, clock, runtime, alerting, Path(settings.data_dir), drift_pool)
+    lock: LeaderLock = PostgresLeaderLock(engine) if engine.dialect.name == "postgresql" else SingleProcessLock()
+    leadership = Leadership(lock, settings.replica_id, clock, settings.leader_retry_interval())
+    tail = None
+    if store.change_log:  # PostgreSQL: other replicas may write counts
+        position = store.last_load_position or store.change_position()
+        tail = ChangeTail(
+            store,
+            history,
+            settings.replica_id,
+            clock,
+            position,
+            settings.change_log_retention,
+            reposition=lambda: store.last_load_position,
+        )
+
+    def deposed() -> None:
+        dropped = history.discard_pending()
+        if dropped:
+            log.warning("dropped %d buffered increments: the new leader counts them from the stored baselines", dropped)
+
+    leadership.on_deposed = deposed
     jobs = Jobs(
         runtime,
         cycle,
@@ -199,17 +259,46 @@ def build_service(settings: Settings, clock: Clock | None = None, config: Config
         settings.retention,
         settings.flush_interval,
         drift,
-        settings.checkpoint_interval,
+        leadership,
+        tail,
+        checkpoint_interval=settings.checkpoint_interval,
     )
     registry = build_registry(
         runtime, settings.export_labels, alerting, worker, ExportWindows.parse(settings.export_windows)
     )
     jobs.after_evaluation.append(registry.slo_exposition.refresh)
     registry.register(DriftCollector(drift))
-    app = create_app(runtime, registry, lambda: jobs.running, alerting, settings.slack_signing_secret, drift, auth=auth)
+    registry.register(LeadershipCollector(leadership))
+    slack_secret = settings.slack_signing_secret_value()
+    app = create_app(
+        runtime,
+        registry,
+        lambda: jobs.running,
+        alerting,
+        slack_secret,
+        drift,
+        auth=auth,
+        leadership=leadership,
+    )
     limits = InputLimits(settings.max_body_bytes, settings.max_batch_body_bytes, ingest_max_age=settings.raw_retention)
     set_input_limits(app, limits)
-    return Service(settings, engine, runtime, alerting, worker, drift, drift_pool, cycle, jobs, registry, app)
+    return Service(settings, engine, runtime, alerting, worker, drift, drift_pool, cycle, jobs, registry, app, spill)
+
+
+def take_sqlite_lock(database_url: str) -> SqliteProcessLock | None:
+    """On a SQLite file, make sure this is the only `serve` on it (the lock is held while the returned object
+    lives, and by the kernel until the process ends): SettingsError otherwise (several replicas
+    need PostgreSQL, docs/operations.md)."""
+    if not SqliteProcessLock.applies(database_url):
+        return None
+    lock = SqliteProcessLock(database_url)
+    if not lock.take():
+        raise SettingsError(
+            f"another slo-service serve (pid {lock.holder()}) already runs on this SQLite database "
+            f"({lock.path.with_suffix('').with_suffix('')}); SQLite takes one process: run several replicas on "
+            "PostgreSQL (docs/operations.md, Several replicas)"
+        )
+    return lock
 
 
 class Starter:
@@ -228,6 +317,7 @@ class Starter:
         self._on_failure = on_failure
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._spill: SpillDir | None = None
         self._thread = threading.Thread(target=self._run, name="service-start", daemon=True)
 
     def start(self) -> None:
@@ -237,12 +327,21 @@ class Starter:
         """Stop waiting; the service, if it was built (the caller closes it)."""
         with self._lock:
             self._stop.set()
+            if self.service is None and self._spill is not None:
+                self._spill.close()  # a build still running finds _stop set and closes its service
             return self.service
 
     def _database_state(self) -> str:
         return "ok" if self.availability.up else f"unreachable: {self.availability.reason}"
 
     def _run(self) -> None:
+        try:
+            self._spill = SpillDir(self.settings.spill_path())
+        except (SpillDirInUse, OSError) as exc:  # two processes must not replay each other's live segments
+            log.error("the service could not start: %s", exc)
+            self.failed = True
+            self._on_failure()
+            return
         try:
             service = self._build()
         except Exception:  # a bug or a broken migration: waiting would not fix it
@@ -267,7 +366,7 @@ class Starter:
         try:
             while wait_for_database(probe, self._stop):
                 try:
-                    return build_service(self.settings, config=self.config)
+                    return build_service(self.settings, config=self.config, spill=self._spill)
                 except StoreUnavailable as exc:  # lost again between the probe and the migrations
                     self.availability.failed(exc.reason)
             return None

@@ -131,6 +131,13 @@ class InMemoryAlertStore:
             )
             self.claims.pop(message_id, None)
 
+    def release(self, message_ids: Sequence[int], now: datetime) -> int:
+        with self._lock:
+            released = [i for i in message_ids if i in self.claims and self.outbox[i].status is MessageStatus.PENDING]
+            for i in released:
+                self.claims[i] = now
+            return len(released)
+
     def mark_retry(self, message_id: int, next_attempt_at: datetime, error: str) -> None:
         with self._lock:
             m = self.outbox[message_id]

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from slo_service.adapters.scrape import http_client, printable
 from slo_service.core.durations import format_duration
 from slo_service.core.extract import Observation
 from slo_service.core.model import SLO, DriftSLI, ErrorRatioSLI, LatencySLI, PromQLSource, RatioSLI, ThresholdSLI
@@ -77,7 +78,7 @@ class PromQLClient:
         self.headers = dict(headers or {})
         self.max_points = max_points
         self._own = client is None
-        self._client = client or httpx.AsyncClient()
+        self._client = client or http_client()
 
     @classmethod
     def for_source(cls, source: PromQLSource, client: httpx.AsyncClient | None = None) -> PromQLClient:
@@ -109,8 +110,10 @@ class PromQLClient:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            snippet = response.text[:200].strip()
-            raise PromQLError(f"HTTP {response.status_code}: {snippet or 'no JSON body'}", status=response.status_code)
+            snippet = printable(response.text[:200].strip())
+            # a 2xx that is not the API's JSON is a proxy or a wrong URL: say so; an error status speaks for itself
+            what = f"not a JSON answer: {snippet}" if snippet and response.is_success else snippet or "no JSON body"
+            raise PromQLError(f"HTTP {response.status_code}: {what}", status=response.status_code)
         if body.get("status") != "success":
             raise PromQLError(
                 str(body.get("error") or f"HTTP {response.status_code}"),

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from slo_service import __version__
@@ -16,6 +17,7 @@ from slo_service.api import drift as drift_api
 from slo_service.api.auth import ApiAuth, authorize, check_routes, document_rules
 from slo_service.api.errors import install_error_handlers
 from slo_service.api.limits import install_input_limits
+from slo_service.core.leadership import Leadership
 from slo_service.core.ports import StoreUnavailable
 from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.drift import DriftService
@@ -44,10 +46,14 @@ def create_app(
     drift: DriftService | None = None,
     *,
     auth: ApiAuth,
+    leadership: Leadership | None = None,
 ) -> FastAPI:
     """Build the app around an already wired runtime; nothing is started here. Every route is guarded by
     `auth` (rules in api/auth.py); a route without a rule stops the build."""
-    app = FastAPI(
+    # FastAPIOffline serves Swagger UI's and ReDoc's scripts from its own package: /docs and /redoc
+    # must work on a machine without internet (FastAPI's defaults load them from a CDN).
+    app = FastAPIOffline(
+        static_url="/static/api-docs",
         title="slo-service",
         version=__version__,
         description="SLOs, error budgets and burn rates for ML systems. Errors are JSON: {message, problems}. "
@@ -85,7 +91,11 @@ def create_app(
         checks["config"] = "ok" if rt.config.slos or rt.config.sources else "empty"
         checks["scheduler"] = "ok" if scheduler_running() else "stopped"
         ready = checks["database"] == "ok" and checks["scheduler"] == "ok"
-        return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
+        content: dict[str, Any] = {"ready": ready, "checks": checks}
+        if leadership is not None:  # which replica this is and whether it leads (not a readiness condition)
+            content["replica"] = leadership.replica
+            content["leader"] = leadership.leader
+        return JSONResponse(status_code=200 if ready else 503, content=content)
 
     @app.get(
         "/metrics",

@@ -18,7 +18,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from slo_service.core.tokens import Scope, TokenVerifier
+from slo_service.core.tokens import Scope, TokenExpired, TokenVerifier
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,10 @@ def authorize(request: Request, credentials: Annotated[HTTPAuthorizationCredenti
             return
         raise _unauthorised("missing token: send the header 'Authorization: Bearer TOKEN'")
     # StoreUnavailable (the database is down, and the token was not accepted lately) is the app's 503.
-    principal = auth.verifier.verify(credentials.credentials)
+    try:
+        principal = auth.verifier.verify(credentials.credentials)
+    except TokenExpired as exc:
+        raise _unauthorised(str(exc), "invalid_token") from None
     if principal is None:
         raise _unauthorised("invalid or revoked token", "invalid_token")
     request.state.principal = principal

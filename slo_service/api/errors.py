@@ -61,6 +61,16 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+def _unparsable_body(cause: BaseException) -> str | None:
+    """Say why FastAPI could not read a JSON body (its own message is only "There was an error parsing the
+    body"): the two causes a client can fix."""
+    if isinstance(cause, UnicodeDecodeError):
+        return f"body: not UTF-8 (byte {cause.start} is {cause.object[cause.start : cause.start + 1]!r})"
+    if isinstance(cause, RecursionError):
+        return "body: JSON nested too deeply"
+    return None
+
+
 def _one_line(exc: BaseException) -> str:
     """`Type: message (at file:line in function)`: the innermost frame, no traceback."""
     frames = traceback.extract_tb(exc.__traceback__)
@@ -112,6 +122,8 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = exc.headers
         if exc.status_code == 405:
             headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            detail = _unparsable_body(exc.__cause__) or detail
         if isinstance(detail, dict):
             return JSONResponse(status_code=exc.status_code, content=detail, headers=headers)
         return JSONResponse(status_code=exc.status_code, content={"message": str(detail)}, headers=headers)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field, StringConstraints
 
 from slo_service.api.auth import ApiAuth
-from slo_service.api.inputs import PathName
+from slo_service.api.inputs import PathName, duration_param
 from slo_service.core import tokens as core_tokens
 from slo_service.core.tokens import ApiToken, Scope, TokenNameTaken, TokenStore, UnknownToken
 from slo_service.pipeline.runtime import Runtime
@@ -25,6 +25,12 @@ class TokenIn(BaseModel):
     scopes: list[Scope] = Field(
         min_length=1, max_length=4, description="admin includes write, write includes read; ci is push only"
     )
+    expires_in: Annotated[str, StringConstraints(max_length=40)] | None = Field(
+        default=None,
+        description=f"lifetime, a duration such as 90d or 12h (at most {core_tokens.MAX_EXPIRES_IN.days}d); "
+        "absent: valid until revoked",
+        examples=["90d"],
+    )
 
 
 class TokenOut(BaseModel):
@@ -33,6 +39,7 @@ class TokenOut(BaseModel):
     created_at: datetime
     last_used_at: datetime | None = Field(description="to the minute")
     revoked_at: datetime | None
+    expires_at: datetime | None = Field(description="refused (401) from then on; null: never expires")
 
 
 class TokenCreated(TokenOut):
@@ -59,8 +66,13 @@ def _store(request: Request) -> TokenStore:
 @router.post("", response_model=TokenCreated, status_code=201, summary="Create a token; the answer holds it once")
 async def create_token(request: Request, body: TokenIn) -> TokenCreated:
     store = _store(request)
+    lifetime = None
+    if body.expires_in is not None:
+        lifetime = duration_param(body.expires_in, "expires_in", timedelta(minutes=1), core_tokens.MAX_EXPIRES_IN)
     try:
-        record, token = await asyncio.to_thread(core_tokens.issue, store, body.name, body.scopes, _now(request))
+        record, token = await asyncio.to_thread(
+            core_tokens.issue, store, body.name, body.scopes, _now(request), lifetime
+        )
     except TokenNameTaken as exc:
         raise HTTPException(409, str(exc)) from None
     return TokenCreated(**token_out(record).model_dump(), token=token)

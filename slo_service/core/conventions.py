@@ -31,9 +31,12 @@ COLLECTION_ERRORS = "slo_service_collection_errors"  # counter
 SCRAPE_DUPLICATE_SERIES = "slo_service_scrape_duplicate_series"  # counter {source}: repeats dropped
 SCRAPE_INVALID_COUNTER_SAMPLES = "slo_service_scrape_invalid_counter_samples"  # counter {source, reason}
 STORE_PENDING_WRITES = "slo_service_store_pending_writes"
+STORE_DROPPED_INCREMENTS = "slo_service_store_dropped_increments"  # counter: beyond the pending-write limit
 CONFIG_RELOADS = "slo_service_config_reloads"  # counter, label result
 CONFIG_LAST_RELOAD_SUCCESS = "slo_service_config_last_reload_successful"
 BUILD_INFO = "slo_service_build_info"
+LEADER = "slo_service_leader"  # gauge {replica}: 1 on the replica that scrapes, evaluates and alerts
+LEADER_ELECTIONS = "slo_service_leader_elections"  # counter {replica}: times this replica became the leader
 
 # Alerting and notification self-metrics.
 ALERTS = "slo_service_alerts"  # gauge, labels state, severity

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from slo_service.core.secrets import redact
+
 
 class MessageStatus(StrEnum):
     PENDING = "pending"  # waiting for (another) delivery attempt
@@ -60,6 +62,11 @@ class DeliveryResult:
     retry_after: timedelta | None = None  # from a 429's Retry-After header
     error: str | None = None
     external_ref: Mapping[str, Any] = field(default_factory=dict)  # e.g. Slack channel + ts, for chat.update
+
+    def __post_init__(self) -> None:
+        # The error is stored, served by the API and logged: a receiver echoing its token or URL must not leak it.
+        if self.error:
+            object.__setattr__(self, "error", redact(self.error))
 
 
 class Receiver(Protocol):

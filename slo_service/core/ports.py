@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -152,6 +153,10 @@ class MatrixCheckpointStore(Protocol):
         ...
 
     def load_checkpoint(self) -> StoredCheckpoint | None: ...
+
+    def snapshot_reads(self) -> AbstractContextManager[None]:
+        """Every read of this thread in the block sees one snapshot (and a change log notes its position)."""
+        ...
 
 
 class HistoryStore(Protocol):

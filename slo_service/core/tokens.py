@@ -29,6 +29,8 @@ ADMIN_TOKEN_NAME = "admin-token-from-settings"
 """Who the bootstrap admin token (SLO_SERVICE_ADMIN_TOKEN[_FILE]) is in logs; it is never stored."""
 TOUCH_EVERY = timedelta(minutes=1)
 """last_used_at is written at most this often per token, so a busy client costs no write per request."""
+MAX_EXPIRES_IN = timedelta(days=3660)
+"""The longest lifetime a token can be given (about ten years); no expiry at all is the default."""
 KNOWN_FOR = timedelta(minutes=10)
 """While the token store is unavailable, a token the store accepted this recently is still accepted, so
 reads that need no database (SLO status, sources, config, on-call) keep answering during an outage."""
@@ -113,10 +115,34 @@ class ApiToken:
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+    """None: never expires."""
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
 
 
 class TokenError(ValueError):
     """A refused token operation; the message names the field."""
+
+
+class TokenExpired(Exception):
+    """A presented token that was valid until `expires_at`: refused (401) with a message saying so."""
+
+    def __init__(self, name: str, expires_at: datetime) -> None:
+        super().__init__(
+            f"token {name!r} expired at {expires_at:%Y-%m-%dT%H:%M:%SZ}: create a new one "
+            "(`slo-service token create`) and revoke this one"
+        )
+        self.name = name
+        self.expires_at = expires_at
+
+
+def check_expires_in(value: timedelta | None) -> timedelta | None:
+    """A token lifetime: above 0 and at most MAX_EXPIRES_IN; ValueError naming the field."""
+    if value is not None and not timedelta(0) < value <= MAX_EXPIRES_IN:
+        raise ValueError(f"expires_in: must be more than 0s and at most {MAX_EXPIRES_IN.days}d")
+    return value
 
 
 class TokenNameTaken(TokenError):
@@ -149,13 +175,19 @@ class TokenStore(Protocol):
         ...
 
 
-def issue(store: TokenStore, name: str, scopes: Iterable[str], now: datetime) -> tuple[ApiToken, str]:
-    """Create a token; returns its record and the token itself, which nothing keeps."""
+def issue(
+    store: TokenStore, name: str, scopes: Iterable[str], now: datetime, expires_in: timedelta | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token, valid for `expires_in` (None: until revoked); returns its record and the token
+    itself, which nothing keeps."""
     checked, granted = check_name(name), parse_scopes(scopes)
+    lifetime = check_expires_in(expires_in)
     token = new_token()
-    record = ApiToken(checked, granted, token_hash(token), now)
+    expires_at = None if lifetime is None else now + lifetime
+    record = ApiToken(checked, granted, token_hash(token), now, expires_at=expires_at)
     store.add(record)
-    log.info("API token %r created with scopes %s", record.name, ",".join(record.scopes))
+    until = "" if expires_at is None else f", expires at {expires_at:%Y-%m-%dT%H:%M:%SZ}"
+    log.info("API token %r created with scopes %s%s", record.name, ",".join(record.scopes), until)
     return record, token
 
 
@@ -182,7 +214,8 @@ class Principal:
 
 
 class TokenVerifier:
-    """Turns a presented token into a Principal, or None for an unknown or revoked one.
+    """Turns a presented token into a Principal, or None for an unknown or revoked one; TokenExpired for an
+    expired one (so the client is told why).
 
     The bootstrap admin token (if any) is checked in memory; others by their hash in the store. While the
     store is unavailable, a token it accepted within KNOWN_FOR still counts; any other raises
@@ -192,7 +225,8 @@ class TokenVerifier:
         self.store = store
         self._admin_hash = token_hash(check_admin_token(admin_token)) if admin_token else None
         self._now = now
-        self._accepted: dict[str, tuple[Principal, datetime]] = {}  # hash -> (who, when the store said so)
+        # hash -> (who, when the store said so, when it expires)
+        self._accepted: dict[str, tuple[Principal, datetime, datetime | None]] = {}
 
     @property
     def has_admin_token(self) -> bool:
@@ -211,13 +245,20 @@ class TokenVerifier:
             accepted = self._accepted.get(digest)
             if accepted is None or self._now() - accepted[1] >= KNOWN_FOR:
                 raise
-            return accepted[0]
+            principal, _, expires_at = accepted
+            if expires_at is not None and self._now() >= expires_at:
+                self._accepted.pop(digest, None)
+                raise TokenExpired(principal.name, expires_at) from None
+            return principal
         if found is None or not hmac.compare_digest(found.token_hash, digest) or found.revoked_at is not None:
             self._accepted.pop(digest, None)
             return None
         now = self._now()
+        if found.expires_at is not None and found.expired(now):
+            self._accepted.pop(digest, None)
+            raise TokenExpired(found.name, found.expires_at)
         principal = Principal(found.name, effective_scopes(found.scopes))
-        self._accepted[digest] = (principal, now)
+        self._accepted[digest] = (principal, now, found.expires_at)
         if found.last_used_at is None or now - found.last_used_at >= TOUCH_EVERY:
             try:
                 self.store.touch(found.name, now)

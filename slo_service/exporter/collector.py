@@ -217,6 +217,11 @@ class SLOCollector(Collector):
                 )
         pending = getattr(rt.history, "pending_writes", 0)
         yield GaugeMetricFamily(c.STORE_PENDING_WRITES, "Increments waiting for the database", value=float(pending))
+        yield CounterMetricFamily(
+            c.STORE_DROPPED_INCREMENTS,
+            "Increments dropped because more waited for the database than the pending-write limit allows",
+            value=float(getattr(rt.history, "dropped_increments", 0)),
+        )
         reload = rt.last_reload
         # before any reload the running config is the one the service started with, which loaded
         yield GaugeMetricFamily(

@@ -84,9 +84,27 @@ class AlertingService:
             e["group_key"]: GroupEpisode.from_json(e) for e in (store.load_state(GROUPS_STATE) or {}).get("groups", [])
         }
         self.dispatcher = self._dispatcher(self.config, store.load_state(DISPATCHER_STATE))
+        # What the store holds (as of the last save): a save that fails puts memory back to it, so the
+        # changes and notifications of that cycle are derived again once the store answers, not lost.
+        self._saved: tuple[list[Alert], Mapping[str, Any], Mapping[str, Any]] = (
+            self.book.alerts(),
+            self.dispatcher.state(),
+            self._groups_state(),
+        )
         self.first_seen: dict[str, datetime] = {}
         self.last_data: dict[str, datetime] = {}
         self.external_alerts: dict[str, Alert] = {}
+
+    def take_over(self) -> None:
+        """This replica became the leader: take the open alerts, notification groups and dispatcher state
+        from the store, where the last leader left them."""
+        with self._lock:
+            self.book = AlertBook.from_alerts(self.store.load_open_alerts())
+            self.episodes = {
+                e["group_key"]: GroupEpisode.from_json(e)
+                for e in (self.store.load_state(GROUPS_STATE) or {}).get("groups", [])
+            }
+            self.dispatcher = self._dispatcher(self.config, self.store.load_state(DISPATCHER_STATE))
 
     # --- configuration ----------------------------------------------------------------------------
 
@@ -182,6 +200,25 @@ class AlertingService:
             return self._route_and_save([], now)
 
     def _route_and_save(self, transitions: list[Transition], now: datetime, dropped: Sequence[str] = ()) -> CycleResult:
+        try:
+            return self._route_and_save_or_fail(transitions, now, dropped)
+        except Exception:
+            self._restore()
+            raise
+
+    def _groups_state(self) -> dict[str, Any]:
+        return {"groups": [e.to_json() for e in self.episodes.values()]}
+
+    def _restore(self) -> None:
+        """Back to what the store holds: the failed cycle's transitions and notifications come again."""
+        alerts, dispatcher, groups = self._saved
+        self.book = AlertBook.from_alerts(alerts)
+        self.dispatcher = self._dispatcher(self.config, dispatcher)
+        self.episodes = {e["group_key"]: GroupEpisode.from_json(e) for e in groups.get("groups", [])}
+
+    def _route_and_save_or_fail(
+        self, transitions: list[Transition], now: datetime, dropped: Sequence[str] = ()
+    ) -> CycleResult:
         routable = [
             RoutableAlert(a.fingerprint, a.labels, a.fired_at or a.active_since, a.resolved_at)
             for a in self.book.alerts()
@@ -198,16 +235,12 @@ class AlertingService:
         changed += [a for a in self.book.active() if a.fingerprint not in {c.fingerprint for c in changed}]
         # One transaction: a crash can never leave a notification enqueued while the dispatcher state
         # says it was not sent (a second page after restart), or the reverse (a lost page).
+        dispatcher_state, groups_state = self.dispatcher.state(), self._groups_state()
         self.store.save_alerts(
-            changed,
-            messages,
-            dropped,
-            states={
-                DISPATCHER_STATE: self.dispatcher.state(),
-                GROUPS_STATE: {"groups": [e.to_json() for e in self.episodes.values()]},
-            },
+            changed, messages, dropped, states={DISPATCHER_STATE: dispatcher_state, GROUPS_STATE: groups_state}
         )
         self.book.prune_resolved(now - timedelta(hours=1))
+        self._saved = (self.book.alerts(), dispatcher_state, groups_state)
         return CycleResult(transitions, len(notes), messages)
 
     # --- notifications -----------------------------------------------------------------------------
@@ -384,20 +417,28 @@ class AlertingService:
                 keys = [target, *(k for k in self.episodes if k != target and alerts_of(k) & mine)]
             else:
                 keys = [k for k in self.episodes if target in alerts_of(k)]
-            messages: list[OutboxMessage] = []
-            for key in keys:
-                episode = self.episodes[key]
-                if episode.acknowledged_at is not None:
-                    continue
-                episode.acknowledged_by, episode.acknowledged_at = by, now
-                episode.payload = {**episode.payload, "acknowledgedBy": by}
-                messages += self._updates(episode, "acknowledge", episode.payload, now)
-                log.info("notification group %s (%s) acknowledged by %s via %s", key, episode.receiver, by, via)
-            self.store.acknowledge(Acknowledgement(target, by, now, via))
-            self.store.save_alerts(
-                [], messages, states={GROUPS_STATE: {"groups": [e.to_json() for e in self.episodes.values()]}}
-            )
+            try:
+                self._acknowledge(target, keys, by, via, now)
+            except Exception:  # the store is down: the acknowledgement did not happen (the caller gets 503)
+                self._restore()
+                raise
             return keys
+
+    def _acknowledge(self, target: str, keys: Sequence[str], by: str, via: str, now: datetime) -> None:
+        messages: list[OutboxMessage] = []
+        for key in keys:
+            episode = self.episodes[key]
+            if episode.acknowledged_at is not None:
+                continue
+            episode.acknowledged_by, episode.acknowledged_at = by, now
+            episode.payload = {**episode.payload, "acknowledgedBy": by}
+            messages += self._updates(episode, "acknowledge", episode.payload, now)
+            log.info("notification group %s (%s) acknowledged by %s via %s", key, episode.receiver, by, via)
+        self.store.acknowledge(Acknowledgement(target, by, now, via))
+        groups_state = self._groups_state()
+        self.store.save_alerts([], messages, states={GROUPS_STATE: groups_state})
+        alerts, dispatcher, _ = self._saved
+        self._saved = (alerts, dispatcher, groups_state)
 
     def resolve(self, fingerprint: str, by: str) -> Alert | None:
         """Resolve a firing alert by hand (it fires again if its condition still holds next cycle)."""

@@ -40,11 +40,13 @@ class Cycle:
         self.alerting = alerting
         self.worker = worker
 
-    def run(self) -> CycleReport:
+    def run(self, lead: bool = True) -> CycleReport:
+        """`lead=False` (a replica that does not lead): statuses for reads and delivery only; alert
+        transitions and routing are the leader's."""
         started = time.perf_counter()
-        evaluation = self.runtime.evaluate()
+        evaluation = self.runtime.evaluate(lead=lead)
         alerting = None
-        if self.alerting is not None:
+        if self.alerting is not None and lead:
             health, down_since = self.runtime.health()
             try:
                 alerting = self.alerting.cycle(
@@ -64,9 +66,10 @@ class Cycle:
             log_failure(log, "delivery step failed")
             return 0
 
-    def flush(self) -> int:
-        """Between evaluations: flush routing groups that became due and deliver retries."""
-        if self.alerting is not None:
+    def flush(self, lead: bool = True) -> int:
+        """Between evaluations: flush routing groups that became due (the leader) and deliver retries (any
+        replica: the outbox is claimed with leases)."""
+        if self.alerting is not None and lead:
             try:
                 self.alerting.tick(self.runtime.clock.now())
             except Exception:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -49,6 +50,7 @@ class _Lane:
     again: bool = False
     paused_until: datetime | None = None  # the receiver asked us to wait (Retry-After): none of its messages
     thread: threading.Thread | None = None
+    in_flight: int | None = None  # id of the message being delivered (claimed by this worker)
 
 
 class DeliveryWorker:
@@ -122,14 +124,25 @@ class DeliveryWorker:
             thread.join()
         return sum(counter[0] for _, counter in started)
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop claiming and give in-flight deliveries up to `timeout` seconds (an abandoned one is
-        retried after its lease, as after a crash)."""
+    def close(self, timeout: float = 5.0) -> int:
+        """Stop claiming, give in-flight deliveries up to `timeout` seconds, then hand the ones still running
+        back to the store (claimable at once by another replica or the next process, flagged `interrupted`,
+        rather than after the lease). Returns how many were handed back."""
         self._closed = True
+        deadline = time.monotonic() + timeout
         with self._lanes_lock:
-            threads = [lane.thread for lane in self._lanes.values() if lane.thread is not None]
-        for thread in threads:
-            thread.join(timeout)
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            if lane.thread is not None:
+                lane.thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [lane.in_flight for lane in lanes if lane.in_flight is not None]
+        if not stuck:
+            return 0
+        try:
+            return self.store.release(stuck, self.now())
+        except Exception:  # the store is down: the lease expires as after a crash
+            log_failure(log, "could not hand back %d notifications in delivery", len(stuck), traceback=False)
+            return 0
 
     def _lane(self, name: str) -> _Lane:
         with self._lanes_lock:
@@ -162,7 +175,11 @@ class DeliveryWorker:
             if not claimed:
                 break
             for message in claimed:
-                self._deliver(message, lane)
+                lane.in_flight = message.id
+                try:
+                    self._deliver(message, lane)
+                finally:
+                    lane.in_flight = None
                 attempted += 1
         return attempted
 

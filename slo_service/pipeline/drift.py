@@ -126,6 +126,8 @@ class DriftOutcomeLike(Protocol):
     def sample_rows_current(self) -> int | None: ...
     @property
     def report_path(self) -> str | None: ...
+    @property
+    def report_error(self) -> str | None: ...
 
 
 SubmitDrift = Callable[[DriftJobSpec, float], DriftOutcomeLike]
@@ -420,19 +422,22 @@ class DriftService:
                 )
             )
         model_q: dict[str, float] = {}
-        note: str | None = None
+        notes: list[str] = []
+        if outcome.report_error:  # the verdicts stand; only the HTML is missing, and the run says why
+            notes.append(f"HTML report not written ({outcome.report_error})")
+            log.warning("drift run of %s: %s; check SLO_SERVICE_DATA_DIR", monitor.name, notes[-1])
         if monitor.ground_truth is not None:
             try:  # labels are a separate source: their problems must not discard the drift results
                 model_q = self._model_quality(monitor, monitor.ground_truth, cur.sample, cur_range)
             except RunProblem as exc:
-                note = f"model quality skipped: {exc}"
-                log.warning("drift run of %s: %s", monitor.name, note)
+                notes.append(f"model quality skipped: {exc}")
+                log.warning("drift run of %s: %s", monitor.name, notes[-1])
         return DriftRun(
             monitor=monitor.name,
             started_at=started,
             finished_at=self.clock_now(),
             status=RunStatus.OK,
-            reason=note,
+            reason="; ".join(notes) or None,
             reference_version=_ref_version(monitor),
             sample_rows_reference=outcome.sample_rows_reference,
             sample_rows_current=outcome.sample_rows_current,

@@ -53,14 +53,24 @@ class Evaluator:
         keys = {s.key for s in keep}
         self._settled = {k: v for k, v in self._settled.items() if k in keys}
 
-    def run(self, slos: Sequence[SLO], now: datetime, windows_of: WindowsOf | None = None) -> EvaluationResult:
+    def forget_all(self) -> None:
+        """Forget which timeslices were settled (a replica taking over reads that from the store)."""
+        self._settled = {}
+
+    def run(
+        self, slos: Sequence[SLO], now: datetime, windows_of: WindowsOf | None = None, lead: bool = True
+    ) -> EvaluationResult:
+        """Every SLO's status. `lead=False` (a replica that does not lead): statuses for reads only, no
+        timeslice verdicts and no snapshots are stored (the leader's reach this replica by the change log)."""
         started = time.perf_counter()
         with self.history.lock:
             self.history.matrix.advance(now)
-        verdicts = self._settle_timeslices(slos, now)
+        verdicts = self._settle_timeslices(slos, now) if lead else 0
         with self.history.lock:
             statuses = evaluate(self.history.matrix, slos, now, windows_of)
         duration = time.perf_counter() - started
+        if not lead:
+            return EvaluationResult(statuses, now, duration, verdicts)
         if self._last_snapshot is None or now - self._last_snapshot >= self.snapshot_interval:
             self._save_snapshots(statuses, now)
         return EvaluationResult(statuses, now, duration, verdicts)

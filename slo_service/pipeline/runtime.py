@@ -149,6 +149,30 @@ class Runtime:
             log.warning("source %s: could not load the stored counter values, counting starts afresh: %s", source, exc)
             return []
 
+    def take_over(self) -> None:
+        """This replica became the leader: count every scrape source on from the counter baselines the last
+        leader stored (the events since its last scrape are counted, spread over the gap), and settle
+        timeslices from what the store holds."""
+        with self._lock:
+            config = self.config
+            collectors = dict(self.collectors)
+        for source in config.sources.values():
+            if isinstance(source, ScrapeSource):
+                slos = [s for s in config.slos if s.sli.source == source.name]
+                collector = ScrapeCollector(
+                    slos, self.adapters.scrape(source), self.history, None, source, self._stored_baselines(source.name)
+                )
+                collectors[source.name] = collector
+                log.info(
+                    "source %s: counting goes on from the stored counter values of %d SLOs",
+                    source.name,
+                    len(collector.restored),
+                )
+        self.evaluator.forget_all()
+        with self._lock:
+            if self.config is config:  # a reload meanwhile built its own collectors from the store
+                self.collectors = collectors
+
     def reload(self) -> ReloadOutcome:
         """Load the config files again; on any problem keep the active config and report why."""
         now = self.clock.now()
@@ -235,10 +259,11 @@ class Runtime:
                     key = (source_name, reason)
                     self.invalid_counter_samples[key] = self.invalid_counter_samples.get(key, 0) + 1
 
-    def evaluate(self) -> EvaluationResult:
+    def evaluate(self, lead: bool = True) -> EvaluationResult:
+        """Every SLO's status; `lead=False`: for reads only (Evaluator.run)."""
         config = self.config
         self.history.flush()
-        result = self.evaluator.run(config.slos, self.clock.now(), windows_of=rule_windows(config))
+        result = self.evaluator.run(config.slos, self.clock.now(), windows_of=rule_windows(config), lead=lead)
         with self._lock:
             self.statuses = dict(result.statuses)
             self.last_evaluation = result

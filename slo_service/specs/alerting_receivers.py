@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from slo_service.core.alerting.config import ReceiverKind, ReceiverSpec
+from slo_service.core.secrets import register_secret
 from slo_service.specs.alerting_common import entries, repeated_names
 from slo_service.specs.alerting_schema import (
     PAGERDUTY_EVENTS_URL,
@@ -165,13 +166,37 @@ def _env(file: SpecFile, path: YPath, name: str) -> str | None:
     if not _ENV_NAME.match(name):
         file.add(path, f"{name!r} is not an environment variable name (letters, digits and _)")
         return None
-    value = os.environ.get(name)
-    if value is None:
-        file.add(path, f"environment variable {name} is not set")
+    try:
+        value = secret_from_env(name)
+    except ValueError as exc:
+        file.add(path, str(exc))
         return None
-    if not value:
-        file.add(path, f"environment variable {name} is set but empty")
-        return None
+    return value
+
+
+def secret_from_env(name: str) -> str:
+    """The secret in environment variable `name`, or in the file named by `name`_FILE (Docker and Kubernetes
+    secrets; the file's surrounding whitespace is dropped), registered for masking. ValueError saying what is
+    missing, never the value."""
+    value, file_name = os.environ.get(name), os.environ.get(f"{name}_FILE")
+    if value is not None and file_name is not None:
+        raise ValueError(f"environment variables {name} and {name}_FILE are both set: give one")
+    if file_name is not None:
+        try:
+            with open(file_name, encoding="utf-8") as f:
+                value = f.read(64 * 1024 + 1).strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise ValueError(f"{name}_FILE: cannot read {file_name}: {reason}") from None
+        if not value:
+            raise ValueError(f"{name}_FILE: {file_name} is empty")
+        if len(value) > 64 * 1024:
+            raise ValueError(f"{name}_FILE: {file_name} is larger than 64 KiB: not a secret")
+    elif value is None:
+        raise ValueError(f"environment variable {name} is not set")
+    elif not value:
+        raise ValueError(f"environment variable {name} is set but empty")
+    register_secret(value)
     return value
 
 

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from slo_service.core.drift.monitor import CurrentData, CurrentKind, GroundTruth, ReferenceData, ReferenceKind, TaskKind
+from slo_service.specs.alerting_receivers import secret_from_env
 from slo_service.specs.checks import duration_at
 from slo_service.specs.monitors_patterns import GLOB_CHARS, glob_problem, suffix_problem
 from slo_service.specs.monitors_schema import ColumnsSpec, CurrentSpec, GroundTruthSpec, ReferenceSpec, SQLSpec
@@ -96,9 +97,10 @@ def _sql_url(file: SpecFile, path: YPath, spec: SQLSpec, base: Path) -> str | No
         if not _ENV_NAME.match(name):
             file.add(env_path, f"{name!r} is not an environment variable name (letters, digits and _)")
             return None
-        value = os.environ.get(name)
-        if value is None:
-            file.add(env_path, f"environment variable {name} is not set")
+        try:
+            value = secret_from_env(name)
+        except ValueError as exc:
+            file.add(env_path, str(exc))
             return None
         if not value.strip():
             file.add(env_path, f"environment variable {name} is set but empty")

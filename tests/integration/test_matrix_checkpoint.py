@@ -16,6 +16,7 @@ from slo_service.core.model import SLO, Budgeting, BudgetingMethod, Period, Rati
 from slo_service.core.ports import SLICES, CountIncrement
 from slo_service.pipeline.checkpoint import restore_matrix
 from slo_service.pipeline.history import LiveHistory, matrix_keys
+from tests.support.stores import FlakyStore
 
 T0 = datetime(2026, 1, 5, 12, 0, 17, tzinfo=UTC)
 
@@ -135,11 +136,17 @@ def test_a_restart_reads_the_checkpoint_not_every_slice(sql_store: SqlHistorySto
 
 
 def test_no_checkpoint_while_writes_wait_for_the_database(sql_store: SqlHistoryStore) -> None:
-    history = LiveHistory(sql_store, T0, checkpoints=sql_store)
+    flaky = FlakyStore()  # the counts' store is down; the checkpoint store is not
+    history = LiveHistory(flaky, T0, checkpoints=sql_store)
     history.rebuild(SLOS, T0)
-    history._pending.append(inc(SLOS[0].key, T0, 1, 1))  # a write buffered during an outage
+    flaky.down = True
+    history.record([inc(SLOS[0].key, T0, 1, 1)])  # buffered: in the matrix, not in the store
+    assert history.pending_writes == 1
     assert not history.save_checkpoint(T0)
     assert sql_store.load_checkpoint() is None
+    flaky.down = False
+    history.flush()
+    assert history.save_checkpoint(T0)
 
 
 @pytest.mark.parametrize("checkpoints", [2])
@@ -153,3 +160,43 @@ def test_only_the_newest_checkpoint_is_kept(sql_store: SqlHistoryStore, checkpoi
     assert stored is not None and stored.created_at == T0 + timedelta(minutes=checkpoints - 1)
     with sql_store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM slo_matrix_checkpoints")).scalar() == 1
+
+
+@pytest.mark.postgres
+def test_replicas_checkpoint_and_restore_with_the_change_log(postgres_url: str) -> None:
+    """A push another replica stored just before the checkpoint (not tailed yet) is in it; a replica restored
+    from it and tailing the change log from its restore's snapshot ends with the rebuilt matrix."""
+    from slo_service.adapters.sql.engine import make_engine
+    from slo_service.adapters.sql.migrate import upgrade
+    from slo_service.core.clock import ManualClock
+    from slo_service.pipeline.tail import ChangeTail
+
+    upgrade(postgres_url)
+    engine = make_engine(postgres_url)
+    try:
+        leader_store = SqlHistoryStore(engine, replica="leader")
+        other = LiveHistory(SqlHistoryStore(engine, replica="other"), T0)
+        other.rebuild(SLOS, T0)
+        leader = LiveHistory(leader_store, T0, checkpoints=leader_store)
+        leader.rebuild(SLOS, T0)
+        clock = ManualClock(T0)
+        tail = ChangeTail(
+            leader_store, leader, "leader", clock, leader_store.last_load_position or leader_store.change_position()
+        )
+        seed(leader)
+        a, b = SLOS[0].key, SLOS[1].key
+        other.record([inc(a, T0 - timedelta(hours=2), 4, 5)], idempotency_key="push-before")  # not tailed yet
+        assert leader.save_checkpoint(T0, sync=tail.poll)
+        other.record([inc(b, T0 - timedelta(days=2), 6, 7)], idempotency_key="push-after")
+
+        later = T0 + timedelta(minutes=5)
+        restarted_store = SqlHistoryStore(engine, replica="leader-2")
+        restarted = LiveHistory(restarted_store, later, checkpoints=restarted_store)
+        restarted.rebuild(SLOS, later)
+        assert restarted_store.last_load_position is not None
+        restarted_tail = ChangeTail(restarted_store, restarted, "leader-2", clock, restarted_store.last_load_position)
+        other.record([inc(a, T0 - timedelta(minutes=30), 8, 9)], idempotency_key="push-while-up")
+        restarted_tail.poll()  # only what the restore did not read
+        assert_same(restarted.matrix, rebuilt(SqlHistoryStore(engine), SLOS, later))
+    finally:
+        engine.dispose()

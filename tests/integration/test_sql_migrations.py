@@ -14,7 +14,7 @@ from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.models import Base
 from tests.support.sql import execute_sql
 
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0009"
 TABLES = {
     "slo_slices",
     "ingest_keys",
@@ -35,6 +35,7 @@ TABLES = {
     "slo_matrix_checkpoints",
     "slo_matrix_checkpoint_parts",
     "api_tokens",
+    "count_changes",
 }
 
 

@@ -111,6 +111,9 @@ def run_service(
         "SLO_SERVICE_EVALUATION_INTERVAL": "1",
         "SLO_SERVICE_LOG_LEVEL": "INFO",
         "SLO_SERVICE_ADMIN_TOKEN": ADMIN_TOKEN,
+        # one spill directory per process (replicas may share tmp_path); a restart that must find the spill
+        # of the process before it passes the same SLO_SERVICE_SPILL_DIR to both
+        "SLO_SERVICE_SPILL_DIR": str(tmp_path / f"spill-{port}"),
         **(env or {}),
     }
     cmd = [sys.executable, "-m", "slo_service", "serve", "--port", str(port), "--database-url", database_url]

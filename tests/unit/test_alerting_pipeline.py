@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from slo_service.core.model import SLO, Config, Period, RatioSLI, Service
 from slo_service.core.notify import DeliveryResult, MessageStatus, OutboxMessage, Outcome, RetryPolicy
 from slo_service.core.oncall.escalation import EscalationLevel, EscalationPolicy
 from slo_service.core.oncall.schedule import Layer, Rotation, Schedule
+from slo_service.core.ports import StoreUnavailable
 from slo_service.core.routing.silences import Silence
 from slo_service.core.routing.tree import Route
 from slo_service.core.selector import Matcher
@@ -77,12 +79,17 @@ def alerting_config(**overrides: object) -> AlertingConfig:
 class World:
     """The whole pipeline in memory: runtime, alerting, delivery, a fake target and fake receivers."""
 
-    def __init__(self, alerting: AlertingConfig, receivers: dict[str, FakeReceiver] | None = None) -> None:
+    def __init__(
+        self,
+        alerting: AlertingConfig,
+        receivers: dict[str, FakeReceiver] | None = None,
+        alert_store: InMemoryAlertStore | None = None,
+    ) -> None:
         self.clock = ManualClock(START)
         self.target = FakeTarget()
         self.config = Config({"fraud": Service("fraud")}, {"model": SOURCE}, (slo_999(),), alerting=alerting)
         self.runtime = make_runtime(self.config, InMemoryHistoryStore(), self.clock, self.target)
-        self.alert_store = InMemoryAlertStore()
+        self.alert_store = alert_store or InMemoryAlertStore()
         self.alerting = AlertingService(self.alert_store, self.clock.now)
         self.alerting.apply(self.config)
         self.receivers = receivers or {"pager": FakeReceiver("pager"), "tickets": FakeReceiver("tickets")}
@@ -157,6 +164,32 @@ def test_a_failing_receiver_gets_the_page_once_when_it_recovers() -> None:
     assert sorted(m.id or 0 for m in pager.delivered) == sorted(m.id or 0 for m in sent)
     assert {m.dedup_key for m in pager.attempts} == {sent[0].dedup_key}
     assert pager.delivered[0].action == "trigger"
+
+
+class SavesFail(InMemoryAlertStore):
+    """Reads answer, saves fail (the database went away between the two): the cycle's routing has run."""
+
+    down = False
+
+    def save_alerts(self, *args: Any, **kwargs: Any) -> None:
+        if self.down:
+            raise StoreUnavailable("connection refused", "db:5432")
+        super().save_alerts(*args, **kwargs)
+
+
+def test_a_page_whose_save_failed_is_sent_once_the_store_answers() -> None:
+    store = SavesFail()
+    world = World(alerting_config(), alert_store=store)
+    world.minutes(60, ok=10_000, errors=0)
+    store.down = True
+    world.minutes(10, ok=9_000, errors=1_000)  # a hard outage pages within minutes: each save fails
+    assert world.pages() == [] and store.messages() == []
+    store.down = False
+    world.minutes(1, ok=9_000, errors=1_000)
+    assert [m.action for m in world.pages()] == ["trigger"]
+    world.minutes(5, ok=9_000, errors=1_000)
+    assert [m.action for m in world.pages()] == ["trigger"]  # once
+    assert {a.labels["severity"] for a in store.load_open_alerts()} >= {"page"}
 
 
 def test_a_400_is_dead_lettered_with_its_reason() -> None:

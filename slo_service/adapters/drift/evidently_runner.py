@@ -269,11 +269,14 @@ def _run(job: DriftJob, t0: float) -> DriftOutcome:
 
     n_drifted = sum(1 for r in results if r.drifted)
     share = n_drifted / len(checked)
-    report_path = None
+    report_path = report_error = None
     if job.report_path:
-        Path(job.report_path).parent.mkdir(parents=True, exist_ok=True)
-        snapshot.save_html(job.report_path)
-        report_path = job.report_path
+        try:
+            Path(job.report_path).parent.mkdir(parents=True, exist_ok=True)
+            snapshot.save_html(job.report_path)
+            report_path = job.report_path
+        except OSError as exc:  # a full or read-only disk costs the HTML, never the verdicts computed above
+            report_error = f"{exc.strerror or type(exc).__name__}: {exc.filename or job.report_path}"
     return DriftOutcome(
         status="ok",
         columns=results,
@@ -283,4 +286,5 @@ def _run(job: DriftJob, t0: float) -> DriftOutcome:
         sample_rows_current=len(cur),
         duration_s=time.perf_counter() - t0,
         report_path=report_path,
+        report_error=report_error,
     )

@@ -107,6 +107,8 @@ class DriftOutcome:
     sample_rows_current: int | None = None
     duration_s: float = 0.0
     report_path: str | None = None
+    report_error: str | None = None
+    """Why the HTML report asked for was not written (the verdicts are still valid)."""
 
     @classmethod
     def failed(cls, reason: str, duration_s: float = 0.0) -> DriftOutcome:

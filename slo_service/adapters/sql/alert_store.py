@@ -300,6 +300,22 @@ class SqlAlertStore(SqlStoreBase):
                 )
             )
 
+    def release(self, message_ids: Sequence[int], now: datetime) -> int:
+        """Claimable again from `now`. The claim is set to `now`, not cleared: the next claim sees it and flags
+        the message `interrupted` (it may have reached the receiver). Ignored unless pending."""
+        if not message_ids:
+            return 0
+        o = _outbox.c
+        with self._write() as conn:
+            result = conn.execute(
+                update(_outbox)
+                .where(
+                    o.id.in_(list(message_ids)), o.status == MessageStatus.PENDING.value, o.claimed_until.is_not(None)
+                )
+                .values(claimed_until=_aware(now, "now"))
+            )
+        return int(result.rowcount)
+
     def mark_dead(self, message_id: int, at: datetime, error: str) -> None:
         """Give up (one more attempt, the last): the message goes to the dead-letter list. Ignored unless the
         message is pending."""

@@ -35,9 +35,13 @@ class SqlStoreBase:
                 yield conn
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn, conn.begin():
-            yield conn
+    def _read(self, snapshot: bool = False) -> Iterator[Connection]:
+        """A read transaction; `snapshot`: REPEATABLE READ on PostgreSQL (every statement sees one snapshot)."""
+        with self._engine.connect() as conn:
+            if snapshot and self._dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)

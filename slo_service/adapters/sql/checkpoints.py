@@ -8,7 +8,9 @@ after it, wherever in time those slices lie.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +40,34 @@ def next_mark(conn: Connection) -> int:
 
 class CheckpointStoreMixin(SqlStoreBase):
     """The MatrixCheckpointStore port, for SqlHistoryStore."""
+
+    @contextmanager
+    def snapshot_reads(self) -> Iterator[None]:
+        """Every read of this thread in the block runs in one REPEATABLE READ transaction (PostgreSQL), and a
+        store with a change log notes its position (last_load_position): what a restore read, the tail
+        does not apply again."""
+        with super()._read(snapshot=True) as conn:
+            self._pins().conn = conn
+            try:
+                if getattr(self, "change_log", False):
+                    self.last_load_position = self._position(conn)  # type: ignore[attr-defined]
+                yield
+            finally:
+                self._pins().conn = None
+
+    def _pins(self) -> threading.local:
+        """This store's pinned connection per thread."""
+        pins: threading.local = self.__dict__.setdefault("_pinned_reads", threading.local())
+        return pins
+
+    @contextmanager
+    def _read(self, snapshot: bool = False) -> Iterator[Connection]:
+        conn = getattr(self._pins(), "conn", None)
+        if conn is not None:  # inside snapshot_reads: the same transaction
+            yield conn
+            return
+        with super()._read(snapshot) as conn:
+            yield conn
 
     def history_mark(self) -> int:
         """The mark of the newest committed slice write."""

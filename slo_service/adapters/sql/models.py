@@ -191,6 +191,20 @@ class CounterBaselineRow(Base):
     counters: Mapped[list[Any]] = mapped_column(JSON, nullable=False)
 
 
+class CountChangeRow(Base):
+    """One write of count increments (one `add_counts` transaction), kept for a while so every replica
+    applies the increments other replicas wrote to its in-memory window: `increments` is a JSON list of
+    `[key, series, resolution, start_epoch, good, total]`; `replica` names the writer. Written on PostgreSQL
+    only (SQLite runs one process); pruned after `change_log_retention`."""
+
+    __tablename__ = "count_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    replica: Mapped[str] = mapped_column(String(255), nullable=False)
+    written_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, index=True)
+    increments: Mapped[list[Any]] = mapped_column(JSON, nullable=False)
+
+
 # Register the alerting tables on Base.metadata (migrations, drift check); last, as alert_models imports Base.
 from slo_service.adapters.sql import alert_models as _alert_models  # noqa: E402, F401
 from slo_service.adapters.sql import drift_models as _drift_models  # noqa: E402, F401

@@ -6,19 +6,22 @@ import math
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import BigInteger, Connection, Integer, Table, case, delete, func, literal, null, select, text
+from sqlalchemy import BigInteger, Connection, Engine, Integer, Table, case, delete, func, literal, null, select, text
 from sqlalchemy.dialects import sqlite
 
 from slo_service.adapters.sql.base import SqlStoreBase
 from slo_service.adapters.sql.baselines import load_baselines, save_baselines
 from slo_service.adapters.sql.checkpoints import CheckpointStoreMixin, next_mark
 from slo_service.adapters.sql.models import (
+    CountChangeRow,
     CounterBaselineRow,
     EvaluationRow,
     IngestKeyRow,
     ScrapeHealthRow,
     SliceRow,
 )
+from slo_service.core.changes import Change, ChangePosition, ChangeRead
+from slo_service.core.clock import Clock
 from slo_service.core.ports import (
     BASE_RESOLUTION_SECONDS,
     Baselines,
@@ -38,6 +41,17 @@ _keys: Table = IngestKeyRow.__table__  # type: ignore[assignment]
 _scrapes: Table = ScrapeHealthRow.__table__  # type: ignore[assignment]
 _evals: Table = EvaluationRow.__table__  # type: ignore[assignment]
 _baselines: Table = CounterBaselineRow.__table__  # type: ignore[assignment]
+_changes: Table = CountChangeRow.__table__  # type: ignore[assignment]
+
+CHANGE_WINDOW_IDS = 10_000
+"""A reader's start position counts the changes among the last this many ids that its load already held
+as applied, and applies the others when they commit (a transaction open longer than this many later
+changes took to commit would be missed: minutes at any real write rate)."""
+
+_PG_SNAPSHOT = text(
+    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
+    "pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+)
 
 UPSERT_BATCH_ROWS = 10_000
 """Slice rows per upsert statement in add_counts."""
@@ -91,8 +105,21 @@ def _finite_or_none(value: float | None) -> float | None:
 class SqlHistoryStore(CheckpointStoreMixin, SqlStoreBase):
     """Durable SLO history in SQL. Every public method runs in one transaction.
 
-    The schema must exist (`slo_service.adapters.sql.migrate.upgrade(url)`).
+    The schema must exist (`slo_service.adapters.sql.migrate.upgrade(url)`). With a `replica` id on
+    PostgreSQL, every `add_counts` also appends its increments to the change log (`count_changes`) that the
+    other replicas tail (core/changes.py), and `load_counts` notes the log position of its snapshot in
+    `last_load_position`.
     """
+
+    def __init__(self, engine: Engine, clock: Clock | None = None, replica: str | None = None) -> None:
+        super().__init__(engine, clock)
+        self.replica = replica if self._dialect == "postgresql" else None
+        self.last_load_position: ChangePosition | None = None
+
+    @property
+    def change_log(self) -> bool:
+        """Whether writes go to the change log (PostgreSQL with a replica id)."""
+        return self.replica is not None
 
     # ---- counts
 
@@ -139,6 +166,12 @@ class SqlHistoryStore(CheckpointStoreMixin, SqlStoreBase):
             seq = next_mark(conn) if rows else 0
             for i in range(0, len(rows), UPSERT_BATCH_ROWS):
                 self._upsert_add(conn, rows[i : i + UPSERT_BATCH_ROWS], seq)
+            if rows and self.replica is not None:
+                # After the upserts: the transaction has its xid before it takes a change id (core/changes.py).
+                change = [[k, s, r, t, g, n] for (k, s, r, t), (g, n) in rows]
+                conn.execute(
+                    _changes.insert().values(replica=self.replica, written_at=self._clock.now(), increments=change)
+                )
             if baselines:
                 save_baselines(conn, self._insert(_baselines), baselines)
         return True
@@ -195,7 +228,9 @@ class SqlHistoryStore(CheckpointStoreMixin, SqlStoreBase):
         if series is not None:
             query = query.where(_slices.c.series == series)
         query = query.order_by(_slices.c.key, _slices.c.series, _slices.c.start_epoch, _slices.c.resolution)
-        with self._read() as conn:
+        with self._read(snapshot=self.change_log) as conn:
+            if self.change_log:
+                self.last_load_position = self._position(conn)
             return [
                 StoredSlice(
                     key=r.key,
@@ -207,6 +242,45 @@ class SqlHistoryStore(CheckpointStoreMixin, SqlStoreBase):
                 )
                 for r in conn.execute(query)
             ]
+
+    # ---- change log (PostgreSQL)
+
+    def _position(self, conn: Connection) -> ChangePosition:
+        """The change log position of `conn`'s snapshot: what a load in this snapshot already holds."""
+        _xmin, xmax = conn.execute(_PG_SNAPSHOT).one()
+        top = conn.execute(select(func.max(_changes.c.id))).scalar() or 0
+        floor = max(0, top - CHANGE_WINDOW_IDS)
+        seen = set(conn.execute(select(_changes.c.id).where(_changes.c.id > floor)).scalars())
+        return ChangePosition(floor, seen, [(top, int(xmax))] if top else [])
+
+    def change_position(self) -> ChangePosition:
+        """The change log position now (a reader that starts here applies every later change)."""
+        with self._read(snapshot=True) as conn:
+            return self._position(conn)
+
+    def read_changes(self, floor: int) -> ChangeRead:
+        """Changes with id > floor, oldest first, with the snapshot's xmin and xmax (one snapshot)."""
+        query = select(_changes).where(_changes.c.id > floor).order_by(_changes.c.id)
+        with self._read(snapshot=True) as conn:
+            xmin, xmax = conn.execute(_PG_SNAPSHOT).one()
+            changes = [
+                Change(
+                    r.id,
+                    r.replica,
+                    [
+                        CountIncrement(k, from_epoch(int(t)), g, n, series=s, resolution=int(res))
+                        for k, s, res, t, g, n in r.increments
+                    ],
+                )
+                for r in conn.execute(query)
+            ]
+        return ChangeRead(changes, int(xmin), int(xmax))
+
+    def prune_changes(self, written_before_epoch: float) -> int:
+        """Delete changes written before the given Unix time; how many."""
+        cutoff = from_epoch(math.floor(written_before_epoch))
+        with self._write() as conn:
+            return int(conn.execute(delete(_changes).where(_changes.c.written_at < cutoff)).rowcount)
 
     def latest_slice_start(self, key: str, series: str) -> datetime | None:
         query = select(func.max(_slices.c.start_epoch)).where(_slices.c.key == key, _slices.c.series == series)

@@ -22,7 +22,7 @@ def _token(row: Any) -> ApiToken:
 
 
 class SqlTokenStore(SqlStoreBase):
-    """Tokens by name and by hash; the schema must be at revision 0006 or later."""
+    """Tokens by name and by hash; the schema must be at revision 0008 or later."""
 
     def add(self, token: ApiToken) -> None:
         row = {
@@ -30,6 +30,7 @@ class SqlTokenStore(SqlStoreBase):
             "token_hash": token.token_hash,
             "scopes": [str(s) for s in token.scopes],
             "created_at": token.created_at,
+            "expires_at": token.expires_at,
         }
         try:
             with self._write() as conn:

@@ -84,6 +84,11 @@ class AlertStore(Protocol):
 
     def mark_retry(self, message_id: int, next_attempt_at: datetime, error: str) -> None: ...
 
+    def release(self, message_ids: Sequence[int], now: datetime) -> int:
+        """Hand claimed messages back (a worker stopping mid-delivery): claimable again from `now`, flagged
+        `interrupted` like after a crash, without waiting for the lease. Returns how many were pending."""
+        ...
+
     def mark_dead(self, message_id: int, at: datetime, error: str) -> None: ...
 
     def external_ref(self, receiver: str, dedup_key: str) -> Mapping[str, Any]:

@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_service_10k.py seed --slos 10000            # once per size (a few minutes)
     .venv/bin/python bench/bench_service_10k.py startup --slos 10000 --runs 3 [--tree /work/main]
     .venv/bin/python bench/bench_service_10k.py http --slos 10000 [--tree /work/main]
-    .venv/bin/python bench/bench_service_10k.py soak --slos 10000 --hours 24
+    .venv/bin/python bench/bench_service_10k.py seed --slos 10000 --soak-schema   # the soak's own copy
+    .venv/bin/python bench/bench_service_10k.py soak --slos 10000 --hours 24 --soak-schema
 
 seed: a PostgreSQL schema `bench_svc_<N>` holding 30 days of history for N SLOs as the service keeps it after
 compaction with one day of raw retention: the last day in 1-minute slices, the 29 days before in hourly ones
@@ -60,8 +61,11 @@ TOKEN = "bench-admin-token-0123456789abcdef0123456789"
 TAIL_MINUTES = 10
 
 
+SCHEMA_SUFFIX = ""  # --soak-schema: the soak runs a day ahead in time on a schema of its own
+
+
 def schema(n: int) -> str:
-    return f"bench_svc_{n}"
+    return f"bench_svc_{n}{SCHEMA_SUFFIX}"
 
 
 def db_url(n: int) -> str:
@@ -403,7 +407,13 @@ def main() -> None:
     parser.add_argument("--tree", type=Path, default=ROOT, help="source tree to serve (baseline: /work/main)")
     parser.add_argument("--seconds", type=int, default=15, help="wrk duration per path")
     parser.add_argument("--hours", type=int, default=24)
+    parser.add_argument(
+        "--soak-schema", action="store_true", help="seed / soak on bench_svc_<N>_soak (the soak writes a day ahead)"
+    )
     args = parser.parse_args()
+    if args.soak_schema:
+        global SCHEMA_SUFFIX
+        SCHEMA_SUFFIX = "_soak"
     print(f"{args.command} --slos {args.slos}: nproc {os.cpu_count()}, load {load_avg()}", flush=True)
     if args.command == "seed":
         seed(args.slos)

@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_service_10k.py seed --slos 10000            # once per size (a few minutes)
     .venv/bin/python bench/bench_service_10k.py startup --slos 10000 --runs 3 [--tree /work/main]
     .venv/bin/python bench/bench_service_10k.py http --slos 10000 [--tree /work/main]
-    .venv/bin/python bench/bench_service_10k.py seed --slos 10000 --soak-schema   # the soak's own copy
-    .venv/bin/python bench/bench_service_10k.py soak --slos 10000 --hours 24 --soak-schema
+    .venv/bin/python bench/bench_service_10k.py seed --slos 10000 --schema-suffix _soak   # the soak's own copy
+    .venv/bin/python bench/bench_service_10k.py soak --slos 10000 --hours 24 --schema-suffix _soak
 
 seed: a PostgreSQL schema `bench_svc_<N>` holding 30 days of history for N SLOs as the service keeps it after
 compaction with one day of raw retention: the last day in 1-minute slices, the 29 days before in hourly ones
@@ -61,7 +61,7 @@ TOKEN = "bench-admin-token-0123456789abcdef0123456789"
 TAIL_MINUTES = 10
 
 
-SCHEMA_SUFFIX = ""  # --soak-schema: the soak runs a day ahead in time on a schema of its own
+SCHEMA_SUFFIX = ""  # --schema-suffix: e.g. the soak runs a day ahead in time on a schema of its own
 
 
 def schema(n: int) -> str:
@@ -408,12 +408,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15, help="wrk duration per path")
     parser.add_argument("--hours", type=int, default=24)
     parser.add_argument(
-        "--soak-schema", action="store_true", help="seed / soak on bench_svc_<N>_soak (the soak writes a day ahead)"
+        "--schema-suffix", default="", help="use schema bench_svc_<N><suffix>, e.g. _soak: the soak writes a day ahead"
     )
     args = parser.parse_args()
-    if args.soak_schema:
-        global SCHEMA_SUFFIX
-        SCHEMA_SUFFIX = "_soak"
+    global SCHEMA_SUFFIX
+    SCHEMA_SUFFIX = args.schema_suffix
     print(f"{args.command} --slos {args.slos}: nproc {os.cpu_count()}, load {load_avg()}", flush=True)
     if args.command == "seed":
         seed(args.slos)

@@ -310,7 +310,7 @@ def wrk(url: str, path: str, gzip: bool, seconds: int) -> tuple[float, str]:
 
 
 def http(n: int, tree: Path, seconds: int) -> None:
-    served = Served(n, tree, free_port())
+    served = Served(n, tree, free_port(), checkpoints=False)  # keep the seeded checkpoint and tail for `startup`
     headers = {"Authorization": f"Bearer {TOKEN}"}
     try:
         print(f"ready in {served.wait_ready():.1f}s; waiting for two evaluations", flush=True)

@@ -8,7 +8,7 @@ file / SQL / push readers and the batch writer.
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ def pool_submit(pool: DriftWorkerPool) -> SubmitDrift:
             thresholds=dict(spec.thresholds),
             drift_share=spec.drift_share,
             report_path=spec.report_path,
+            findings=list(spec.findings),
         )
         return pool.submit(job, timeout_s)
 
@@ -71,13 +72,19 @@ def build_drift(
     files, sql = FileReader(), SqlReader()
     writer = BatchWriter(data_dir / "batches", clock=clock)
 
-    def reader(monitor: str, source: CurrentData) -> FrameReader:
+    def reader(monitor: str, source: CurrentData, labels: bool) -> FrameReader:
         if source.kind is CurrentKind.PUSH:
-            return PushReader(store, monitor)
+            return PushReader(store, monitor, labels=labels)
         return sql if source.kind is CurrentKind.SQL else files
 
+    # Several replicas (PostgreSQL) need not share a disk: the database keeps each batch's bytes too, so the
+    # leader's run reads a batch pushed to another replica.
+    keep_bytes = engine.dialect.name == "postgresql"
+
     def write_batch(monitor: DriftMonitor, frame: Any, at: datetime) -> StoredBatch:
-        return writer.write(monitor.name, frame.to_parquet(index=False), at)
+        data = frame.to_parquet(index=False)
+        batch = writer.write(monitor.name, data, at)
+        return replace(batch, content=data) if keep_bytes else batch
 
     def on_run(run: DriftRun) -> None:
         config: Config = runtime.config

@@ -57,6 +57,7 @@ from slo_service.pipeline.delivery import DeliveryWorker
 from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.evaluate import Evaluator
 from slo_service.pipeline.history import LiveHistory
+from slo_service.pipeline.reloads import ReloadBroadcast
 from slo_service.pipeline.runtime import Adapters, Runtime
 from slo_service.pipeline.tail import ChangeTail
 from slo_service.settings import Settings, SettingsError
@@ -245,11 +246,20 @@ def build_service(
         )
 
     def deposed() -> None:
+        alert_store.drop_epoch()  # fenced from here on, even if a job already past its leadership check saves
         dropped = history.discard_pending()
         if dropped:
             log.warning("dropped %d buffered increments: the new leader counts them from the stored baselines", dropped)
 
     leadership.on_deposed = deposed
+    reloads = None
+    if engine.dialect.name == "postgresql":
+        # Several replicas may run: alert changes and notifications commit only under this replica's leader
+        # epoch; operator actions received while not leading go to the leader; reloads reach every replica.
+        alert_store.fenced = True
+        alerting.leads = lambda: leadership.leader
+        alerting.replica = settings.replica_id
+        reloads = ReloadBroadcast(alert_store, runtime, settings.replica_id)
     jobs = Jobs(
         runtime,
         cycle,
@@ -261,14 +271,28 @@ def build_service(
         drift,
         leadership,
         tail,
+        reloads,
         checkpoint_interval=settings.checkpoint_interval,
     )
+
+    def elected() -> None:
+        # The epoch first: from its commit on, the previous leader can commit no alert change or message, and
+        # the state loaded next includes everything it committed.
+        if alert_store.fenced:
+            alert_store.take_epoch(settings.replica_id)
+        try:
+            jobs.take_over()
+        except Exception:
+            alert_store.drop_epoch()
+            raise
+
+    leadership.on_elected = elected
     registry = build_registry(
         runtime, settings.export_labels, alerting, worker, ExportWindows.parse(settings.export_windows)
     )
     jobs.after_evaluation.append(registry.slo_exposition.refresh)
     registry.register(DriftCollector(drift))
-    registry.register(LeadershipCollector(leadership))
+    registry.register(LeadershipCollector(leadership, lambda: runtime.config_hash))
     slack_secret = settings.slack_signing_secret_value()
     app = create_app(
         runtime,

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slo_service.core.alerting.lifecycle import Alert, AlertState
-from slo_service.core.alerting.ports import Acknowledgement, AlertQuery
+from slo_service.core.alerting.ports import Acknowledgement, AlertQuery, StoredAction
 from slo_service.core.notify import MessageStatus, OutboxMessage
 from slo_service.core.routing.silences import Silence
 
@@ -25,6 +25,7 @@ class InMemoryAlertStore:
         self._silences: dict[str, Silence] = {}
         self.acks: list[Acknowledgement] = []
         self.state: dict[str, Any] = {}
+        self.actions: dict[int, tuple[StoredAction, dict[str, Any] | None]] = {}
 
     def save_alerts(
         self,
@@ -32,8 +33,11 @@ class InMemoryAlertStore:
         messages: Sequence[OutboxMessage] = (),
         dropped: Sequence[str] = (),
         states: Mapping[str, Mapping[str, Any]] | None = None,
+        actions: Mapping[int, Mapping[str, Any]] | None = None,
     ) -> None:
         with self._lock:
+            for action_id, result in (actions or {}).items():
+                self._finish(action_id, result)
             for name, doc in (states or {}).items():
                 self.state[name] = copy.deepcopy(dict(doc))
             for key in [k for k, a in self.episodes.items() if k[0] in dropped and a.state is AlertState.PENDING]:
@@ -41,6 +45,31 @@ class InMemoryAlertStore:
             for a in alerts:
                 self.episodes[(a.fingerprint, a.active_since)] = a
             self._enqueue(messages)
+
+    def submit_action(self, kind: str, args: Mapping[str, Any], replica: str) -> int:
+        with self._lock:
+            action_id = len(self.actions) + 1
+            stored = StoredAction(action_id, kind, copy.deepcopy(dict(args)), replica, datetime.now().astimezone())
+            self.actions[action_id] = (stored, None)
+            return action_id
+
+    def pending_actions(self, limit: int = 100) -> list[StoredAction]:
+        with self._lock:
+            return [a for a, result in self.actions.values() if result is None][:limit]
+
+    def action_result(self, action_id: int) -> Mapping[str, Any] | None:
+        with self._lock:
+            found = self.actions.get(action_id)
+            return None if found is None else found[1]
+
+    def finish_action(self, action_id: int, result: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._finish(action_id, result)
+
+    def _finish(self, action_id: int, result: Mapping[str, Any]) -> None:
+        stored, done = self.actions[action_id]
+        if done is None:
+            self.actions[action_id] = (stored, dict(result))
 
     def load_open_alerts(self) -> list[Alert]:
         with self._lock:

@@ -70,16 +70,41 @@ class InMemoryDriftStore:
             self._batches[batch_id] = replace(batch, id=batch_id)
             return batch_id
 
-    def batches(self, monitor: str, start: datetime | None, end: datetime | None) -> list[StoredBatch]:
+    def batch_content(self, batch_id: int) -> bytes | None:
         with self._lock:
-            found = [
-                b
+            found = self._batches.get(batch_id)
+            return None if found is None else found.content
+
+    def batches(
+        self, monitor: str, start: datetime | None, end: datetime | None, kind: str | None = "rows"
+    ) -> list[StoredBatch]:
+        with self._lock:
+            found = [  # without their bytes, as the SQL store lists them
+                replace(b, content=None)
                 for b in self._batches.values()
                 if b.monitor == monitor
+                and (kind is None or b.kind == kind)
                 and (start is None or b.received_at >= start)
                 and (end is None or b.received_at < end)
             ]
         return sorted(found, key=lambda b: (b.received_at, b.id or 0))
+
+    def delete_batch(self, monitor: str, batch_id: int) -> StoredBatch | None:
+        with self._lock:
+            found = self._batches.get(batch_id)
+            if found is None or found.monitor != monitor:
+                return None
+            del self._batches[batch_id]  # its bytes with it
+            return replace(found, content=None)
+
+    def prune_reports(self, monitor: str, before: datetime) -> list[str]:
+        with self._lock:
+            files: list[str] = []
+            for run_id, r in list(self._runs.items()):
+                if r.monitor == monitor and r.started_at < before and r.report_path:
+                    files.append(r.report_path)
+                    self._runs[run_id] = replace(r, report_path=None)
+            return files
 
     def save_slice(self, monitor: str, version: str, start: datetime, histograms: Mapping[str, str]) -> None:
         with self._lock:

@@ -52,7 +52,7 @@ from slo_service.core.oncall.schedule import Schedule, on_call, shifts
 from slo_service.core.routing.silences import Silence
 from slo_service.core.routing.tree import parse_matcher
 from slo_service.core.selector import Matcher
-from slo_service.pipeline.alerting import EXTERNAL_SCOPE_LABEL, AlertingService
+from slo_service.pipeline.alerting import EXTERNAL_SCOPE_LABEL, ActionQueued, AlertingService
 
 router = APIRouter(prefix="/api/v1", tags=["alerting"])
 
@@ -61,6 +61,12 @@ MAX_SILENCE = timedelta(days=365)
 SLACK_SILENCE = timedelta(hours=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RETRY_SCAN_LIMIT = 100_000
+QUEUED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "sent to a replica that does not lead and stored for the leader, which did not apply it "
+        "within the wait (a failover): it is applied once, later; do not send it again"
+    }
+}
 
 
 def _alerting(request: Request) -> AlertingService:
@@ -105,6 +111,7 @@ def alert_history(request: Request, fingerprint: PathName) -> list[AlertOut]:
     "/alerts/{fingerprint}/ack",
     response_model=AckOut,
     summary="Acknowledge every open notification group holding this alert: escalation stops",
+    responses=QUEUED,
 )
 def ack_alert(request: Request, fingerprint: PathName, body: ByBody) -> AckOut:
     alerting = _alerting(request)
@@ -120,6 +127,7 @@ def ack_alert(request: Request, fingerprint: PathName, body: ByBody) -> AckOut:
     "/alerts/{fingerprint}/resolve",
     response_model=AlertOut,
     summary="Resolve a pending or firing alert by hand (it fires again if its condition still holds)",
+    responses=QUEUED,
 )
 def resolve_alert(request: Request, fingerprint: PathName, body: ByBody) -> AlertOut:
     alerting = _alerting(request)
@@ -141,12 +149,20 @@ def list_groups(request: Request) -> list[GroupOut]:
     return [group_out(g) for g in groups]
 
 
-@router.post("/notifications/groups/ack", response_model=AckOut, summary="Acknowledge one notification group")
+@router.post(
+    "/notifications/groups/ack",
+    response_model=AckOut,
+    summary="Acknowledge one notification group",
+    responses=QUEUED,
+)
 def ack_group(request: Request, body: GroupAckBody) -> AckOut:
     alerting = _alerting(request)
-    if body.group_key not in {g.group_key for g in alerting.open_groups()}:
+    if alerting.leads() and body.group_key not in {g.group_key for g in alerting.open_groups()}:
         raise HTTPException(404, f"group_key: no open notification group {body.group_key!r}")
+    # Elsewhere the leader decides (this replica's groups may lag it): a group it does not hold acknowledges none.
     keys = alerting.acknowledge(body.group_key, body.by, "api")
+    if body.group_key not in keys:
+        raise HTTPException(404, f"group_key: no open notification group {body.group_key!r}")
     return AckOut(acknowledged_groups=keys, by=body.by)
 
 
@@ -366,7 +382,10 @@ async def slack_interactions(request: Request) -> Any:
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     if action.action == "ack":
-        keys = await asyncio.to_thread(alerting.acknowledge, action.group_key, action.user, "slack")
+        try:
+            keys = await asyncio.to_thread(alerting.acknowledge, action.group_key, action.user, "slack")
+        except ActionQueued:
+            return SlackReply(text=f"Acknowledgement by {action.user} stored: it takes effect in a moment.")
         if not keys:
             return SlackReply(text="This alert group is no longer open: nothing to acknowledge.")
         return SlackReply(text=f"Acknowledged by {action.user}.")
@@ -400,6 +419,7 @@ async def slack_interactions(request: Request) -> Any:
     "/alertmanager/webhook",
     response_model=ReceivedOut,
     summary="Receive an Alertmanager webhook (payload v4): its alerts join ours",
+    responses=QUEUED,
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": WEBHOOK_JSON_SCHEMA}}}},
 )
 async def alertmanager_webhook(request: Request, body: Annotated[Any, Body()] = None) -> ReceivedOut:
@@ -425,13 +445,5 @@ async def alertmanager_webhook(request: Request, body: Annotated[Any, Body()] = 
         if fp in seen:
             raise HTTPException(422, f"alerts[{i}].labels: same labels as alerts[{seen[fp]}]")
         seen[fp] = i
-    result = await asyncio.to_thread(alerting.receive_external, conditions, alerting.now())
-    transitions = [
-        {
-            "fingerprint": t.alert.fingerprint,
-            "previous": None if t.previous is None else str(t.previous),
-            "current": str(t.current),
-        }
-        for t in result.transitions
-    ]
+    transitions = await asyncio.to_thread(alerting.receive_external_json, conditions, alerting.now())
     return ReceivedOut(received=len(inbound), transitions=transitions)

@@ -91,7 +91,7 @@ def create_app(
         checks["config"] = "ok" if rt.config.slos or rt.config.sources else "empty"
         checks["scheduler"] = "ok" if scheduler_running() else "stopped"
         ready = checks["database"] == "ok" and checks["scheduler"] == "ok"
-        content: dict[str, Any] = {"ready": ready, "checks": checks}
+        content: dict[str, Any] = {"ready": ready, "checks": checks, "config_hash": rt.config_hash}
         if leadership is not None:  # which replica this is and whether it leads (not a readiness condition)
             content["replica"] = leadership.replica
             content["leader"] = leadership.leader

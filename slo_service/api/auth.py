@@ -78,6 +78,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/alertmanager/webhook"): Rule.PUSH,
     # drift
     ("POST", f"{API}/monitors/{{name}}/batches"): Rule.PUSH,
+    ("GET", f"{API}/monitors/{{name}}/batches"): Rule.READ,
+    ("DELETE", f"{API}/monitors/{{name}}/batches/{{batch_id}}"): Rule.WRITE,
     ("GET", f"{API}/monitors"): Rule.READ,
     ("POST", f"{API}/monitors/{{name}}/run"): Rule.WRITE,
     ("GET", f"{API}/monitors/{{name}}/live"): Rule.READ,

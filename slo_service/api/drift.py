@@ -1,6 +1,8 @@
 """Drift monitors: pushed batches, on-demand runs, run history and the Evidently HTML reports.
 
     POST /api/v1/monitors/{name}/batches   JSON {"records": [...]} or a Parquet body (push monitors)
+    GET  /api/v1/monitors/{name}/batches   the batches kept for a push monitor
+    DELETE /api/v1/monitors/{name}/batches/{id}   forget a batch (later runs no longer see it)
     GET  /api/v1/monitors                  every monitor's config and newest run
     POST /api/v1/monitors/{name}/run       run the monitor now; answers with the run
     GET  /api/v1/drift/runs                run summaries, newest first (?monitor&status&since&drifted&limit)
@@ -8,15 +10,17 @@
     GET  /api/v1/drift/runs/{id}/report    the run's HTML report
 
 Runs happen in the drift worker process; the routes wait for them in a thread (asyncio.to_thread), so the
-API keeps answering while a run is in progress.
+API keeps answering while a run is in progress. A pushed body is streamed to a temporary file as it arrives
+(never held whole in memory by the route), then parsed, checked and stored in a thread: /healthz keeps
+answering while a large batch is parsed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import math
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +28,7 @@ import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
+from slo_service.api.errors import unparsable_body
 from slo_service.api.inputs import PathId, PathName, instant_param, query_instant, query_name
 from slo_service.core.drift.monitor import CurrentKind, DriftMonitor, DriftRun, RunStatus
 from slo_service.core.drift.ports import RunQuery
@@ -77,7 +82,10 @@ def run_out(run: DriftRun, columns: bool = True) -> dict[str, Any]:
         "drifted_columns": [c.column for c in run.columns if c.drifted],
         "quality": {k: _num(v) for k, v in run.quality.items()},
         "schema_problems": list(run.schema_problems),
+        "data_quality": list(run.data_quality),
         "has_report": run.report_path is not None,
+        "drift_found": run.drift_found,
+        "segments": [seg.to_dict() for seg in run.segments],
     }
     if not columns:
         del out["drifted_columns"]
@@ -92,6 +100,7 @@ def run_out(run: DriftRun, columns: bool = True) -> dict[str, Any]:
             "drifted": c.drifted,
             "missing_share": _num(c.missing_share),
             "new_categories": c.new_categories,
+            "new_category_rows": c.new_category_rows,
             "out_of_range_share": _num(c.out_of_range_share),
             "note": c.note,
         }
@@ -139,7 +148,15 @@ def monitor_out(m: DriftMonitor, last: DriftRun | None) -> dict[str, Any]:
         "timeout_seconds": _seconds(m.timeout),
         "ground_truth": None
         if m.ground_truth is None
-        else {"label_column": m.ground_truth.label_column, "task": m.ground_truth.task.value},
+        else {
+            "label_column": m.ground_truth.label_column,
+            "task": m.ground_truth.task.value,
+            "kind": m.ground_truth.current.kind.value,
+            "score_column": m.ground_truth.score_column,
+            "max_delay_seconds": _seconds(m.ground_truth.max_delay),
+        },
+        "report_retention_seconds": _seconds(m.report_retention),
+        "max_missing_increase": m.max_missing_increase,
         "labels": dict(m.labels),
         "last_run": None if last is None else run_out(last, columns=False),
     }
@@ -148,14 +165,16 @@ def monitor_out(m: DriftMonitor, last: DriftRun | None) -> dict[str, Any]:
 # --- pushed batches --------------------------------------------------------------------------------------
 
 
-def _records_frame(body: bytes) -> pd.DataFrame:
+def _records_frame(path: str) -> pd.DataFrame:
     try:
-        doc = json.loads(body or b"null")
-    except (ValueError, RecursionError):  # bad UTF-8 is a ValueError; thousands of nested arrays recurse
-        raise HTTPException(422, "body: not valid JSON") from None
+        with open(path, "rb") as f:
+            doc = json.load(f)
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 is a ValueError; thousands of nested arrays recurse
+        raise HTTPException(422, unparsable_body(exc) or f"body: not valid JSON ({exc})") from None
     if not isinstance(doc, dict) or "records" not in doc:
         raise HTTPException(422, 'records: required (send {"records": [{...}, ...]})')
     records = doc["records"]
+    del doc
     if not isinstance(records, list):
         raise HTTPException(422, "records: must be a list of objects")
     if not records:
@@ -166,11 +185,11 @@ def _records_frame(body: bytes) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def _parquet_frame(body: bytes) -> pd.DataFrame:
+def _parquet_frame(path: str) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     try:
-        return pq.read_table(io.BytesIO(body)).to_pandas()
+        return pq.read_table(path).to_pandas()
     except Exception as exc:
         raise HTTPException(422, f"body: not a readable Parquet file ({type(exc).__name__})") from None
 
@@ -183,15 +202,40 @@ def _timestamps(frame: pd.DataFrame, column: str | None, json_body: bool) -> pd.
     try:
         parsed = pd.to_datetime(frame[column], utc=True, format="ISO8601")
     except (ValueError, TypeError):
-        where = "records[]" if json_body else "body"
+        where = "records[]" if json_body else "rows[]"
         raise HTTPException(422, f"{where}.{column}: not an RFC 3339 timestamp") from None
     return frame.assign(**{column: parsed})
+
+
+def _ingest(svc: DriftService, monitor: DriftMonitor, path: str, parquet: bool) -> Any:
+    """Parse, check and store a pushed body (in a thread: a large body never blocks the event loop)."""
+    frame = _parquet_frame(path) if parquet else _records_frame(path)
+    where = "rows" if parquet else "records"
+    frame = _timestamps(frame, monitor.current.timestamp_column, not parquet)
+    gt = monitor.ground_truth
+    if gt is not None and gt.current.timestamp_column not in (None, monitor.current.timestamp_column):
+        frame = _timestamps(frame, gt.current.timestamp_column, not parquet)
+    return svc.ingest_batch(monitor, frame, where)
+
+
+async def _spool(request: Request) -> str:
+    """The request body in a temporary file, written chunk by chunk as it arrives (BodyLimit caps its size)."""
+    tmp = tempfile.NamedTemporaryFile(prefix="slo-batch-", suffix=".body", delete=False)  # noqa: SIM115
+    try:
+        with tmp:
+            async for chunk in request.stream():
+                if chunk:
+                    tmp.write(chunk)
+    except BaseException:
+        Path(tmp.name).unlink(missing_ok=True)
+        raise
+    return tmp.name
 
 
 @router.post(
     "/api/v1/monitors/{name}/batches",
     status_code=201,
-    summary="Push a batch of rows to a push monitor",
+    summary="Push a batch of rows (or, for pushed ground truth, of labels) to a push monitor",
     openapi_extra={"requestBody": {"required": True, "content": _BATCH_CONTENT}},
 )
 async def push_batch(request: Request, name: PathName) -> dict[str, Any]:
@@ -200,25 +244,59 @@ async def push_batch(request: Request, name: PathName) -> dict[str, Any]:
     if monitor.current.kind is not CurrentKind.PUSH:
         raise HTTPException(409, f"monitor {name!r} reads {monitor.current.kind.value}, it does not accept batches")
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-    body = await request.body()
     if ctype in PARQUET_TYPES:
-        frame = await asyncio.to_thread(_parquet_frame, body)
-        json_body = False
+        parquet = True
     elif ctype in ("application/json", ""):
-        frame = _records_frame(body)
-        json_body = True
+        parquet = False
     else:
         raise HTTPException(415, f"content-type {ctype!r}: use application/json or application/vnd.apache.parquet")
-    frame = _timestamps(frame, monitor.current.timestamp_column, json_body)
+    path = await _spool(request)
     try:
-        batch = await asyncio.to_thread(svc.ingest_batch, monitor, frame)
+        batch = await asyncio.to_thread(_ingest, svc, monitor, path, parquet)
     except BadBatch as exc:
         raise HTTPException(422, str(exc)) from None
     except NotAPushMonitor as exc:
         raise HTTPException(409, str(exc)) from None
     except RuntimeError as exc:
         raise HTTPException(503, str(exc)) from None
-    return {"id": batch.id, "monitor": batch.monitor, "rows": batch.rows, "received_at": batch.received_at}
+    finally:
+        Path(path).unlink(missing_ok=True)
+    return batch_out(batch)
+
+
+def batch_out(batch: Any) -> dict[str, Any]:
+    return {
+        "id": batch.id,
+        "monitor": batch.monitor,
+        "kind": batch.kind,
+        "rows": batch.rows,
+        "received_at": batch.received_at,
+    }
+
+
+def _push_monitor(svc: DriftService, name: str) -> DriftMonitor:
+    monitor = _monitor(svc, name)
+    if monitor.current.kind is not CurrentKind.PUSH:
+        raise HTTPException(409, f"monitor {name!r} reads {monitor.current.kind.value}, it has no pushed batches")
+    return monitor
+
+
+@router.get("/api/v1/monitors/{name}/batches", summary="The batches kept for a push monitor, oldest first")
+def list_batches(request: Request, name: PathName) -> list[dict[str, Any]]:
+    svc = _service(request)
+    return [batch_out(b) for b in svc.batches(_push_monitor(svc, name))]
+
+
+@router.delete(
+    "/api/v1/monitors/{name}/batches/{batch_id}",
+    summary="Forget a pushed batch and its file; later runs no longer see it",
+)
+def delete_batch(request: Request, name: PathName, batch_id: PathId) -> dict[str, Any]:
+    svc = _service(request)
+    found = svc.delete_batch(_push_monitor(svc, name), batch_id)
+    if found is None:
+        raise HTTPException(404, f"monitor {name!r} has no batch {batch_id}")
+    return batch_out(found)
 
 
 # --- monitors and runs -----------------------------------------------------------------------------------

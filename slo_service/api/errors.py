@@ -18,6 +18,7 @@ from starlette.types import Message, Receive, Scope, Send
 from slo_service.api.inputs import PATTERN_HINTS
 from slo_service.api.limits import HttpMiddleware
 from slo_service.core.ports import StoreUnavailable
+from slo_service.pipeline.alerting import ActionQueued
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-def _unparsable_body(cause: BaseException) -> str | None:
+def unparsable_body(cause: BaseException) -> str | None:
     """Say why FastAPI could not read a JSON body (its own message is only "There was an error parsing the
     body"): the two causes a client can fix."""
     if isinstance(cause, UnicodeDecodeError):
@@ -123,7 +124,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             headers = {**(headers or {}), "Allow": _allowed_methods(request)}
         if exc.status_code == 400 and exc.__cause__ is not None:
-            detail = _unparsable_body(exc.__cause__) or detail
+            detail = unparsable_body(exc.__cause__) or detail
         if isinstance(detail, dict):
             return JSONResponse(status_code=exc.status_code, content=detail, headers=headers)
         return JSONResponse(status_code=exc.status_code, content={"message": str(detail)}, headers=headers)
@@ -133,6 +134,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StoreUnavailable)
     async def store_unavailable(_: Request, exc: StoreUnavailable) -> JSONResponse:
         return unavailable_response(f"{exc}; retry in {RETRY_AFTER_SECONDS}s")
+
+    # A replica that does not lead stored an operator action and the leader did not apply it within the wait
+    # (a failover): it is kept and applied once, so the caller must not send it again.
+    @app.exception_handler(ActionQueued)
+    async def action_queued(_: Request, exc: ActionQueued) -> JSONResponse:
+        return JSONResponse(
+            status_code=202,
+            content={"message": f"{exc}; do not send it again", "action_id": exc.action_id},
+        )
 
     # Reached only by exceptions outside CatchAll (another middleware): still one line and JSON.
     @app.exception_handler(Exception)

@@ -136,6 +136,7 @@ def config(request: Request) -> dict[str, Any]:
     last = rt.last_reload
     return {
         "files": list(rt.config.files),
+        "hash": rt.config_hash,
         "services": sorted(rt.config.services),
         "sources": sorted(rt.config.sources),
         "slos": [s.key for s in rt.config.slos],

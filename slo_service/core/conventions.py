@@ -37,6 +37,7 @@ CONFIG_LAST_RELOAD_SUCCESS = "slo_service_config_last_reload_successful"
 BUILD_INFO = "slo_service_build_info"
 LEADER = "slo_service_leader"  # gauge {replica}: 1 on the replica that scrapes, evaluates and alerts
 LEADER_ELECTIONS = "slo_service_leader_elections"  # counter {replica}: times this replica became the leader
+CONFIG_INFO = "slo_service_config_info"  # gauge {replica, hash} = 1: which config files a replica runs
 
 # Alerting and notification self-metrics.
 ALERTS = "slo_service_alerts"  # gauge, labels state, severity
@@ -53,6 +54,13 @@ MODEL_QUALITY = "slo_model_quality"  # {monitor, metric}: accuracy, f1, mae, rms
 DRIFT_RUN_DURATION_SECONDS = "slo_drift_run_duration_seconds"  # {monitor}: duration of the newest run
 DRIFT_LAST_RUN_TIMESTAMP_SECONDS = "slo_drift_last_run_timestamp_seconds"  # {monitor}: end of the newest OK run
 DRIFT_RUN_FAILED = "slo_drift_run_failed"  # counter (slo_drift_run_failed_total), {monitor}
+DRIFT_SEGMENT_SHARE = "slo_drift_segment_share"  # {monitor, segment}: share of drifted features in a segment
+DRIFT_SEGMENT_DETECTED = "slo_drift_segment_detected"  # {monitor, segment}: 1 when the segment drifted
+FEATURE_DRIFT_SEGMENT_SCORE = "slo_feature_drift_segment_score"  # {monitor, segment, feature, method}; capped
+DATA_SEGMENT_MISSING_RATIO = "slo_data_segment_missing_ratio"  # {monitor, segment, feature}; capped likewise
+DRIFT_ESTIMATED_ACCURACY = "slo_drift_estimated_accuracy"  # {monitor}: CBPE accuracy, before labels arrive
+DRIFT_ESTIMATED_QUALITY = "slo_drift_estimated_quality"  # {monitor, metric}: CBPE precision, recall, f1, roc_auc
+SEGMENT_LABEL = "segment"
 # Live drift of pushed batches, merged from per-slice histograms (never re-reads rows).
 DRIFT_LIVE_SHARE = "slo_drift_live_share"  # {monitor}: share of drifted features over the monitor's window
 FEATURE_DRIFT_LIVE_SCORE = "slo_feature_drift_live_score"  # {monitor, feature, method}; capped per monitor

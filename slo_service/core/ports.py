@@ -30,6 +30,15 @@ class StoreUnavailable(Exception):
         self.where = where
 
 
+class NotLeader(StoreUnavailable):
+    """Fencing: this replica may not commit leader work (alert changes, outbox messages), because it does not
+    lead, or led under a leader epoch another replica has since replaced. Like an outage, the caller retries
+    (the API answers 503); the replica's next leadership check makes it step down."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+
+
 @dataclass(frozen=True)
 class CountIncrement:
     """Add `good` and `total` to the slice of `key`/`series` that starts at `start` (aligned to resolution)."""

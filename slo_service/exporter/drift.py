@@ -4,6 +4,10 @@ Gauges come from the newest OK run of every monitor (a failed run keeps the last
 shows up in ``slo_drift_run_failed_total`` instead); ``slo_drift_run_duration_seconds`` is the duration of
 the newest run whatever its status. ``slo_feature_drift_score`` and ``slo_data_missing_ratio`` carry at most
 ``monitor.max_exported_features`` features per monitor: drifted features first, then the highest scores.
+Segments (``segment_by``): one share / detected series per segment (at most ``max_segments`` + 1), and the
+per-segment feature series share the same cap of ``max_exported_features`` per monitor, drifted first.
+Estimated (CBPE) metrics: ``slo_drift_estimated_accuracy`` and ``slo_drift_estimated_quality``; the realised
+metrics stay in ``slo_model_quality``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from slo_service.core import conventions as c
+from slo_service.core.drift.estimation import ESTIMATED_PREFIX
 from slo_service.core.drift.monitor import ColumnRun, DriftMonitor, DriftRun
 from slo_service.core.drift.scores import ColumnDrift
 
@@ -77,6 +82,27 @@ class DriftCollector(Collector):
             c.DRIFT_LAST_RUN_TIMESTAMP_SECONDS, "Unix time the newest OK drift run finished", labels=mon
         )
         failed = CounterMetricFamily(c.DRIFT_RUN_FAILED, "Failed drift runs since the process started", labels=mon)
+        est_acc = GaugeMetricFamily(
+            c.DRIFT_ESTIMATED_ACCURACY, "Accuracy estimated from the prediction scores (CBPE), no labels", labels=mon
+        )
+        est_q = GaugeMetricFamily(
+            c.DRIFT_ESTIMATED_QUALITY, "Quality estimated from the prediction scores (CBPE)", labels=[*mon, "metric"]
+        )
+        ms = [*mon, c.SEGMENT_LABEL]
+        seg = (
+            GaugeMetricFamily(c.DRIFT_SEGMENT_SHARE, "Share of drifted features in a segment", labels=ms),
+            GaugeMetricFamily(c.DRIFT_SEGMENT_DETECTED, "1 when a segment drifted in the newest run", labels=ms),
+            GaugeMetricFamily(
+                c.FEATURE_DRIFT_SEGMENT_SCORE,
+                "Drift score of a feature in a segment",
+                labels=[*ms, c.FEATURE_LABEL, "method"],
+            ),
+            GaugeMetricFamily(
+                c.DATA_SEGMENT_MISSING_RATIO,
+                "Share of missing values of a feature in a segment",
+                labels=[*ms, c.FEATURE_LABEL],
+            ),
+        )
         monitors = self.drift.monitors()
         for name, run in sorted(self.drift.latest_ok().items()):
             if run.drifted_share is not None:
@@ -91,8 +117,16 @@ class DriftCollector(Collector):
                 if col.missing_share is not None:
                     missing.add_metric([name, col.column], col.missing_share)
             for metric, value in sorted(run.quality.items()):
-                if not math.isnan(value):  # undefined on this data (e.g. recall without positives)
+                if math.isnan(value):  # undefined on this data (e.g. recall without positives)
+                    continue
+                if metric == "estimated_accuracy":
+                    est_acc.add_metric([name], value)
+                elif metric.startswith(ESTIMATED_PREFIX):
+                    if metric != "estimated_rows":
+                        est_q.add_metric([name, metric.removeprefix(ESTIMATED_PREFIX)], value)
+                else:
                     quality.add_metric([name, metric], value)
+            self._segments(name, run, cap, seg)
             last.add_metric([name], run.finished_at.timestamp())
         for name, run in sorted(self.drift.latest().items()):
             duration.add_metric([name], run.duration_seconds)
@@ -100,8 +134,24 @@ class DriftCollector(Collector):
         counts = self.drift.failed_counts()
         for name in sorted(names):
             failed.add_metric([name], float(counts.get(name, 0)))
-        yield from (share, detected, score, missing, quality, duration, last, failed)
+        yield from (share, detected, score, missing, quality, duration, last, failed, est_acc, est_q, *seg)
         yield from self._live(monitors)
+
+    @staticmethod
+    def _segments(name: str, run: DriftRun, cap: int, fams: tuple[GaugeMetricFamily, ...]) -> None:
+        share, detected, score, missing = fams
+        ranked: list[tuple[str, ColumnRun]] = []
+        for s in run.segments:
+            if s.drifted_share is not None:
+                share.add_metric([name, s.segment], s.drifted_share)
+            if s.dataset_drifted is not None:
+                detected.add_metric([name, s.segment], 1.0 if s.dataset_drifted else 0.0)
+            ranked += [(s.segment, col) for col in s.columns if col.score is not None and not math.isnan(col.score)]
+        ranked.sort(key=lambda sc: (not sc[1].drifted, -(sc[1].score or 0.0), sc[0], sc[1].column))
+        for segment, col in ranked[: max(0, cap)]:  # the monitor's feature cap holds across its segments
+            score.add_metric([name, segment, col.column, col.method or ""], col.score or 0.0)
+            if col.missing_share is not None:
+                missing.add_metric([name, segment, col.column], col.missing_share)
 
     def _live(self, monitors: Mapping[str, DriftMonitor]) -> Iterator[Metric]:
         mon = [c.MONITOR_LABEL]

@@ -1,8 +1,9 @@
-"""Which replica leads: `slo_service_leader{replica}` (1 on the leader, 0 elsewhere) and its elections."""
+"""Which replica leads: `slo_service_leader{replica}` (1 on the leader, 0 elsewhere) and its elections; which
+config files it runs: `slo_service_config_info{replica, hash}` (replicas that read different files differ)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -19,8 +20,9 @@ class LeadershipView(Protocol):
 
 
 class LeadershipCollector(Collector):
-    def __init__(self, leadership: LeadershipView) -> None:
+    def __init__(self, leadership: LeadershipView, config_hash: Callable[[], str] | None = None) -> None:
         self.leadership = leadership
+        self.config_hash = config_hash
 
     def collect(self) -> Iterator[Metric]:
         replica = self.leadership.replica
@@ -32,3 +34,11 @@ class LeadershipCollector(Collector):
         elections = CounterMetricFamily(c.LEADER_ELECTIONS, "Times this replica became the leader", labels=["replica"])
         elections.add_metric([replica], float(self.leadership.elections))
         yield elections
+        if self.config_hash is not None:
+            info = GaugeMetricFamily(
+                c.CONFIG_INFO,
+                "1, labelled with a hash of the config files this replica runs (names and bytes)",
+                labels=["replica", "hash"],
+            )
+            info.add_metric([replica, self.config_hash()], 1.0)
+            yield info

@@ -3,7 +3,8 @@
 With several replicas on one PostgreSQL, every replica runs every job, and the jobs that must run once
 (collection, alert transitions and routing, drift runs, compaction, backfill) return at once unless
 `Leadership.check()` says this replica leads. Evaluation for reads, the change-log tail and delivery (leased)
-run on every replica.
+run on every replica, and so does the config generation check (a reload on one replica reaches all).
+The leader also applies, every `ACTION_POLL`, the operator actions replicas that do not lead stored for it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from slo_service.core.model import Config, PromQLSource, ScrapeSource
 from slo_service.pipeline.cycle import Cycle
 from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.failures import log_failure
+from slo_service.pipeline.reloads import ReloadBroadcast, poll_quietly
 from slo_service.pipeline.runtime import Runtime
 from slo_service.pipeline.tail import ChangeTail
 
@@ -38,6 +40,8 @@ SOURCE_JOB_PREFIX = "collect:"
 DRIFT_JOB_PREFIX = "drift:"
 FAILURE_REMINDER_SECONDS = 300.0
 """A source that keeps failing with the same error is logged again at most this often."""
+ACTION_POLL = timedelta(milliseconds=500)
+"""How often the leader looks for operator actions other replicas stored (their callers wait for it)."""
 COLLECT_THREADS = 32
 """Threads for collection jobs, apart from the evaluation's: a source that hangs until its timeout holds one
 thread, and must not delay the other sources or the evaluation."""
@@ -86,6 +90,7 @@ class Jobs:
         drift: DriftService | None = None,
         leadership: Leadership | None = None,
         tail: ChangeTail | None = None,
+        reloads: ReloadBroadcast | None = None,
         checkpoint_interval: timedelta | None = None,
     ) -> None:
         self.runtime = runtime
@@ -94,6 +99,7 @@ class Jobs:
         self.after_evaluation: list[Callable[[], None]] = []
         self.drift = drift
         self.tail = tail
+        self.reloads = reloads
         self.leadership = leadership or Leadership(
             SingleProcessLock(), "single", runtime.clock, evaluation_interval, on_elected=self.take_over
         )
@@ -120,6 +126,7 @@ class Jobs:
             (self.lead, self.leadership.retry, 0),
             (self.evaluate, evaluation_interval, 1),
             (self.flush, flush_interval, 2),
+            (self.apply_actions, ACTION_POLL, 1),
             (self.compact, compaction_interval, 30),
         ]
         if checkpoint_interval:  # the first soon after start: the next restart then reads few slices
@@ -303,7 +310,18 @@ class Jobs:
                 log.warning("drift run of %s failed: %s", name, run.reason)
 
     @tracked
+    def apply_actions(self) -> None:
+        """The leader applies the operator actions other replicas stored (no database call elsewhere)."""
+        if self.cycle.alerting is None or not self.leadership.leader:
+            return
+        try:
+            self.cycle.alerting.apply_actions()
+        except Exception:
+            log_failure(log, "applying stored operator actions failed")
+
+    @tracked
     def evaluate(self) -> None:
+        poll_quietly(self.reloads)  # before the cycle: it then runs with the new config
         if self.tail is not None:
             try:
                 self.tail.poll()
@@ -361,5 +379,8 @@ class Jobs:
                 for path in files:  # old HTML reports and pushed batches
                     Path(path).unlink(missing_ok=True)
                 log.info("drift retention: deleted %d old report and batch files", len(files))
+                reports = self.drift.prune_reports(now)  # each monitor's own report_retention
+                if reports:
+                    log.info("drift report retention: deleted %d reports", len(reports))
         except Exception:
             log_failure(log, "compaction failed")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -32,12 +33,12 @@ from slo_service.core.alerting.conditions import (
 from slo_service.core.alerting.config import NO_RECEIVER, AlertingConfig, ReceiverKind
 from slo_service.core.alerting.drift_conditions import drift_conditions, drift_scope
 from slo_service.core.alerting.lifecycle import Alert, AlertBook, AlertState, Transition
-from slo_service.core.alerting.ports import Acknowledgement, AlertQuery, AlertStore
+from slo_service.core.alerting.ports import Acknowledgement, AlertQuery, AlertStore, StoredAction
 from slo_service.core.drift.monitor import DriftRun
 from slo_service.core.durations import format_duration
 from slo_service.core.model import Config
 from slo_service.core.notify import OutboxMessage
-from slo_service.core.ports import ScrapeHealth
+from slo_service.core.ports import ScrapeHealth, StoreUnavailable
 from slo_service.core.routing.grouping import Dispatcher, Notification, RoutableAlert
 from slo_service.core.routing.silences import Silence
 from slo_service.core.routing.tree import Route
@@ -50,7 +51,7 @@ from slo_service.pipeline.episodes import (
     escalation_block,
 )
 
-__all__ = ["AlertingService", "CycleResult", "GroupEpisode", "dedup_key"]
+__all__ = ["ActionQueued", "AlertingService", "CycleResult", "GroupEpisode", "dedup_key"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,15 @@ _NO_ROUTE = Route(receiver=NO_RECEIVER)
 
 def _iso(t: datetime | None) -> str:
     return t.isoformat().replace("+00:00", "Z") if t is not None else "0001-01-01T00:00:00Z"
+
+
+class ActionQueued(Exception):
+    """An operator action a replica that does not lead stored for the leader, which did not apply it within the
+    wait (no leader right now: a failover): it is applied once when a leader takes it."""
+
+    def __init__(self, action_id: int, waited: float) -> None:
+        super().__init__(f"action {action_id} is stored; the leader applies it (it did not within {waited:g}s)")
+        self.action_id = action_id
 
 
 @dataclass(frozen=True)
@@ -94,17 +104,79 @@ class AlertingService:
         self.first_seen: dict[str, datetime] = {}
         self.last_data: dict[str, datetime] = {}
         self.external_alerts: dict[str, Alert] = {}
+        # Several replicas: whether this one leads now (no database call), its name, and how long an operator
+        # action received here waits for the leader to apply it before the caller hears "queued".
+        self.leads: Callable[[], bool] = lambda: True
+        self.replica = "single"
+        self.action_wait = 10.0
+        self.action_poll = 0.05
 
     def take_over(self) -> None:
         """This replica became the leader: take the open alerts, notification groups and dispatcher state
         from the store, where the last leader left them."""
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Load the open alerts, notification groups and dispatcher state from the store: a new leader takes
+        the work over; a replica that does not lead does it every evaluation, so its alert gauges and
+        notification groups are the leader's."""
+        alerts = self.store.load_open_alerts()
+        groups = self.store.load_state(GROUPS_STATE) or {}
+        dispatcher = self.store.load_state(DISPATCHER_STATE)
         with self._lock:
-            self.book = AlertBook.from_alerts(self.store.load_open_alerts())
-            self.episodes = {
-                e["group_key"]: GroupEpisode.from_json(e)
-                for e in (self.store.load_state(GROUPS_STATE) or {}).get("groups", [])
-            }
-            self.dispatcher = self._dispatcher(self.config, self.store.load_state(DISPATCHER_STATE))
+            self.book = AlertBook.from_alerts(alerts)
+            self.episodes = {e["group_key"]: GroupEpisode.from_json(e) for e in groups.get("groups", [])}
+            self.dispatcher = self._dispatcher(self.config, dispatcher)
+            self._saved = (self.book.alerts(), self.dispatcher.state(), self._groups_state())
+
+    # --- operator actions on a replica that does not lead ------------------------------------------
+
+    def _forward(self, kind: str, args: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Store the action for the leader and wait for its result (ActionQueued after `action_wait`)."""
+        action_id = self.store.submit_action(kind, args, self.replica)
+        deadline = time.monotonic() + self.action_wait
+        while True:
+            result = self.store.action_result(action_id)
+            if result is not None:
+                break
+            if time.monotonic() >= deadline:
+                raise ActionQueued(action_id, self.action_wait)
+            time.sleep(self.action_poll)
+        if "error" in result:
+            raise RuntimeError(f"the leader could not apply {kind} action {action_id}: {result['error']}")
+        try:  # answer from the leader's new state (the groups API of this replica shows the change at once)
+            self.refresh()
+        except Exception:
+            log.debug("could not refresh alert state after action %d", action_id, exc_info=True)
+        return result
+
+    def apply_actions(self) -> int:
+        """The leader: apply the actions other replicas stored, oldest first, each once (marked applied in the
+        transaction that saves its effect). How many were applied."""
+        applied = 0
+        for action in self.store.pending_actions():
+            try:
+                self._apply_action(action)
+            except (StoreUnavailable, ActionQueued):
+                raise  # the database or the leadership went away: the action waits for the next try
+            except Exception as exc:  # a bug or a bad argument: report it to the caller, never retry forever
+                log.exception("could not apply %s action %d from %s", action.kind, action.id, action.replica)
+                self.store.finish_action(action.id, {"error": f"{type(exc).__name__}: {exc}"})
+            applied += 1
+        return applied
+
+    def _apply_action(self, action: StoredAction) -> None:
+        args = action.args
+        log.info("applying %s action %d received by replica %s", action.kind, action.id, action.replica)
+        if action.kind == "ack":
+            self.acknowledge(str(args["target"]), str(args["by"]), str(args.get("via", "api")), action=action.id)
+        elif action.kind == "resolve":
+            self.resolve(str(args["fingerprint"]), str(args["by"]), action=action.id)
+        elif action.kind == "external":
+            conditions = [_condition_from_json(c) for c in args["conditions"]]
+            self.receive_external_json(conditions, datetime.fromisoformat(str(args["at"])), action=action.id)
+        else:
+            raise ValueError(f"unknown action kind {action.kind!r}")
 
     # --- configuration ----------------------------------------------------------------------------
 
@@ -170,12 +242,24 @@ class AlertingService:
             transitions += self.book.update(target_down_conditions(health, down_since), now, scope=target_scope())
             return self._route_and_save(transitions, now, self._dropped(pending))
 
-    def receive_external(self, conditions: Sequence[AlertCondition], now: datetime) -> CycleResult:
-        """Alerts pushed by an Alertmanager: same lifecycle, routing and delivery as our own."""
+    def receive_external(
+        self, conditions: Sequence[AlertCondition], now: datetime, action: int | None = None
+    ) -> CycleResult:
+        """Alerts pushed by an Alertmanager: same lifecycle, routing and delivery as our own (the leader's)."""
         with self._lock:
             pending = {a.fingerprint for a in self.book.active() if a.state is AlertState.PENDING}
             transitions = self.book.update(conditions, now)
-            return self._route_and_save(transitions, now, self._dropped(pending))
+            done = None if action is None else {action: {"transitions": _transitions_json(transitions)}}
+            return self._route_and_save(transitions, now, self._dropped(pending), done)
+
+    def receive_external_json(
+        self, conditions: Sequence[AlertCondition], now: datetime, action: int | None = None
+    ) -> list[dict[str, Any]]:
+        """`receive_external` on any replica: the leader applies it (once); the transitions as JSON."""
+        if action is None and not self.leads():
+            args = {"conditions": [_condition_json(c) for c in conditions], "at": now.isoformat()}
+            return list(self._forward("external", args)["transitions"])
+        return _transitions_json(self.receive_external(conditions, now, action).transitions)
 
     def _dropped(self, pending_before: set[str]) -> list[str]:
         """Pending alerts the update dropped silently (they cleared before `for` elapsed)."""
@@ -199,9 +283,15 @@ class AlertingService:
         with self._lock:
             return self._route_and_save([], now)
 
-    def _route_and_save(self, transitions: list[Transition], now: datetime, dropped: Sequence[str] = ()) -> CycleResult:
+    def _route_and_save(
+        self,
+        transitions: list[Transition],
+        now: datetime,
+        dropped: Sequence[str] = (),
+        actions: Mapping[int, Mapping[str, Any]] | None = None,
+    ) -> CycleResult:
         try:
-            return self._route_and_save_or_fail(transitions, now, dropped)
+            return self._route_and_save_or_fail(transitions, now, dropped, actions)
         except Exception:
             self._restore()
             raise
@@ -217,7 +307,11 @@ class AlertingService:
         self.episodes = {e["group_key"]: GroupEpisode.from_json(e) for e in groups.get("groups", [])}
 
     def _route_and_save_or_fail(
-        self, transitions: list[Transition], now: datetime, dropped: Sequence[str] = ()
+        self,
+        transitions: list[Transition],
+        now: datetime,
+        dropped: Sequence[str] = (),
+        actions: Mapping[int, Mapping[str, Any]] | None = None,
     ) -> CycleResult:
         routable = [
             RoutableAlert(a.fingerprint, a.labels, a.fired_at or a.active_since, a.resolved_at)
@@ -237,7 +331,11 @@ class AlertingService:
         # says it was not sent (a second page after restart), or the reverse (a lost page).
         dispatcher_state, groups_state = self.dispatcher.state(), self._groups_state()
         self.store.save_alerts(
-            changed, messages, dropped, states={DISPATCHER_STATE: dispatcher_state, GROUPS_STATE: groups_state}
+            changed,
+            messages,
+            dropped,
+            states={DISPATCHER_STATE: dispatcher_state, GROUPS_STATE: groups_state},
+            actions=actions,
         )
         self.book.prune_resolved(now - timedelta(hours=1))
         self._saved = (self.book.alerts(), dispatcher_state, groups_state)
@@ -397,14 +495,17 @@ class AlertingService:
 
     # --- operator actions --------------------------------------------------------------------------
 
-    def acknowledge(self, target: str, by: str, via: str = "api") -> list[str]:
+    def acknowledge(self, target: str, by: str, via: str = "api", action: int | None = None) -> list[str]:
         """Acknowledge a notification group (group key) or every group holding an alert fingerprint.
 
         A group key also acknowledges every other open group sharing one of its alerts, so the Slack
         button acknowledges the PagerDuty incident of the same page. Stops escalation and tells the
         receivers: every message of each group is updated (Slack escalation posts included, buttons
         removed), PagerDuty gets `acknowledge`. Returns the matching group keys; empty when none is open.
+        On a replica that does not lead, the leader applies it (`action`: the stored action being applied).
         """
+        if action is None and not self.leads():
+            return list(self._forward("ack", {"target": target, "by": by, "via": via})["groups"])
         with self._lock:
             now = self.now()
             groups = self.dispatcher.groups()
@@ -418,13 +519,21 @@ class AlertingService:
             else:
                 keys = [k for k in self.episodes if target in alerts_of(k)]
             try:
-                self._acknowledge(target, keys, by, via, now)
+                self._acknowledge(target, keys, by, via, now, None if action is None else {action: {"groups": keys}})
             except Exception:  # the store is down: the acknowledgement did not happen (the caller gets 503)
                 self._restore()
                 raise
             return keys
 
-    def _acknowledge(self, target: str, keys: Sequence[str], by: str, via: str, now: datetime) -> None:
+    def _acknowledge(
+        self,
+        target: str,
+        keys: Sequence[str],
+        by: str,
+        via: str,
+        now: datetime,
+        actions: Mapping[int, Mapping[str, Any]] | None = None,
+    ) -> None:
         messages: list[OutboxMessage] = []
         for key in keys:
             episode = self.episodes[key]
@@ -436,15 +545,24 @@ class AlertingService:
             log.info("notification group %s (%s) acknowledged by %s via %s", key, episode.receiver, by, via)
         self.store.acknowledge(Acknowledgement(target, by, now, via))
         groups_state = self._groups_state()
-        self.store.save_alerts([], messages, states={GROUPS_STATE: groups_state})
+        self.store.save_alerts([], messages, states={GROUPS_STATE: groups_state}, actions=actions)
         alerts, dispatcher, _ = self._saved
         self._saved = (alerts, dispatcher, groups_state)
 
-    def resolve(self, fingerprint: str, by: str) -> Alert | None:
-        """Resolve a firing alert by hand (it fires again if its condition still holds next cycle)."""
+    def resolve(self, fingerprint: str, by: str, action: int | None = None) -> Alert | None:
+        """Resolve a firing alert by hand (it fires again if its condition still holds next cycle). On a replica
+        that does not lead, the leader applies it; the resolved episode is read back from the store."""
+        if action is None and not self.leads():
+            episode = self._forward("resolve", {"fingerprint": fingerprint, "by": by}).get("resolved")
+            if episode is None:
+                return None
+            since = datetime.fromisoformat(str(episode))
+            return next((a for a in self.store.alert_history(fingerprint) if a.active_since == since), None)
         with self._lock:
             alert = self.book.get(fingerprint)
             if alert is None or not alert.active:
+                if action is not None:
+                    self.store.finish_action(action, {"resolved": None})
                 return None
             now = self.now()
             resolved = replace(
@@ -456,7 +574,8 @@ class AlertingService:
             self.book = AlertBook.from_alerts(
                 [resolved if a.fingerprint == fingerprint else a for a in self.book.alerts()]
             )
-            self._route_and_save([Transition(resolved, alert.state, AlertState.RESOLVED)], now)
+            done = None if action is None else {action: {"resolved": resolved.active_since.isoformat()}}
+            self._route_and_save([Transition(resolved, alert.state, AlertState.RESOLVED)], now, (), done)
             return resolved
 
     def add_silence(self, silence: Silence) -> Silence:
@@ -508,6 +627,43 @@ def _log_transitions(transitions: Sequence[Transition]) -> None:
             log.info("alert firing: %s%s severity=%s fingerprint=%s", what, extra, severity, t.alert.fingerprint)
         elif t.previous is AlertState.FIRING and t.current is AlertState.RESOLVED:
             log.info("alert resolved: %s%s severity=%s fingerprint=%s", what, extra, severity, t.alert.fingerprint)
+
+
+def _transitions_json(transitions: Sequence[Transition]) -> list[dict[str, Any]]:
+    return [
+        {
+            "fingerprint": t.alert.fingerprint,
+            "previous": None if t.previous is None else str(t.previous),
+            "current": str(t.current),
+        }
+        for t in transitions
+    ]
+
+
+def _condition_json(c: AlertCondition) -> dict[str, Any]:
+    """An Alertmanager alert as stored for the leader (its values are empty; times ISO 8601)."""
+    return {
+        "labels": dict(c.labels),
+        "annotations": dict(c.annotations),
+        "active": c.active,
+        "started_at": None if c.started_at is None else c.started_at.isoformat(),
+        "ended_at": None if c.ended_at is None else c.ended_at.isoformat(),
+    }
+
+
+def _condition_from_json(doc: Mapping[str, Any]) -> AlertCondition:
+    def when(key: str) -> datetime | None:
+        value = doc.get(key)
+        return None if value is None else datetime.fromisoformat(str(value))
+
+    return AlertCondition(
+        labels=dict(doc["labels"]),
+        annotations=dict(doc["annotations"]),
+        active=bool(doc["active"]),
+        values={},
+        started_at=when("started_at"),
+        ended_at=when("ended_at"),
+    )
 
 
 def _common(maps: Iterable[Mapping[str, str]]) -> dict[str, str]:

@@ -42,7 +42,8 @@ class Cycle:
 
     def run(self, lead: bool = True) -> CycleReport:
         """`lead=False` (a replica that does not lead): statuses for reads and delivery only; alert
-        transitions and routing are the leader's."""
+        transitions and routing are the leader's, and this replica loads the alert state the leader stored
+        (its alert gauges and notification groups stay current)."""
         started = time.perf_counter()
         evaluation = self.runtime.evaluate(lead=lead)
         alerting = None
@@ -54,6 +55,11 @@ class Cycle:
                 )
             except Exception:  # the store may be down: the next cycle re-derives the same alerts
                 log_failure(log, "alerting step failed")
+        elif self.alerting is not None:
+            try:
+                self.alerting.refresh()
+            except Exception:
+                log_failure(log, "loading the leader's alert state failed")
         delivered = self.deliver()
         return CycleReport(evaluation, alerting, delivered, time.perf_counter() - started)
 

@@ -30,20 +30,23 @@ which the wiring turns into the worker's DataFrames (see `DriftJobSpec`).
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import threading
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from slo_service.core.drift.estimation import cbpe, isotonic_calibrator
 from slo_service.core.drift.histograms import SliceHistogram, histogram_batch, merge_many
-from slo_service.core.drift.model_quality import join_labels, model_quality
+from slo_service.core.drift.model_quality import join_labels, model_quality, positive_mask
 from slo_service.core.drift.monitor import (
     ColumnRun,
     ColumnSpec,
@@ -52,12 +55,23 @@ from slo_service.core.drift.monitor import (
     DriftMonitor,
     DriftRun,
     GroundTruth,
+    PerformanceEstimation,
     ReferenceKind,
     RunStatus,
+    SegmentRun,
 )
 from slo_service.core.drift.ports import DriftStore, FrameReader, RunQuery, StoredBatch
-from slo_service.core.drift.profile import ColumnKind, ProfileBuilder, ReferenceProfile
-from slo_service.core.drift.quality import dataset_quality, infer_kind, schema_check
+from slo_service.core.drift.profile import ColumnKind, ProfileBuilder, ReferenceProfile, category_counts
+from slo_service.core.drift.quality import data_quality_findings, dataset_quality, infer_kind, schema_check
+from slo_service.core.drift.segments import (
+    OTHER,
+    SEGMENT_RESERVOIR,
+    choose_segments,
+    segment_counts,
+    segment_rows,
+    segment_run,
+)
+from slo_service.pipeline.drift_batches import LABELS, BatchProblem, check_batch
 from slo_service.pipeline.drift_live import LiveDrift, LiveWindow
 from slo_service.pipeline.failures import log_failure
 
@@ -84,6 +98,7 @@ class DriftJobSpec:
     thresholds: Mapping[str, float] = field(default_factory=dict)
     drift_share: float = 0.5
     report_path: str | None = None
+    findings: tuple[str, ...] = ()  # data-quality findings, shown in the HTML report
 
 
 class ColumnOutcomeLike(Protocol):
@@ -130,15 +145,24 @@ class DriftOutcomeLike(Protocol):
     def report_error(self) -> str | None: ...
 
 
+_Estimate = Callable[[npt.NDArray[np.intp] | None], dict[str, float]]
+"""CBPE metrics of the current sample's rows (None: all of them)."""
+
 SubmitDrift = Callable[[DriftJobSpec, float], DriftOutcomeLike]
 """Run a job in the worker, waiting at most the given seconds; never raises (failures are outcomes)."""
 
 WriteBatch = Callable[[DriftMonitor, Any, datetime], StoredBatch]
 """Write a pushed batch (a DataFrame) to a file; returns the StoredBatch to record (without id)."""
 
-ReaderFactory = Callable[[str, CurrentData], FrameReader]
-"""(monitor name, source) -> the reader of that source; the name lets push sources read the monitor's batches."""
+ReaderFactory = Callable[[str, CurrentData, bool], FrameReader]
+"""(monitor name, source, labels) -> the reader of that source; the name lets push sources read the monitor's
+batches, `labels` says the reader is for the monitor's ground truth (pushed: its labels-only batches too)."""
 Range = tuple[datetime | None, datetime | None, int | None, int | None]  # start, end, rows to skip, rows to take
+
+PUSH_CLOCK_SKEW = timedelta(minutes=5)
+"""A push monitor's current window also takes rows stamped up to this far after the run's start (client clocks
+ahead of ours): a batch pushed before a run always counts in it."""
+MAX_NEW_CATEGORIES = 10_000  # distinct new categories counted per column and run (beyond: "at least")
 
 
 class RunProblem(Exception):
@@ -211,6 +235,18 @@ class _Side:
     kinds: dict[str, ColumnKind] = field(default_factory=dict)
     present: set[str] = field(default_factory=set)
     sample: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
+    new_labels: dict[str, set[str]] = field(default_factory=dict)  # categorical: distinct new categories
+    seg_hists: dict[str, dict[str, list[SliceHistogram]]] = field(default_factory=dict)  # segment -> column -> slices
+    seg_rows: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Segmentation:
+    """The segments of a run: `column`'s values in `chosen` have their own reference profile, the rest OTHER's."""
+
+    column: str
+    chosen: tuple[str, ...]
+    profiles: dict[str, ReferenceProfile]  # a segment without reference rows is binned on the whole profile
 
 
 class DriftService:
@@ -276,11 +312,11 @@ class DriftService:
             raise MonitorNotFound(name)
         return found
 
-    def reader_for(self, monitor: str, source: CurrentData) -> FrameReader:
+    def reader_for(self, monitor: str, source: CurrentData, labels: bool = False) -> FrameReader:
         r = self._reader
         if hasattr(r, "chunks"):
             return r
-        return r(monitor, source)
+        return r(monitor, source, labels)
 
     # --- one run ---------------------------------------------------------------------------------------
 
@@ -335,6 +371,13 @@ class DriftService:
         spec = monitor.columns
         drift_cols = _drift_columns(spec)
         wanted = _all_columns(spec, monitor.current.timestamp_column)
+        gt = monitor.ground_truth
+        if gt is not None and gt.score_column is not None and gt.score_column not in wanted:
+            wanted.append(gt.score_column)  # carried in the sample to the label join (roc_auc), never drift-tested
+        est = monitor.estimation
+        for extra in (monitor.segment_by, est.score_column if est is not None else None):
+            if extra is not None and extra not in wanted:
+                wanted.append(extra)  # in the sample (segments, CBPE), never drift-tested
         if not drift_cols:
             raise RunProblem("no columns mapped for drift (columns.numerical / categorical / target / prediction)")
         now = started
@@ -361,9 +404,20 @@ class DriftService:
             ref_sample = side.sample
             ref_rows = side.rows
 
-        # current window: histograms on the profile, kinds, sample
+        segmentation = self._segmentation(monitor, profile, ref_sample) if monitor.segment_by else None
+
+        # current window: histograms on the profile (and per segment), kinds, sample
         cur = self._pass(
-            monitor, monitor.current, cur_range, wanted, profile, drift_cols, monitor.sample_rows, seed, "current"
+            monitor,
+            monitor.current,
+            cur_range,
+            wanted,
+            profile,
+            drift_cols,
+            monitor.sample_rows,
+            seed,
+            "current",
+            segmentation,
         )
         if cur.rows == 0:
             raise RunProblem("empty current window")
@@ -384,6 +438,7 @@ class DriftService:
             )
         hists = {c: merge_many(hs) for c, hs in cur.hists.items() if hs}
         quality = dataset_quality(profile, hists)
+        findings = data_quality_findings(quality, monitor.max_missing_increase)
 
         # the worker
         report_path = self._report_path(monitor, started)
@@ -398,6 +453,7 @@ class DriftService:
             thresholds=dict(monitor.thresholds),
             drift_share=monitor.drift_share,
             report_path=report_path,
+            findings=tuple(findings),
         )
         outcome = self.submit(job, monitor.timeout.total_seconds())
         if outcome.status != "ok":
@@ -407,6 +463,7 @@ class DriftService:
         for c in outcome.columns:
             q = quality.get(c.name)
             pkind = profile.columns[c.name].kind if c.name in profile.columns else None
+            categorical = pkind is ColumnKind.CATEGORICAL
             columns.append(
                 ColumnRun(
                     column=c.name,
@@ -416,22 +473,35 @@ class DriftService:
                     threshold=c.threshold,
                     drifted=c.drifted,
                     missing_share=q.missing_share if q else None,
-                    new_categories=q.new_categories if q and pkind is ColumnKind.CATEGORICAL else None,
+                    new_categories=len(cur.new_labels.get(c.name, ())) if q and categorical else None,
                     out_of_range_share=q.out_of_range_share if q and pkind is ColumnKind.NUMERICAL else None,
                     note=c.reason if c.status != "ok" else None,
+                    new_category_rows=q.new_categories if q and categorical else None,
                 )
             )
         model_q: dict[str, float] = {}
-        notes: list[str] = []
+        notes: list[str] = [f"data quality: {f}" for f in findings]
         if outcome.report_error:  # the verdicts stand; only the HTML is missing, and the run says why
             notes.append(f"HTML report not written ({outcome.report_error})")
             log.warning("drift run of %s: %s; check SLO_SERVICE_DATA_DIR", monitor.name, notes[-1])
         if monitor.ground_truth is not None:
             try:  # labels are a separate source: their problems must not discard the drift results
-                model_q = self._model_quality(monitor, monitor.ground_truth, cur.sample, cur_range)
+                model_q = self._model_quality(monitor, monitor.ground_truth, cur.sample, cur_range, seed)
             except RunProblem as exc:
                 notes.append(f"model quality skipped: {exc}")
                 log.warning("drift run of %s: %s", monitor.name, notes[-1])
+        estimate: _Estimate | None = None
+        if monitor.estimation is not None:
+            try:  # estimated metrics sit beside the realised ones (both kept on the run)
+                estimate = self._estimator(monitor, monitor.estimation, ref_sample, cur.sample)
+                model_q.update(estimate(None))
+            except RunProblem as exc:
+                notes.append(f"performance estimation skipped: {exc}")
+                log.warning("drift run of %s: %s", monitor.name, notes[-1])
+        segments: tuple[SegmentRun, ...] = ()
+        if segmentation is not None:
+            segments = self._segment_runs(monitor, segmentation, profile, cur, estimate)
+            findings += [f"segment {s.segment!r}: {f}" for s in segments for f in s.data_quality]
         return DriftRun(
             monitor=monitor.name,
             started_at=started,
@@ -446,8 +516,151 @@ class DriftService:
             columns=tuple(columns),
             quality=model_q,
             report_path=outcome.report_path,
+            data_quality=tuple(findings),
+            segments=segments,
             **base,
         )
+
+    # --- segments and performance estimation -----------------------------------------------------------
+
+    def _segmentation(self, monitor: DriftMonitor, profile: ReferenceProfile, ref: str | Columns) -> _Segmentation:
+        """The segments and their reference profiles: a fixed reference's are built once per version (two passes
+        over the file: count the values, then profile the chosen segments) and stored beside its profile; a rolling
+        reference's come from its sample."""
+        column = monitor.segment_by
+        assert column is not None
+        kinds = profile.kinds()
+        seed = zlib.crc32(monitor.name.encode()) + 3
+        if not isinstance(ref, str):
+            values = ref.get(column)
+            if values is None:
+                raise RunProblem(f"reference data lacks the segment column {column!r}")
+            chosen = choose_segments(segment_counts(values), monitor.max_segments)
+            builders = self._segment_builders(kinds, chosen, profile.version, seed)
+            for seg, idx in segment_rows(values, chosen).items():
+                builders[seg].update({c: np.asarray(ref[c])[idx] for c in kinds})
+            return _Segmentation(column, chosen, {s: b.build() for s, b in builders.items() if b.rows})
+        version = f"{monitor.reference.version}#segments:{column}:{monitor.max_segments}"
+        try:
+            cached = self.store.load_profile(monitor.name, version)
+            if cached is not None:
+                doc = json.loads(str(cached["json"]))
+                profiles = {s: ReferenceProfile.from_json(p) for s, p in doc["profiles"].items()}
+                if all(set(p.columns) == set(kinds) for p in profiles.values()):
+                    return _Segmentation(column, tuple(doc["chosen"]), profiles)
+        except Exception:
+            log.warning("stored segment profiles of %s %s unreadable: rebuilding", monitor.name, version)
+        source = CurrentData(kind=CurrentKind.FILES, path=ref)
+        counts: dict[str, int] = {}
+        for chunk in self._chunks(monitor, source, None, None, [column], "reference"):
+            if column not in set(map(str, chunk.columns)):
+                raise RunProblem(f"reference data lacks the segment column {column!r}")
+            for k, n in segment_counts(np.asarray(chunk[column].to_numpy())).items():
+                counts[k] = counts.get(k, 0) + n
+        chosen = choose_segments(counts, monitor.max_segments)
+        builders = self._segment_builders(kinds, chosen, profile.version, seed)
+        for chunk in self._chunks(monitor, source, None, None, [*kinds, column], "reference"):
+            cols = {c: np.asarray(chunk[c].to_numpy()) for c in [*kinds, column]}
+            for seg, idx in segment_rows(cols[column], chosen).items():
+                builders[seg].update({c: cols[c][idx] for c in kinds})
+        profiles = {s: b.build() for s, b in builders.items() if b.rows}
+        doc = {"chosen": list(chosen), "profiles": {s: p.to_json() for s, p in profiles.items()}}
+        try:
+            self.store.save_profile(monitor.name, version, {"json": json.dumps(doc)})
+        except Exception:
+            log_failure(log, "could not store the segment profiles of %s %s", monitor.name, version)
+        return _Segmentation(column, chosen, profiles)
+
+    @staticmethod
+    def _segment_builders(
+        kinds: Mapping[str, ColumnKind], chosen: Sequence[str], version: str, seed: int
+    ) -> dict[str, ProfileBuilder]:
+        return {
+            s: ProfileBuilder(kinds, f"{version}#{s}", reservoir=SEGMENT_RESERVOIR, seed=seed + i)
+            for i, s in enumerate([*chosen, OTHER])
+        }
+
+    def _segment_runs(
+        self,
+        monitor: DriftMonitor,
+        seg: _Segmentation,
+        profile: ReferenceProfile,
+        cur: _Side,
+        estimate: _Estimate | None,
+    ) -> tuple[SegmentRun, ...]:
+        """One SegmentRun per chosen segment (in the reference's order) and OTHER when it has current rows."""
+        out: list[SegmentRun] = []
+        labels = cur.sample.get(seg.column)
+        sample_rows = segment_rows(labels, seg.chosen) if labels is not None else {}
+        for name in [*seg.chosen, *([OTHER] if cur.seg_rows.get(OTHER) else [])]:
+            own = seg.profiles.get(name)
+            note = None if own is not None else "no reference rows in this segment: compared with the whole reference"
+            if not cur.seg_rows.get(name):
+                note = "no current rows in this segment"
+            run = segment_run(
+                name,
+                own or profile,
+                cur.seg_hists.get(name, {}),
+                cur.seg_rows.get(name, 0),
+                monitor.stattests,
+                monitor.thresholds,
+                monitor.drift_share,
+                monitor.max_missing_increase,
+                note,
+            )
+            if own is None:
+                run = replace(run, rows_reference=0)
+            if estimate is not None and name in sample_rows:
+                run = replace(run, quality=estimate(sample_rows[name]))
+            out.append(run)
+        return tuple(out)
+
+    def _estimator(
+        self, monitor: DriftMonitor, est: PerformanceEstimation, ref: str | Columns, sample: Columns
+    ) -> _Estimate:
+        """CBPE over the current sample (or some of its rows), with the scores calibrated on the reference when
+        `est.calibrate` (its (score, target) pairs)."""
+        raw = sample.get(est.score_column)
+        if raw is None:
+            raise RunProblem(f"current data lacks the score column {est.score_column!r}")
+        scores = _floats(raw)
+        decided = scores >= est.threshold  # the model's decisions, before any calibration
+        probabilities = scores
+        if est.calibrate:
+            target = monitor.columns.target
+            if target is None:
+                raise RunProblem("calibrate needs columns.target in the reference")
+            pairs = self._reference_pairs(monitor, ref, [est.score_column, target])
+            gt = monitor.ground_truth
+            y = positive_mask(pairs[target], gt.positive_label if gt is not None else None).astype(np.float64)
+            keep = np.asarray([not _missing(v) for v in pairs[target].tolist()], dtype=bool)
+            ref_scores = _floats(pairs[est.score_column])
+            if not keep.any() or np.isnan(ref_scores[keep]).all():
+                raise RunProblem("no reference row with both a score and a target to calibrate on")
+            probabilities = isotonic_calibrator(ref_scores[keep], y[keep])(scores)
+
+        def estimate(rows: npt.NDArray[np.intp] | None) -> dict[str, float]:
+            if rows is None:
+                return cbpe(probabilities, decided)
+            return cbpe(probabilities[rows], decided[rows])
+
+        return estimate
+
+    def _reference_pairs(self, monitor: DriftMonitor, ref: str | Columns, columns: list[str]) -> Columns:
+        if not isinstance(ref, str):
+            missing = [c for c in columns if c not in ref]
+            if missing:
+                raise RunProblem(f"reference data lacks {', '.join(map(repr, missing))} to calibrate on")
+            return {c: np.asarray(ref[c]) for c in columns}
+        sampler = Sampler(monitor.sample_rows, zlib.crc32(monitor.name.encode()) + 4)
+        source = CurrentData(kind=CurrentKind.FILES, path=ref)
+        for chunk in self._chunks(monitor, source, None, None, columns, "reference"):
+            names = set(map(str, chunk.columns))
+            missing = [c for c in columns if c not in names]
+            if missing:
+                raise RunProblem(f"reference data lacks {', '.join(map(repr, missing))} to calibrate on")
+            sampler.update({c: np.asarray(chunk[c].to_numpy()) for c in columns}, len(chunk))
+        return sampler.sample()
 
     # --- windows and reading ---------------------------------------------------------------------------
 
@@ -461,7 +674,8 @@ class DriftService:
         if monitor.window is None:
             raise RunProblem("the monitor has neither a window nor window_rows")
         start = now - monitor.window
-        cur = (start, now, None, None)
+        end = now + PUSH_CLOCK_SKEW if monitor.current.kind is CurrentKind.PUSH else now
+        cur = (start, end, None, None)
         back = monitor.reference.window or monitor.window
         return cur, (start - back, start, None, None)
 
@@ -481,7 +695,7 @@ class DriftService:
         side: str,
     ) -> Iterator[Any]:
         try:
-            reader = self.reader_for(monitor.name, source)
+            reader = self.reader_for(monitor.name, source, side == "ground truth")
             yield from reader.chunks(source, start, end, list(columns))
         except RunProblem:
             raise
@@ -499,6 +713,7 @@ class DriftService:
         sample_rows: int,
         seed: int,
         side: str,
+        segmentation: _Segmentation | None = None,
     ) -> _Side:
         start, end, skip, take = rng
         out = _Side()
@@ -526,6 +741,8 @@ class DriftService:
                 expected = profile.columns[c].kind if profile is not None and c in profile.columns else declared
                 if expected is ColumnKind.CATEGORICAL:  # any value is a category (e.g. integer codes)
                     out.kinds.setdefault(c, ColumnKind.CATEGORICAL)
+                    if profile is not None and c in profile.columns:
+                        _new_labels(out.new_labels.setdefault(c, set()), profile, c, v)
                     continue
                 if v.dtype.kind in "iuf":
                     out.kinds.setdefault(c, ColumnKind.NUMERICAL)
@@ -544,9 +761,23 @@ class DriftService:
                 usable = {k: v for k, v in cols.items() if k not in changed}
                 for c, h in histogram_batch(profile, usable).items():
                     out.hists.setdefault(c, []).append(h)
+                if segmentation is not None and segmentation.column in cols:
+                    self._segment_slice(out, segmentation, profile, usable, cols[segmentation.column])
         # a rolling reference (no profile yet) is profiled from its sample: at most sample_rows rows
         out.sample = sampler.sample()
         return out
+
+    @staticmethod
+    def _segment_slice(
+        out: _Side, seg: _Segmentation, profile: ReferenceProfile, cols: Columns, labels: npt.NDArray[Any]
+    ) -> None:
+        """Histograms of one chunk per segment, each on its segment's reference profile."""
+        for name, idx in segment_rows(labels, seg.chosen).items():
+            own = seg.profiles.get(name, profile)
+            out.seg_rows[name] = out.seg_rows.get(name, 0) + len(idx)
+            hists = out.seg_hists.setdefault(name, {})
+            for c, h in histogram_batch(own, {k: v[idx] for k, v in cols.items() if k in own.columns}).items():
+                hists.setdefault(c, []).append(h)
 
     def _profile_of(self, side: _Side, drift_cols: Mapping[str, ColumnKind | None], version: str) -> ReferenceProfile:
         missing = [c for c in drift_cols if c not in side.present]
@@ -605,17 +836,38 @@ class DriftService:
         return str(self.report_dir / _safe(monitor.name) / f"{stamp}.html")
 
     def _model_quality(
-        self, monitor: DriftMonitor, gt: GroundTruth, sample: Columns, cur_range: Range
+        self, monitor: DriftMonitor, gt: GroundTruth, sample: Columns, cur_range: Range, seed: int
     ) -> dict[str, float]:
+        """Metrics over the predictions that got a label. Predictions: the current sample, or, with
+        ``gt.max_delay``, a sample of the window stretched back by it (labels of older predictions arrive
+        later). Labels: those received from the start of that span on. No labelled prediction yet: only
+        ``labelled_rows`` 0 -- no metric, so the quality SLIs have no data rather than a bad event."""
         spec = monitor.columns
         if spec.id is None or spec.prediction is None:
             raise RunProblem("ground_truth needs columns.id and columns.prediction")
+        start = cur_range[0]
+        pred_cols = [c for c in (spec.id, spec.prediction, gt.score_column) if c is not None]
+        if gt.max_delay > timedelta(0) and start is not None:
+            start = start - gt.max_delay
+            sampler = Sampler(monitor.sample_rows, seed + 2)
+            for chunk in self._chunks(monitor, monitor.current, start, cur_range[1], pred_cols, "current"):
+                names = set(map(str, chunk.columns))
+                cols = {c: np.asarray(chunk[c].to_numpy()) for c in pred_cols if c in names}
+                if len(cols) == len(pred_cols):
+                    sampler.update(cols, len(chunk))
+            sample = sampler.sample()
         ids = sample.get(spec.id, np.empty(0))
         preds = sample.get(spec.prediction, np.empty(0))
+        scores = None
+        if gt.score_column is not None:
+            raw = sample.get(gt.score_column)
+            if raw is None:
+                raise RunProblem(f"current data lacks the score column {gt.score_column!r}")
+            scores = np.asarray([math.nan if _missing(v) else float(v) for v in raw.tolist()], dtype=np.float64)
         wanted = {_label(v) for v in ids.tolist()}
         label_ids: list[Any] = []
         labels: list[Any] = []
-        for chunk in self._chunks(monitor, gt.current, cur_range[0], None, [spec.id, gt.label_column], "ground truth"):
+        for chunk in self._chunks(monitor, gt.current, start, None, [spec.id, gt.label_column], "ground truth"):
             names = set(map(str, chunk.columns))
             if spec.id not in names or gt.label_column not in names:
                 raise RunProblem(f"ground truth data lacks column {spec.id!r} or {gt.label_column!r}")
@@ -624,36 +876,78 @@ class DriftService:
                 if _label(i) in wanted:  # keep only labels of sampled predictions: bounded memory
                     label_ids.append(i)
                     labels.append(y)
-        joined = join_labels(ids, preds, np.asarray(label_ids, dtype=object), np.asarray(labels, dtype=object))
+        joined = join_labels(
+            ids, preds, np.asarray(label_ids, dtype=object), np.asarray(labels, dtype=object), scores=scores
+        )
+        if joined.labelled == 0:
+            return {"labelled_rows": 0.0}
         return {k: float(v) for k, v in model_quality(gt.task, joined, gt.positive_label).items()}
 
     # --- pushed batches --------------------------------------------------------------------------------
 
-    def ingest_batch(self, monitor: DriftMonitor, frame: Any) -> StoredBatch:
-        """Keep a batch pushed to a push monitor: `write_batch` writes the file, the store records it.
-        Raises NotAPushMonitor, BadBatch (the message names the field) or RuntimeError (no writer)."""
+    def ingest_batch(self, monitor: DriftMonitor, frame: Any, where: str = "records") -> StoredBatch:
+        """Check a batch pushed to a push monitor against its schema (drift_batches.check_batch) and keep it:
+        `write_batch` writes the file, the store records it. Raises NotAPushMonitor, BadBatch (the message names
+        the row, column and expected type; nothing is stored) or RuntimeError (no writer)."""
         if monitor.current.kind is not CurrentKind.PUSH:
             raise NotAPushMonitor(f"monitor {monitor.name!r} reads {monitor.current.kind.value}, not pushed batches")
         if self.write_batch is None:
             raise RuntimeError("pushed batches are not enabled (no batch writer)")
         if isinstance(frame, Sequence) and not isinstance(frame, str | bytes):
             raise BadBatch("records: pass a DataFrame (the API converts records)")
-        if len(frame) == 0:
-            raise BadBatch("records: the batch has no rows")
-        have = set(map(str, frame.columns))
-        needed = _all_columns(monitor.columns, monitor.current.timestamp_column)
-        missing = [c for c in needed if c not in have]
-        if missing:
-            raise BadBatch(f"records: missing columns {', '.join(missing)}")
+        try:
+            checked = check_batch(monitor, frame, self._stored_profile(monitor), where)
+        except BatchProblem as exc:
+            raise BadBatch(str(exc)) from None
         at = self.clock_now()
-        batch = self.write_batch(monitor, frame, at)
+        try:
+            batch = replace(self.write_batch(monitor, checked.frame, at), kind=checked.kind)
+        except (TypeError, ValueError) as exc:  # pyarrow's ArrowTypeError / ArrowInvalid are these
+            raise BadBatch(f"{where}: cannot be stored as Parquet: {type(exc).__name__}: {exc}") from None
         batch_id = self.store.save_batch(batch)
-        if self.live is not None:
+        if self.live is not None and checked.kind != LABELS:
             try:  # the batch is kept either way; live drift is a cheap view on top of it
-                self.live.add(monitor, frame, at)
+                self.live.add(monitor, checked.frame, at)
             except Exception:
                 log.exception("could not histogram the batch of %s for live drift", monitor.name)
         return replace(batch, id=batch_id)
+
+    def _stored_profile(self, monitor: DriftMonitor) -> ReferenceProfile | None:
+        """The reference profile of a fixed reference, once a run has built it (kinds of target / prediction)."""
+        if monitor.reference.kind is not ReferenceKind.FIXED:
+            return None
+        try:
+            cached = self.store.load_profile(monitor.name, monitor.reference.version)
+            return None if cached is None else ReferenceProfile.from_json(str(cached["json"]))
+        except Exception:
+            log_failure(log, "could not load the reference profile of %s", monitor.name)
+            return None
+
+    def batches(self, monitor: DriftMonitor) -> list[StoredBatch]:
+        """Every batch kept for `monitor` (rows and labels), oldest first."""
+        return self.store.batches(monitor.name, None, None, kind=None)
+
+    def delete_batch(self, monitor: DriftMonitor, batch_id: int) -> StoredBatch | None:
+        """Forget a pushed batch and remove its file; None when `monitor` has no such batch. Later runs no
+        longer see it (live drift keeps the histograms of its slice until they leave the window)."""
+        found = self.store.delete_batch(monitor.name, batch_id)
+        if found is not None:
+            try:
+                Path(found.path).unlink(missing_ok=True)
+            except OSError:
+                log_failure(log, "could not remove the batch file %s", found.path)
+        return found
+
+    def prune_reports(self, now: datetime) -> list[str]:
+        """Remove the HTML reports older than each monitor's own `report_retention`; returns the files."""
+        removed: list[str] = []
+        for name, monitor in self.monitors().items():
+            if monitor.report_retention is None:
+                continue
+            for path in self.store.prune_reports(name, now - monitor.report_retention):
+                Path(path).unlink(missing_ok=True)
+                removed.append(path)
+        return removed
 
     # --- read side -------------------------------------------------------------------------------------
 
@@ -720,6 +1014,14 @@ def _all_columns(spec: ColumnSpec, timestamp: str | None) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
+def _floats(values: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    """Scores as floats (missing: NaN)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iufb":
+        return arr.astype(np.float64)
+    return np.asarray([math.nan if _missing(v) else float(v) for v in arr.tolist()], dtype=np.float64)
+
+
 def _non_missing(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     if values.dtype.kind in "iufb":
         return values
@@ -727,6 +1029,20 @@ def _non_missing(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     if kept and all(isinstance(v, int | float) and not isinstance(v, bool) for v in kept):
         return np.asarray(kept, dtype=np.float64)
     return np.asarray(kept, dtype=object)
+
+
+def _new_labels(found: set[str], profile: ReferenceProfile, column: str, values: npt.NDArray[Any]) -> None:
+    """Add the categories of `values` the reference never saw (by their string form, as the profile)."""
+    if len(found) >= MAX_NEW_CATEGORIES:
+        return
+    col = profile.columns[column]
+    known = set(col.categories) | set(col.rare)
+    counts, _, _ = category_counts(values)
+    for label in counts:
+        if label not in known:
+            found.add(label)
+            if len(found) >= MAX_NEW_CATEGORIES:
+                return
 
 
 def _safe(name: str) -> str:

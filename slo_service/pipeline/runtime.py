@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from slo_service.core.clock import Clock
 from slo_service.core.extract import Observation, counter_problem
@@ -29,6 +31,22 @@ from slo_service.pipeline.history import LiveHistory, to_increments
 log = logging.getLogger(__name__)
 
 Backfill = Callable[[PromQLSource, SLO, datetime, datetime], Awaitable[list[Observation]]]
+
+
+def config_digest(files: Sequence[str]) -> str:
+    """The first 12 hex digits of the SHA-256 over the names and bytes of the files, in order ("" without
+    files; a file that cannot be read counts by its name alone)."""
+    if not files:
+        return ""
+    h = hashlib.sha256()
+    for name in files:
+        h.update(Path(name).name.encode() + b"\0")
+        try:
+            h.update(Path(name).read_bytes())
+        except OSError:
+            h.update(b"\0unreadable")
+        h.update(b"\0\0")
+    return h.hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -90,6 +108,9 @@ class Runtime:
         self.duplicate_series: dict[str, int] = {}
         self.invalid_counter_samples: dict[tuple[str, str], int] = {}
         self.listeners: list[Callable[[Config], None]] = []
+        # Several replicas (pipeline/reloads.py): tell the others to reload too; which files this config is.
+        self.announce_reload: Callable[[], None] | None = None
+        self.config_hash = ""
         self._apply(config, previous=None)
 
     # --- configuration -------------------------------------------------------------------------
@@ -129,8 +150,10 @@ class Runtime:
                 receivers[source.name] = PushReceiver(slos, self.history)
         old_keys = {s.key for s in previous.slos} if previous else set()
         new_keys = {s.key for s in config.slos}
+        digest = config_digest(config.files)
         with self._lock:
             self.config = config
+            self.config_hash = digest
             self.collectors = collectors
             self.receivers = receivers
             self.sources = {n: self.sources.get(n, SourceState()) for n in config.sources}
@@ -173,8 +196,14 @@ class Runtime:
             if self.config is config:  # a reload meanwhile built its own collectors from the store
                 self.collectors = collectors
 
-    def reload(self) -> ReloadOutcome:
-        """Load the config files again; on any problem keep the active config and report why."""
+    def reload(self, announce: bool = True) -> ReloadOutcome:
+        """Load the config files again; on any problem keep the active config and report why. `announce`: first
+        tell the other replicas to reload theirs (a reload they follow does not announce again)."""
+        if announce and self.announce_reload is not None:
+            try:
+                self.announce_reload()
+            except Exception:  # the database is down: this replica reloads; the others on their next request
+                log_failure(log, "could not tell the other replicas to reload", traceback=False)
         now = self.clock.now()
         try:
             config = self._load_config()

@@ -21,7 +21,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from slo_service.core.drift.monitor import DriftMonitor, GroundTruth, TaskKind
+from slo_service.core.drift.estimation import ESTIMATED_METRICS
+from slo_service.core.drift.monitor import DriftMonitor, GroundTruth, PerformanceEstimation, TaskKind
+from slo_service.core.drift.segments import MAX_SEGMENTS_LIMIT
 from slo_service.core.durations import format_duration
 from slo_service.core.model import Comparison, DriftCheck, DriftSLI
 from slo_service.specs.checks import check_labels, check_name, duration_at, number_text
@@ -161,6 +163,18 @@ def _quality(file: SpecFile, path: YPath, spec: DriftSLISpec, monitor: MonitorSp
     assert spec.metric is not None
     metric = spec.metric
     task: TaskKind | None = None
+    if metric in ESTIMATED_METRICS:
+        if monitor is not None and monitor.estimated_performance is None:
+            file.add(
+                (*path, "metric"),
+                f"metric {metric} needs estimated_performance on monitor {spec.monitor!r} (CBPE from its scores)",
+            )
+            return False, Comparison.GE
+        value = spec.value
+        if value is not None and math.isfinite(value) and not (0 <= value <= 1):
+            file.add((*path, "value"), f"value {number_text(value)} must be between 0 and 1: {metric} is a share")
+            return False, Comparison.GE
+        return True, Comparison(spec.op) if spec.op is not None else Comparison.GE
     if monitor is not None:
         if monitor.ground_truth is None:
             file.add(
@@ -238,6 +252,39 @@ def _monitor(file: SpecFile, path: YPath, spec: MonitorSpec) -> DriftMonitor | N
         )
         ok = False
 
+    report_retention: timedelta | None = None
+    if spec.report_retention is not None:
+        report_retention = duration_at(file, (*path, "report_retention"), spec.report_retention)
+        ok = report_retention is not None and ok
+    if not (math.isfinite(spec.max_missing_increase) and 0 <= spec.max_missing_increase < 1):
+        file.add(
+            (*path, "max_missing_increase"),
+            f"max_missing_increase {number_text(spec.max_missing_increase)} must be at least 0 and below 1 "
+            "(a share of the rows: 0.5 is 50 points more missing values than in the reference)",
+        )
+        ok = False
+
+    if spec.segment_by is not None:
+        roles = (spec.columns.id, spec.columns.target, spec.columns.prediction, *spec.columns.numerical)
+        if not spec.segment_by.strip():
+            file.add((*path, "segment_by"), "must not be empty")
+            ok = False
+        elif spec.segment_by in roles or spec.segment_by in spec.columns.categorical:
+            file.add(
+                (*path, "segment_by"),
+                f"column {spec.segment_by!r} already has a role; segment by a column that is not drift-tested",
+            )
+            ok = False
+    if not 1 <= spec.max_segments <= MAX_SEGMENTS_LIMIT:
+        file.add(
+            (*path, "max_segments"),
+            f"max_segments {spec.max_segments} must be between 1 and {MAX_SEGMENTS_LIMIT} "
+            "(the rarer values are pooled in the segment __other__)",
+        )
+        ok = False
+    estimation = _estimation(file, path, spec)
+    ok = (spec.estimated_performance is None or estimation is not None) and ok
+
     ground_truth: GroundTruth | None = None
     if spec.ground_truth is not None:
         ground_truth = ground_truth_data(file, (*path, "ground_truth"), spec.ground_truth, spec.columns, base)
@@ -262,7 +309,34 @@ def _monitor(file: SpecFile, path: YPath, spec: MonitorSpec) -> DriftMonitor | N
         ground_truth=ground_truth,
         labels=dict(spec.labels),
         max_exported_features=spec.max_exported_features,
+        report_retention=report_retention,
+        max_missing_increase=float(spec.max_missing_increase),
+        segment_by=spec.segment_by,
+        max_segments=spec.max_segments,
+        estimation=estimation,
     )
+
+
+def _estimation(file: SpecFile, path: YPath, spec: MonitorSpec) -> PerformanceEstimation | None:
+    est = spec.estimated_performance
+    if est is None:
+        return None
+    where = (*path, "estimated_performance")
+    gt = spec.ground_truth
+    if gt is not None and gt.task != "classification":
+        file.add(where, "estimated_performance (CBPE) applies to binary classifiers: ground_truth.task is regression")
+        return None
+    column = est.score_column or (gt.score_column if gt is not None else None)
+    if not column:
+        file.add(where, "name the score column (positive-class probability): score_column: score")
+        return None
+    if not (math.isfinite(est.threshold) and 0 < est.threshold < 1):
+        file.add((*where, "threshold"), f"threshold {number_text(est.threshold)} must be between 0 and 1")
+        return None
+    if est.calibrate and spec.columns.target is None:
+        file.add((*where, "calibrate"), "calibrate needs columns.target: the reference's labels")
+        return None
+    return PerformanceEstimation(score_column=column, threshold=float(est.threshold), calibrate=est.calibrate)
 
 
 def _schedule(file: SpecFile, path: YPath, spec: ScheduleSpec | None) -> tuple[timedelta | None, str | None] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from slo_service.core.drift.monitor import CurrentData, CurrentKind, GroundTruth, ReferenceData, ReferenceKind, TaskKind
@@ -197,7 +198,27 @@ def ground_truth_data(
     if spec.positive_label is not None and task is TaskKind.REGRESSION:
         file.add((*path, "positive_label"), "positive_label only applies to task classification")
         ok = False
+    if spec.score_column is not None:
+        if task is TaskKind.REGRESSION:
+            file.add((*path, "score_column"), "score_column only applies to task classification")
+            ok = False
+        elif not spec.score_column.strip():
+            file.add((*path, "score_column"), "must not be empty")
+            ok = False
+        elif spec.score_column in (columns.id, columns.prediction, spec.label_column):
+            file.add((*path, "score_column"), f"column {spec.score_column!r} already has a role; name the score column")
+            ok = False
+    max_delay: timedelta | None = timedelta(0)
+    if spec.max_delay is not None:
+        max_delay = duration_at(file, (*path, "max_delay"), spec.max_delay)
     current = current_data(file, path, spec, base)
-    if not ok or current is None:
+    if not ok or current is None or max_delay is None:
         return None
-    return GroundTruth(current=current, label_column=spec.label_column, task=task, positive_label=spec.positive_label)
+    return GroundTruth(
+        current=current,
+        label_column=spec.label_column,
+        task=task,
+        positive_label=spec.positive_label,
+        score_column=spec.score_column,
+        max_delay=max_delay,
+    )

@@ -20,6 +20,7 @@ __all__ = [
     "ColumnsSpec",
     "CurrentSpec",
     "DriftSpec",
+    "EstimationSpec",
     "GroundTruthSpec",
     "MonitorSpec",
     "ReferenceSpec",
@@ -102,6 +103,14 @@ class GroundTruthSpec(CurrentSpec):
     label_column: str
     task: Literal["classification", "regression"] = "classification"
     positive_label: str | None = None
+    score_column: str | None = None  # the prediction's score (positive-class probability): roc_auc
+    max_delay: str | None = None  # how long after its window a prediction's label may still arrive
+
+
+class EstimationSpec(Spec):
+    score_column: str | None = None  # default: ground_truth.score_column
+    threshold: Number = 0.5
+    calibrate: StrictBool = False
 
 
 class MonitorSpec(Spec):
@@ -118,6 +127,11 @@ class MonitorSpec(Spec):
     ground_truth: GroundTruthSpec | None = None
     max_exported_features: StrictInt = 50
     labels: dict[str, str] = {}
+    report_retention: str | None = None  # HTML reports older than this are deleted
+    max_missing_increase: Number = 0.5  # missing share above the reference's that is a data-quality failure
+    segment_by: str | None = None  # per-segment drift and quality by this column's values
+    max_segments: StrictInt = 10  # segments of their own; the rest pooled as __other__
+    estimated_performance: EstimationSpec | None = None  # CBPE from the prediction scores
 
 
 DEFAULT_WINDOW = timedelta(hours=24)

@@ -74,9 +74,8 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/slo.db"
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh, empty schema, dropped after the test."""
+def _fresh_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh, empty schema, dropped afterwards."""
     global _postgres_unreachable, _postgres_checked
     if _postgres_checked and _postgres_unreachable:
         _skip_or_fail(_postgres_unreachable)
@@ -97,6 +96,18 @@ def postgres_url() -> Iterator[str]:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     finally:
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh, empty schema, dropped after the test."""
+    yield from _fresh_schema_url()
+
+
+@pytest.fixture
+def other_postgres_url() -> Iterator[str]:
+    """A second fresh schema in the same database: another deployment beside `postgres_url`'s."""
+    yield from _fresh_schema_url()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -241,7 +241,7 @@ def test_push_batches_json_and_parquet(world: World) -> None:
         ({"records": {"x": 1}}, "records: must be a list"),
         ({"records": [{"x": 1}, 3]}, "records[1]: must be an object"),
         ({"records": []}, "records: the batch has no rows"),
-        ({"records": [{"ts": "2026-11-28T11:00:00Z", "x": 1, "y": 2}]}, "records: missing columns c"),
+        ({"records": [{"ts": "2026-11-28T11:00:00Z", "x": 1, "y": 2}]}, "records[0].c: missing; expected a string"),
         ({"records": [{"ts": "noon", "x": 1, "y": 2, "c": "a"}]}, "records[].ts: not an RFC 3339 timestamp"),
     ],
 )

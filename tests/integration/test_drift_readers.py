@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -342,3 +343,50 @@ def test_push_reader_errors(db_engine: Engine, tmp_path: Path) -> None:
     Path(path).unlink()
     with pytest.raises(ReadError, match=r"batch file of 'churn' .* is missing"):
         list(reader.chunks(CurrentData(kind=CurrentKind.PUSH), None, None, ["id"]))
+
+
+def _save(writer: BatchWriter, store: SqlDriftStore, frame: pd.DataFrame, minutes: int, kind: str = "rows") -> int:
+    """A batch as the service stores it on PostgreSQL: its file, and its bytes with its record."""
+    data = frame.to_parquet(index=False)
+    batch = writer.write("churn", data, received_at=T0 + timedelta(minutes=minutes))
+    return store.save_batch(replace(batch, kind=kind, content=data))
+
+
+@pytest.mark.parametrize("where", ["file", "database"])
+def test_push_reader_labels_and_deleted_batches_alike_from_the_file_or_the_database(
+    db_engine: Engine, tmp_path: Path, where: str
+) -> None:
+    """`database`: the files are on another replica's disk, so only the stored bytes can be read."""
+    store = SqlDriftStore(db_engine)
+    writer = BatchWriter(tmp_path / "batches")
+    preds = _save(writer, store, pd.DataFrame({"id": [1, 2, 3], "pred": [0, 1, 1]}), 0)
+    with_labels = _save(writer, store, pd.DataFrame({"id": [4, 5], "pred": [1, 0], "y": [1, 1]}), 1)
+    _save(writer, store, pd.DataFrame({"id": [1, 2], "y": [0, 1]}), 2, kind="labels")
+    late = _save(writer, store, pd.DataFrame({"id": [3], "y": [1]}), 3, kind="labels")
+    listed = store.batches("churn", None, None, kind=None)
+    assert [b.kind for b in listed] == ["rows", "rows", "labels", "labels"]
+    assert all(b.content is None for b in listed)  # listing does not load the bytes
+    if where == "database":
+        for b in listed:
+            Path(b.path).unlink()
+    src = CurrentData(kind=CurrentKind.PUSH)
+
+    def read(labels: bool) -> dict[str, list[int]]:
+        columns = ["id", "y"] if labels else ["id", "pred"]
+        frame = _concat(PushReader(store, "churn", labels=labels).chunks(src, None, None, columns))
+        return {c: [int(v) for v in frame[c]] for c in frame.columns}
+
+    # labels: the labels batches and the rows batch carrying `y`; the predictions without `y` are skipped
+    assert read(True) == {"id": [4, 5, 1, 2, 3], "y": [1, 1, 0, 1, 1]}
+    assert read(False) == {"id": [1, 2, 3, 4, 5], "pred": [0, 1, 1, 1, 0]}  # labels batches are no current data
+
+    gone = store.delete_batch("churn", late)
+    assert gone is not None and gone.kind == "labels" and gone.content is None
+    assert store.batch_content(late) is None  # its bytes went with it
+    assert store.delete_batch("churn", late) is None
+    assert store.delete_batch("other", preds) is None  # another monitor's id: kept
+    assert read(True) == {"id": [4, 5, 1, 2], "y": [1, 1, 0, 1]}
+    assert store.delete_batch("churn", preds) is not None
+    assert read(False) == {"id": [4, 5], "pred": [1, 0]}
+    kept = store.batch_content(with_labels)
+    assert kept is not None and pq.read_table(pa.BufferReader(kept)).column("id").to_pylist() == [4, 5]

@@ -13,7 +13,7 @@ from slo_service.adapters.sql.drift_models import DriftColumnRow, DriftRunRow
 from slo_service.adapters.sql.drift_store import SqlDriftStore
 from slo_service.adapters.sql.engine import make_engine
 from slo_service.core.clock import ManualClock
-from slo_service.core.drift.monitor import ColumnRun, DriftRun, RunStatus
+from slo_service.core.drift.monitor import ColumnRun, DriftRun, RunStatus, SegmentRun
 from slo_service.core.drift.ports import DriftStore, RunQuery, StoredBatch
 from tests.integration.test_sql_migrations import HEAD_REVISION
 
@@ -89,6 +89,30 @@ def test_run_round_trip_with_columns(store: SqlDriftStore) -> None:
     (summary,) = store.runs(RunQuery())
     assert summary.columns == ()
     assert summary == DriftRun(**{**expected.__dict__, "columns": ()})
+
+
+def test_segments_and_estimated_quality_round_trip(store: SqlDriftStore) -> None:
+    west = SegmentRun(
+        segment="west",
+        rows_reference=900,
+        rows_current=800,
+        drifted_share=1 / 3,
+        dataset_drifted=True,
+        columns=(
+            ColumnRun("age", "numerical", "wasserstein", 0.9, 0.1, True, missing_share=0.0, out_of_range_share=0.2),
+        ),
+        quality={"estimated_accuracy": 0.81, "estimated_precision": math.nan},
+        data_quality=("column 'x' is entirely empty (800 rows)",),
+    )
+    other = SegmentRun("__other__", 0, 10, None, None, note="no reference rows in this segment")
+    run = DriftRun(**{**_run().__dict__, "segments": (west, other), "quality": {"estimated_accuracy": 0.8}})
+    got = store.run(store.save_run(run))
+    assert got is not None
+    assert got.segments[1] == other and got.segments[0].columns == west.columns
+    assert got.segments[0].quality["estimated_accuracy"] == 0.81
+    assert math.isnan(got.segments[0].quality["estimated_precision"])  # stored as null
+    assert got.drift_found is True and got.quality == {"estimated_accuracy": 0.8}
+    assert store.run(store.save_run(_run())).segments == ()  # type: ignore[union-attr]
 
 
 def test_non_utc_datetimes_come_back_utc_and_naive_is_refused(store: SqlDriftStore) -> None:

@@ -37,10 +37,10 @@ def test_the_advisory_lock_has_one_holder_and_is_free_once_its_session_ends(post
         assert not b.acquire() and not b.confirm()
         assert a.acquire()  # already ours
         # The server ends a's session (as when its process dies): the lock is free, and a knows it lost it.
-        execute_sql(
-            postgres_url,
-            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()",
-        )
+        # Only a's: other tests' replicas may hold their own schema's lock in this database meanwhile.
+        assert a._conn is not None
+        a_pid = a._conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        execute_sql(postgres_url, f"SELECT pg_terminate_backend({int(a_pid)})")
         assert not a.confirm()
         assert b.acquire()
         assert not a.acquire()
@@ -50,6 +50,26 @@ def test_the_advisory_lock_has_one_holder_and_is_free_once_its_session_ends(post
     finally:
         a_engine.dispose()
         b_engine.dispose()
+
+
+@pytest.mark.postgres
+def test_deployments_in_two_schemas_of_one_database_each_have_a_leader(
+    postgres_url: str, other_postgres_url: str
+) -> None:
+    """Advisory locks are per database: the lock is keyed by the schema, so one deployment's leader does not
+    keep another's (a staging beside production, or two test runs) from leading."""
+    engines = [make_engine(postgres_url), make_engine(postgres_url), make_engine(other_postgres_url)]
+    try:
+        here, here_too, there = (PostgresLeaderLock(e) for e in engines)
+        assert here.acquire()
+        assert not here_too.acquire()  # one leader per schema
+        assert there.acquire()  # ... and the other schema has its own
+        assert here.key != there.key
+        here.release()
+        there.release()
+    finally:
+        for e in engines:
+            e.dispose()
 
 
 @pytest.mark.postgres

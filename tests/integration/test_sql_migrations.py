@@ -14,7 +14,7 @@ from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.models import Base
 from tests.support.sql import execute_sql
 
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0012"
 TABLES = {
     "slo_slices",
     "ingest_keys",
@@ -36,6 +36,8 @@ TABLES = {
     "slo_matrix_checkpoint_parts",
     "api_tokens",
     "count_changes",
+    "cluster_counters",
+    "alert_actions",
 }
 
 

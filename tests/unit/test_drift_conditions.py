@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from slo_service.core.alerting.drift_conditions import DRIFT_DETECTED, DRIFT_RUN_FAILED, drift_conditions
+from slo_service.core.alerting.drift_conditions import (
+    DRIFT_DATA_QUALITY,
+    DRIFT_DETECTED,
+    DRIFT_RUN_FAILED,
+    drift_conditions,
+)
 from slo_service.core.drift.monitor import ColumnRun, DriftRun, RunStatus
 
 T0 = datetime(2026, 11, 28, 10, tzinfo=UTC)
@@ -51,3 +57,11 @@ def test_annotations_name_the_columns_and_the_reason() -> None:
         if c.labels["alertname"] == DRIFT_RUN_FAILED
     )
     assert failed.active and failed.annotations["summary"] == "features: drift run failed: empty current window"
+
+
+def test_data_quality_findings_alert_until_a_clean_run() -> None:
+    broken = replace(run(0), data_quality=("column 'age' is entirely empty (40 rows)",))
+    assert active([broken]) == {DRIFT_DATA_QUALITY}
+    quality = next(c for c in drift_conditions([broken]) if c.labels["alertname"] == DRIFT_DATA_QUALITY)
+    assert quality.annotations["summary"] == "features: data quality: column 'age' is entirely empty (40 rows)"
+    assert active([broken, run(60)]) == set()

@@ -172,7 +172,8 @@ def test_ok_run_is_stored_with_columns_quality_and_samples(tmp_path: Path) -> No
     assert by["x"].drifted and by["x"].score == 0.9 and by["x"].method == "wasserstein"
     assert by["x"].out_of_range_share is not None and by["x"].out_of_range_share > 0.3  # shifted by 3 sigma
     assert by["y"].out_of_range_share is not None and by["y"].out_of_range_share < 0.05
-    assert by["c"].new_categories is not None and by["c"].new_categories > 100  # "z" is new
+    assert by["c"].new_categories == 1  # one category, "z", is new ...
+    assert by["c"].new_category_rows is not None and by["c"].new_category_rows > 100  # ... in many rows
     assert by["c"].out_of_range_share is None and by["x"].new_categories is None
     assert all(col.missing_share == 0.0 for col in run.columns)
     assert run.report_path == str(tmp_path / "fraud" / "20261128T120000000000Z.html")
@@ -221,7 +222,7 @@ def test_fixed_reference_profile_is_cached_per_version() -> None:
     m = monitor(reference=ReferenceData(kind=ReferenceKind.FIXED, path="train.parquet", version="v7"))
     asked: list[tuple[str, CurrentKind, str | None]] = []
 
-    def factory(name: str, source: CurrentData) -> FakeReader:
+    def factory(name: str, source: CurrentData, labels: bool = False) -> FakeReader:
         asked.append((name, source.kind, source.path))
         return reader
 
@@ -411,7 +412,7 @@ def test_ingest_batch() -> None:
     assert store.batches("fraud", None, None) == [batch]
     with pytest.raises(NotAPushMonitor):
         svc.ingest_batch(monitor(), frame(10, NOW, timedelta(hours=1), seed=3))
-    with pytest.raises(BadBatch, match="missing columns c"):
+    with pytest.raises(BadBatch, match=r"records\[0\]\.c: missing; expected a string, number or boolean"):
         svc.ingest_batch(push, frame(10, NOW, timedelta(hours=1), seed=3).drop(columns=["c"]))
     with pytest.raises(BadBatch, match="no rows"):
         svc.ingest_batch(push, frame(10, NOW, timedelta(hours=1), seed=3).iloc[:0])
@@ -448,6 +449,12 @@ def test_exporter_families_and_feature_cap() -> None:
         c.DRIFT_RUN_FAILED,
         c.DRIFT_LIVE_SHARE,  # empty here: no pushed batches
         c.FEATURE_DRIFT_LIVE_SCORE,
+        c.DRIFT_ESTIMATED_ACCURACY,  # empty here: no estimated_performance, no segment_by
+        c.DRIFT_ESTIMATED_QUALITY,
+        c.DRIFT_SEGMENT_SHARE,
+        c.DRIFT_SEGMENT_DETECTED,
+        c.FEATURE_DRIFT_SEGMENT_SCORE,
+        c.DATA_SEGMENT_MISSING_RATIO,
     }
     assert 'slo_drift_share{monitor="fraud"} 0.666' in text
     assert 'slo_drift_detected{monitor="fraud"} 1.0' in text

@@ -190,10 +190,12 @@ class FileReader:
         start: datetime | None,
         end: datetime | None,
         columns: Sequence[str],
+        data: bytes | None = None,
     ) -> Iterator[pd.DataFrame]:
+        """The rows of one file (`data`: its Parquet bytes, read instead of `path`, which names it)."""
         suffix = _suffix(path)
         if suffix in PARQUET_SUFFIXES:
-            raw = self._parquet(path, needed)
+            raw = self._parquet(path, needed, data)
         elif suffix in CSV_SUFFIXES:
             raw = self._csv(path, needed, "\t" if suffix.startswith(".tsv") else ",")
         else:
@@ -221,9 +223,9 @@ class FileReader:
         except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
             raise ReadError(f"{path}: cannot read CSV: {exc}") from exc
 
-    def _parquet(self, path: str, needed: Sequence[str]) -> Iterator[pd.DataFrame]:
+    def _parquet(self, path: str, needed: Sequence[str], data: bytes | None = None) -> Iterator[pd.DataFrame]:
         try:
-            pf = pq.ParquetFile(path)
+            pf = pq.ParquetFile(path if data is None else pa.BufferReader(data))
         except FileNotFoundError as exc:
             raise ReadError(f"file not found: {path!r}") from exc
         except (OSError, pa.ArrowException, ValueError) as exc:
@@ -414,6 +416,9 @@ class PushReader:
     Without a timestamp column, the window is on the time each batch was received. With one, rows are windowed on
     it; a row stamped at or after `start` can only have been received after `start - clock_skew`, so only those
     batches are read (rows of the window pushed late, after `end`, are included).
+
+    ``labels=True`` reads a monitor's ground truth: its labels-only batches and those batches of rows that carry
+    the requested (label) columns; batches without them are skipped.
     """
 
     def __init__(
@@ -422,11 +427,13 @@ class PushReader:
         monitor: str,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         clock_skew: timedelta = timedelta(minutes=5),
+        labels: bool = False,
     ) -> None:
         self._store = store
         self.monitor = monitor
         self._files = FileReader(chunk_rows)
         self.clock_skew = clock_skew
+        self.labels = labels
 
     def chunks(
         self, source: CurrentData, start: datetime | None, end: datetime | None, columns: Sequence[str]
@@ -435,14 +442,31 @@ class PushReader:
             raise ReadError(f"PushReader reads pushed batches, not a {source.kind.value!r} source")
         start, end = _aware(start, "start"), _aware(end, "end")
         ts_column = source.timestamp_column
+        kind = None if self.labels else "rows"
         if ts_column is None:
-            batches = self._store.batches(self.monitor, start, end)
+            batches = self._store.batches(self.monitor, start, end, kind=kind)
         else:
-            batches = self._store.batches(self.monitor, None if start is None else start - self.clock_skew, None)
+            since = None if start is None else start - self.clock_skew
+            batches = self._store.batches(self.monitor, since, None, kind=kind)
         needed = _needed(columns, ts_column)
         for batch in batches:
+            data = None
             if not os.path.exists(batch.path):
-                raise ReadError(
-                    f"batch file of {self.monitor!r} received at {batch.received_at} is missing: {batch.path}"
-                )
-            yield from self._files.read_file(batch.path, needed, ts_column, start, end, columns)
+                # pushed to another replica (its own disk): the database keeps the bytes too
+                data = self._store.batch_content(batch.id) if batch.id is not None else None
+                if data is None:
+                    raise ReadError(
+                        f"batch file of {self.monitor!r} received at {batch.received_at} is missing: {batch.path}"
+                    )
+            if self.labels and batch.kind != "labels" and not _has_columns(batch.path, needed, data):
+                continue  # predictions pushed without their labels
+            yield from self._files.read_file(batch.path, needed, ts_column, start, end, columns, data)
+
+
+def _has_columns(path: str, needed: Sequence[str], data: bytes | None = None) -> bool:
+    """Whether the Parquet file at `path` (or its bytes, `data`) has every column of `needed`."""
+    try:
+        names = set(pq.read_schema(path if data is None else pa.BufferReader(data)).names)
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise ReadError(f"{path}: cannot read Parquet: {exc}") from exc
+    return all(c in names for c in needed)

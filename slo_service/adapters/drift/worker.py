@@ -79,6 +79,8 @@ class DriftJob:
     report_path: str | None = None
     chunk_rows: int = 100_000
     debug_sleep_s: float = 0.0
+    findings: list[str] = field(default_factory=list)
+    """Data-quality findings of the run, shown at the top of the HTML report."""
 
 
 @dataclass

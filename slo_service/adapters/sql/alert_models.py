@@ -118,3 +118,34 @@ class ComponentStateRow(Base):
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     state: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class ClusterCounterRow(Base):
+    """A counter the replicas share, raised in a transaction: `leader_epoch` (the fencing token: raised by each
+    new leader, checked by every transaction that saves alert changes or enqueues messages) and
+    `config_generation` (raised by a config reload; every replica reloads its files when it sees it move)."""
+
+    __tablename__ = "cluster_counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    holder: Mapped[str] = mapped_column(String(255), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class AlertActionRow(Base):
+    """An operator action (acknowledge, resolve, an Alertmanager webhook) received by a replica that does not
+    lead, for the leader to apply once: `applied_at` and `result` are written in the transaction that saves
+    its effect."""
+
+    __tablename__ = "alert_actions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    args: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    replica: Mapped[str] = mapped_column(String(255), nullable=False)
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_alert_actions_applied_at", "applied_at"),)

@@ -19,15 +19,18 @@ from sqlalchemy import Row, Table, and_, delete, exists, or_, select, text, upda
 
 from slo_service.adapters.sql.alert_models import (
     AcknowledgementRow,
+    AlertActionRow,
     AlertRow,
+    ClusterCounterRow,
     ComponentStateRow,
     OutboxRow,
     SilenceRow,
 )
 from slo_service.adapters.sql.base import SqlStoreBase
 from slo_service.core.alerting.lifecycle import Alert, AlertState
-from slo_service.core.alerting.ports import Acknowledgement, AlertQuery
+from slo_service.core.alerting.ports import Acknowledgement, AlertQuery, StoredAction
 from slo_service.core.notify import MessageStatus, OutboxMessage
+from slo_service.core.ports import NotLeader
 from slo_service.core.routing.silences import Silence
 from slo_service.core.selector import Matcher, parse_selector
 
@@ -36,6 +39,11 @@ _outbox: Table = OutboxRow.__table__  # type: ignore[assignment]
 _silences: Table = SilenceRow.__table__  # type: ignore[assignment]
 _acks: Table = AcknowledgementRow.__table__  # type: ignore[assignment]
 _states: Table = ComponentStateRow.__table__  # type: ignore[assignment]
+_counters: Table = ClusterCounterRow.__table__  # type: ignore[assignment]
+_actions: Table = AlertActionRow.__table__  # type: ignore[assignment]
+
+LEADER_EPOCH = "leader_epoch"
+CONFIG_GENERATION = "config_generation"
 
 OPEN_STATES = (AlertState.PENDING.value, AlertState.FIRING.value)
 _ALERT_UPDATE_COLUMNS = (
@@ -92,7 +100,102 @@ class SqlAlertStore(SqlStoreBase):
 
     The schema must exist (`slo_service.adapters.sql.migrate.upgrade(url)`, revision 0002 or later). The
     clock stamps `updated_at` columns and decides which silences have expired in `silences()`.
+
+    `fenced` (several replicas on PostgreSQL): `save_alerts` commits only under the current leader epoch, the one
+    this process took with `take_epoch` when it became the leader; a replica that does not lead, or whose epoch
+    another leader replaced, gets NotLeader and nothing is written.
     """
+
+    fenced: bool = False
+    epoch: int | None = None  # the leader epoch this process took; None while it does not lead
+
+    # ---- shared counters: the leader epoch (fencing token) and the config generation
+
+    def raise_counter(self, name: str, holder: str) -> int:
+        """Add one to a shared counter (created at 1) in one transaction; its new value."""
+        now = self._clock.now()
+        ins = self._insert(_counters).values(name=name, value=1, holder=holder, updated_at=now)
+        stmt = ins.on_conflict_do_update(
+            index_elements=[_counters.c.name],
+            set_={"value": _counters.c.value + 1, "holder": holder, "updated_at": now},
+        ).returning(_counters.c.value)
+        with self._write() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def counter(self, name: str) -> int:
+        """A shared counter's value (0 before it was first raised)."""
+        with self._read() as conn:
+            value = conn.execute(select(_counters.c.value).where(_counters.c.name == name)).scalar()
+        return int(value or 0)
+
+    def take_epoch(self, holder: str) -> int:
+        """This process became the leader: raise the leader epoch and save under the new one from now on.
+        A transaction of the previous leader that checked the old epoch commits before this one (the check
+        takes a share lock on the counter row), so the new leader loads the state after it."""
+        self.epoch = self.raise_counter(LEADER_EPOCH, holder)
+        return self.epoch
+
+    def drop_epoch(self) -> None:
+        """This process stepped down: it saves nothing until it leads again."""
+        self.epoch = None
+
+    def _check_fence(self, conn: Any) -> None:
+        if not self.fenced:
+            return
+        if self.epoch is None:
+            raise NotLeader("this replica does not lead: it commits no alert changes or notifications")
+        row = conn.execute(
+            select(_counters.c.value, _counters.c.holder)
+            .where(_counters.c.name == LEADER_EPOCH)
+            .with_for_update(read=True)
+        ).first()
+        if row is None or int(row.value) != self.epoch:
+            holder = "?" if row is None else f"{row.holder} (epoch {row.value})"
+            raise NotLeader(f"leader epoch {self.epoch} is over: {holder} leads now; nothing was committed")
+
+    # ---- operator actions for the leader
+
+    def submit_action(self, kind: str, args: Mapping[str, Any], replica: str) -> int:
+        row = {
+            "kind": kind,
+            "args": _json(args, f"arguments of the {kind} action"),
+            "replica": replica,
+            "submitted_at": self._clock.now(),
+        }
+        with self._write() as conn:
+            pk = conn.execute(_actions.insert(), row).inserted_primary_key
+        assert pk is not None
+        return int(pk[0])
+
+    def pending_actions(self, limit: int = 100) -> list[StoredAction]:
+        a = _actions.c
+        stmt = select(_actions).where(a.applied_at.is_(None)).order_by(a.id).limit(max(limit, 0))
+        with self._read() as conn:
+            return [
+                StoredAction(int(r.id), r.kind, dict(r.args), r.replica, r.submitted_at) for r in conn.execute(stmt)
+            ]
+
+    def action_result(self, action_id: int) -> Mapping[str, Any] | None:
+        a = _actions.c
+        with self._read() as conn:
+            row = conn.execute(select(a.applied_at, a.result).where(a.id == action_id)).first()
+        if row is None or row.applied_at is None:
+            return None
+        return dict(row.result or {})
+
+    def finish_action(self, action_id: int, result: Mapping[str, Any]) -> None:
+        with self._write() as conn:
+            self._check_fence(conn)
+            self._mark_applied(conn, {action_id: result})
+
+    def _mark_applied(self, conn: Any, actions: Mapping[int, Mapping[str, Any]]) -> None:
+        now = self._clock.now()
+        for action_id, result in actions.items():
+            conn.execute(
+                update(_actions)
+                .where(_actions.c.id == action_id, _actions.c.applied_at.is_(None))
+                .values(applied_at=now, result=_json(result, "action result"))
+            )
 
     # ---- alerts
 
@@ -102,13 +205,15 @@ class SqlAlertStore(SqlStoreBase):
         messages: Sequence[OutboxMessage] = (),
         dropped: Sequence[str] = (),
         states: Mapping[str, Mapping[str, Any]] | None = None,
+        actions: Mapping[int, Mapping[str, Any]] | None = None,
     ) -> None:
         """Upsert alert episodes on (fingerprint, active_since) and enqueue `messages`, in one transaction:
         if anything fails (a bad value, the database), nothing is written.
 
         `dropped` (an extension of the port): fingerprints whose PENDING episode the AlertBook dropped
         silently; those pending rows are deleted, so a restart does not revive them with an old active_since.
-        Non-finite values (NaN, inf) are stored as null.
+        Non-finite values (NaN, inf) are stored as null. `actions` are marked applied with their results.
+        When `fenced`, the leader epoch is checked first (NotLeader: nothing is written).
         """
         by_episode: dict[tuple[str, datetime], dict[str, Any]] = {}
         for a in alerts:  # the last version of an episode in the batch wins
@@ -120,9 +225,12 @@ class SqlAlertStore(SqlStoreBase):
             {"name": name, "state": _json(doc, f"state of {name!r}"), "updated_at": self._clock.now()}
             for name, doc in (states or {}).items()
         ]
-        if not rows and not out_rows and not dropped and not state_rows:
+        if not rows and not out_rows and not dropped and not state_rows and not actions:
             return
         with self._write() as conn:
+            self._check_fence(conn)  # first: a new leader's take_epoch waits for this transaction, or fences it
+            if actions:
+                self._mark_applied(conn, actions)
             if dropped:
                 conn.execute(
                     delete(_alerts).where(

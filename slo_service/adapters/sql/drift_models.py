@@ -3,7 +3,8 @@
 * `drift_runs` -- one row per run of one monitor (summary, model quality and schema problems as JSON).
 * `drift_columns` -- the per-column results of a run; deleted with their run (ON DELETE CASCADE).
 * `drift_profiles` -- cached reference profiles per (monitor, reference version).
-* `drift_batches` -- batches pushed to the API, each kept as a Parquet file at `path`.
+* `drift_batches` -- batches pushed to the API, each kept as a Parquet file at `path` (and its bytes in `content`
+  on PostgreSQL); `kind` is `rows` (current data) or `labels` (a labels-only batch joined later on the id column).
 
 Timestamps are `UtcDateTime` (aware UTC in and out); documents are `sa.JSON`. Non-finite floats are stored as
 null by the store (SqlDriftStore), since JSON and the drift API have no NaN.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Double, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, Double, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from slo_service.adapters.sql.alert_models import Id
@@ -43,6 +44,8 @@ class DriftRunRow(Base):
     quality: Mapped[dict[str, float | None]] = mapped_column(JSON, nullable=False)
     schema_problems: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     report_path: Mapped[str | None] = mapped_column(Text)
+    data_quality: Mapped[list[str] | None] = mapped_column(JSON)  # findings; null in runs before revision 0010
+    segments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # SegmentRun.to_dict(); revision 0011
 
     __table_args__ = (
         CheckConstraint("status IN ('ok', 'failed')", name="status"),
@@ -64,7 +67,8 @@ class DriftColumnRow(Base):
     threshold: Mapped[float | None] = mapped_column(Double)
     drifted: Mapped[bool | None] = mapped_column(Boolean)
     missing_share: Mapped[float | None] = mapped_column(Double)
-    new_categories: Mapped[int | None] = mapped_column(Integer)
+    new_categories: Mapped[int | None] = mapped_column(Integer)  # distinct new categories
+    new_category_rows: Mapped[int | None] = mapped_column(Integer)  # rows holding one of them
     out_of_range_share: Mapped[float | None] = mapped_column(Double)
     note: Mapped[str | None] = mapped_column(Text)
 
@@ -81,7 +85,9 @@ class DriftProfileRow(Base):
 
 
 class DriftBatchRow(Base):
-    """A batch pushed for a monitor, stored as a Parquet file."""
+    """A batch pushed for a monitor, stored as a Parquet file; `content` holds the same bytes on PostgreSQL, so a
+    replica whose data directory does not have the file (the batch was pushed to another replica) reads it from
+    the database."""
 
     __tablename__ = "drift_batches"
 
@@ -90,6 +96,8 @@ class DriftBatchRow(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     rows: Mapped[int] = mapped_column(Integer, nullable=False)
     path: Mapped[str] = mapped_column(Text, nullable=False)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, server_default="rows")  # rows or labels
 
     __table_args__ = (
         CheckConstraint("rows >= 0", name="rows_non_negative"),

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, and_, delete, exists, insert, or_, select
+from sqlalchemy import Row, Table, and_, delete, exists, insert, or_, select, update
 
 from slo_service.adapters.sql.base import SqlStoreBase
 from slo_service.adapters.sql.drift_models import (
@@ -22,13 +22,15 @@ from slo_service.adapters.sql.drift_models import (
     DriftRunRow,
     DriftSliceRow,
 )
-from slo_service.core.drift.monitor import ColumnRun, DriftRun, RunStatus
+from slo_service.core.drift.monitor import ColumnRun, DriftRun, RunStatus, SegmentRun
 from slo_service.core.drift.ports import RunQuery, StoredBatch
 
 _runs: Table = DriftRunRow.__table__  # type: ignore[assignment]
 _columns: Table = DriftColumnRow.__table__  # type: ignore[assignment]
 _profiles: Table = DriftProfileRow.__table__  # type: ignore[assignment]
 _batches: Table = DriftBatchRow.__table__  # type: ignore[assignment]
+# A batch's columns except its bytes: listing batches must not load every batch's content (tens of MB each).
+_BATCH_META = [c for c in _batches.c if c.name != "content"]
 _slices: Table = DriftSliceRow.__table__  # type: ignore[assignment]
 
 
@@ -191,26 +193,56 @@ class SqlDriftStore(SqlStoreBase):
             "received_at": _aware(batch.received_at, "received_at"),
             "rows": int(batch.rows),
             "path": batch.path,
+            "kind": batch.kind,
+            "content": batch.content,
         }
         with self._write() as conn:
             pk = conn.execute(insert(_batches), row).inserted_primary_key
         assert pk is not None
         return int(pk[0])
 
-    def batches(self, monitor: str, start: datetime | None, end: datetime | None) -> list[StoredBatch]:
-        """Batches of `monitor` received in [start, end) (either bound optional), oldest first."""
+    def batch_content(self, batch_id: int) -> bytes | None:
+        """The bytes stored with a batch (None when only its file has them, or the batch is gone)."""
+        with self._read() as conn:
+            content = conn.execute(select(_batches.c.content).where(_batches.c.id == batch_id)).scalar()
+        return None if content is None else bytes(content)
+
+    def batches(
+        self, monitor: str, start: datetime | None, end: datetime | None, kind: str | None = "rows"
+    ) -> list[StoredBatch]:
+        """Batches of `monitor` of `kind` (None: every kind) received in [start, end) (either bound optional),
+        oldest first; without their bytes (`batch_content` reads them one batch at a time)."""
         b = _batches.c
-        stmt = select(_batches).where(b.monitor == monitor)
+        stmt = select(*_BATCH_META).where(b.monitor == monitor)
+        if kind is not None:
+            stmt = stmt.where(b.kind == kind)
         if start is not None:
             stmt = stmt.where(b.received_at >= _aware(start, "start"))
         if end is not None:
             stmt = stmt.where(b.received_at < _aware(end, "end"))
         stmt = stmt.order_by(b.received_at, b.id)
         with self._read() as conn:
-            return [
-                StoredBatch(monitor=r.monitor, received_at=r.received_at, rows=r.rows, path=r.path, id=int(r.id))
-                for r in conn.execute(stmt)
-            ]
+            return [_batch(r) for r in conn.execute(stmt)]
+
+    def delete_batch(self, monitor: str, batch_id: int) -> StoredBatch | None:
+        """Forget one batch of `monitor` with its stored bytes; returns it (the caller removes its file), None when
+        there is none."""
+        b = _batches.c
+        with self._write() as conn:
+            row = conn.execute(select(*_BATCH_META).where(b.id == batch_id, b.monitor == monitor)).first()
+            if row is None:
+                return None
+            conn.execute(delete(_batches).where(b.id == batch_id))
+        return _batch(row)
+
+    def prune_reports(self, monitor: str, before: datetime) -> list[str]:
+        """Forget the report files of `monitor`'s runs started before `before` (the runs stay); returns them."""
+        r = _runs.c
+        old = and_(r.monitor == monitor, r.started_at < _aware(before, "before"), r.report_path.is_not(None))
+        with self._write() as conn:
+            paths = [str(p) for p in conn.execute(select(r.report_path).where(old).order_by(r.id)).scalars()]
+            conn.execute(update(_runs).where(old).values(report_path=None))
+        return paths
 
     # ---- per-slice histograms
 
@@ -289,6 +321,8 @@ def _run_row(run: DriftRun) -> dict[str, Any]:
         "quality": {str(k): _finite(v) for k, v in run.quality.items()},
         "schema_problems": [str(p) for p in run.schema_problems],
         "report_path": run.report_path,
+        "data_quality": [str(p) for p in run.data_quality],
+        "segments": [s.to_dict() for s in run.segments] or None,
     }
 
 
@@ -305,6 +339,7 @@ def _column_row(run_id: int, c: ColumnRun) -> dict[str, Any]:
         "new_categories": _int(c.new_categories),
         "out_of_range_share": _finite(c.out_of_range_share),
         "note": c.note,
+        "new_category_rows": _int(c.new_category_rows),
     }
 
 
@@ -329,6 +364,8 @@ def _run(r: Row[Any], columns: tuple[ColumnRun, ...]) -> DriftRun:
         schema_problems=tuple(r.schema_problems or ()),
         report_path=r.report_path,
         id=int(r.id),
+        data_quality=tuple(r.data_quality or ()),
+        segments=tuple(SegmentRun.from_dict(s) for s in (r.segments or ())),
     )
 
 
@@ -344,4 +381,11 @@ def _column(c: Row[Any]) -> ColumnRun:
         new_categories=c.new_categories,
         out_of_range_share=c.out_of_range_share,
         note=c.note,
+        new_category_rows=c.new_category_rows,
+    )
+
+
+def _batch(r: Row[Any]) -> StoredBatch:
+    return StoredBatch(
+        monitor=r.monitor, received_at=r.received_at, rows=r.rows, path=r.path, id=int(r.id), kind=r.kind
     )

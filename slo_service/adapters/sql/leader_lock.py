@@ -35,7 +35,8 @@ class PostgresLeaderLock:
 
     def __init__(self, engine: Engine, name: str = LOCK_NAME) -> None:
         self.engine = engine
-        self.key = lock_key(name)
+        self.name = name
+        self.key: int | None = None  # known once connected: it depends on the schema
         self._conn: Connection | None = None
         self._held = False
         self._lock = threading.Lock()
@@ -46,6 +47,11 @@ class PostgresLeaderLock:
                 return True
             try:
                 conn = self._connection()
+                if self.key is None:
+                    # Advisory locks are per database, not per schema: two deployments whose tables live in
+                    # different schemas of one database must not wait for each other's leader.
+                    schema = conn.execute(text("SELECT current_schema()")).scalar()
+                    self.key = lock_key(f"{self.name}:{schema}")
                 got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar())
             except StoreUnavailable:
                 self._drop()
@@ -59,7 +65,7 @@ class PostgresLeaderLock:
 
     def release(self) -> None:
         with self._lock:
-            if self._held and self._conn is not None:
+            if self._held and self._conn is not None and self.key is not None:
                 with contextlib.suppress(StoreUnavailable):
                     self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
             self._held = False

@@ -10,6 +10,7 @@ from slo_service.core.drift.monitor import DriftRun, RunStatus
 
 DRIFT_DETECTED = "DriftDetected"
 DRIFT_RUN_FAILED = "DriftRunFailed"
+DRIFT_DATA_QUALITY = "DriftDataQuality"
 
 _DETECTED_SUMMARY = "{monitor}: data drift in {drifted_share} of the columns ({drifted_columns})"
 _DETECTED_DESCRIPTION = (
@@ -18,6 +19,10 @@ _DETECTED_DESCRIPTION = (
 )
 _FAILED_SUMMARY = "{monitor}: drift run failed: {reason}"
 _FAILED_DESCRIPTION = "The drift run of {finished_at} failed, so drift and data quality are unknown: {reason}."
+_QUALITY_SUMMARY = "{monitor}: data quality: {data_quality}"
+_QUALITY_DESCRIPTION = (
+    "The drift run of {finished_at} found broken data: {data_quality}. Run {run_id}: /api/v1/drift/runs/{run_id}."
+)
 
 
 def drift_conditions(
@@ -28,7 +33,8 @@ def drift_conditions(
     severity: str = "ticket",
     for_: timedelta = timedelta(0),
 ) -> list[AlertCondition]:
-    """Two conditions per monitor from its newest run: DriftDetected and DriftRunFailed."""
+    """Three conditions per monitor from its newest run: DriftDetected, DriftRunFailed and DriftDataQuality
+    (an OK run whose data-quality findings say a column is empty or far more often missing)."""
     newest: dict[str, DriftRun] = {}
     for r in runs:
         if r.monitor not in newest or r.finished_at >= newest[r.monitor].finished_at:
@@ -37,6 +43,13 @@ def drift_conditions(
     for monitor, run in sorted(newest.items()):
         base = {**((labels_of or {}).get(monitor) or {}), "monitor": monitor, "severity": severity}
         drifted = [c.column for c in run.columns if c.drifted]
+        drifted += [
+            f"{c.column} in segment {s.segment}"
+            for s in run.segments
+            if s.dataset_drifted
+            for c in s.columns
+            if c.drifted
+        ]
         checked = [c for c in run.columns if c.drifted is not None]
         context = {
             **base,
@@ -48,6 +61,7 @@ def drift_conditions(
             "drift_share_needed": f"{(drift_share_of or {}).get(monitor, 0.5):.0%}",
             "run_id": str(run.id) if run.id is not None else "?",
             "reason": run.reason or "unknown",
+            "data_quality": "; ".join(run.data_quality) or "none",
         }
         ok = run.status is RunStatus.OK
         values: dict[str, float | None] = {
@@ -62,7 +76,7 @@ def drift_conditions(
                 render_annotations(
                     {"summary": _DETECTED_SUMMARY, "description": _DETECTED_DESCRIPTION}, {}, dict(context)
                 ),
-                ok and bool(run.dataset_drifted),
+                ok and bool(run.drift_found),  # the whole window or any segment
                 values,
                 for_,
             )
@@ -77,9 +91,21 @@ def drift_conditions(
                 for_,
             )
         )
+        quality = {**base, "alertname": DRIFT_DATA_QUALITY}
+        out.append(
+            AlertCondition(
+                quality,
+                render_annotations(
+                    {"summary": _QUALITY_SUMMARY, "description": _QUALITY_DESCRIPTION}, {}, dict(context)
+                ),
+                ok and bool(run.data_quality),
+                values,
+                for_,
+            )
+        )
     return out
 
 
 def drift_scope() -> Callable[[Mapping[str, str]], bool]:
-    """Scope of the drift monitors: every DriftDetected and DriftRunFailed alert."""
-    return alertname_scope(frozenset({DRIFT_DETECTED, DRIFT_RUN_FAILED}))
+    """Scope of the drift monitors: every DriftDetected, DriftRunFailed and DriftDataQuality alert."""
+    return alertname_scope(frozenset({DRIFT_DETECTED, DRIFT_RUN_FAILED, DRIFT_DATA_QUALITY}))

@@ -23,6 +23,18 @@ class Acknowledgement:
 
 
 @dataclass(frozen=True)
+class StoredAction:
+    """An operator action a replica that does not lead stored for the leader to apply (kind: "ack", "resolve",
+    "external"); `args` is JSON."""
+
+    id: int
+    kind: str
+    args: Mapping[str, Any]
+    replica: str
+    submitted_at: datetime
+
+
+@dataclass(frozen=True)
 class AlertQuery:
     state: AlertState | None = None
     service: str | None = None
@@ -40,12 +52,34 @@ class AlertStore(Protocol):
         messages: Sequence[OutboxMessage] = (),
         dropped: Sequence[str] = (),
         states: Mapping[str, Mapping[str, Any]] | None = None,
+        actions: Mapping[int, Mapping[str, Any]] | None = None,
     ) -> None:
         """Upsert alert episodes (by fingerprint + active_since) and enqueue messages, atomically,
         so a crash never leaves an alert change without its notification or the reverse. `dropped`:
         fingerprints whose pending episode cleared before firing (deleted, so a restart does not
         revive them and skip their `for`). `states`: component state documents saved in the same
-        transaction (the dispatcher's "last sent" must never disagree with the outbox)."""
+        transaction (the dispatcher's "last sent" must never disagree with the outbox). `actions`: stored
+        operator actions this change applies, marked applied with their result in the same transaction (each
+        takes effect once). With several replicas the transaction first checks the leader epoch (fencing) and
+        raises NotLeader if another replica leads now."""
+        ...
+
+    # --- operator actions received by a replica that does not lead -------------------------------
+
+    def submit_action(self, kind: str, args: Mapping[str, Any], replica: str) -> int:
+        """Store an action for the leader; its id."""
+        ...
+
+    def pending_actions(self, limit: int = 100) -> list[StoredAction]:
+        """Actions not applied yet, oldest first."""
+        ...
+
+    def action_result(self, action_id: int) -> Mapping[str, Any] | None:
+        """The result the leader recorded, None while the action waits."""
+        ...
+
+    def finish_action(self, action_id: int, result: Mapping[str, Any]) -> None:
+        """Mark an action applied that changed nothing to save (e.g. resolving an alert that is not firing)."""
         ...
 
     def load_open_alerts(self) -> list[Alert]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 
 class CurrentKind(StrEnum):
@@ -62,6 +64,17 @@ class GroundTruth:
     label_column: str
     task: TaskKind = TaskKind.CLASSIFICATION
     positive_label: str | None = None
+    score_column: str | None = None  # the prediction's score (positive-class probability): roc_auc
+    max_delay: timedelta = timedelta(0)  # labels may arrive this long after the window: quality looks back as far
+
+
+@dataclass(frozen=True)
+class PerformanceEstimation:
+    """Confidence-based performance estimation (core.drift.estimation) of a binary classifier."""
+
+    score_column: str  # positive-class probability
+    threshold: float = 0.5  # the model predicts positive when score >= threshold
+    calibrate: bool = False  # fit an isotonic map score -> P(positive) on the reference's (score, target) pairs
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,11 @@ class DriftMonitor:
     ground_truth: GroundTruth | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     max_exported_features: int = 50  # label cardinality guard for slo_feature_drift_score
+    report_retention: timedelta | None = None  # HTML reports older than this are deleted (None: global retention)
+    max_missing_increase: float = 0.5  # a column's missing share this far above the reference's: data quality
+    segment_by: str | None = None  # per-segment drift and quality by this column's values (core.drift.segments)
+    max_segments: int = 10  # segments of their own (most reference rows); the rest pooled as "__other__"
+    estimation: PerformanceEstimation | None = None  # CBPE: estimated quality from scores, before labels
 
 
 class RunStatus(StrEnum):
@@ -98,9 +116,84 @@ class ColumnRun:
     threshold: float | None
     drifted: bool | None
     missing_share: float | None = None
-    new_categories: int | None = None
+    new_categories: int | None = None  # distinct categories unseen in the reference
     out_of_range_share: float | None = None
     note: str | None = None  # e.g. "all values empty: skipped"
+    new_category_rows: int | None = None  # rows holding a category unseen in the reference
+
+
+@dataclass(frozen=True)
+class SegmentRun:
+    """What one run found in one segment."""
+
+    segment: str
+    rows_reference: int
+    rows_current: int
+    drifted_share: float | None
+    dataset_drifted: bool | None
+    columns: tuple[ColumnRun, ...] = ()
+    quality: Mapping[str, float] = field(default_factory=dict)  # estimated (CBPE) metrics of the segment
+    data_quality: tuple[str, ...] = ()
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        def num(v: float | None) -> float | None:
+            return None if v is None or not math.isfinite(v) else float(v)
+
+        return {
+            "segment": self.segment,
+            "rows_reference": self.rows_reference,
+            "rows_current": self.rows_current,
+            "drifted_share": num(self.drifted_share),
+            "dataset_drifted": self.dataset_drifted,
+            "columns": [
+                {
+                    "column": c.column,
+                    "kind": c.kind,
+                    "method": c.method,
+                    "score": num(c.score),
+                    "threshold": num(c.threshold),
+                    "drifted": c.drifted,
+                    "missing_share": num(c.missing_share),
+                    "new_category_rows": c.new_category_rows,
+                    "out_of_range_share": num(c.out_of_range_share),
+                }
+                for c in self.columns
+            ],
+            "quality": {k: num(v) for k, v in self.quality.items()},
+            "data_quality": list(self.data_quality),
+            "note": self.note,
+        }
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> SegmentRun:
+        def num(v: Any) -> float | None:
+            return None if v is None else float(v)
+
+        return SegmentRun(
+            segment=str(d["segment"]),
+            rows_reference=int(d.get("rows_reference") or 0),
+            rows_current=int(d.get("rows_current") or 0),
+            drifted_share=num(d.get("drifted_share")),
+            dataset_drifted=d.get("dataset_drifted"),
+            columns=tuple(
+                ColumnRun(
+                    column=str(c["column"]),
+                    kind=str(c["kind"]),
+                    method=c.get("method"),
+                    score=num(c.get("score")),
+                    threshold=num(c.get("threshold")),
+                    drifted=c.get("drifted"),
+                    missing_share=num(c.get("missing_share")),
+                    new_category_rows=c.get("new_category_rows"),
+                    out_of_range_share=num(c.get("out_of_range_share")),
+                )
+                for c in d.get("columns", ())
+            ),
+            quality={str(k): (math.nan if v is None else float(v)) for k, v in (d.get("quality") or {}).items()},
+            data_quality=tuple(str(x) for x in d.get("data_quality", ())),
+            note=d.get("note"),
+        )
 
 
 @dataclass(frozen=True)
@@ -124,6 +217,24 @@ class DriftRun:
     schema_problems: tuple[str, ...] = ()
     report_path: str | None = None
     id: int | None = None
+    data_quality: tuple[str, ...] = ()  # findings (an all-empty column, a jump in missing values): bad data
+    segments: tuple[SegmentRun, ...] = ()  # per-segment drift and quality (monitor.segment_by)
+
+    @property
+    def drift_found(self) -> bool | None:
+        """Dataset drift in the whole window or in any segment (what alerts and the dataset SLI count)."""
+        verdicts = [self.dataset_drifted, *(s.dataset_drifted for s in self.segments)]
+        if any(v for v in verdicts):
+            return True
+        return None if self.dataset_drifted is None else False
+
+    def column_drifted(self, column: str) -> bool | None:
+        """Whether `column` drifted in the whole window or in any segment (None: not checked at all)."""
+        verdicts = [c.drifted for c in self.columns if c.column == column]
+        verdicts += [c.drifted for s in self.segments for c in s.columns if c.column == column]
+        if any(v for v in verdicts):
+            return True
+        return None if all(v is None for v in verdicts) else False
 
     @property
     def duration_seconds(self) -> float:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -21,13 +21,16 @@ class RunQuery:
 
 @dataclass(frozen=True)
 class StoredBatch:
-    """A batch pushed to /api/v1/monitors/{name}/batches, kept as a Parquet file."""
+    """A batch pushed to /api/v1/monitors/{name}/batches, kept as a Parquet file. `content`: the file's bytes,
+    kept by the store too when replicas do not share a disk (given to `save_batch`, not read back by `batches`)."""
 
     monitor: str
     received_at: datetime
     rows: int
     path: str
     id: int | None = None
+    kind: str = "rows"  # "rows" (current data) or "labels" (id + label, joined later on the id column)
+    content: bytes | None = field(default=None, repr=False, compare=False)
 
 
 class DriftStore(Protocol):
@@ -55,7 +58,24 @@ class DriftStore(Protocol):
 
     def save_batch(self, batch: StoredBatch) -> int: ...
 
-    def batches(self, monitor: str, start: datetime | None, end: datetime | None) -> list[StoredBatch]: ...
+    def batches(
+        self, monitor: str, start: datetime | None, end: datetime | None, kind: str | None = "rows"
+    ) -> list[StoredBatch]:
+        """Batches of `monitor` of `kind` (None: every kind) received in [start, end), oldest first."""
+        ...
+
+    def delete_batch(self, monitor: str, batch_id: int) -> StoredBatch | None:
+        """Forget one batch and its stored bytes; returns it (its file is the caller's to remove), None when
+        unknown."""
+        ...
+
+    def prune_reports(self, monitor: str, before: datetime) -> list[str]:
+        """Forget the report files of `monitor`'s runs started before `before`; returns them for removal."""
+        ...
+
+    def batch_content(self, batch_id: int) -> bytes | None:
+        """The stored bytes of a batch (None when only its file has them)."""
+        ...
 
     def save_slice(self, monitor: str, version: str, start: datetime, histograms: Mapping[str, str]) -> None:
         """Keep the histograms (column -> SliceHistogram JSON) of a slice of current data."""

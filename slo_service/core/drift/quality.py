@@ -72,3 +72,18 @@ def schema_check(profile: ReferenceProfile, current: Mapping[str, ColumnKind]) -
             if ColumnKind(current[name]) is not ref[name]
         ),
     )
+
+
+def data_quality_findings(quality: Mapping[str, ColumnQuality], max_missing_increase: float) -> list[str]:
+    """Columns whose data is broken: entirely empty, or missing values up by more than `max_missing_increase`
+    (a share, 0.5 = 50 points) over the reference."""
+    out: list[str] = []
+    for name, q in quality.items():
+        if q.rows and q.missing_share >= 1.0:
+            out.append(f"column {name!r} is entirely empty ({q.rows} rows)")
+        elif q.rows and q.missing_share - q.reference_missing_share > max_missing_increase:
+            out.append(
+                f"column {name!r} is {q.missing_share:.0%} missing (reference {q.reference_missing_share:.0%}), "
+                f"more than {max_missing_increase:.0%} above the reference"
+            )
+    return out

@@ -3,8 +3,8 @@
 A process starting with 10,000 SLOs loads the newest checkpoint and recomputes only the cells of the slices
 written after its mark, instead of reading ~35 days of slices (docs/benchmarks.md).
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-08 09:00:00
 
 """
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

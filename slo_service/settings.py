@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     evaluation_interval: timedelta = timedelta(seconds=15)
     compaction_interval: timedelta = timedelta(hours=1)
     snapshot_interval: timedelta = timedelta(minutes=5)
+    checkpoint_interval: timedelta = Field(
+        default=timedelta(minutes=10),
+        description="how often a compressed copy of the in-memory history is stored, so a restart reads only "
+        "the slices written since (0 = never)",
+    )
     raw_retention: timedelta = Field(
         default=timedelta(days=8), description="1-minute slices older than this are rolled up into hourly slices"
     )
@@ -65,6 +70,11 @@ class Settings(BaseSettings):
     export_labels: list[str] = Field(
         default_factory=lambda: ["team", "tier", "model", "model_version"],
         description="service/SLO labels copied onto every exported SLO series (empty when absent)",
+    )
+    export_windows: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='windows exported per family, e.g. {"sli": ["1h", "period"], "burn_rate": ["5m", "1h"], '
+        '"coverage": ["all"]}; a family left out keeps its default (docs/configuration.md)',
     )
     slack_signing_secret: SecretStr | None = Field(
         default=None, description="verifies Slack button clicks (POST /api/v1/slack/interactions)"
@@ -173,10 +183,19 @@ class Settings(BaseSettings):
         """The token CLI client commands send, from SLO_SERVICE_TOKEN or SLO_SERVICE_TOKEN_FILE."""
         return read_secret(self.token, self.token_file, "SLO_SERVICE_TOKEN")
 
+    @field_validator("export_windows")
+    @classmethod
+    def _export_windows(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from slo_service.exporter.exposition import ExportWindows
+
+        ExportWindows.parse(value)  # unknown families are refused at start, not at the first scrape
+        return value
+
     @field_validator(
         "evaluation_interval",
         "compaction_interval",
         "snapshot_interval",
+        "checkpoint_interval",
         "raw_retention",
         "retention",
         "flush_interval",

@@ -47,6 +47,7 @@ from slo_service.core.tokens import TokenVerifier, check_admin_token
 from slo_service.drift_wiring import build_drift
 from slo_service.exporter.collector import build_registry
 from slo_service.exporter.drift import DriftCollector
+from slo_service.exporter.exposition import ExportWindows
 from slo_service.exporter.leadership import LeadershipCollector
 from slo_service.jobs.scheduler import Jobs
 from slo_service.pipeline.alerting import AlertingService
@@ -207,7 +208,9 @@ def build_service(
     auth = build_auth(settings, admin_token, engine, clock)
     warn_if_locked_out(auth)
     store = SqlHistoryStore(engine, replica=settings.replica_id)
-    history = LiveHistory(store, clock.now(), pending_limit=settings.pending_write_limit, spill=spill)
+    history = LiveHistory(
+        store, clock.now(), pending_limit=settings.pending_write_limit, spill=spill, checkpoints=store
+    )
     history.replay_spill()  # before the history loads: it then holds what a killed process had buffered
     evaluator = Evaluator(history, settings.snapshot_interval)
     adapters = Adapters(scrape=scrape_fetcher, promql=promql_fetcher, backfill=promql_backfill)
@@ -269,6 +272,7 @@ def build_service(
         leadership,
         tail,
         reloads,
+        checkpoint_interval=settings.checkpoint_interval,
     )
 
     def elected() -> None:
@@ -283,7 +287,10 @@ def build_service(
             raise
 
     leadership.on_elected = elected
-    registry = build_registry(runtime, settings.export_labels, alerting, worker)
+    registry = build_registry(
+        runtime, settings.export_labels, alerting, worker, ExportWindows.parse(settings.export_windows)
+    )
+    jobs.after_evaluation.append(registry.slo_exposition.refresh)
     registry.register(DriftCollector(drift))
     registry.register(LeadershipCollector(leadership, lambda: runtime.config_hash))
     slack_secret = settings.slack_signing_secret_value()

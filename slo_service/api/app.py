@@ -24,6 +24,19 @@ from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.runtime import Runtime
 
 
+def accepts_gzip(accept_encoding: str) -> bool:
+    """True if an Accept-Encoding header allows gzip (q > 0), as Prometheus's scrapes send it."""
+    for item in accept_encoding.split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            q = params.strip().lower().removeprefix("q=")
+            try:
+                return not params.strip() or float(q) > 0
+            except ValueError:
+                return False
+    return False
+
+
 def create_app(
     runtime: Runtime,
     registry: CollectorRegistry,
@@ -90,8 +103,17 @@ def create_app(
         summary="Prometheus metrics of every SLO and of the service",
         response_class=PlainTextResponse,
     )
-    def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    def metrics(request: Request) -> Response:
+        # the SLO families come from a cache built once per evaluation; the small rest is rendered live
+        rest = generate_latest(registry)
+        exposition = getattr(registry, "slo_exposition", None)
+        gzip = accepts_gzip(request.headers.get("accept-encoding", ""))
+        headers = {"Vary": "Accept-Encoding"}
+        if exposition is None:
+            return Response(rest, media_type=CONTENT_TYPE_LATEST, headers=headers)
+        if gzip:
+            headers["Content-Encoding"] = "gzip"
+        return Response(exposition.body(rest, gzip), media_type=CONTENT_TYPE_LATEST, headers=headers)
 
     if auth.cors_origins:  # browsers may call the API only from origins named in SLO_SERVICE_CORS_ORIGINS
         app.add_middleware(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import StringConstraints
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import StringConstraints, TypeAdapter
 
 from slo_service.api.inputs import (
     LABEL_FILTER,
@@ -58,6 +59,8 @@ def list_slos(
 ) -> list[SLOOut]:
     rt = _runtime(request)
     wanted = _label_filters(label)
+    if service is None and not wanted:  # the whole list: built once per evaluation, however often it is read
+        return Response(_listing(request.app.state, rt), media_type="application/json")  # type: ignore[return-value]
     config = rt.config
     out = []
     for slo in config.slos:
@@ -69,6 +72,30 @@ def list_slos(
             continue
         out.append(slo_out(slo, config, rt.status(slo.key), _slo_error(rt, slo.key), detail=False))
     return out
+
+
+_LISTING = TypeAdapter(list[SLOOut])
+
+
+def _listing(state: Any, rt: Runtime) -> bytes:
+    """The unfiltered listing as JSON, cached until a new evaluation, config or collection error report: with
+    10,000 SLOs building it takes seconds (100,000 window objects), so concurrent readers wait for one build."""
+    lock = state.__dict__.setdefault("slo_listing_lock", threading.Lock())
+    with lock:
+        sources = tuple(st.slo_errors for st in rt.sources.values())
+        seen = (rt.last_evaluation, rt.config, *sources)
+        cached = getattr(state, "slo_listing", None)
+        if (
+            cached is not None
+            and len(cached[0]) == len(seen)
+            and all(a is b for a, b in zip(cached[0], seen, strict=True))
+        ):
+            return bytes(cached[1])
+        config = rt.config
+        out = [slo_out(slo, config, rt.status(slo.key), _slo_error(rt, slo.key), detail=False) for slo in config.slos]
+        body = _LISTING.dump_json(out)
+        state.slo_listing = (seen, body)
+        return body
 
 
 def _slo_error(rt: Runtime, key: str) -> str | None:

@@ -385,3 +385,109 @@ class CountsMatrix:
                 new._total[i][dst] = self._total[i][src]
                 new._present[i][dst] = self._present[i][src]
         return new
+
+    # ----------------------------------------------------------------- checkpoints
+
+    def state(self) -> tuple[MatrixMeta, list[np.ndarray]]:
+        """Copies of everything the matrix holds, for a checkpoint: (meta, arrays). Cheap next to an
+        evaluation (a memory copy); the caller compresses them without holding its lock."""
+        meta = MatrixMeta(
+            keys=self.keys,
+            tiers=self.tiers,
+            cur=self._cur,
+            shapes=tuple(a.shape for a in self._arrays()),
+            dtypes=tuple(a.dtype.str for a in self._arrays()),
+        )
+        return meta, [a.copy() for a in self._arrays()]
+
+    @classmethod
+    def from_state(cls, meta: MatrixMeta, arrays: Sequence[np.ndarray]) -> CountsMatrix:
+        """The matrix `state()` copied (its grid where it was then; `advance` it to now)."""
+        new = cls(meta.keys, from_seconds(meta.cur * meta.tiers[0].resolution), meta.tiers)
+        mine = new._arrays()
+        if len(arrays) != len(mine):
+            raise ValueError(f"checkpoint has {len(arrays)} arrays, the matrix {len(mine)}")
+        for dst, src in zip(mine, arrays, strict=True):
+            if dst.shape != src.shape or dst.dtype != src.dtype:
+                raise ValueError(f"checkpoint array {src.shape}/{src.dtype} does not fit {dst.shape}/{dst.dtype}")
+            dst[...] = src
+        return new
+
+    def _arrays(self) -> list[np.ndarray]:
+        return [*self._good, *self._total, *self._present, *self._slot_abs]
+
+    def cells_overlapping(self, rows: I64, starts: I64, ends: I64) -> tuple[I64, I64, I64]:
+        """(tier, row, absolute slot) of every cell on the grid whose time overlaps [starts[k], ends[k]) of
+        rows[k], unique.
+
+        A checkpoint restore recomputes exactly these cells from the store for the slices written after it:
+        a slice lands in the cell of its start, but a coarse store slice (an hourly roll-up) replaces data
+        that may sit in several cells (12 five-minute ones), so every overlapped cell is redone.
+        """
+        out_t: list[I64] = []
+        out_r: list[I64] = []
+        out_a: list[I64] = []
+        for i, tier in enumerate(self.tiers):
+            lo = np.maximum(starts, self._lo(i))
+            hi = np.minimum(ends, self._hi(i))
+            m = lo < hi
+            if not m.any():
+                continue
+            first = lo[m] // tier.resolution
+            counts = (hi[m] - 1) // tier.resolution - first + 1
+            offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+            slots = np.repeat(first, counts) + offsets
+            rep_rows = np.repeat(rows[m], counts)
+            pairs = np.unique(np.stack([rep_rows, slots], axis=1), axis=0)
+            out_t.append(np.full(len(pairs), i, dtype=np.int64))
+            out_r.append(pairs[:, 0])
+            out_a.append(pairs[:, 1])
+        if not out_t:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        return np.concatenate(out_t), np.concatenate(out_r), np.concatenate(out_a)
+
+    def cell_spans(self, tiers: I64, slots: I64) -> tuple[I64, I64]:
+        """[start, end) seconds of the data each (tier, absolute slot) cell receives (a coarse tier's top
+        cell ends where the finer tier begins)."""
+        starts = np.zeros(len(tiers), dtype=np.int64)
+        ends = np.zeros(len(tiers), dtype=np.int64)
+        for i, tier in enumerate(self.tiers):
+            m = tiers == i
+            if m.any():
+                a = slots[m] * tier.resolution
+                starts[m] = np.maximum(a, self._lo(i))
+                ends[m] = np.minimum(a + tier.resolution, self._hi(i))
+        return starts, ends
+
+    def cells_of(self, secs: I64) -> tuple[I64, I64]:
+        """(tier, absolute slot) a write at each epoch second lands in, as `add_many` places it; tier -1
+        outside the grid."""
+        tiers = np.full(len(secs), -1, dtype=np.int64)
+        slots = np.zeros(len(secs), dtype=np.int64)
+        for i, tier in enumerate(self.tiers):
+            m = (secs >= self._lo(i)) & (secs < self._hi(i))
+            tiers[m] = i
+            slots[m] = secs[m] // tier.resolution
+        return tiers, slots
+
+    def clear_cells(self, tiers: I64, rows: I64, slots: I64) -> None:
+        """Zero the given (tier, row, absolute slot) cells, to be filled again with `add_many`."""
+        for i, tier in enumerate(self.tiers):
+            m = tiers == i
+            if m.any():
+                cols = slots[m] % tier.slots
+                self._good[i][rows[m], cols] = 0.0
+                self._total[i][rows[m], cols] = 0.0
+                self._present[i][rows[m], cols] = 0.0
+
+
+@dataclass(frozen=True)
+class MatrixMeta:
+    """What a checkpoint needs besides the arrays: keys, tiers, the grid position and the arrays' layout."""
+
+    keys: tuple[str, ...]
+    tiers: tuple[Tier, ...]
+    cur: int
+    shapes: tuple[tuple[int, ...], ...]
+    dtypes: tuple[str, ...]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from slo_service.core.samples import SeriesId
 
@@ -129,6 +130,42 @@ def latest_baselines(baselines: Sequence[CounterBaselines]) -> list[CounterBasel
 class CompactionResult:
     rolled_up: int
     deleted: int
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A stored copy of the counts matrix: valid for every slice write up to history mark `mark`."""
+
+    created_at: datetime
+    mark: int
+    meta: dict[str, Any]
+    parts: list[bytes]
+
+
+class MatrixCheckpointStore(Protocol):
+    """Where matrix checkpoints live, and how to find the slices written after one (SqlHistoryStore)."""
+
+    def history_mark(self) -> int:
+        """The mark of the newest committed slice write (every slice row carries its write's mark)."""
+        ...
+
+    def changed_slices(self, since: int) -> list[tuple[str, str, int, int]]:
+        """(key, series, resolution, start_epoch) of every slice row written after mark `since`."""
+        ...
+
+    def slice_rows(self, keys: Collection[str], start: int, end: int) -> list[tuple[str, str, int, int, float, float]]:
+        """(key, series, resolution, start_epoch, good, total) of `keys` with start_epoch in [start, end)."""
+        ...
+
+    def save_checkpoint(self, created_at: datetime, mark: int, meta: dict[str, Any], parts: Sequence[bytes]) -> int:
+        """Store a checkpoint, replacing the older ones."""
+        ...
+
+    def load_checkpoint(self) -> StoredCheckpoint | None: ...
+
+    def snapshot_reads(self) -> AbstractContextManager[None]:
+        """Every read of this thread in the block sees one snapshot (and a change log notes its position)."""
+        ...
 
 
 class HistoryStore(Protocol):

@@ -17,6 +17,7 @@ from slo_service.core.extract import INVALID_COUNTER_REASONS
 from slo_service.core.model import Config, ScrapeSource
 from slo_service.core.slo_math import SLOStatus
 from slo_service.exporter.alerting import AlertingCollector, AlertingView, DeliveryView, delivery_histogram
+from slo_service.exporter.exposition import ExportWindows, SLOExposition
 
 
 class RuntimeView(Protocol):
@@ -50,15 +51,52 @@ class RuntimeView(Protocol):
     def last_reload(self) -> object: ...
 
 
-class SLOCollector(Collector):
-    """Builds every family from one consistent read of the runtime."""
+SLO_HELP: dict[str, tuple[str, str]] = {
+    c.SLO_OBJECTIVE_RATIO: ("gauge", "SLO objective as a ratio (0.999)"),
+    c.SLO_PERIOD_SECONDS: ("gauge", "Length of the SLO period in seconds"),
+    c.SLO_SLI_RATIO: ("gauge", "SLI (good/total) over the window"),
+    c.SLO_BURN_RATE: ("gauge", "Error-budget burn rate over the window"),
+    c.SLO_DATA_COVERAGE_RATIO: ("gauge", "Share of the window's slices that had data"),
+    c.SLO_ERROR_BUDGET_REMAINING_RATIO: (
+        "gauge",
+        "Error budget left in the period so far: 1 - consumed (negative when overspent)",
+    ),
+    c.SLO_ERROR_BUDGET_CONSUMED_RATIO: (
+        "gauge",
+        "Bad events (slices) / allowed bad of the events (judged slices) so far: the period's burn rate",
+    ),
+    c.SLO_PERIOD_BUDGET_CONSUMED_RATIO: (
+        "gauge",
+        "Timeslice SLOs: bad slices / allowed bad slices of the WHOLE period",
+    ),
+    c.SLO_EVENTS + "_total": ("counter", "Events recorded since the process started, by outcome"),
+    c.SLO_INFO: ("gauge", "SLO metadata"),
+}
+"""The SLO families in the order they are exposed: (type, help) by the name a sample carries."""
 
-    def __init__(self, runtime: RuntimeView, export_labels: Sequence[str] = ()) -> None:
+
+class SLOCollector(Collector):
+    """Builds every family from one consistent read of the runtime.
+
+    /metrics serves the SLO families from exposition.SLOExposition (the same text, rendered once per
+    evaluation); this collector's `_slo_metrics` is its reference, and `slos=False` leaves them out.
+    """
+
+    def __init__(
+        self,
+        runtime: RuntimeView,
+        export_labels: Sequence[str] = (),
+        windows: ExportWindows | None = None,
+        slos: bool = True,
+    ) -> None:
         self.runtime = runtime
         self.export_labels = [lbl for lbl in export_labels if lbl not in c.RESERVED_LABELS]
+        self.windows = windows or ExportWindows()
+        self.slos = slos
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._slo_metrics()
+        if self.slos:
+            yield from self._slo_metrics()
         yield from self._self_metrics()
 
     def _slo_metrics(self) -> Iterator[Metric]:
@@ -110,7 +148,7 @@ class SLOCollector(Collector):
                     c.SLO_LABEL: slo.name,
                     "sli_kind": str(slo.sli.kind),
                     "budgeting": str(slo.budgeting.method),
-                    "period": _period_label(slo.period),
+                    "period": period_label(slo.period),
                     **{k: labels.get(k, "") for k in meta_keys},
                 },
             )
@@ -120,12 +158,14 @@ class SLOCollector(Collector):
             st = statuses.get(slo.key)
             if st is None:
                 continue
+            ew = self.windows
             for name, w in st.windows.items():
-                if w.sli is not None:
+                if w.sli is not None and ew.wants(ew.sli, name):
                     sli.add_metric([*values, name], w.sli)
-                if w.burn_rate is not None:
+                if w.burn_rate is not None and ew.wants(ew.burn_rate, name):
                     burn.add_metric([*values, name], w.burn_rate)
-                coverage.add_metric([*values, name], w.data_coverage)
+                if ew.wants(ew.coverage, name):
+                    coverage.add_metric([*values, name], w.data_coverage)
             if st.budget.remaining_ratio is not None:
                 remaining.add_metric(values, st.budget.remaining_ratio)
             if st.budget.consumed_ratio is not None:
@@ -216,7 +256,7 @@ class SLOCollector(Collector):
         yield invalid
 
 
-def _period_label(period: object) -> str:
+def period_label(period: object) -> str:
     from slo_service.core.durations import format_duration
     from slo_service.core.model import Period, PeriodKind
 
@@ -226,15 +266,24 @@ def _period_label(period: object) -> str:
     return f"calendar-{period.unit}"
 
 
+class ServiceRegistry(CollectorRegistry):
+    """The service's registry (self-metrics, alerting, drift) plus the cached SLO families /metrics puts first."""
+
+    def __init__(self, slo_exposition: SLOExposition) -> None:
+        super().__init__(auto_describe=False)
+        self.slo_exposition = slo_exposition
+
+
 def build_registry(
     runtime: RuntimeView,
     export_labels: Sequence[str] = (),
     alerting: AlertingView | None = None,
     delivery: DeliveryView | None = None,
-) -> CollectorRegistry:
+    windows: ExportWindows | None = None,
+) -> ServiceRegistry:
     """A registry of our own (never the global one), so tests and embedders get only these metrics."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(SLOCollector(runtime, export_labels))
+    registry = ServiceRegistry(SLOExposition(runtime, export_labels, windows or ExportWindows()))
+    registry.register(SLOCollector(runtime, export_labels, windows, slos=False))
     if alerting is not None and delivery is not None:
         registry.register(AlertingCollector(alerting, delivery))
         histogram = delivery_histogram(registry)

@@ -91,9 +91,12 @@ class Jobs:
         leadership: Leadership | None = None,
         tail: ChangeTail | None = None,
         reloads: ReloadBroadcast | None = None,
+        checkpoint_interval: timedelta | None = None,
     ) -> None:
         self.runtime = runtime
         self.cycle = cycle
+        # run after each evaluation cycle, in its job (e.g. render the SLO metrics before the next scrape)
+        self.after_evaluation: list[Callable[[], None]] = []
         self.drift = drift
         self.tail = tail
         self.reloads = reloads
@@ -119,13 +122,16 @@ class Jobs:
             timezone=UTC,
         )
         # (job, interval, first run after start): evaluation soon, compaction once the service settled
-        for job, every, first in (
+        jobs = [
             (self.lead, self.leadership.retry, 0),
             (self.evaluate, evaluation_interval, 1),
             (self.flush, flush_interval, 2),
             (self.apply_actions, ACTION_POLL, 1),
             (self.compact, compaction_interval, 30),
-        ):
+        ]
+        if checkpoint_interval:  # the first soon after start: the next restart then reads few slices
+            jobs.append((self.checkpoint, checkpoint_interval, 60))
+        for job, every, first in jobs:
             self.scheduler.add_job(
                 job,
                 "interval",
@@ -331,6 +337,11 @@ class Jobs:
             )
         except Exception:
             log_failure(log, "evaluation failed")
+        for hook in self.after_evaluation:
+            try:
+                hook()
+            except Exception:
+                log_failure(log, "after-evaluation step failed")
 
     @tracked
     def flush(self) -> None:
@@ -338,6 +349,19 @@ class Jobs:
             self.cycle.flush(lead=self._leads())
         except Exception:
             log_failure(log, "notification flush failed")
+
+    @tracked
+    def checkpoint(self) -> None:
+        """The leader stores the matrix (pipeline/checkpoint.py); first it reads the change log, so the copy
+        holds the other replicas' writes up to the mark it records too."""
+        if not self._leads():
+            return
+        try:
+            sync = self.tail.poll if self.tail is not None else None
+            if not self.runtime.history.save_checkpoint(self.runtime.clock.now(), sync=sync):
+                log.info("matrix checkpoint skipped: writes wait for the database")
+        except Exception:
+            log_failure(log, "matrix checkpoint failed", traceback=False)
 
     @tracked
     def compact(self) -> None:

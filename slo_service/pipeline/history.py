@@ -6,8 +6,10 @@ import contextlib
 import logging
 import math
 import threading
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -26,9 +28,12 @@ from slo_service.core.ports import (
     CounterBaselines,
     CountIncrement,
     HistoryStore,
+    MatrixCheckpointStore,
+    StoreUnavailable,
     latest_baselines,
 )
 from slo_service.core.windows import align
+from slo_service.pipeline.checkpoint import encode, restore_matrix
 from slo_service.pipeline.failures import log_failure
 
 log = logging.getLogger(__name__)
@@ -112,8 +117,15 @@ class LiveHistory:
         tiers: Sequence[Tier] = DEFAULT_TIERS,
         pending_limit: int = 1_000_000,
         spill: Spill | None = None,
+        checkpoints: MatrixCheckpointStore | None = None,
     ) -> None:
         self.store = store
+        self.checkpoints = checkpoints
+        # A checkpoint must hold exactly the writes up to the store's mark it records: it waits until no write
+        # is between its store commit and its matrix update, and holds new ones back meanwhile.
+        self._gate = threading.Condition()
+        self._writes_in_flight = 0
+        self._barrier = False
         self.tiers = tuple(tiers)
         self.lock = threading.RLock()
         self.matrix = CountsMatrix([], now, self.tiers)
@@ -146,16 +158,86 @@ class LiveHistory:
         keys = matrix_keys(slos)
         with self.lock:
             known = set(self.matrix.keys)
-            matrix = self.matrix.with_keys(keys)
-            matrix.advance(now)
-            new_keys = [k for k in keys if k not in known]
-            if new_keys:
-                self._load(matrix, new_keys, now)
+            first = not known and self.checkpoints is not None
+            # a start reads the checkpoint's tail and any new SLO's slices in one snapshot, whose change log
+            # position the replicas' tail starts from (pipeline/tail.py)
+            with self.checkpoints.snapshot_reads() if first and self.checkpoints else contextlib.nullcontext():
+                restored = self._restore(keys, now) if first else None
+                if restored is not None:
+                    matrix, known = restored
+                else:
+                    matrix = self.matrix.with_keys(keys)
+                    matrix.advance(now)
+                new_keys = [k for k in keys if k not in known]
+                if new_keys:
+                    self._load(matrix, new_keys, now)
             self.matrix = matrix
+
+    def _restore(self, keys: Sequence[str], now: datetime) -> tuple[CountsMatrix, set[str]] | None:
+        """The newest matrix checkpoint brought up to date, or None (none, or unusable: load the slices)."""
+        if self.checkpoints is None:
+            return None
+        try:
+            return restore_matrix(self.checkpoints, keys, now, self.tiers)
+        except StoreUnavailable:
+            raise  # start-up waits for the database
+        except Exception:  # e.g. a checkpoint another version wrote: the slices are the truth
+            log_failure(log, "could not restore the matrix checkpoint, loading the history from the slices")
+            return None
+
+    def save_checkpoint(self, now: datetime, timeout: float = 30.0, sync: Callable[[], object] | None = None) -> bool:
+        """Store a compressed copy of the matrix with the history mark it includes (see pipeline/checkpoint).
+        False (nothing stored) without a checkpoint store, while writes wait for the database, or if the
+        writes in flight do not finish within `timeout` seconds.
+
+        `sync` (the change log tail's poll) runs after the mark is read: every transaction up to the mark has
+        committed then (marks follow commit order), so the copy holds the other replicas' writes up to it too.
+        """
+        if self.checkpoints is None:
+            return False
+        with self._gate:
+            self._barrier = True
+            try:
+                if not self._gate.wait_for(lambda: self._writes_in_flight == 0, timeout) or self._segments:
+                    return False
+                mark = self.checkpoints.history_mark()
+                if sync is not None:
+                    sync()
+                with self.lock:
+                    meta, arrays = self.matrix.state()
+            finally:
+                self._barrier = False
+                self._gate.notify_all()
+        began = time.perf_counter()
+        doc, parts = encode(meta, arrays)
+        self.checkpoints.save_checkpoint(now, mark, doc, parts)
+        log.info(
+            "matrix checkpoint saved: %d rows, mark %d, %.1f MiB in %.1fs",
+            len(meta.keys),
+            mark,
+            sum(len(p) for p in parts) / 2**20,
+            time.perf_counter() - began,
+        )
+        return True
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write from its store commit to its matrix update, which a checkpoint must not split."""
+        with self._gate:
+            self._gate.wait_for(lambda: not self._barrier)
+            self._writes_in_flight += 1
+        try:
+            yield
+        finally:
+            with self._gate:
+                self._writes_in_flight -= 1
+                self._gate.notify_all()
 
     def _load(self, matrix: CountsMatrix, keys: Sequence[str], now: datetime) -> None:
         base = {k.removesuffix(SLICES_SUFFIX) for k in keys}
-        rows = self.store.load_counts(base, now - self.span, now + timedelta(minutes=1))
+        # from the oldest time the matrix covers (not now - span): a rebuilt matrix then holds what a live
+        # one (or one restored from a checkpoint) holds
+        rows = self.store.load_counts(base, min(matrix.oldest, now - self.span), now + timedelta(minutes=1))
         wanted = set(keys)
         idx, at, good, total, present = [], [], [], [], []
         for s in rows:
@@ -192,6 +274,10 @@ class LiveHistory:
         increments = self._countable(increments)
         if not increments and not baselines:
             return True
+        with self._writing():
+            return self._record(increments, idempotency_key, baselines)
+
+    def _record(self, increments: Sequence[CountIncrement], idempotency_key: str | None, baselines: Baselines) -> bool:
         if idempotency_key is not None:
             if not self.store.add_counts(increments, idempotency_key=idempotency_key, baselines=baselines):
                 return False
@@ -346,7 +432,8 @@ class LiveHistory:
     def flush(self) -> int:
         """Retry buffered writes; returns how many are still pending."""
         if self._segments:
-            self._persist_or_buffer([])
+            with self._writing():
+                self._persist_or_buffer([])
         return self.pending_writes
 
     def replay_spill(self) -> int:

@@ -121,7 +121,8 @@ def test_service_scrapes_target_and_reports_hand_computed_slos(
         metrics = svc.get("/metrics").text
         common = {"service": "checkout-model", "slo": "availability"}
         assert metric_value(metrics, "slo_sli_ratio", window="period", **common) == pytest.approx(0.9)
-        assert metric_value(metrics, "slo_burn_rate", window="period", **common) == pytest.approx(10)
+        # the period's burn rate: exported as the budget consumed (burn_rate{window="period"} is not by default)
+        assert metric_value(metrics, "slo_error_budget_consumed_ratio", **common) == pytest.approx(10)
         assert metric_value(metrics, "slo_objective_ratio", **common) == pytest.approx(0.99)
         assert metric_value(metrics, "slo_error_budget_remaining_ratio", **common) == pytest.approx(-9)
         assert metric_value(metrics, "slo_events_total", outcome="good", **common) == 90

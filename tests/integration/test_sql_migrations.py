@@ -14,7 +14,7 @@ from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.models import Base
 from tests.support.sql import execute_sql
 
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 TABLES = {
     "slo_slices",
     "ingest_keys",
@@ -31,6 +31,9 @@ TABLES = {
     "drift_batches",
     "drift_slices",
     "counter_baselines",
+    "slo_history_mark",
+    "slo_matrix_checkpoints",
+    "slo_matrix_checkpoint_parts",
     "api_tokens",
     "count_changes",
     "cluster_counters",

@@ -22,8 +22,10 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Double,
+    ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -81,13 +83,53 @@ class SliceRow(Base):
     start_epoch: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     good: Mapped[float] = mapped_column(Double, nullable=False)
     total: Mapped[float] = mapped_column(Double, nullable=False)
+    # The history mark (slo_history_mark) of the transaction that last changed the row: a matrix checkpoint
+    # taken at mark M is brought up to date by recomputing the cells of the rows with seq > M.
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
     __table_args__ = (
         CheckConstraint("series IN ('events', 'slices')", name="series"),
         CheckConstraint("resolution > 0", name="resolution_positive"),
         # Compaction and retention select by resolution and age across all keys.
         Index("ix_slo_slices_resolution_start_epoch", "resolution", "start_epoch"),
+        Index("ix_slo_slices_seq", "seq"),
     )
+
+
+class HistoryMarkRow(Base):
+    """One row: a counter every count-writing transaction increments (its row lock orders the writers, so
+    marks are in commit order, across processes too)."""
+
+    __tablename__ = "slo_history_mark"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class MatrixCheckpointRow(Base):
+    """A compressed copy of the in-memory counts matrix, valid for every slice write up to `mark`."""
+
+    __tablename__ = "slo_matrix_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    mark: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    parts: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class MatrixCheckpointPartRow(Base):
+    """One chunk (at most a few MiB) of a checkpoint's compressed arrays."""
+
+    __tablename__ = "slo_matrix_checkpoint_parts"
+
+    checkpoint_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"),
+        ForeignKey("slo_matrix_checkpoints.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    part: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 class IngestKeyRow(Base):

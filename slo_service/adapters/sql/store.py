@@ -6,11 +6,12 @@ import math
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, Integer, Table, case, delete, func, literal, null, select, text
+from sqlalchemy import BigInteger, Connection, Engine, Integer, Table, case, delete, func, literal, null, select, text
 from sqlalchemy.dialects import sqlite
 
 from slo_service.adapters.sql.base import SqlStoreBase
 from slo_service.adapters.sql.baselines import load_baselines, save_baselines
+from slo_service.adapters.sql.checkpoints import CheckpointStoreMixin, next_mark
 from slo_service.adapters.sql.models import (
     CountChangeRow,
     CounterBaselineRow,
@@ -57,13 +58,13 @@ UPSERT_BATCH_ROWS = 10_000
 
 _PG_UPSERT_ADD = text(
     """
-    INSERT INTO slo_slices (key, series, resolution, start_epoch, good, total)
-    SELECT * FROM unnest(
+    INSERT INTO slo_slices (key, series, resolution, start_epoch, good, total, seq)
+    SELECT *, CAST(:seq AS bigint) FROM unnest(
         CAST(:key AS varchar[]), CAST(:series AS varchar[]), CAST(:resolution AS integer[]),
         CAST(:start AS bigint[]), CAST(:good AS double precision[]), CAST(:total AS double precision[])
     )
     ON CONFLICT (key, series, resolution, start_epoch) DO UPDATE
-    SET good = slo_slices.good + excluded.good, total = slo_slices.total + excluded.total
+    SET good = slo_slices.good + excluded.good, total = slo_slices.total + excluded.total, seq = excluded.seq
     """
 )
 
@@ -74,12 +75,12 @@ _PG_COMPACT = text(
         WHERE resolution = :minute AND start_epoch < :cutoff
         RETURNING key, series, start_epoch, good, total
     ), merged AS (
-        INSERT INTO slo_slices (key, series, resolution, start_epoch, good, total)
-        SELECT key, series, :hour, start_epoch - start_epoch % :hour, sum(good), sum(total)
+        INSERT INTO slo_slices (key, series, resolution, start_epoch, good, total, seq)
+        SELECT key, series, :hour, start_epoch - start_epoch % :hour, sum(good), sum(total), :seq
         FROM moved
         GROUP BY key, series, start_epoch - start_epoch % :hour
         ON CONFLICT (key, series, resolution, start_epoch) DO UPDATE
-        SET good = slo_slices.good + excluded.good, total = slo_slices.total + excluded.total
+        SET good = slo_slices.good + excluded.good, total = slo_slices.total + excluded.total, seq = excluded.seq
         RETURNING 1
     )
     SELECT (SELECT count(*) FROM moved) AS rolled, (SELECT count(*) FROM merged) AS merged
@@ -101,7 +102,7 @@ def _finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-class SqlHistoryStore(SqlStoreBase):
+class SqlHistoryStore(CheckpointStoreMixin, SqlStoreBase):
     """Durable SLO history in SQL. Every public method runs in one transaction.
 
     The schema must exist (`slo_service.adapters.sql.migrate.upgrade(url)`). With a `replica` id on
@@ -162,8 +163,9 @@ class SqlHistoryStore(SqlStoreBase):
                 # commit (PostgreSQL) or for the write lock (SQLite), then inserts (and returns) nothing.
                 if conn.execute(claim).first() is None:
                     return False
+            seq = next_mark(conn) if rows else 0
             for i in range(0, len(rows), UPSERT_BATCH_ROWS):
-                self._upsert_add(conn, rows[i : i + UPSERT_BATCH_ROWS])
+                self._upsert_add(conn, rows[i : i + UPSERT_BATCH_ROWS], seq)
             if rows and self.replica is not None:
                 # After the upserts: the transaction has its xid before it takes a change id (core/changes.py).
                 change = [[k, s, r, t, g, n] for (k, s, r, t), (g, n) in rows]
@@ -179,7 +181,9 @@ class SqlHistoryStore(SqlStoreBase):
         with self._read() as conn:
             return load_baselines(conn, source)
 
-    def _upsert_add(self, conn: Connection, rows: list[tuple[tuple[str, str, int, int], list[float]]]) -> None:
+    def _upsert_add(
+        self, conn: Connection, rows: list[tuple[tuple[str, str, int, int], list[float]]], seq: int
+    ) -> None:
         if self._dialect == "postgresql":
             # One statement with six array parameters: about twice as fast as a pipelined executemany.
             keys, series, resolutions, starts, goods, totals = [], [], [], [], [], []
@@ -193,16 +197,20 @@ class SqlHistoryStore(SqlStoreBase):
             conn.execute(
                 _PG_UPSERT_ADD,
                 {"key": keys, "series": series, "resolution": resolutions, "start": starts}
-                | {"good": goods, "total": totals},
+                | {"good": goods, "total": totals, "seq": seq},
             )
             return
         ins = sqlite.insert(_slices)
         upsert = ins.on_conflict_do_update(
             index_elements=[_slices.c.key, _slices.c.series, _slices.c.resolution, _slices.c.start_epoch],
-            set_={"good": _slices.c.good + ins.excluded.good, "total": _slices.c.total + ins.excluded.total},
+            set_={
+                "good": _slices.c.good + ins.excluded.good,
+                "total": _slices.c.total + ins.excluded.total,
+                "seq": ins.excluded.seq,
+            },
         )
         params = [
-            {"key": k, "series": s, "resolution": r, "start_epoch": t, "good": g, "total": n}
+            {"key": k, "series": s, "resolution": r, "start_epoch": t, "good": g, "total": n, "seq": seq}
             for (k, s, r, t), (g, n) in rows
         ]
         conn.execute(upsert, params)
@@ -307,7 +315,9 @@ class SqlHistoryStore(SqlStoreBase):
         return CompactionResult(rolled_up=rolled, deleted=deleted)
 
     def _roll_up(self, conn: Connection, hour_cutoff: int) -> int:
-        params = {"minute": BASE_RESOLUTION_SECONDS, "hour": HOUR_SECONDS, "cutoff": hour_cutoff}
+        # the hourly rows get a new mark: a checkpoint older than this roll-up recomputes their cells
+        seq = next_mark(conn)
+        params = {"minute": BASE_RESOLUTION_SECONDS, "hour": HOUR_SECONDS, "cutoff": hour_cutoff, "seq": seq}
         if self._dialect == "postgresql":
             # DELETE ... RETURNING feeds the INSERT, so exactly the rows removed are added to the hourly ones,
             # even if a concurrent writer touches a minute row meanwhile.
@@ -324,12 +334,13 @@ class SqlHistoryStore(SqlStoreBase):
                 hour.label("start_epoch"),
                 func.sum(_slices.c.good),
                 func.sum(_slices.c.total),
+                literal(seq, BigInteger),
             )
             .where(old)
             .group_by(_slices.c.key, _slices.c.series, hour)
         )
         ins = sqlite.insert(_slices).from_select(
-            ["key", "series", "resolution", "start_epoch", "good", "total"], source
+            ["key", "series", "resolution", "start_epoch", "good", "total", "seq"], source
         )
         conn.execute(
             ins.on_conflict_do_update(
@@ -337,6 +348,7 @@ class SqlHistoryStore(SqlStoreBase):
                 set_={
                     "good": _slices.c.good + ins.excluded.good,
                     "total": _slices.c.total + ins.excluded.total,
+                    "seq": ins.excluded.seq,
                 },
             )
         )

@@ -1,0 +1,183 @@
+"""Matrix checkpoints: start with 10,000 SLOs in seconds instead of reading ~35 days of slices.
+
+`save_checkpoint` copies the counts matrix (under the history's write barrier, so it holds exactly the slice
+writes up to the store's history mark it records), compresses each array with zlib outside every lock and
+stores it in the database, where every replica and restart finds it. `restore_matrix` loads the newest one,
+moves its grid to now (the same roll-ups `advance` always does), and recomputes from the store every cell
+that a slice written after the mark overlaps, whatever minute that slice lies in (a push or a restart-gap fill
+into the past, a compaction's hourly roll-up): those cells are cleared and refilled with every stored slice
+that `_load` would put there, so the result equals a matrix rebuilt from the slices
+(tests/integration/test_matrix_checkpoint.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from slo_service.core.counts_matrix import CountsMatrix, MatrixMeta, Tier
+from slo_service.core.evaluation import SLICES_SUFFIX
+from slo_service.core.ports import BASE_RESOLUTION_SECONDS, SLICES, MatrixCheckpointStore, StoredCheckpoint
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+PART_BYTES = 8 << 20
+"""Largest chunk per database row: keeps each statement's parameters small."""
+ZLIB_LEVEL = 1
+"""Fastest: 5-6x on counts stored as float64, ~200 MB/s; higher levels gain little on this data."""
+INTERVAL_GAP_SECONDS = 3600
+"""Cells to recompute closer than this in time are read with one query."""
+
+
+def encode(meta: MatrixMeta, arrays: list[np.ndarray]) -> tuple[dict[str, Any], list[bytes]]:
+    """Compress the arrays one by one (dropping each copy once compressed) into parts of PART_BYTES."""
+    blobs: list[bytes] = []
+    sizes: list[int] = []
+    for k in range(len(arrays)):
+        blob = zlib.compress(np.ascontiguousarray(arrays[k]).tobytes(), ZLIB_LEVEL)
+        arrays[k] = np.zeros(0)  # free the copy now: the peak stays one copy of the matrix
+        blobs.append(blob)
+        sizes.append(len(blob))
+    stream = b"".join(blobs)
+    del blobs
+    parts = [stream[i : i + PART_BYTES] for i in range(0, len(stream), PART_BYTES)] or [b""]
+    doc = {
+        "format": FORMAT,
+        "keys": list(meta.keys),
+        "tiers": [[t.resolution, t.slots] for t in meta.tiers],
+        "cur": meta.cur,
+        "shapes": [list(s) for s in meta.shapes],
+        "dtypes": list(meta.dtypes),
+        "sizes": sizes,
+        "compression": "zlib",
+    }
+    return doc, parts
+
+
+def decode(doc: dict[str, Any], parts: Sequence[bytes]) -> tuple[MatrixMeta, list[np.ndarray]]:
+    if doc.get("format") != FORMAT or doc.get("compression") != "zlib":
+        raise ValueError(f"unknown checkpoint format {doc.get('format')!r}/{doc.get('compression')!r}")
+    meta = MatrixMeta(
+        keys=tuple(doc["keys"]),
+        tiers=tuple(Tier(int(r), int(n)) for r, n in doc["tiers"]),
+        cur=int(doc["cur"]),
+        shapes=tuple(tuple(int(x) for x in s) for s in doc["shapes"]),
+        dtypes=tuple(doc["dtypes"]),
+    )
+    stream = memoryview(b"".join(parts))
+    offsets = np.concatenate([[0], np.cumsum(doc["sizes"])]).tolist()
+    blobs = [stream[offsets[k] : offsets[k + 1]] for k in range(len(doc["sizes"]))]
+    with ThreadPoolExecutor(2) as pool:  # zlib releases the GIL: two cores decompress twice as fast
+        raws = list(pool.map(zlib.decompress, blobs))
+    arrays = [
+        np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape)
+        for raw, shape, dtype in zip(raws, meta.shapes, meta.dtypes, strict=True)
+    ]
+    return meta, arrays
+
+
+def restore_matrix(
+    store: MatrixCheckpointStore, keys: Sequence[str], now: datetime, tiers: Sequence[Tier]
+) -> tuple[CountsMatrix, set[str]] | None:
+    """The newest checkpoint brought up to date for `keys` at `now`, and the keys it had (the others still
+    need loading from the slices); None without a usable checkpoint."""
+    began = time.perf_counter()
+    stored = store.load_checkpoint()
+    if stored is None:
+        return None
+    meta, arrays = decode(stored.meta, stored.parts)
+    if meta.tiers != tuple(tiers):
+        log.info("matrix checkpoint ignored: its tiers %s are not the configured ones", meta.tiers)
+        return None
+    matrix = CountsMatrix.from_state(meta, arrays)
+    del arrays
+    known = set(meta.keys) & set(keys)
+    if tuple(keys) != meta.keys:
+        matrix = matrix.with_keys(keys)
+    matrix.advance(now)
+    loaded = time.perf_counter()
+    cells = apply_changes(matrix, store, stored, known)
+    log.info(
+        "matrix restored from the checkpoint of %s (mark %d) in %.1fs; %d cells written since recomputed in %.1fs",
+        stored.created_at.isoformat(),
+        stored.mark,
+        loaded - began,
+        cells,
+        time.perf_counter() - loaded,
+    )
+    return matrix, known
+
+
+def apply_changes(matrix: CountsMatrix, store: MatrixCheckpointStore, stored: StoredCheckpoint, known: set[str]) -> int:
+    """Recompute every cell of the rows of `known` keys overlapped by a slice written after the checkpoint's
+    mark (the other rows are loaded whole); returns how many cells."""
+    changed = store.changed_slices(stored.mark)
+    rows, starts, ends = [], [], []
+    for key, series, resolution, start in changed:
+        name = key + SLICES_SUFFIX if series == SLICES else key
+        row = matrix.row(name) if name in known else None
+        if row is not None:
+            rows.append(row)
+            starts.append(start)
+            ends.append(start + resolution)
+    if not rows:
+        return 0
+    tiers, cell_rows, slots = matrix.cells_overlapping(
+        np.array(rows, dtype=np.int64), np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
+    )
+    matrix.clear_cells(tiers, cell_rows, slots)
+    n_tiers = len(matrix.tiers)
+    dirty = np.unique((cell_rows * n_tiers + tiers) * (1 << 32) + slots)
+    lo, hi = matrix.cell_spans(tiers, slots)
+    for start, end, key_rows in _intervals(lo, hi, cell_rows):
+        names = {matrix.keys[r].removesuffix(SLICES_SUFFIX) for r in key_rows}
+        found = store.slice_rows(names, start, end)
+        if found:
+            _refill(matrix, found, dirty)
+    return len(dirty)
+
+
+def _intervals(lo: np.ndarray, hi: np.ndarray, rows: np.ndarray) -> list[tuple[int, int, set[int]]]:
+    """Disjoint time intervals covering every cell span, merged when closer than INTERVAL_GAP_SECONDS."""
+    order = np.argsort(lo, kind="stable")
+    out: list[tuple[int, int, set[int]]] = []
+    for k in order.tolist():
+        a, b, r = int(lo[k]), int(hi[k]), int(rows[k])
+        if out and a <= out[-1][1] + INTERVAL_GAP_SECONDS:
+            s, e, members = out[-1]
+            members.add(r)
+            out[-1] = (s, max(e, b), members)
+        else:
+            out.append((a, b, {r}))
+    return out
+
+
+def _refill(matrix: CountsMatrix, found: list[tuple[str, str, int, int, float, float]], dirty: np.ndarray) -> None:
+    """Add the stored slices that land in a dirty cell, as a rebuild from the slices would."""
+    idx, secs, good, total, present = [], [], [], [], []
+    for key, series, resolution, start, g, t in found:
+        row = matrix.row(key + SLICES_SUFFIX if series == SLICES else key)
+        if row is None:
+            continue
+        idx.append(row)
+        secs.append(start)
+        good.append(g)
+        total.append(t)
+        present.append(resolution / BASE_RESOLUTION_SECONDS)
+    if not idx:
+        return
+    r = np.array(idx, dtype=np.int64)
+    s = np.array(secs, dtype=np.int64)
+    tiers, slots = matrix.cells_of(s)
+    code = (r * len(matrix.tiers) + tiers) * (1 << 32) + slots
+    m = (tiers >= 0) & np.isin(code, dirty)
+    if m.any():
+        matrix.add_many(r[m], s[m], np.array(good)[m], np.array(total)[m], np.array(present)[m])

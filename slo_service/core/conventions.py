@@ -58,6 +58,7 @@ DRIFT_SEGMENT_SHARE = "slo_drift_segment_share"  # {monitor, segment}: share of 
 DRIFT_SEGMENT_DETECTED = "slo_drift_segment_detected"  # {monitor, segment}: 1 when the segment drifted
 FEATURE_DRIFT_SEGMENT_SCORE = "slo_feature_drift_segment_score"  # {monitor, segment, feature, method}; capped
 DATA_SEGMENT_MISSING_RATIO = "slo_data_segment_missing_ratio"  # {monitor, segment, feature}; capped likewise
+MODEL_SEGMENT_QUALITY = "slo_model_segment_quality"  # {monitor, segment, metric}: realised, capped like features
 DRIFT_ESTIMATED_ACCURACY = "slo_drift_estimated_accuracy"  # {monitor}: CBPE accuracy, before labels arrive
 DRIFT_ESTIMATED_QUALITY = "slo_drift_estimated_quality"  # {monitor, metric}: CBPE precision, recall, f1, roc_auc
 SEGMENT_LABEL = "segment"

@@ -6,6 +6,9 @@ the newest run whatever its status. ``slo_feature_drift_score`` and ``slo_data_m
 ``monitor.max_exported_features`` features per monitor: drifted features first, then the highest scores.
 Segments (``segment_by``): one share / detected series per segment (at most ``max_segments`` + 1), and the
 per-segment feature series share the same cap of ``max_exported_features`` per monitor, drifted first.
+Realised model quality per segment (labels joined per segment): ``slo_model_segment_quality{segment,metric}``,
+at most ``max_exported_features`` series per monitor of its own, metric by metric (accuracy / mae first), the
+worst segments first within a metric.
 Estimated (CBPE) metrics: ``slo_drift_estimated_accuracy`` and ``slo_drift_estimated_quality``; the realised
 metrics stay in ``slo_model_quality``.
 """
@@ -22,10 +25,14 @@ from prometheus_client.registry import Collector
 
 from slo_service.core import conventions as c
 from slo_service.core.drift.estimation import ESTIMATED_PREFIX
+from slo_service.core.drift.model_quality import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from slo_service.core.drift.monitor import ColumnRun, DriftMonitor, DriftRun
 from slo_service.core.drift.scores import ColumnDrift
 
 DEFAULT_MAX_FEATURES = 50
+# Per-segment quality series past the cap: the headline metrics first, coverage last.
+_SEGMENT_METRIC_ORDER = (*CLASSIFICATION_METRICS, *REGRESSION_METRICS, "labelled_rows", "label_coverage")
+_LOWER_IS_WORSE = frozenset(CLASSIFICATION_METRICS)  # the regression errors are worse when higher
 
 
 class DriftView(Protocol):
@@ -50,6 +57,26 @@ class LiveView(Protocol):
 
     @property
     def columns(self) -> Mapping[str, ColumnDrift]: ...
+
+
+def exported_segment_quality(run: DriftRun, cap: int) -> list[tuple[str, str, float]]:
+    """(segment, metric, value) of the realised per-segment quality exported for a run, at most `cap`: metric by
+    metric in `_SEGMENT_METRIC_ORDER` (others after, by name), the worst segment first within a metric (so a
+    segment gone bad keeps its series under the cap); estimated_* and undefined (NaN) values are left out."""
+    rank = {m: i for i, m in enumerate(_SEGMENT_METRIC_ORDER)}
+    found = [
+        (s.segment, metric, value)
+        for s in run.segments
+        for metric, value in s.quality.items()
+        if not metric.startswith(ESTIMATED_PREFIX) and not math.isnan(value)
+    ]
+
+    def key(item: tuple[str, str, float]) -> tuple[int, str, float, str]:
+        segment, metric, value = item
+        worst_first = value if metric in _LOWER_IS_WORSE else -value
+        return (rank.get(metric, len(rank)), metric, worst_first, segment)
+
+    return sorted(found, key=key)[: max(0, cap)]
 
 
 def exported_columns(run: DriftRun, cap: int) -> list[ColumnRun]:
@@ -102,6 +129,9 @@ class DriftCollector(Collector):
                 "Share of missing values of a feature in a segment",
                 labels=[*ms, c.FEATURE_LABEL],
             ),
+            GaugeMetricFamily(
+                c.MODEL_SEGMENT_QUALITY, "Model quality of a segment on late ground truth", labels=[*ms, "metric"]
+            ),
         )
         monitors = self.drift.monitors()
         for name, run in sorted(self.drift.latest_ok().items()):
@@ -139,7 +169,7 @@ class DriftCollector(Collector):
 
     @staticmethod
     def _segments(name: str, run: DriftRun, cap: int, fams: tuple[GaugeMetricFamily, ...]) -> None:
-        share, detected, score, missing = fams
+        share, detected, score, missing, quality = fams
         ranked: list[tuple[str, ColumnRun]] = []
         for s in run.segments:
             if s.drifted_share is not None:
@@ -152,6 +182,8 @@ class DriftCollector(Collector):
             score.add_metric([name, segment, col.column, col.method or ""], col.score or 0.0)
             if col.missing_share is not None:
                 missing.add_metric([name, segment, col.column], col.missing_share)
+        for segment, metric, value in exported_segment_quality(run, cap):  # its own budget of `cap` series
+            quality.add_metric([name, segment, metric], value)
 
     def _live(self, monitors: Mapping[str, DriftMonitor]) -> Iterator[Metric]:
         mon = [c.MONITOR_LABEL]

@@ -46,7 +46,7 @@ import numpy.typing as npt
 
 from slo_service.core.drift.estimation import cbpe, isotonic_calibrator
 from slo_service.core.drift.histograms import SliceHistogram, histogram_batch, merge_many
-from slo_service.core.drift.model_quality import join_labels, model_quality, positive_mask
+from slo_service.core.drift.model_quality import join_labels, model_quality, positive_mask, segment_model_quality
 from slo_service.core.drift.monitor import (
     ColumnRun,
     ColumnSpec,
@@ -480,13 +480,16 @@ class DriftService:
                 )
             )
         model_q: dict[str, float] = {}
+        seg_q: dict[str, dict[str, float]] = {}  # realised metrics per segment
         notes: list[str] = [f"data quality: {f}" for f in findings]
         if outcome.report_error:  # the verdicts stand; only the HTML is missing, and the run says why
             notes.append(f"HTML report not written ({outcome.report_error})")
             log.warning("drift run of %s: %s; check SLO_SERVICE_DATA_DIR", monitor.name, notes[-1])
         if monitor.ground_truth is not None:
             try:  # labels are a separate source: their problems must not discard the drift results
-                model_q = self._model_quality(monitor, monitor.ground_truth, cur.sample, cur_range, seed)
+                model_q, seg_q = self._model_quality(
+                    monitor, monitor.ground_truth, cur.sample, cur_range, seed, segmentation
+                )
             except RunProblem as exc:
                 notes.append(f"model quality skipped: {exc}")
                 log.warning("drift run of %s: %s", monitor.name, notes[-1])
@@ -500,7 +503,7 @@ class DriftService:
                 log.warning("drift run of %s: %s", monitor.name, notes[-1])
         segments: tuple[SegmentRun, ...] = ()
         if segmentation is not None:
-            segments = self._segment_runs(monitor, segmentation, profile, cur, estimate)
+            segments = self._segment_runs(monitor, segmentation, profile, cur, estimate, seg_q)
             findings += [f"segment {s.segment!r}: {f}" for s in segments for f in s.data_quality]
         return DriftRun(
             monitor=monitor.name,
@@ -587,8 +590,10 @@ class DriftService:
         profile: ReferenceProfile,
         cur: _Side,
         estimate: _Estimate | None,
+        realised: Mapping[str, Mapping[str, float]],
     ) -> tuple[SegmentRun, ...]:
-        """One SegmentRun per chosen segment (in the reference's order) and OTHER when it has current rows."""
+        """One SegmentRun per chosen segment (in the reference's order) and OTHER when it has current rows; its
+        quality holds the segment's realised metrics (`realised`, from the label join) beside its estimated_* ones."""
         out: list[SegmentRun] = []
         labels = cur.sample.get(seg.column)
         sample_rows = segment_rows(labels, seg.chosen) if labels is not None else {}
@@ -610,8 +615,11 @@ class DriftService:
             )
             if own is None:
                 run = replace(run, rows_reference=0)
+            quality: dict[str, float] = dict(realised.get(name, {}))
             if estimate is not None and name in sample_rows:
-                run = replace(run, quality=estimate(sample_rows[name]))
+                quality.update(estimate(sample_rows[name]))
+            if quality:
+                run = replace(run, quality=quality)
             out.append(run)
         return tuple(out)
 
@@ -836,17 +844,26 @@ class DriftService:
         return str(self.report_dir / _safe(monitor.name) / f"{stamp}.html")
 
     def _model_quality(
-        self, monitor: DriftMonitor, gt: GroundTruth, sample: Columns, cur_range: Range, seed: int
-    ) -> dict[str, float]:
-        """Metrics over the predictions that got a label. Predictions: the current sample, or, with
-        ``gt.max_delay``, a sample of the window stretched back by it (labels of older predictions arrive
-        later). Labels: those received from the start of that span on. No labelled prediction yet: only
-        ``labelled_rows`` 0 -- no metric, so the quality SLIs have no data rather than a bad event."""
+        self,
+        monitor: DriftMonitor,
+        gt: GroundTruth,
+        sample: Columns,
+        cur_range: Range,
+        seed: int,
+        segmentation: _Segmentation | None = None,
+    ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+        """Metrics over the predictions that got a label, for the whole window and (with `segmentation`) per
+        segment, each prediction in the segment its segment column's value gives (as for drift, OTHER included).
+        Predictions: the current sample, or, with ``gt.max_delay``, a sample of the window stretched back by it
+        (labels of older predictions arrive later). Labels: those received from the start of that span on. No
+        labelled prediction yet (in the window or a segment): only ``labelled_rows`` 0 -- no metric, so the
+        quality SLIs have no data rather than a bad event."""
         spec = monitor.columns
         if spec.id is None or spec.prediction is None:
             raise RunProblem("ground_truth needs columns.id and columns.prediction")
         start = cur_range[0]
-        pred_cols = [c for c in (spec.id, spec.prediction, gt.score_column) if c is not None]
+        seg_col = segmentation.column if segmentation is not None else None
+        pred_cols = list(dict.fromkeys(c for c in (spec.id, spec.prediction, gt.score_column, seg_col) if c))
         if gt.max_delay > timedelta(0) and start is not None:
             start = start - gt.max_delay
             sampler = Sampler(monitor.sample_rows, seed + 2)
@@ -879,9 +896,13 @@ class DriftService:
         joined = join_labels(
             ids, preds, np.asarray(label_ids, dtype=object), np.asarray(labels, dtype=object), scores=scores
         )
+        per_segment: dict[str, dict[str, float]] = {}
+        if segmentation is not None and seg_col is not None and seg_col in sample:
+            rows = segment_rows(sample[seg_col], segmentation.chosen)
+            per_segment = segment_model_quality(gt.task, joined, rows, gt.positive_label)
         if joined.labelled == 0:
-            return {"labelled_rows": 0.0}
-        return {k: float(v) for k, v in model_quality(gt.task, joined, gt.positive_label).items()}
+            return {"labelled_rows": 0.0}, per_segment
+        return {k: float(v) for k, v in model_quality(gt.task, joined, gt.positive_label).items()}, per_segment
 
     # --- pushed batches --------------------------------------------------------------------------------
 

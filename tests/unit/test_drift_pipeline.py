@@ -455,6 +455,7 @@ def test_exporter_families_and_feature_cap() -> None:
         c.DRIFT_SEGMENT_DETECTED,
         c.FEATURE_DRIFT_SEGMENT_SCORE,
         c.DATA_SEGMENT_MISSING_RATIO,
+        c.MODEL_SEGMENT_QUALITY,
     }
     assert 'slo_drift_share{monitor="fraud"} 0.666' in text
     assert 'slo_drift_detected{monitor="fraud"} 1.0' in text

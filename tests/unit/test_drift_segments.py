@@ -10,7 +10,16 @@ import pandas as pd
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from slo_service.core.drift.monitor import PerformanceEstimation, ReferenceData, ReferenceKind, RunStatus
+from slo_service.core.drift.monitor import (
+    ColumnSpec,
+    CurrentData,
+    CurrentKind,
+    GroundTruth,
+    PerformanceEstimation,
+    ReferenceData,
+    ReferenceKind,
+    RunStatus,
+)
 from slo_service.core.drift.segments import OTHER, SegmentRun
 from slo_service.core.drift.sli import run_passes
 from slo_service.core.model import DriftCheck, DriftSLI
@@ -123,3 +132,131 @@ def test_segments_and_estimates_on_metrics_under_the_feature_cap() -> None:
         "roc_auc",
     }
     assert not any(s.labels["metric"].startswith("estimated") for s in samples.get("slo_model_quality", []))
+
+
+# --- realised model quality per segment (labels joined on the id) -------------------------------------------
+
+SMALL = (250, 225, 200, 175, 150)  # 1,000 rows: all of them in the sample, so the hand computation is exact
+
+
+def _predictions(seed: int, start: Any) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    parts = []
+    for seg, n in zip(SEGMENTS, SMALL, strict=True):
+        score = rng.random(n)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "region": seg,
+                    "x": rng.normal(0.0, 1.0, n),
+                    "y": rng.normal(5.0, 1.0, n),
+                    "c": rng.choice(["a", "b"], n),
+                    "score": score,
+                    "pred": (score >= 0.5).astype(int),
+                }
+            )
+        )
+    df = pd.concat(parts, ignore_index=True).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    df["id"] = [f"p{seed}-{i}" for i in range(len(df))]
+    df["ts"] = [start + timedelta(seconds=i) for i in range(len(df))]
+    return df
+
+
+def _labels_for(cur: pd.DataFrame, wrong: str, unlabelled: str | None) -> pd.DataFrame:
+    """The truth: the prediction itself, except in `wrong` where every third row's label is the other class;
+    no label at all for the rows of `unlabelled`."""
+    flip = (cur["region"] == wrong) & (np.arange(len(cur)) % 3 == 0)
+    labels = pd.DataFrame({"id": cur["id"], "label": np.where(flip, 1 - cur["pred"], cur["pred"])})
+    labels["ts"] = NOW - timedelta(hours=1)
+    return labels[cur["region"] != unlabelled] if unlabelled is not None else labels
+
+
+def _quality_run(wrong: str = "west", unlabelled: str | None = None, **kw: Any) -> tuple[Any, pd.DataFrame, Any]:
+    ref = _predictions(1, NOW - timedelta(days=2))
+    cur = _predictions(2, NOW - timedelta(hours=20))
+    labels = _labels_for(cur, wrong, unlabelled)
+    frames = {"ref.parquet": ref, "current.parquet": cur, "labels.parquet": labels}
+    gt = GroundTruth(
+        current=CurrentData(kind=CurrentKind.FILES, path="labels.parquet", timestamp_column="ts"),
+        label_column="label",
+        score_column="score",
+    )
+    m = monitor(
+        reference=FIXED,
+        columns=ColumnSpec(numerical=("x", "y"), categorical=("c",), id="id", prediction="pred"),
+        ground_truth=gt,
+        segment_by="region",
+        sample_rows=2000,
+        **kw,
+    )
+    svc, _, _ = service(FakeReader(frames, chunk_rows=300), ScriptedWorker(), monitors={"fraud": m})
+    run = svc.run_monitor(m)
+    assert run.status is RunStatus.OK, run.reason
+    joined = cur.merge(labels[["id", "label"]], on="id")
+    return run, joined, svc
+
+
+def _accuracy(part: pd.DataFrame) -> float:
+    return float((part["pred"] == part["label"]).mean())
+
+
+def test_a_model_wrong_in_one_of_five_segments_is_worse_there_only() -> None:
+    run, joined, _ = _quality_run("west", estimation=PerformanceEstimation(score_column="score"))
+    segs = _by(run)
+    assert set(segs) == set(SEGMENTS)
+    for name, s in segs.items():
+        part = joined[joined["region"] == name]
+        assert s.quality["labelled_rows"] == len(part) == SMALL[SEGMENTS.index(name)]
+        assert s.quality["label_coverage"] == 1.0
+        assert s.quality["accuracy"] == _accuracy(part), name  # by hand, over the segment's rows
+        assert (s.quality["accuracy"] < 1.0) is (name == "west"), name
+        assert {"precision", "recall", "f1", "roc_auc"} <= set(s.quality)
+        assert "estimated_accuracy" in s.quality  # estimated and realised side by side, per segment
+    wrong = joined[joined["region"] == "west"]
+    flipped = int((np.flatnonzero(joined["region"] == "west") % 3 == 0).sum())  # every third row of the window
+    assert 0 < flipped < len(wrong) and segs["west"].quality["accuracy"] == (len(wrong) - flipped) / len(wrong)
+    assert run.quality["accuracy"] == _accuracy(joined)  # the whole window is diluted ...
+    assert run.quality["accuracy"] > segs["west"].quality["accuracy"]  # ... the segment shows it
+    stored = SegmentRun.from_dict(segs["west"].to_dict())
+    assert stored.quality == segs["west"].quality  # kept on the run (JSON) as computed
+
+
+def test_a_segment_without_labels_has_no_realised_metric_and_other_pools_the_rest() -> None:
+    run, joined, _ = _quality_run("west", unlabelled="centre", max_segments=3)
+    segs = _by(run)
+    assert list(segs) == ["north", "south", "east", OTHER]  # west and centre pooled
+    pooled = joined[joined["region"].isin(["west", "centre"])]  # centre has no labels: west's rows only
+    assert segs[OTHER].quality["labelled_rows"] == len(pooled) == SMALL[3]
+    assert segs[OTHER].quality["label_coverage"] == SMALL[3] / (SMALL[3] + SMALL[4])
+    assert segs[OTHER].quality["accuracy"] == _accuracy(pooled) < 1.0
+    assert all(segs[s].quality["accuracy"] == 1.0 for s in ("north", "south", "east"))
+
+    run, _, _ = _quality_run("west", unlabelled="centre")
+    centre = _by(run)["centre"]
+    assert centre.quality == {"labelled_rows": 0.0}  # no label yet: no data, never a bad value
+    assert run.quality["labelled_rows"] == sum(SMALL[:4])
+
+
+def _segment_quality_samples(svc: Any) -> list[Any]:
+    registry = CollectorRegistry()
+    registry.register(DriftCollector(svc))
+    families = {f.name: f for f in text_string_to_metric_families(generate_latest(registry).decode())}
+    return list(families["slo_model_segment_quality"].samples)
+
+
+def test_segment_quality_on_metrics_worst_first_under_the_cap() -> None:
+    run, _, svc = _quality_run("west", unlabelled="centre", estimation=PerformanceEstimation(score_column="score"))
+    samples = _segment_quality_samples(svc)
+    segs = _by(run)
+    accuracy = {s.labels["segment"]: s.value for s in samples if s.labels["metric"] == "accuracy"}
+    assert accuracy == {name: segs[name].quality["accuracy"] for name in SEGMENTS if name != "centre"}
+    centre = {s.labels["metric"]: s.value for s in samples if s.labels["segment"] == "centre"}
+    assert centre == {"labelled_rows": 0.0}  # no accuracy series for the unlabelled segment
+    assert not any(s.labels["metric"].startswith("estimated") for s in samples)
+    assert all(s.labels["monitor"] == "fraud" for s in samples)
+
+    _, _, capped = _quality_run("west", unlabelled="centre", max_exported_features=2)
+    samples = _segment_quality_samples(capped)
+    assert len(samples) == 2  # the monitor's cap: accuracy first, the worst segment first
+    # ties (accuracy 1.0 elsewhere) by segment name
+    assert [(s.labels["segment"], s.labels["metric"]) for s in samples] == [("west", "accuracy"), ("east", "accuracy")]

@@ -269,3 +269,16 @@ def test_join_treats_pandas_missing_values_as_not_arrived() -> None:
     assert j.labels.tolist() == [1, 0]
     obj = pd.Series([1.0, None, pd.NA], dtype=object)
     assert join_labels([1, 2, 3], [0, 0, 0], [1, 2, 3], obj).labelled == 1
+
+
+def test_segment_model_quality_splits_the_join_by_prediction_rows() -> None:
+    from slo_service.core.drift.model_quality import segment_model_quality
+
+    ids = ["a", "b", "c", "d", "e", "f"]
+    preds = [1, 1, 0, 0, 1, 0]
+    joined = join_labels(ids, preds, ["a", "b", "c", "d", "z"], [1, 0, 0, 0, 1])  # e, f: no label yet
+    out = segment_model_quality(TaskKind.CLASSIFICATION, joined, {"s1": [0, 1, 2], "s2": [3, 4], "s3": [5]})
+    assert out["s1"]["accuracy"] == 2 / 3 and out["s1"]["labelled_rows"] == 3 and out["s1"]["label_coverage"] == 1.0
+    assert out["s2"]["accuracy"] == 1.0 and out["s2"]["labelled_rows"] == 1 and out["s2"]["label_coverage"] == 0.5
+    assert out["s3"] == {"labelled_rows": 0.0}  # no label: no metric (no data, never a bad value)
+    assert list(joined.subset([0, 1, 2]).ids) == ["a", "b", "c"]

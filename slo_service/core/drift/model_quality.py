@@ -41,6 +41,7 @@ class JoinedLabels:
     labels_total: int  # non-null labels given (after dropping duplicates: the last label of an id wins)
     unmatched_labels: int  # labels whose id has no prediction (yet)
     scores: FloatArray | None = None  # the predictions' scores (for roc_auc), when given to join_labels
+    rows: npt.NDArray[np.intp] | None = None  # the index of each labelled prediction among the predictions given
 
     @property
     def labelled(self) -> int:
@@ -51,6 +52,24 @@ class JoinedLabels:
     def label_coverage(self) -> float:
         """Share of the predictions that got a label (NaN without predictions)."""
         return self.labelled / self.predictions_total if self.predictions_total else math.nan
+
+    def subset(self, prediction_rows: npt.ArrayLike) -> JoinedLabels:
+        """The join restricted to some of the predictions given (their indices, e.g. one segment's): coverage is
+        of those predictions; labels_total counts their labelled ones (an unmatched label belongs to no subset)."""
+        if self.rows is None:
+            raise ValueError("this join does not know its prediction rows")
+        wanted = np.asarray(prediction_rows, dtype=np.intp).ravel()
+        keep = np.isin(self.rows, wanted)
+        return JoinedLabels(
+            ids=self.ids[keep],
+            predictions=self.predictions[keep],
+            labels=self.labels[keep],
+            predictions_total=len(np.unique(wanted)),
+            labels_total=int(np.sum(keep)),
+            unmatched_labels=0,
+            scores=None if self.scores is None else self.scores[keep],
+            rows=self.rows[keep],
+        )
 
 
 def _is_null(value: Any) -> bool:
@@ -165,6 +184,7 @@ def join_labels(
         labels_total=labels_total,
         unmatched_labels=labels_total - matched_ids,
         scores=None if score_arr is None else score_arr[matched],
+        rows=np.flatnonzero(matched),
     )
 
 
@@ -346,6 +366,25 @@ def model_quality(task: TaskKind, joined: JoinedLabels, positive_label: Any = No
     else:
         metrics = regression_metrics(joined.labels, joined.predictions)
     return {**metrics, "labelled_rows": float(joined.labelled), "label_coverage": joined.label_coverage}
+
+
+def segment_model_quality(
+    task: TaskKind,
+    joined: JoinedLabels,
+    segments: Mapping[str, npt.ArrayLike],
+    positive_label: Any = None,
+) -> dict[str, dict[str, float]]:
+    """`model_quality` of each segment (segment -> its prediction row indices, as core.drift.segments.segment_rows
+    gives them for the predictions `joined` was built from). A segment none of whose predictions got a label has
+    only ``labelled_rows`` 0: no metric, so no data rather than a bad value (as for the whole window)."""
+    out: dict[str, dict[str, float]] = {}
+    for name, rows in segments.items():
+        part = joined.subset(rows)
+        if part.labelled == 0:
+            out[name] = {"labelled_rows": 0.0}
+        else:
+            out[name] = {k: float(v) for k, v in model_quality(task, part, positive_label).items()}
+    return out
 
 
 def _same_length(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> None:

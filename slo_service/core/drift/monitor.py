@@ -132,7 +132,7 @@ class SegmentRun:
     drifted_share: float | None
     dataset_drifted: bool | None
     columns: tuple[ColumnRun, ...] = ()
-    quality: Mapping[str, float] = field(default_factory=dict)  # estimated (CBPE) metrics of the segment
+    quality: Mapping[str, float] = field(default_factory=dict)  # realised (labels) and estimated_* (CBPE) metrics
     data_quality: tuple[str, ...] = ()
     note: str | None = None
 

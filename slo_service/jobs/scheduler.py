@@ -188,15 +188,7 @@ class Jobs:
         self.runtime.take_over()
         if self.cycle.alerting is not None:
             self.cycle.alerting.take_over()
-        for source, slo in self.runtime.slos_needing_backfill():
-            self.scheduler.add_job(
-                self.backfill,
-                "date",
-                args=[source, slo],
-                id=f"backfill:{slo.key}",
-                executor="collect",
-                replace_existing=True,
-            )
+        self._schedule_backfills()
         now = datetime.now(UTC)
         for job in self.scheduler.get_jobs():  # evaluate and scrape now, not at their next tick
             if job.id == "evaluate" or job.id.startswith(SOURCE_JOB_PREFIX):
@@ -249,15 +241,19 @@ class Jobs:
                     replace_existing=True,
                 )
         if self.leadership.leader:
-            for source, slo in self.runtime.slos_needing_backfill():
-                self.scheduler.add_job(
-                    self.backfill,
-                    "date",
-                    args=[source, slo],
-                    id=f"backfill:{slo.key}",
-                    executor="collect",
-                    replace_existing=True,
-                )
+            self._schedule_backfills()
+
+    def _schedule_backfills(self) -> None:
+        """Backfill, once and now, every PromQL SLO without stored history (the leader's job)."""
+        for source, slo in self.runtime.slos_needing_backfill():
+            self.scheduler.add_job(
+                self.backfill,
+                "date",
+                args=[source, slo],
+                id=f"backfill:{slo.key}",
+                executor="collect",
+                replace_existing=True,
+            )
 
     @tracked
     def collect(self, source_name: str) -> None:

@@ -76,8 +76,9 @@ def _setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    # One line per scrape and per job run drowns what matters; their warnings still show.
-    for noisy in ("httpx", "apscheduler.executors.default", "apscheduler.scheduler"):
+    # One line per scrape and per job run (every executor: default, collect, drift) drowns what matters;
+    # their warnings still show.
+    for noisy in ("httpx", "apscheduler.executors", "apscheduler.scheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 

@@ -48,6 +48,12 @@ def period_total(svc: ServiceProcess) -> float | None:
     return None if total is None else float(total)
 
 
+def scraped(svc: ServiceProcess) -> bool:
+    """The source has been scraped successfully at least once (its counters are the baseline)."""
+    health = svc.get("/api/v1/sources").json()[0]["health"]
+    return bool(health and health["up"])
+
+
 def stored_minutes(engine: Engine) -> dict[int, tuple[float, float]]:
     rows = SliceRow.__table__.c
     query = select(rows.start_epoch, rows.good, rows.total).where(rows.key == KEY, rows.series == "events")
@@ -71,7 +77,9 @@ def test_sigkill_and_restart_store_exactly_the_true_increase(
     engine = make_engine(db_url)
     try:
         with run_service([config], db_url, tmp_path) as svc:
-            wait_for(lambda: period_total(svc) == 0, what="the baseline scrape")
+            # A total of 0 alone can come from an evaluation before the first scrape: then the events added
+            # next would be that scrape's baseline, never counted. Wait for a successful scrape as well.
+            wait_for(lambda: scraped(svc) and period_total(svc) == 0, what="the baseline scrape")
             counters.add(ok=99, errors=1)
             wait_for(lambda: period_total(svc) == 100, what="100 events counted")
             # the window counts before the store commits: kill only once the minutes (and baselines) are stored

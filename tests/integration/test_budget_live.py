@@ -157,7 +157,12 @@ def test_prometheus_records_the_services_numbers(sqlite_url: str, tmp_path: Path
         ):
             wait_for(lambda: prom_query(prom, "up == 1"), timeout=30, what="Prometheus' first scrape")
             wait_for(lambda: (svc.get("/api/v1/sources").json()[0]["health"] or {}).get("up"), what="first scrape")
-            # the gauge appears now: both sides judge its first, partial slice on the samples after this
+            # The gauge appears now: both sides judge its first, partial slice on the samples after this. Not in
+            # the last half of a minute: the two sides scrape at different instants, so a gauge armed seconds
+            # before the boundary may be in one side's first slice and not yet in the other's.
+            now = time.time()
+            if now % 60 >= 30:
+                _wait_until(now // 60 * 60 + 63)
             exporter.arm()
             compared = 0
             mismatches: list[str] = []

@@ -128,21 +128,7 @@ class Runtime:
             if isinstance(source, ScrapeSource):
                 previous_collector = self.collectors.get(source.name) if previous else None
                 kept = previous_collector if isinstance(previous_collector, ScrapeCollector) else None
-                collector = ScrapeCollector(
-                    slos,
-                    self.adapters.scrape(source),
-                    self.history,
-                    kept,
-                    source,
-                    self._stored_baselines(source.name) if kept is None else (),
-                )
-                if collector.restored:
-                    log.info(
-                        "source %s: counting goes on from the stored counter values of %d SLOs",
-                        source.name,
-                        len(collector.restored),
-                    )
-                collectors[source.name] = collector
+                collectors[source.name] = self._scrape_collector(source, slos, kept)
             elif isinstance(source, PromQLSource):
                 fetch = self.adapters.promql(source, slos)
                 collectors[source.name] = PromQLCollector(slos, fetch, self.history)
@@ -161,6 +147,21 @@ class Runtime:
         for listener in self.listeners:
             listener(config)
         return sorted(new_keys - old_keys), sorted(old_keys - new_keys)
+
+    def _scrape_collector(
+        self, source: ScrapeSource, slos: list[SLO], kept: ScrapeCollector | None, always_say: bool = False
+    ) -> ScrapeCollector:
+        """A collector for `source`: it keeps `kept`'s baselines (a reload), or else takes up the stored ones
+        (start-up, a new leader), and says how many SLOs it counts on from."""
+        stored = self._stored_baselines(source.name) if kept is None else ()
+        collector = ScrapeCollector(slos, self.adapters.scrape(source), self.history, kept, source, stored)
+        if collector.restored or always_say:
+            log.info(
+                "source %s: counting goes on from the stored counter values of %d SLOs",
+                source.name,
+                len(collector.restored),
+            )
+        return collector
 
     def _stored_baselines(self, source: str) -> list[CounterBaselines]:
         """Where the last process's counting of `source` left off; none when the store cannot say."""
@@ -182,15 +183,7 @@ class Runtime:
         for source in config.sources.values():
             if isinstance(source, ScrapeSource):
                 slos = [s for s in config.slos if s.sli.source == source.name]
-                collector = ScrapeCollector(
-                    slos, self.adapters.scrape(source), self.history, None, source, self._stored_baselines(source.name)
-                )
-                collectors[source.name] = collector
-                log.info(
-                    "source %s: counting goes on from the stored counter values of %d SLOs",
-                    source.name,
-                    len(collector.restored),
-                )
+                collectors[source.name] = self._scrape_collector(source, slos, None, always_say=True)
         self.evaluator.forget_all()
         with self._lock:
             if self.config is config:  # a reload meanwhile built its own collectors from the store

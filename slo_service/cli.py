@@ -89,11 +89,12 @@ def _run(settings: Settings) -> None:
 
     from slo_service.core.ports import StoreUnavailable
     from slo_service.specs.loader import ConfigError, load_config
-    from slo_service.wiring import Starter, read_admin_token, take_sqlite_lock
+    from slo_service.wiring import Starter, building, read_admin_token, take_sqlite_lock
 
     _setup_logging(settings.log_level)
     try:  # before waiting for any database: a bad file or setting is refused at once
-        config = load_config(list(settings.config))
+        with building():
+            config = load_config(list(settings.config))
         read_admin_token(settings)
         process_lock = take_sqlite_lock(settings.database_url)  # noqa: F841 - held while serving
     except ConfigError as exc:

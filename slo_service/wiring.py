@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -309,6 +311,23 @@ def build_service(
     return Service(settings, engine, runtime, alerting, worker, drift, drift_pool, cycle, jobs, registry, app, spill)
 
 
+@contextmanager
+def building() -> Iterator[None]:
+    """Collect no garbage while start-up builds what lives as long as the process, then freeze it.
+
+    The config and the history of 10,000 SLOs are millions of objects that stay alive: every full
+    collection during start-up walked all of them for nothing (~1 s of CPU). Frozen, they are skipped
+    by the collections of the running service as well."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 def take_sqlite_lock(database_url: str) -> SqliteProcessLock | None:
     """On a SQLite file, make sure this is the only `serve` on it (the lock is held while the returned object
     lives, and by the kernel until the process ends): SettingsError otherwise (several replicas
@@ -390,7 +409,8 @@ class Starter:
         try:
             while wait_for_database(probe, self._stop):
                 try:
-                    return build_service(self.settings, config=self.config, spill=self._spill)
+                    with building():
+                        return build_service(self.settings, config=self.config, spill=self._spill)
                 except StoreUnavailable as exc:  # lost again between the probe and the migrations
                     self.availability.failed(exc.reason)
             return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -79,20 +79,35 @@ def decode(doc: dict[str, Any], parts: Sequence[bytes]) -> tuple[MatrixMeta, lis
     stream = memoryview(b"".join(parts))
     offsets = np.concatenate([[0], np.cumsum(doc["sizes"])]).tolist()
     blobs = [stream[offsets[k] : offsets[k + 1]] for k in range(len(doc["sizes"]))]
+    arrays = [np.empty(shape, dtype=np.dtype(dtype)) for shape, dtype in zip(meta.shapes, meta.dtypes, strict=True)]
     with ThreadPoolExecutor(2) as pool:  # zstd and zlib release the GIL: two cores decompress twice as fast
-        raws = list(pool.map(decompress, blobs))
-    arrays = [
-        np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape)
-        for raw, shape, dtype in zip(raws, meta.shapes, meta.dtypes, strict=True)
-    ]
+        list(pool.map(decompress, blobs, arrays))
     return meta, arrays
 
 
-def _zstd_decompress(blob: bytes | memoryview) -> bytes:
-    return zstandard.ZstdDecompressor().decompress(blob)  # one per call: a decompressor is not thread-safe
+def _zstd_into(blob: memoryview, out: np.ndarray) -> None:
+    """Decompress straight into `out` (no intermediate bytes: the matrix adopts the array)."""
+    target = out.reshape(-1).view(np.uint8).data
+    done = 0
+    # One decompressor per call: they are not thread-safe.
+    with zstandard.ZstdDecompressor().stream_reader(blob) as reader:
+        while done < len(target):
+            n = reader.readinto(target[done:])
+            if n == 0:
+                break
+            done += n
+        if done != len(target) or reader.read(1):
+            raise ValueError(f"checkpoint array of {len(target)} bytes decompressed to a different size")
 
 
-_DECOMPRESS: dict[str, Any] = {"zstd": _zstd_decompress, "zlib": zlib.decompress}
+def _zlib_into(blob: memoryview, out: np.ndarray) -> None:
+    raw = zlib.decompress(blob)
+    if len(raw) != out.nbytes:
+        raise ValueError(f"checkpoint array of {out.nbytes} bytes decompressed to {len(raw)}")
+    out.reshape(-1).view(np.uint8)[:] = np.frombuffer(raw, dtype=np.uint8)
+
+
+_DECOMPRESS: dict[str, Callable[[memoryview, np.ndarray], None]] = {"zstd": _zstd_into, "zlib": _zlib_into}
 
 
 def restore_matrix(
@@ -108,7 +123,7 @@ def restore_matrix(
     if meta.tiers != tuple(tiers):
         log.info("matrix checkpoint ignored: its tiers %s are not the configured ones", meta.tiers)
         return None
-    matrix = CountsMatrix.from_state(meta, arrays)
+    matrix = CountsMatrix.from_state(meta, arrays, adopt=True)
     del arrays
     known = set(meta.keys) & set(keys)
     if tuple(keys) != meta.keys:

@@ -53,3 +53,13 @@ def test_an_unknown_compression_is_refused() -> None:
     doc["compression"] = "brotli"
     with pytest.raises(ValueError, match="brotli"):
         decode(doc, parts)
+
+
+def test_a_restore_adopts_the_decoded_arrays_instead_of_copying_them() -> None:
+    matrix = _matrix()
+    meta, arrays = decode(*encode(*matrix.state()))
+    restored = CountsMatrix.from_state(meta, arrays, adopt=True)
+    assert _equal(restored, matrix)
+    assert any(a is arrays[0] for a in restored._arrays())  # the 380 MiB of 10,000 SLOs are not copied
+    copied = CountsMatrix.from_state(*decode(*encode(*matrix.state())))
+    assert not any(a is arrays[0] for a in copied._arrays())

@@ -12,6 +12,7 @@ that `_load` would put there, so the result equals a matrix rebuilt from the sli
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import zlib
@@ -146,19 +147,18 @@ def apply_changes(matrix: CountsMatrix, store: MatrixCheckpointStore, stored: St
     """Recompute every cell of the rows of `known` keys overlapped by a slice written after the checkpoint's
     mark (the other rows are loaded whole); returns how many cells."""
     changed = store.changed_slices(stored.mark)
-    rows, starts, ends = [], [], []
-    for key, series, resolution, start in changed:
-        name = key + SLICES_SUFFIX if series == SLICES else key
-        row = matrix.row(name) if name in known else None
-        if row is not None:
-            rows.append(row)
-            starts.append(start)
-            ends.append(start + resolution)
-    if not rows:
-        return 0
-    tiers, cell_rows, slots = matrix.cells_overlapping(
-        np.array(rows, dtype=np.int64), np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
+    # Comprehensions and numpy, no per-slice loop body: a restart's tail is ~110,000 slices.
+    index = {name: row for name in known if (row := matrix.row(name)) is not None}
+    rows_all = np.array(
+        [index.get(key + SLICES_SUFFIX if series == SLICES else key, -1) for key, series, _, _ in changed],
+        dtype=np.int64,
     )
+    keep = rows_all >= 0
+    if not keep.any():
+        return 0
+    starts = np.array([c[3] for c in changed], dtype=np.int64)[keep]
+    ends = starts + np.array([c[2] for c in changed], dtype=np.int64)[keep]
+    tiers, cell_rows, slots = matrix.cells_overlapping(rows_all[keep], starts, ends)
     matrix.clear_cells(tiers, cell_rows, slots)
     n_tiers = len(matrix.tiers)
     dirty = np.unique((cell_rows * n_tiers + tiers) * (1 << 32) + slots)
@@ -173,37 +173,31 @@ def apply_changes(matrix: CountsMatrix, store: MatrixCheckpointStore, stored: St
 
 def _intervals(lo: np.ndarray, hi: np.ndarray, rows: np.ndarray) -> list[tuple[int, int, set[int]]]:
     """Disjoint time intervals covering every cell span, merged when closer than INTERVAL_GAP_SECONDS."""
+    if len(lo) == 0:
+        return []
     order = np.argsort(lo, kind="stable")
-    out: list[tuple[int, int, set[int]]] = []
-    for k in order.tolist():
-        a, b, r = int(lo[k]), int(hi[k]), int(rows[k])
-        if out and a <= out[-1][1] + INTERVAL_GAP_SECONDS:
-            s, e, members = out[-1]
-            members.add(r)
-            out[-1] = (s, max(e, b), members)
-        else:
-            out.append((a, b, {r}))
-    return out
+    lo, hi, rows = lo[order], hi[order], rows[order]
+    reach = np.maximum.accumulate(hi)  # the end of everything merged so far
+    opens = np.flatnonzero(lo[1:] > reach[:-1] + INTERVAL_GAP_SECONDS) + 1  # a span that starts a new interval
+    bounds = [0, *opens.tolist(), len(lo)]
+    return [(int(lo[a]), int(reach[b - 1]), set(np.unique(rows[a:b]).tolist())) for a, b in itertools.pairwise(bounds)]
 
 
 def _refill(matrix: CountsMatrix, found: list[tuple[str, str, int, int, float, float]], dirty: np.ndarray) -> None:
     """Add the stored slices that land in a dirty cell, as a rebuild from the slices would."""
-    idx, secs, good, total, present = [], [], [], [], []
-    for key, series, resolution, start, g, t in found:
-        row = matrix.row(key + SLICES_SUFFIX if series == SLICES else key)
-        if row is None:
-            continue
-        idx.append(row)
-        secs.append(start)
-        good.append(g)
-        total.append(t)
-        present.append(resolution / BASE_RESOLUTION_SECONDS)
-    if not idx:
+    names = [key + SLICES_SUFFIX if series == SLICES else key for key, series, *_ in found]
+    index = {name: -1 if (row := matrix.row(name)) is None else row for name in set(names)}
+    rows = np.array([index[name] for name in names], dtype=np.int64)
+    m0 = rows >= 0
+    if not m0.any():
         return
-    r = np.array(idx, dtype=np.int64)
-    s = np.array(secs, dtype=np.int64)
+    r = rows[m0]
+    s = np.array([f[3] for f in found], dtype=np.int64)[m0]
+    good = np.array([f[4] for f in found], dtype=np.float64)[m0]
+    total = np.array([f[5] for f in found], dtype=np.float64)[m0]
+    present = np.array([f[2] for f in found], dtype=np.float64)[m0] / BASE_RESOLUTION_SECONDS
     tiers, slots = matrix.cells_of(s)
     code = (r * len(matrix.tiers) + tiers) * (1 << 32) + slots
     m = (tiers >= 0) & np.isin(code, dirty)
     if m.any():
-        matrix.add_many(r[m], s[m], np.array(good)[m], np.array(total)[m], np.array(present)[m])
+        matrix.add_many(r[m], s[m], good[m], total[m], present[m])

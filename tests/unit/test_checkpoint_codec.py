@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from slo_service.core.counts_matrix import CountsMatrix
-from slo_service.pipeline.checkpoint import FORMAT, decode, encode
+from slo_service.pipeline.checkpoint import FORMAT, INTERVAL_GAP_SECONDS, _intervals, decode, encode
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -63,3 +63,30 @@ def test_a_restore_adopts_the_decoded_arrays_instead_of_copying_them() -> None:
     assert any(a is arrays[0] for a in restored._arrays())  # the 380 MiB of 10,000 SLOs are not copied
     copied = CountsMatrix.from_state(*decode(*encode(*matrix.state())))
     assert not any(a is arrays[0] for a in copied._arrays())
+
+
+def _intervals_by_loop(lo: np.ndarray, hi: np.ndarray, rows: np.ndarray) -> list[tuple[int, int, set[int]]]:
+    """The merge as a plain loop (the implementation before numpy), for comparison."""
+    out: list[tuple[int, int, set[int]]] = []
+    for k in np.argsort(lo, kind="stable").tolist():
+        a, b, r = int(lo[k]), int(hi[k]), int(rows[k])
+        if out and a <= out[-1][1] + INTERVAL_GAP_SECONDS:
+            out[-1] = (out[-1][0], max(out[-1][1], b), out[-1][2] | {r})
+        else:
+            out.append((a, b, {r}))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_cell_spans_merge_into_the_same_intervals_as_the_loop(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    lo = rng.integers(0, 40 * INTERVAL_GAP_SECONDS, n, dtype=np.int64)
+    hi = lo + rng.choice([60, 300, 3600], n)
+    rows = rng.integers(0, 50, n, dtype=np.int64)
+    assert _intervals(lo, hi, rows) == _intervals_by_loop(lo, hi, rows)
+
+
+def test_no_cell_spans_no_intervals() -> None:
+    empty = np.array([], dtype=np.int64)
+    assert _intervals(empty, empty, empty) == []

@@ -8,6 +8,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -239,3 +242,39 @@ def test_a_pending_gate_blocks_with_wait_until_its_window_has_passed(db_url: str
         # a signed poll works as well
         polled = _raw(svc, "GET", f"/api/v1/gates/{gate}", headers=_signed(b""))
         assert polled.status_code == 200 and polled.json()["result"] == "inconclusive"
+
+
+def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLO_SERVICE_TOKEN", "SLO_SERVICE_CI_SECRET"))}
+    return subprocess.run(
+        [sys.executable, "-m", "slo_service", *args], capture_output=True, text=True, timeout=120, env={**clean, **env}
+    )
+
+
+def test_the_pipeline_cli_records_signed_and_exits_by_the_gates_answer(sqlite_url: str, tmp_path: Path) -> None:
+    with _service(tmp_path, sqlite_url) as svc:
+        deployed = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=90)
+        _push(svc, "a_total", "ok", deployed + timedelta(minutes=10), good=995, bad=5)
+        recorded = _cli(
+            "deployment", "record", "--service", "api", "--version", "4.0", "--time", deployed.isoformat(),
+            "--commit", "abc1234", "--url", svc.url, SLO_SERVICE_CI_SECRET=SECRET,
+        )  # fmt: skip
+        assert recorded.returncode == 0, recorded.stderr
+        deployment = recorded.stdout.strip()
+        stored = svc.get("/api/v1/deployments").json()
+        assert [(d["id"], d["commit"]) for d in stored] == [(deployment, "abc1234")]
+
+        gate = ["gate", "run", "--deployment-id", deployment, "--url", svc.url, "--secret", SECRET]
+        passed = _cli(*gate, "--objective", "avail")
+        assert passed.returncode == 0, passed.stderr
+        assert json.loads(passed.stdout)["result"] == "pass"
+        spec = tmp_path / "strict.yaml"
+        spec.write_text("objectives: [{slo: avail, pass: ['>=0.999']}]\n")
+        assert _cli(*gate, "--spec", str(spec)).returncode == 1
+        inconclusive = _cli(*gate, "--objective", "latency")  # no latency events were pushed
+        assert inconclusive.returncode == 2, inconclusive.stderr
+        assert "inconclusive" in inconclusive.stderr
+        wrong = _cli(
+            "deployment", "record", "--service", "api", "--version", "5", "--url", svc.url, "--secret", "x" * 12
+        )
+        assert wrong.returncode == 4 and "401" in wrong.stderr

@@ -87,19 +87,43 @@ def _answer(gate: StoredGate, status_codes: bool, created: bool = False) -> JSON
     return JSONResponse(gate_out(gate), status_code=code, headers={"Location": f"/api/v1/gates/{gate.id}"})
 
 
-@router.post("", status_code=201, summary="Create a quality gate for a deployment (CI)")
-def create_gate(
+WaitParam = Annotated[
+    float, Query(ge=0, le=MAX_WAIT_SECONDS, description="seconds to wait for an answer while pending")
+]
+StatusCodesParam = Annotated[bool, Query(description="200 pass/warning, 412 fail, 424 inconclusive, 202 pending")]
+
+
+async def _decided(gates: GateService, gate_id: str, wait: float) -> StoredGate:
+    """The gate once decided, or as it is when `wait` seconds have passed."""
+    deadline = time.monotonic() + wait
+    while True:
+        gate = await run_in_threadpool(gates.get, gate_id)
+        if gate is None:
+            raise HTTPException(404, f"no gate {gate_id!r}")
+        left = deadline - time.monotonic()
+        if gate.status is not GateStatus.PENDING or left <= 0:
+            return gate
+        # Sleep until the window ends (then the read evaluates it), re-reading at least every 5 s: another
+        # replica may answer first, and the wait may end before the window.
+        until_end = (gate.window_end - gates.clock.now()) / timedelta(seconds=1)
+        await asyncio.sleep(max(0.05, min(left, 5.0, until_end + 0.01)))
+
+
+@router.post("", status_code=201, summary="Create a quality gate for a deployment (CI); ?wait= blocks")
+async def create_gate(
     request: Request,
     body: GateIn,
     _: Annotated[str, Depends(ci_caller)],
-    status_codes: Annotated[bool, Query(description="answer 202 while pending (see GET)")] = False,
+    wait: WaitParam = 0,
+    status_codes: StatusCodesParam = False,
 ) -> JSONResponse:
     duration = duration_param(body.duration, "duration", MIN_WINDOW, MAX_WINDOW)
     checks = body.model_dump(include={"objectives", "monitors", "pass_threshold", "warning_threshold"})
     if body.objectives is None:
         checks.pop("objectives")
     try:
-        gate = _gates(request).create(
+        gate = await run_in_threadpool(
+            _gates(request).create,
             GateRequest(
                 checks=checks,
                 duration=duration,
@@ -108,11 +132,11 @@ def create_gate(
                 version=body.version,
                 environment=body.environment,
                 start=body.start,
-            )
+            ),
         )
     except GateSpecError as exc:
         raise HTTPException(422, str(exc)) from None
-    return _answer(_gates(request).get(gate.id) or gate, status_codes, created=True)
+    return _answer(await _decided(_gates(request), gate.id, wait), status_codes, created=True)
 
 
 @router.get("/{gate_id}", summary="A gate's answer: pending until its window has passed; ?wait= blocks")
@@ -120,23 +144,7 @@ async def get_gate(
     request: Request,
     gate_id: PathName,
     _: Annotated[str, Depends(ci_caller)],
-    wait: Annotated[
-        float, Query(ge=0, le=MAX_WAIT_SECONDS, description="seconds to wait for an answer while pending")
-    ] = 0,
-    status_codes: Annotated[
-        bool, Query(description="200 pass/warning, 412 fail, 424 inconclusive, 202 pending")
-    ] = False,
+    wait: WaitParam = 0,
+    status_codes: StatusCodesParam = False,
 ) -> JSONResponse:
-    gates = _gates(request)
-    deadline = time.monotonic() + wait
-    while True:
-        gate = await run_in_threadpool(gates.get, gate_id)
-        if gate is None:
-            raise HTTPException(404, f"no gate {gate_id!r}")
-        left = deadline - time.monotonic()
-        if gate.status is not GateStatus.PENDING or left <= 0:
-            return _answer(gate, status_codes)
-        # Sleep until the window ends (then the read evaluates it), re-reading at least every 5 s: another
-        # replica may answer first, and the wait may end before the window.
-        until_end = (gate.window_end - gates.clock.now()) / timedelta(seconds=1)
-        await asyncio.sleep(max(0.05, min(left, 5.0, until_end + 0.01)))
+    return _answer(await _decided(_gates(request), gate_id, wait), status_codes)

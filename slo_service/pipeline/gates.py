@@ -224,7 +224,8 @@ class GateService:
             return {}
         out = {}
         for m in spec.monitors:
-            runs = self.drift.runs(RunQuery(monitor=m.monitor, since=gate.window_start, limit=MAX_DRIFT_RUNS))
+            query = RunQuery(monitor=m.monitor, since=gate.window_start, until=gate.window_end, limit=MAX_DRIFT_RUNS)
+            runs = self.drift.runs(query)
             verdicts = [
                 r.drift_found
                 for r in runs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -56,17 +57,10 @@ class DeploymentOut(BaseModel):
 
 
 def deployment_out(d: Deployment) -> DeploymentOut:
-    return DeploymentOut(
-        id=d.id,
-        service=d.service,
-        environment=d.environment,
-        version=d.version,
-        model_version=d.model_version,
-        commit=d.commit,
-        pipeline_url=d.pipeline_url,
-        time=d.at,
-        status=d.status,
-    )
+    """The API calls the deployment's time `time` (what CI sends), the record `at`."""
+    fields = asdict(d)
+    fields["time"] = fields.pop("at")
+    return DeploymentOut(**fields)
 
 
 @router.post("/deployments", status_code=201, response_model=DeploymentOut, summary="Record a deployment (CI)")

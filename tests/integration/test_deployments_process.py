@@ -241,7 +241,7 @@ def test_gates_answer_from_known_counts(db_url: str, tmp_path: Path) -> None:
 def test_a_pending_gate_blocks_with_wait_until_its_window_has_passed(db_url: str, tmp_path: Path) -> None:
     with _service(tmp_path, db_url) as svc:
         deployment = _record(svc, "3.0", datetime.now(UTC))
-        start = datetime.now(UTC) - timedelta(seconds=57)  # a 1-minute window ending in about 3 s
+        start = datetime.now(UTC) - timedelta(seconds=50)  # a 1-minute window ending in about 10 s
         created = _gate(svc, deployment_id=deployment, start=start.isoformat(), duration="1m")
         assert (created.status_code, created.json()["result"]) == (202, "pending")
         gate = created.json()["id"]

@@ -46,6 +46,7 @@ from slo_service.core.model import SLO, Config, PromQLSource, ScrapeSource
 from slo_service.core.ports import ScrapeHealth, StoreUnavailable
 from slo_service.core.samples import Sample
 from slo_service.core.tokens import TokenVerifier, check_admin_token
+from slo_service.delivery_wiring import after_evaluation, build_delivery, register_delivery_metrics
 from slo_service.drift_wiring import build_drift
 from slo_service.exporter.collector import build_registry
 from slo_service.exporter.drift import DriftCollector
@@ -56,6 +57,7 @@ from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.collect import FetchObservations, FetchSamples
 from slo_service.pipeline.cycle import Cycle
 from slo_service.pipeline.delivery import DeliveryWorker
+from slo_service.pipeline.deployments import DeliveryPipeline
 from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.evaluate import Evaluator
 from slo_service.pipeline.history import LiveHistory
@@ -117,6 +119,7 @@ class Service:
     registry: CollectorRegistry
     app: FastAPI
     spill: SpillDir | None = None
+    delivery: DeliveryPipeline | None = None
 
     def close(self, deadline: float | None = None) -> None:
         """Stop: no new jobs; running jobs and deliveries get until `deadline` (time.monotonic(); default:
@@ -295,6 +298,9 @@ def build_service(
     jobs.after_evaluation.append(registry.slo_exposition.refresh)
     registry.register(DriftCollector(drift))
     registry.register(LeadershipCollector(leadership, lambda: runtime.config_hash))
+    delivery = build_delivery(settings, engine, clock, runtime, drift)
+    register_delivery_metrics(registry, delivery)
+    jobs.after_evaluation.append(after_evaluation(delivery, runtime, lambda: leadership.leader))
     slack_secret = settings.slack_signing_secret_value()
     app = create_app(
         runtime,
@@ -305,10 +311,13 @@ def build_service(
         drift,
         auth=auth,
         leadership=leadership,
+        pipeline=delivery,
     )
     limits = InputLimits(settings.max_body_bytes, settings.max_batch_body_bytes, ingest_max_age=settings.raw_retention)
     set_input_limits(app, limits)
-    return Service(settings, engine, runtime, alerting, worker, drift, drift_pool, cycle, jobs, registry, app, spill)
+    return Service(
+        settings, engine, runtime, alerting, worker, drift, drift_pool, cycle, jobs, registry, app, spill, delivery
+    )
 
 
 @contextmanager

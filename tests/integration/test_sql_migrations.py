@@ -14,7 +14,7 @@ from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.models import Base
 from tests.support.sql import execute_sql
 
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"
 TABLES = {
     "slo_slices",
     "ingest_keys",
@@ -38,6 +38,10 @@ TABLES = {
     "count_changes",
     "cluster_counters",
     "alert_actions",
+    "deployments",
+    "deploy_freezes",
+    "ci_signatures",
+    "quality_gates",
 }
 
 

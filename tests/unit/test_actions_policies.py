@@ -10,7 +10,6 @@ import pytest
 from slo_service.core.actions.facts import (
     BudgetFact,
     BurnEpisode,
-    DeploymentFact,
     DriftRunFact,
     Facts,
     GateFact,
@@ -27,6 +26,7 @@ from slo_service.core.actions.policy import (
 )
 from slo_service.core.actions.runs import ActionRun, InvalidTransition, RunState, check_transition, guard
 from slo_service.core.clock import ManualClock
+from slo_service.core.deployments import Deployment
 
 T0 = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 
@@ -35,11 +35,11 @@ def burn(started: datetime, severity: str = "page", slo: str = "latency", servic
     return BurnEpisode(service, slo, severity, "page-1h", "fp1", started, 15.2, 16.0, "1h", "5m", 0.7)
 
 
-def deploys() -> list[DeploymentFact]:
+def deploys() -> list[Deployment]:
     return [
-        DeploymentFact("d1", "checkout", "prod", "v1", T0 - timedelta(days=2)),
-        DeploymentFact("d2", "checkout", "prod", "v2-bad", T0 - timedelta(days=1), status="failed"),
-        DeploymentFact("d3", "checkout", "prod", "v3", T0 - timedelta(minutes=10)),
+        Deployment("d1", "checkout", "prod", "v1", None, None, None, T0 - timedelta(days=2)),
+        Deployment("d2", "checkout", "prod", "v2-bad", None, None, None, T0 - timedelta(days=1), "failed"),
+        Deployment("d3", "checkout", "prod", "v3", None, None, None, T0 - timedelta(minutes=10)),
     ]
 
 

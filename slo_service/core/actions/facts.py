@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from slo_service.core.deployments import Deployment
+
 
 def iso(t: datetime | None) -> str | None:
     return t.isoformat().replace("+00:00", "Z") if t is not None else None
@@ -54,32 +56,19 @@ class BurnEpisode:
         }
 
 
-@dataclass(frozen=True)
-class DeploymentFact:
-    """One deployment of a service (from the deployment history, newest last)."""
-
-    id: str
-    service: str
-    environment: str
-    version: str
-    at: datetime
-    model_version: str | None = None
-    commit: str | None = None
-    pipeline_url: str | None = None
-    status: str | None = None  # failed / rolled_back deployments are never a rollback's destination
-
-    def why(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "service": self.service,
-            "environment": self.environment,
-            "version": self.version,
-            "model_version": self.model_version,
-            "commit": self.commit,
-            "pipeline_url": self.pipeline_url,
-            "status": self.status,
-            "at": iso(self.at),
-        }
+def deployment_why(d: Deployment) -> dict[str, Any]:
+    """A deployment as a decision records it."""
+    return {
+        "id": d.id,
+        "service": d.service,
+        "environment": d.environment,
+        "version": d.version,
+        "model_version": d.model_version,
+        "commit": d.commit,
+        "pipeline_url": d.pipeline_url,
+        "status": d.status,
+        "at": iso(d.at),
+    }
 
 
 @dataclass(frozen=True)
@@ -142,7 +131,7 @@ class Facts:
     """Everything one evaluation found; `deployments` per service, oldest first."""
 
     burns: Sequence[BurnEpisode] = ()
-    deployments: Mapping[str, Sequence[DeploymentFact]] = field(default_factory=dict)
+    deployments: Mapping[str, Sequence[Deployment]] = field(default_factory=dict)
     monitors: Sequence[MonitorFact] = ()
     budgets: Sequence[BudgetFact] = ()
     gates: Sequence[GateFact] = ()

@@ -16,14 +16,13 @@ from typing import Any
 
 from slo_service.core.actions.facts import (
     BurnEpisode,
-    DeploymentFact,
     Facts,
     MonitorFact,
+    deployment_why,
     iso,
 )
 from slo_service.core.actions.policy import ActionKind, ResponsePolicy, ResponsesConfig
-
-NOT_A_DESTINATION = frozenset({"failed", "rolled_back", "rolledback"})
+from slo_service.core.deployments import Deployment, previous_good
 
 
 @dataclass(frozen=True)
@@ -53,8 +52,8 @@ def _slo_matches(wanted: str | None, service: str, slo: str) -> bool:
 
 
 def attributed_deployment(
-    deployments: Sequence[DeploymentFact], started_at: datetime, policy: ResponsePolicy
-) -> DeploymentFact | None:
+    deployments: Sequence[Deployment], started_at: datetime, policy: ResponsePolicy
+) -> Deployment | None:
     """The newest deployment at or before the burn's start, when the burn began within `after_deploy` of it."""
     before = [d for d in deployments if d.at <= started_at]
     if not before:
@@ -64,19 +63,6 @@ def attributed_deployment(
     if window is not None and started_at - last.at > window:
         return None
     return last
-
-
-def previous_good(deployments: Sequence[DeploymentFact], current: DeploymentFact) -> DeploymentFact | None:
-    """The newest earlier deployment of the same service and environment with another version that did not fail."""
-    earlier = [
-        d
-        for d in deployments
-        if d.at < current.at
-        and d.environment == current.environment
-        and d.version != current.version
-        and (d.status or "").lower() not in NOT_A_DESTINATION
-    ]
-    return max(earlier, key=lambda d: d.at) if earlier else None
 
 
 def streak(monitor: MonitorFact) -> int:
@@ -146,12 +132,12 @@ class Matcher:
             if when.after_deploy is not None:
                 if deployment is None:
                     return None
-                why["attributed_to"] = deployment.why()
+                why["attributed_to"] = deployment_why(deployment)
                 why["after_deploy_minutes"] = round((fact.started_at - deployment.at).total_seconds() / 60, 1)
             if not self._budget_holds(policy, facts, service, fact.slo_key, fact.budget_remaining, why):
                 return None
             if deployment is not None:
-                payload["deployment"] = deployment.why()
+                payload["deployment"] = deployment_why(deployment)
         elif trigger == "drift":
             assert isinstance(fact, MonitorFact)
             if when.drift is not None:
@@ -257,18 +243,18 @@ class Matcher:
         return True
 
     @staticmethod
-    def _rollback_payload(deploys: Sequence[DeploymentFact], payload: dict[str, Any], why: dict[str, Any]) -> bool:
+    def _rollback_payload(deploys: Sequence[Deployment], payload: dict[str, Any], why: dict[str, Any]) -> bool:
         """Roll back from the attributed (else the newest) deployment to the previous good version."""
         if not deploys:
             why["skipped"] = "no deployment history for a rollback"
             return False
         current_id = payload.get("deployment", {}).get("id")
         current = next((d for d in deploys if d.id == current_id), None) or max(deploys, key=lambda d: d.at)
-        target = previous_good(deploys, current)
+        target = previous_good(deploys, current.service, current.environment, current.version)
         if target is None:
             return False
-        payload["deployment"] = current.why()
-        payload["rollback_to"] = target.why()
+        payload["deployment"] = deployment_why(current)
+        payload["rollback_to"] = deployment_why(target)
         payload.update({"environment": current.environment, "from_version": current.version})
         payload["to_version"] = target.version
         why["rollback"] = {"from": current.version, "to": target.version, "environment": current.environment}

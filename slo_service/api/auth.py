@@ -86,6 +86,14 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/drift/runs"): Rule.READ,
     ("GET", f"{API}/drift/runs/{{run_id}}"): Rule.READ,
     ("GET", f"{API}/drift/runs/{{run_id}}/report"): Rule.READ,
+    # response actions
+    ("GET", f"{API}/decisions"): Rule.READ,
+    ("GET", f"{API}/actions"): Rule.READ,
+    ("GET", f"{API}/actions/{{run_id}}"): Rule.READ,
+    ("POST", f"{API}/actions/{{run_id}}/approve"): Rule.WRITE,
+    ("POST", f"{API}/actions/{{run_id}}/deny"): Rule.WRITE,
+    ("POST", f"{API}/actions/{{run_id}}/status"): Rule.PUSH,
+    ("GET", f"{API}/audit"): Rule.READ,
     # tokens
     ("POST", f"{API}/tokens"): Rule.ADMIN,
     ("GET", f"{API}/tokens"): Rule.ADMIN,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,8 +23,13 @@ from slo_service.core.actions.matching import Decision, Matcher
 from slo_service.core.actions.policy import ActionKind, ResponsePolicy, ResponsesConfig
 from slo_service.core.actions.ports import ActionStore, AuditEntry, Target, TriggerRequest
 from slo_service.core.actions.runs import ActionRun, RunState, guard
+from slo_service.core.alerting.lifecycle import Alert
 from slo_service.core.deployments import DeploymentStore
+from slo_service.core.drift.ports import DriftStore
+from slo_service.core.model import Config
 from slo_service.core.notify import DeliveryResult, Outcome, RetryPolicy
+from slo_service.core.slo_math import SLOStatus
+from slo_service.pipeline.action_facts import gather
 from slo_service.pipeline.failures import log_failure
 
 log = logging.getLogger(__name__)
@@ -73,6 +78,7 @@ class ActionService:
         self.stats = ActionStats()
         self.on_timeout: Callable[[ActionRun], None] | None = None  # the self-alert
         self.leads: Callable[[], bool] = lambda: True
+        self.drift_store: DriftStore | None = None  # the drift runs the policies look at
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -82,6 +88,13 @@ class ActionService:
         self.targets = dict(targets)
 
     # ---- deciding
+
+    def evaluate(self, config: Config, statuses: Mapping[str, SLOStatus], alerts: Iterable[Alert]) -> int:
+        """One evaluation's decisions (the leader's cycle, after alerting); the number of new ones."""
+        if not self.config.policies:
+            return 0
+        facts = gather(self.config, config, alerts, statuses, self.deployments, self.drift_store)
+        return len(self.decide(facts))
 
     def decide(self, facts: Facts) -> list[tuple[Decision, str, int | None]]:
         """Match, guard and store the new decisions of one evaluation: (decision, outcome, run id) of each new

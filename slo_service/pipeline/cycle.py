@@ -15,6 +15,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from slo_service.pipeline.actions import ActionService
 from slo_service.pipeline.alerting import AlertingService, CycleResult
 from slo_service.pipeline.delivery import DeliveryWorker
 from slo_service.pipeline.evaluate import EvaluationResult
@@ -39,6 +40,7 @@ class Cycle:
         self.runtime = runtime
         self.alerting = alerting
         self.worker = worker
+        self.actions: ActionService | None = None  # response policies: the leader decides after alerting
 
     def run(self, lead: bool = True) -> CycleReport:
         """`lead=False` (a replica that does not lead): statuses for reads and delivery only; alert
@@ -55,6 +57,7 @@ class Cycle:
                 )
             except Exception:  # the store may be down: the next cycle re-derives the same alerts
                 log_failure(log, "alerting step failed")
+            self.act(evaluation)
         elif self.alerting is not None:
             try:
                 self.alerting.refresh()
@@ -62,6 +65,16 @@ class Cycle:
                 log_failure(log, "loading the leader's alert state failed")
         delivered = self.deliver()
         return CycleReport(evaluation, alerting, delivered, time.perf_counter() - started)
+
+    def act(self, evaluation: EvaluationResult) -> None:
+        """The leader: response policies over this evaluation (decisions are stored once per key, so a cycle
+        that repeats one after a failure decides nothing twice); the sender thread is woken for new runs."""
+        if self.actions is None or self.alerting is None:
+            return
+        try:
+            self.actions.evaluate(self.runtime.config, evaluation.statuses, self.alerting.book.active())
+        except Exception:
+            log_failure(log, "response policies step failed")
 
     def deliver(self) -> int:
         if self.worker is None:

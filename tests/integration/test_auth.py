@@ -58,6 +58,7 @@ PUSHED_IN = {
     ("POST", "/api/v1/ingest"),
     ("POST", "/api/v1/monitors/{name}/batches"),
     ("POST", "/api/v1/alertmanager/webhook"),
+    ("POST", "/api/v1/actions/{run_id}/status"),  # CI reports how an action run went
 }
 # what a token of each scope may do: admin includes write, write includes read; ci is push only
 GRANTS = {

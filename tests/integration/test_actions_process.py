@@ -1,0 +1,180 @@
+"""Response actions through the service as a real process, the demo model server and a local stand-in for
+GitHub Actions: a deployment, then the model server degrades; the burn-rate page is attributed to the deploy
+and a rollback to the previous version reaches GitHub exactly once although evaluations keep firing; the
+cooldown holds; CI's status report closes the run. With approval required nothing fires until approved. A
+GitHub that is down gets the trigger once when it recovers, even when the service is SIGKILLed between retries.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from slo_service.adapters.sql.deployment_store import SqlDeploymentStore
+from slo_service.adapters.sql.engine import make_engine
+from slo_service.core.deployments import Deployment
+from slo_service.demo.model_server import DemoModelServer
+from tests.support.fake_ci import GITHUB_TOKEN, FakeGitHubActions
+from tests.support.history import seed_history
+from tests.support.process import ServiceProcess, run_service, start_local_server, wait_for
+
+ENV = {"TEST_GITHUB_TOKEN": GITHUB_TOKEN}
+
+
+def write_config(path: Path, model_url: str, github_url: str, approval: bool = False) -> Path:
+    path.write_text(
+        f"""apiVersion: slo-service/v1
+services:
+  - name: fraud-detector
+sources:
+  - {{name: demo, type: scrape, url: "{model_url}/metrics", interval: 1s, timeout: 900ms}}
+slos:
+  - service: fraud-detector
+    name: availability
+    objective: 99
+    period: 7d
+    sli:
+      ratio: {{source: demo, good: 'model_requests_total{{code!~"5.."}}', total: model_requests_total}}
+alerting:
+  policies:
+    default:
+      no_data_after: null
+      budget_exhausted: false
+      tiers:
+        - {{name: page-5m, severity: page, long_window: 5m, short_window: 5m, budget_share: 0.001}}
+responses:
+  status_timeout: 30m
+  targets:
+    - name: github
+      type: github_workflow_dispatch
+      url: "{github_url}"
+      repo: acme/fraud
+      workflow: rollback.yml
+      token_env: TEST_GITHUB_TOKEN
+  policies:
+    - name: rollback-bad-deploy
+      when: {{service: fraud-detector, burn_rate: page, after_deploy: 30m}}
+      action: rollback
+      target: github
+      cooldown: 1h
+      approval: {"true" if approval else "false"}
+"""
+    )
+    return path
+
+
+def record_deployments(database_url: str) -> None:
+    """v1 two days ago, then v2 two minutes ago (part A's POST /api/v1/deployments stores the same rows)."""
+    engine = make_engine(database_url)
+    try:
+        store = SqlDeploymentStore(engine)
+        now = datetime.now(UTC)
+        for n, (version, ago) in enumerate((("v1", timedelta(days=2)), ("v2", timedelta(minutes=2)))):
+            store.record(
+                Deployment(f"dep-{n}", "fraud-detector", "prod", version, f"m-{version}", f"c{n}", None, now - ago)
+            )
+    finally:
+        engine.dispose()
+
+
+World = tuple[DemoModelServer, FakeGitHubActions, Path]
+
+
+@pytest.fixture
+def world(tmp_path: Path, sqlite_url: str) -> Iterator[World]:
+    model = DemoModelServer(port=0, rate=50, error_rate=0.0).start()
+    ci_server = start_local_server()
+    github = FakeGitHubActions(ci_server)
+    seed_history(sqlite_url, "fraud-detector", "availability")
+    record_deployments(sqlite_url)
+    yield model, github, tmp_path
+    model.stop()
+    ci_server.stop()
+
+
+def degrade(svc: ServiceProcess, model: DemoModelServer) -> None:
+    wait_for(lambda: (svc.get("/api/v1/sources").json()[0]["health"] or {}).get("up"), what="first scrape")
+    model.trigger_incident(duration_s=600, error_rate=0.5, slow=False)
+
+
+def runs(svc: ServiceProcess) -> list[dict[str, Any]]:
+    return list(svc.get("/api/v1/actions").json())
+
+
+def test_a_burn_after_a_deploy_rolls_back_once_and_the_report_closes_the_run(world: World, sqlite_url: str) -> None:
+    model, github, tmp_path = world
+    config = write_config(tmp_path / "slo.yaml", model.url, github.url)
+    with run_service([config], sqlite_url, tmp_path, env=ENV) as svc:
+        degrade(svc, model)
+        wait_for(lambda: github.dispatches, timeout=90, what="the rollback at GitHub")
+        time.sleep(5)  # five more evaluation cycles (1 s apart) with the page still firing
+        firing = svc.get("/api/v1/alerts", params={"state": "firing"}).json()
+        assert any(a["labels"].get("severity") == "page" for a in firing), firing
+        assert len(github.dispatches) == 1
+        inputs = github.dispatches[0]["inputs"]
+        assert inputs["action"] == "rollback" and inputs["service"] == "fraud-detector"
+        assert (inputs["from_version"], inputs["to_version"]) == ("v2", "v1")
+        [decision] = svc.get("/api/v1/decisions").json()
+        assert decision["why"]["attributed_to"]["version"] == "v2"
+        assert decision["why"]["burn"]["severity"] == "page" and decision["why"]["burn"]["long_window"] == "5m"
+        assert decision["why"]["burn"]["burn_rate_long"] > 1
+        [run] = runs(svc)
+        assert run["state"] == "sent" and inputs["action_run_id"] == str(run["id"])
+        assert inputs["idempotency_key"] == run["decision_key"]
+        reported = svc.post(f"/api/v1/actions/{run['id']}/status", json={"state": "running", "url": "https://ci/1"})
+        assert reported.status_code == 200, reported.text
+        done = svc.post(f"/api/v1/actions/{run['id']}/status", json={"state": "succeeded"})
+        assert done.json()["state"] == "succeeded"
+        again = svc.post(f"/api/v1/actions/{run['id']}/status", json={"state": "failed"})
+        assert again.status_code == 409 and "succeeded" in again.json()["message"]
+        assert svc.post("/api/v1/actions/999/status", json={"state": "failed"}).status_code == 404
+        bad = svc.post(f"/api/v1/actions/{run['id']}/status", json={"state": "exploded"})
+        assert bad.status_code == 422 and "state" in bad.text
+        metrics = svc.get("/metrics").text
+        assert 'slo_service_actions_total{action="rollback",outcome="sent",target="github"} 1.0' in metrics
+        kinds = [e["kind"] for e in svc.get("/api/v1/audit").json()]
+        assert kinds.count("decision") == 1 and kinds.count("send") == 1 and kinds.count("report") == 2
+
+
+def test_approval_required_nothing_fires_until_approved_and_a_denial_sends_nothing(
+    world: World, sqlite_url: str
+) -> None:
+    model, github, tmp_path = world
+    config = write_config(tmp_path / "slo.yaml", model.url, github.url, approval=True)
+    with run_service([config], sqlite_url, tmp_path, env=ENV) as svc:
+        degrade(svc, model)
+        [run] = wait_for(lambda: runs(svc) or None, timeout=90, what="a run waiting for approval")
+        assert run["state"] == "pending_approval"
+        time.sleep(3)
+        assert github.dispatches == []
+        approved = svc.post(f"/api/v1/actions/{run['id']}/approve", json={"by": "alice"})
+        assert approved.status_code == 200 and "alice" in approved.json()["decided_by"]
+        wait_for(lambda: github.dispatches, timeout=30, what="the approved rollback")
+        assert svc.post(f"/api/v1/actions/{run['id']}/deny", json={"by": "bob"}).status_code == 409
+        audit = svc.get("/api/v1/audit").json()
+        assert any(e["kind"] == "approval" and "alice" in e["actor"] for e in audit)
+
+
+def test_github_down_gets_the_trigger_once_when_it_recovers_even_across_a_sigkill_between_retries(
+    world: World, sqlite_url: str
+) -> None:
+    model, github, tmp_path = world
+    github.down = True
+    config = write_config(tmp_path / "slo.yaml", model.url, github.url)
+    with run_service([config], sqlite_url, tmp_path, env=ENV) as svc:
+        degrade(svc, model)
+        wait_for(lambda: github.refused >= 2, timeout=90, what="refused attempts")
+        svc.signal(signal.SIGKILL)  # mid-retry: the run is stored, approved, with attempts recorded
+    github.down = False
+    with run_service([config], sqlite_url, tmp_path, env=ENV) as svc:
+        wait_for(lambda: github.dispatches, timeout=90, what="the rollback after recovery")
+        time.sleep(4)
+        assert len(github.dispatches) == 1
+        [run] = runs(svc)
+        assert run["state"] == "sent" and run["attempts"] >= 3

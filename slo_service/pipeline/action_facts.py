@@ -104,6 +104,8 @@ def gather(
             runs = drift.runs(RunQuery(monitor=name, status=RunStatus.OK, limit=max(k, 1) * 4))
             service = monitor.labels.get("service") if monitor is not None else None
             newest_first = sorted(runs, key=lambda r: r.finished_at, reverse=True)
+            # run lists come without their columns: read the newest k whole, for the drifted columns
+            newest_first[:k] = [(drift.run(r.id) if r.id is not None else None) or r for r in newest_first[:k]]
             monitors.append(drift_fact(name, service, newest_first, monitor.window if monitor is not None else None))
     budgets: list[BudgetFact] = []
     if any(p.when.budget_below is not None or p.when.budget_exhausted for p in policies):

@@ -32,6 +32,7 @@ silence_app = typer.Typer(help="Silences of a running service: add, list, expire
 app.add_typer(silence_app, name="silence")
 token_app = typer.Typer(help="API tokens in the database: create, list, revoke.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(__import__("slo_service.cli_actions", fromlist=["actions_app"]).actions_app, name="actions")
 console = Console()
 err_console = Console(stderr=True)
 log = logging.getLogger(__name__)

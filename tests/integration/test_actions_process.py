@@ -7,7 +7,10 @@ GitHub that is down gets the trigger once when it recovers, even when the servic
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +23,7 @@ from slo_service.adapters.sql.deployment_store import SqlDeploymentStore
 from slo_service.adapters.sql.engine import make_engine
 from slo_service.core.deployments import Deployment
 from slo_service.demo.model_server import DemoModelServer
+from tests.support.auth import ADMIN_TOKEN
 from tests.support.fake_ci import GITHUB_TOKEN, FakeGitHubActions
 from tests.support.history import seed_history
 from tests.support.process import ServiceProcess, run_service, start_local_server, wait_for
@@ -103,6 +107,11 @@ def degrade(svc: ServiceProcess, model: DemoModelServer) -> None:
     model.trigger_incident(duration_s=600, error_rate=0.5, slow=False)
 
 
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SLO_SERVICE_TOKEN": ADMIN_TOKEN, "COLUMNS": "250"}
+    return subprocess.run([sys.executable, "-m", "slo_service", *args], capture_output=True, text=True, env=env)
+
+
 def runs(svc: ServiceProcess) -> list[dict[str, Any]]:
     return list(svc.get("/api/v1/actions").json())
 
@@ -153,10 +162,14 @@ def test_approval_required_nothing_fires_until_approved_and_a_denial_sends_nothi
         assert run["state"] == "pending_approval"
         time.sleep(3)
         assert github.dispatches == []
-        approved = svc.post(f"/api/v1/actions/{run['id']}/approve", json={"by": "alice"})
-        assert approved.status_code == 200 and "alice" in approved.json()["decided_by"]
+        listed = cli("actions", "list", "--state", "pending_approval", "--url", svc.url)
+        assert listed.returncode == 0 and "pending_approval" in listed.stdout and "rollback" in listed.stdout
+        approved = cli("actions", "approve", str(run["id"]), "--by", "alice", "--url", svc.url)
+        assert approved.returncode == 0 and "approved by alice" in approved.stdout, approved.stderr
         wait_for(lambda: github.dispatches, timeout=30, what="the approved rollback")
         assert svc.post(f"/api/v1/actions/{run['id']}/deny", json={"by": "bob"}).status_code == 409
+        late = cli("actions", "deny", str(run["id"]), "--url", svc.url)
+        assert late.returncode == 1 and "cannot become denied" in late.stderr
         audit = svc.get("/api/v1/audit").json()
         assert any(e["kind"] == "approval" and "alice" in e["actor"] for e in audit)
 

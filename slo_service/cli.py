@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from slo_service import __version__
+from slo_service.cli_pipeline import register_pipeline_commands
 from slo_service.core.secrets import redact
 from slo_service.settings import Settings, SettingsError
 
@@ -32,6 +33,7 @@ silence_app = typer.Typer(help="Silences of a running service: add, list, expire
 app.add_typer(silence_app, name="silence")
 token_app = typer.Typer(help="API tokens in the database: create, list, revoke.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+register_pipeline_commands(app)  # deployment, gate (cli_pipeline.py)
 app.add_typer(__import__("slo_service.cli_actions", fromlist=["actions_app"]).actions_app, name="actions")
 console = Console()
 err_console = Console(stderr=True)

@@ -46,6 +46,7 @@ from slo_service.core.model import SLO, Config, PromQLSource, ScrapeSource
 from slo_service.core.ports import ScrapeHealth, StoreUnavailable
 from slo_service.core.samples import Sample
 from slo_service.core.tokens import TokenVerifier, check_admin_token
+from slo_service.delivery_wiring import after_evaluation, build_delivery, register_delivery_metrics
 from slo_service.drift_wiring import build_drift
 from slo_service.exporter.actions import ActionsCollector
 from slo_service.exporter.collector import build_registry
@@ -58,6 +59,7 @@ from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.collect import FetchObservations, FetchSamples
 from slo_service.pipeline.cycle import Cycle
 from slo_service.pipeline.delivery import DeliveryWorker
+from slo_service.pipeline.deployments import DeliveryPipeline
 from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.evaluate import Evaluator
 from slo_service.pipeline.history import LiveHistory
@@ -119,6 +121,7 @@ class Service:
     registry: CollectorRegistry
     app: FastAPI
     spill: SpillDir | None = None
+    delivery: DeliveryPipeline | None = None
     actions: ActionService | None = None
 
     def close(self, deadline: float | None = None) -> None:
@@ -305,6 +308,10 @@ def build_service(
     registry.register(DriftCollector(drift))
     registry.register(ActionsCollector(actions.stats))
     registry.register(LeadershipCollector(leadership, lambda: runtime.config_hash))
+    delivery = build_delivery(settings, engine, clock, runtime, drift)
+    register_delivery_metrics(registry, delivery)
+    jobs.after_evaluation.append(after_evaluation(delivery, runtime, lambda: leadership.leader))
+    delivery.gates.on_finished = actions.gate_finished  # a failed gate is a condition of the response policies
     slack_secret = settings.slack_signing_secret_value()
     app = create_app(
         runtime,
@@ -315,12 +322,26 @@ def build_service(
         drift,
         auth=auth,
         leadership=leadership,
+        pipeline=delivery,
     )
     limits = InputLimits(settings.max_body_bytes, settings.max_batch_body_bytes, ingest_max_age=settings.raw_retention)
     set_input_limits(app, limits)
     app.state.actions = actions
     return Service(
-        settings, engine, runtime, alerting, worker, drift, drift_pool, cycle, jobs, registry, app, spill, actions
+        settings,
+        engine,
+        runtime,
+        alerting,
+        worker,
+        drift,
+        drift_pool,
+        cycle,
+        jobs,
+        registry,
+        app,
+        spill,
+        delivery,
+        actions,
     )
 
 

@@ -6,10 +6,11 @@ import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from fastapi import Query as Q
 from pydantic import BaseModel, ConfigDict
 
+from slo_service.api.ci_auth import ci_caller
 from slo_service.api.inputs import Name, PathId, Text
 from slo_service.core.actions.ports import AuditEntry, StoredDecision
 from slo_service.core.actions.runs import ActionRun, InvalidTransition, RunState
@@ -205,10 +206,12 @@ async def deny_action(request: Request, run_id: PathId, body: Annotated[Approval
 
 
 @router.post("/actions/{run_id}/status", summary="CI reports how a run it was asked to carry out went")
-async def report_action(request: Request, run_id: PathId, body: StatusIn) -> RunOut:
+async def report_action(
+    request: Request, run_id: PathId, body: StatusIn, caller: Annotated[str, Depends(ci_caller)]
+) -> RunOut:
     actions = _service(request)
     detail = {k: v for k, v in (("url", body.url), ("message", body.message)) if v}
-    return await _move(request, run_id, actions.report, RunState(body.state), _who(request, None), detail)
+    return await _move(request, run_id, actions.report, RunState(body.state), caller, detail)
 
 
 @router.get("/audit", summary="The audit log: every decision, approval, denial, send, report and time-out")

@@ -67,4 +67,9 @@ SEGMENT_LABEL = "segment"
 DRIFT_LIVE_SHARE = "slo_drift_live_share"  # {monitor}: share of drifted features over the monitor's window
 FEATURE_DRIFT_LIVE_SCORE = "slo_feature_drift_live_score"  # {monitor, feature, method}; capped per monitor
 MONITOR_LABEL = "monitor"
+# Deployments from CI (exporter/deployments.py).
+ENVIRONMENT_LABEL = "environment"
+DEPLOYMENTS = "slo_deployments"  # counter (slo_deployments_total) {service, environment}
+DEPLOYMENT_INFO = "slo_deployment_info"  # gauge {service, environment, version, model_version} = 1 for the latest
+LAST_DEPLOYMENT_TIMESTAMP_SECONDS = "slo_last_deployment_timestamp_seconds"  # gauge {service, environment}
 FEATURE_LABEL = "feature"

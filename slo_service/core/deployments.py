@@ -120,3 +120,43 @@ class DeploymentStore(Protocol):
         """Note that a CI request signed `signature` arrived at `at` and forget the ones seen before
         `forget_before`; False if `signature` was seen already (a replay)."""
         ...
+
+
+AUTO_FREEZE_BY = "policy:error-budget"
+"""Who a freeze made because an error budget ran out is by; only such freezes are lifted on recovery."""
+
+
+@dataclass(frozen=True)
+class FreezeDecision:
+    """Freeze or lift `service`, and why."""
+
+    service: str
+    freeze: bool
+    reason: str
+
+
+def budget_freeze_decisions(
+    remaining: Iterable[tuple[str, str, float | None]], active: Iterable[Freeze]
+) -> builtins.list[FreezeDecision]:
+    """From (service, SLO key, error budget remaining ratio) of every SLO and the active freezes: freeze every
+    service with an exhausted budget (remaining <= 0) that is not frozen, and lift the error-budget freezes
+    (AUTO_FREEZE_BY) of services whose budgets have all recovered. A freeze a person or another policy made
+    is never lifted here; an SLO without data (None) counts as not exhausted."""
+    exhausted: dict[str, builtins.list[str]] = {}
+    services: set[str] = set()
+    for service, key, ratio in remaining:
+        services.add(service)
+        if ratio is not None and ratio <= 0:
+            exhausted.setdefault(service, []).append(key)
+    frozen = {f.service: f for f in active if f.active}
+    decisions = [
+        FreezeDecision(s, True, "error budget exhausted: " + ", ".join(sorted(keys)))
+        for s, keys in sorted(exhausted.items())
+        if s not in frozen
+    ]
+    decisions += [
+        FreezeDecision(s, False, "error budgets recovered")
+        for s, f in sorted(frozen.items())
+        if f.by == AUTO_FREEZE_BY and s in services and s not in exhausted
+    ]
+    return decisions

@@ -18,18 +18,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from slo_service.core.actions.facts import Facts
+from slo_service.core.actions.facts import Facts, GateFact
 from slo_service.core.actions.matching import Decision, Matcher
 from slo_service.core.actions.policy import ActionKind, ResponsePolicy, ResponsesConfig
 from slo_service.core.actions.ports import ActionStore, AuditEntry, Target, TriggerRequest
 from slo_service.core.actions.runs import ActionRun, RunState, guard
 from slo_service.core.alerting.lifecycle import Alert
-from slo_service.core.deployments import DeploymentStore
+from slo_service.core.deployments import Deployment, DeploymentStore
 from slo_service.core.drift.ports import DriftStore
+from slo_service.core.gates import GateStatus, StoredGate
 from slo_service.core.model import Config
 from slo_service.core.notify import DeliveryResult, Outcome, RetryPolicy
 from slo_service.core.slo_math import SLOStatus
-from slo_service.pipeline.action_facts import gather
+from slo_service.pipeline.action_facts import DEPLOYMENT_HISTORY, gather
 from slo_service.pipeline.failures import log_failure
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,19 @@ class ActionService:
         if any(outcome == "run" for _, outcome, _ in out):
             self.wake()
         return out
+
+    def gate_finished(self, gate: StoredGate) -> int:
+        """A quality gate got its answer (any replica): the gate_failed policies decide on it now; the number of
+        new decisions (the key is the gate's id, so a gate answered twice decides once)."""
+        if not self.config.policies or gate.status is not GateStatus.FAIL:
+            return 0
+        at = gate.evaluated_at or self.now()
+        fact = GateFact(gate.id, gate.service, gate.status.value, at, gate.deployment_id)
+        history: dict[str, list[Deployment]] = {}
+        if self.deployments is not None:
+            found = self.deployments.list(service=gate.service, limit=DEPLOYMENT_HISTORY)
+            history[gate.service] = sorted(found, key=lambda d: d.at)
+        return len(self.decide(Facts(gates=[fact], deployments=history)))
 
     def _run(self, d: Decision, policy: ResponsePolicy, state: RunState, now: datetime) -> ActionRun:
         return ActionRun(

@@ -19,9 +19,6 @@ from typing import Any
 
 import pytest
 
-from slo_service.adapters.sql.deployment_store import SqlDeploymentStore
-from slo_service.adapters.sql.engine import make_engine
-from slo_service.core.deployments import Deployment
 from slo_service.demo.model_server import DemoModelServer
 from tests.support.auth import ADMIN_TOKEN
 from tests.support.fake_ci import GITHUB_TOKEN, FakeGitHubActions
@@ -73,18 +70,20 @@ responses:
     return path
 
 
-def record_deployments(database_url: str) -> None:
-    """v1 two days ago, then v2 two minutes ago (part A's POST /api/v1/deployments stores the same rows)."""
-    engine = make_engine(database_url)
-    try:
-        store = SqlDeploymentStore(engine)
-        now = datetime.now(UTC)
-        for n, (version, ago) in enumerate((("v1", timedelta(days=2)), ("v2", timedelta(minutes=2)))):
-            store.record(
-                Deployment(f"dep-{n}", "fraud-detector", "prod", version, f"m-{version}", f"c{n}", None, now - ago)
-            )
-    finally:
-        engine.dispose()
+def record_deployments(svc: ServiceProcess) -> None:
+    """v1 two days ago, then v2 two minutes ago, as CI reports them (POST /api/v1/deployments)."""
+    now = datetime.now(UTC)
+    for n, (version, ago) in enumerate((("v1", timedelta(days=2)), ("v2", timedelta(minutes=2)))):
+        body = {
+            "service": "fraud-detector",
+            "environment": "prod",
+            "version": version,
+            "model_version": f"m-{version}",
+            "commit": f"c{n}",
+            "time": (now - ago).isoformat(),
+        }
+        response = svc.post("/api/v1/deployments", json=body)
+        assert response.status_code == 201, response.text
 
 
 World = tuple[DemoModelServer, FakeGitHubActions, Path]
@@ -96,13 +95,13 @@ def world(tmp_path: Path, sqlite_url: str) -> Iterator[World]:
     ci_server = start_local_server()
     github = FakeGitHubActions(ci_server)
     seed_history(sqlite_url, "fraud-detector", "availability")
-    record_deployments(sqlite_url)
     yield model, github, tmp_path
     model.stop()
     ci_server.stop()
 
 
 def degrade(svc: ServiceProcess, model: DemoModelServer) -> None:
+    record_deployments(svc)
     wait_for(lambda: (svc.get("/api/v1/sources").json()[0]["health"] or {}).get("up"), what="first scrape")
     model.trigger_incident(duration_s=600, error_rate=0.5, slow=False)
 

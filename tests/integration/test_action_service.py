@@ -31,6 +31,7 @@ from slo_service.core.actions.policy import (
 from slo_service.core.actions.runs import InvalidTransition, RunState
 from slo_service.core.clock import ManualClock
 from slo_service.core.deployments import Deployment
+from slo_service.core.gates import GateStatus, StoredGate
 from slo_service.core.notify import RetryPolicy
 from slo_service.pipeline.actions import ActionService
 
@@ -257,3 +258,20 @@ def test_freeze_calls_the_deployment_store(engine_url: str, httpserver: HTTPServ
     # evaluations keep seeing the exhausted budget: one decision
     service.decide(Facts(budgets=[BudgetFact("checkout", "latency", -0.2)]))
     assert len(service.store.decisions()) == 1
+
+
+def test_a_failed_gate_rolls_back_once(engine_url: str, httpserver: HTTPServer) -> None:
+    github = FakeGitHub(httpserver)
+    policy = ResponsePolicy("gate-rollback", Conditions(gate_failed=True), ActionKind.ROLLBACK, "gh")
+    service, clock = _service(engine_url, httpserver, policy)
+
+    def gate(status: GateStatus, gate_id: str = "g1") -> StoredGate:
+        return StoredGate(gate_id, "checkout", "d1", T0, T0, T0, {}, status, {}, clock.now())
+
+    assert service.gate_finished(gate(GateStatus.PASS, "g0")) == 0
+    assert service.gate_finished(gate(GateStatus.FAIL)) == 1
+    assert service.gate_finished(gate(GateStatus.FAIL)) == 0  # answered again (another replica): same key
+    service.send_due()
+    [dispatch] = github.requests
+    assert (dispatch["inputs"]["from_version"], dispatch["inputs"]["to_version"]) == ("v2", "v1")
+    assert service.store.decisions()[0].decision.why["gate"]["id"] == "g1"

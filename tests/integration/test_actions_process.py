@@ -7,6 +7,7 @@ GitHub that is down gets the trigger once when it recovers, even when the servic
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,15 +18,26 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from slo_service.core.ci_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from slo_service.demo.model_server import DemoModelServer
 from tests.support.auth import ADMIN_TOKEN
 from tests.support.fake_ci import GITHUB_TOKEN, FakeGitHubActions
 from tests.support.history import seed_history
 from tests.support.process import ServiceProcess, run_service, start_local_server, wait_for
 
-ENV = {"TEST_GITHUB_TOKEN": GITHUB_TOKEN}
+CI_SECRET = "ci-shared-secret-for-tests"
+ENV = {"TEST_GITHUB_TOKEN": GITHUB_TOKEN, "SLO_SERVICE_CI_SECRET": CI_SECRET}
+
+
+def signed_status(svc: ServiceProcess, run_id: int, body: dict[str, Any], secret: str = CI_SECRET) -> httpx.Response:
+    """A status report signed like part A's CI requests (no token)."""
+    raw = json.dumps(body).encode()
+    stamp = str(int(time.time()))
+    headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign(secret, stamp, raw)}
+    return httpx.post(f"{svc.url}/api/v1/actions/{run_id}/status", content=raw, headers=headers, timeout=10)
 
 
 def write_config(path: Path, model_url: str, github_url: str, approval: bool = False) -> Path:
@@ -135,8 +147,11 @@ def test_a_burn_after_a_deploy_rolls_back_once_and_the_report_closes_the_run(wor
         [run] = runs(svc)
         assert run["state"] == "sent" and inputs["action_run_id"] == str(run["id"])
         assert inputs["idempotency_key"] == run["decision_key"]
-        reported = svc.post(f"/api/v1/actions/{run['id']}/status", json={"state": "running", "url": "https://ci/1"})
+        forged = signed_status(svc, run["id"], {"state": "failed"}, secret="not-the-secret")
+        assert forged.status_code == 401
+        reported = signed_status(svc, run["id"], {"state": "running", "url": "https://ci/1"})
         assert reported.status_code == 200, reported.text
+        assert reported.json()["answer"]["url"] == "https://ci/1"
         done = svc.post(f"/api/v1/actions/{run['id']}/status", json={"state": "succeeded"})
         assert done.json()["state"] == "succeeded"
         again = svc.post(f"/api/v1/actions/{run['id']}/status", json={"state": "failed"})

@@ -21,40 +21,14 @@ import json
 from collections.abc import Mapping
 from urllib.parse import quote
 
-import httpx
-
-from slo_service.adapters.targets.http import join, send
+from slo_service.adapters.targets.http import HttpTarget, join, send
 from slo_service.core.actions.ports import TriggerRequest
 from slo_service.core.notify import DeliveryResult, Outcome
 
 GITHUB_MAX_INPUTS = 10
 
 
-class _HttpTarget:
-    def __init__(
-        self,
-        name: str,
-        url: str,
-        options: Mapping[str, str],
-        secret: str | None,
-        timeout: float = 10.0,
-        user: str | None = None,
-        *,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.name = name
-        self.url = url
-        self.options = dict(options)
-        self._secret = secret
-        self.user = user
-        self.timeout = timeout
-        self._transport = transport
-
-    def _bearer(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._secret}"} if self._secret else {}
-
-
-class GitHubWorkflowDispatch(_HttpTarget):
+class GitHubWorkflowDispatch(HttpTarget):
     """Runs a workflow that declares ``on: workflow_dispatch`` with matching inputs."""
 
     def trigger(self, request: TriggerRequest) -> DeliveryResult:
@@ -74,7 +48,7 @@ class GitHubWorkflowDispatch(_HttpTarget):
         )
 
 
-class GitHubRepositoryDispatch(_HttpTarget):
+class GitHubRepositoryDispatch(HttpTarget):
     """Fires a ``repository_dispatch`` event; workflows filter on ``types: [event_type]``."""
 
     def trigger(self, request: TriggerRequest) -> DeliveryResult:
@@ -98,7 +72,7 @@ def _github_headers(token: str | None) -> dict[str, str]:
     return headers
 
 
-class GitLabTrigger(_HttpTarget):
+class GitLabTrigger(HttpTarget):
     """A pipeline trigger token of a project; the payload travels as JSON in the SLO_PAYLOAD variable."""
 
     def trigger(self, request: TriggerRequest) -> DeliveryResult:
@@ -122,7 +96,7 @@ def _upper(inputs: Mapping[str, str]) -> dict[str, str]:
     return {k.upper(): v for k, v in inputs.items()}
 
 
-class JenkinsBuild(_HttpTarget):
+class JenkinsBuild(HttpTarget):
     """A parameterised job; 201 with the queue item in Location."""
 
     def trigger(self, request: TriggerRequest) -> DeliveryResult:
@@ -141,7 +115,7 @@ class JenkinsBuild(_HttpTarget):
         )
 
 
-class ArgoSubmit(_HttpTarget):
+class ArgoSubmit(HttpTarget):
     """Submits a WorkflowTemplate with the action's inputs as parameters."""
 
     def trigger(self, request: TriggerRequest) -> DeliveryResult:
@@ -163,7 +137,7 @@ class ArgoSubmit(_HttpTarget):
         )
 
 
-class KubernetesScale(_HttpTarget):
+class KubernetesScale(HttpTarget):
     """Sets a Deployment's replicas through its scale subresource (params.replicas, else options.replicas)."""
 
     def trigger(self, request: TriggerRequest) -> DeliveryResult:

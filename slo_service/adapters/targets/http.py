@@ -45,3 +45,29 @@ def send(
 
 def join(base: str, path: str) -> str:
     return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+class HttpTarget:
+    """What every HTTP target holds: its name, base URL, options, secret (never shown), timeout, transport."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        options: Mapping[str, str],
+        secret: str | None,
+        timeout: float = 10.0,
+        user: str | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.options = dict(options)
+        self._secret = secret
+        self.user = user
+        self.timeout = timeout
+        self._transport = transport
+
+    def _bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._secret}"} if self._secret else {}

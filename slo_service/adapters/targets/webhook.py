@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 import httpx
 
 from slo_service.adapters.receivers.webhook import json_bytes
-from slo_service.adapters.targets.http import send
+from slo_service.adapters.targets.http import HttpTarget, send
 from slo_service.core.actions.ports import TriggerRequest
 from slo_service.core.notify import DeliveryResult
 
@@ -39,7 +39,7 @@ def signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-class StandardWebhook:
+class StandardWebhook(HttpTarget):
     """POSTs the decision as JSON: ``{"type": "slo.action.<action>", "timestamp", "data": {...}}``."""
 
     def __init__(
@@ -54,11 +54,7 @@ class StandardWebhook:
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.name = name
-        self.url = url
-        self._secret = secret
-        self.timeout = timeout
-        self._transport = transport
+        super().__init__(name, url, options, secret, timeout, user, transport=transport)
         self._clock = clock
         if secret is not None:
             secret_key(secret)  # a bad secret fails when the target is built, not at the first send

@@ -1,4 +1,4 @@
-"""The flow, written down once: evaluate → alert → route → notify (collection runs on its own timers).
+"""The flow, written down once: evaluate → alert → route → notify, and act (collection runs on its own timers).
 
     sources ──collect──▶ history ──evaluate──▶ SLO status ──alert──▶ alert state ──route──▶ outbox ──notify──▶ receivers
 
@@ -6,7 +6,8 @@ Collection jobs (one per source, pipeline/collect.py) feed the history continuou
 interval the scheduler calls `Cycle.run()`, which computes every SLO's status (pipeline/evaluate.py),
 turns it into alerts and routed notifications (pipeline/alerting.py) and wakes the delivery lanes
 (pipeline/delivery.py, one per receiver) right away, so a page leaves within the same cycle that
-crossed the threshold, and no receiver waits for another.
+crossed the threshold, and no receiver waits for another. The leader then runs the response policies
+(pipeline/actions.py) over the same evaluation; their sender thread triggers CI.
 """
 
 from __future__ import annotations

@@ -275,3 +275,36 @@ def test_a_failed_gate_rolls_back_once(engine_url: str, httpserver: HTTPServer) 
     [dispatch] = github.requests
     assert (dispatch["inputs"]["from_version"], dispatch["inputs"]["to_version"]) == ("v2", "v1")
     assert service.store.decisions()[0].decision.why["gate"]["id"] == "g1"
+
+
+def test_check_data_runs_the_monitors_and_attaches_their_verdicts(engine_url: str, httpserver: HTTPServer) -> None:
+    FakeGitHub(httpserver)
+    asked: list[str] = []
+
+    def check_data(service: str) -> list[dict[str, Any]]:
+        asked.append(service)
+        return [{"monitor": "fraud-features", "drift_found": True, "data_quality": ["amount: all values empty"]}]
+
+    policy = ResponsePolicy("check", Conditions(burn_severity="page"), ActionKind.CHECK_DATA)
+    service, _clock = _service(engine_url, httpserver, policy)
+    service.check_data = check_data
+    service.decide(_facts(service))
+    service.send_due()
+    assert asked == ["checkout"]
+    [run] = service.store.runs()
+    assert run.state is RunState.SUCCEEDED
+    local = [e for e in service.store.audit() if e.kind == "local"]
+    assert local[0].detail["verdicts"][0]["data_quality"] == ["amount: all values empty"]
+
+
+def test_a_custom_action_goes_to_its_target_with_its_params(engine_url: str, httpserver: HTTPServer) -> None:
+    github = FakeGitHub(httpserver)
+    policy = ResponsePolicy(
+        "warm", Conditions(burn_severity="page"), ActionKind.CUSTOM, "gh", custom="warm-cache", params={"size": "3"}
+    )
+    service, _clock = _service(engine_url, httpserver, policy)
+    service.decide(_facts(service))
+    service.send_due()
+    [dispatch] = github.requests
+    assert dispatch["inputs"]["action"] == "warm-cache" and dispatch["inputs"]["size"] == "3"
+    assert service.stats.snapshot()[("warm-cache", "gh", "sent")] == 1

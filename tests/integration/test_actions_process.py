@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -205,3 +206,26 @@ def test_github_down_gets_the_trigger_once_when_it_recovers_even_across_a_sigkil
         assert len(github.dispatches) == 1
         [run] = runs(svc)
         assert run["state"] == "sent" and run["attempts"] >= 3
+
+
+def test_a_sigkill_while_the_request_is_in_flight_resends_it_with_the_same_idempotency_key(
+    world: World, sqlite_url: str
+) -> None:
+    """GitHub's dispatch API cannot deduplicate: a trigger whose request was in flight when the process died is
+    sent again after its lease with the same idempotency key (inputs.idempotency_key), which a workflow's
+    concurrency group deduplicates on; it is never lost, and no other trigger is made."""
+    model, github, tmp_path = world
+    github.hold = threading.Event()  # the first request waits here, the connection open
+    config = write_config(tmp_path / "slo.yaml", model.url, github.url)
+    with run_service([config], sqlite_url, tmp_path, env=ENV) as svc:
+        degrade(svc, model)
+        wait_for(lambda: github.holding, timeout=90, what="a request in flight")
+        svc.signal(signal.SIGKILL)
+    github.hold.set()  # the stand-in finishes the killed request: GitHub may well have taken it
+    with run_service([config], sqlite_url, tmp_path, env=ENV) as svc:
+        wait_for(lambda: len(github.dispatches) >= 2, timeout=120, what="the resend after the lease")
+        time.sleep(3)
+        keys = {d["inputs"]["idempotency_key"] for d in github.dispatches}
+        assert len(github.dispatches) == 2 and len(keys) == 1
+        [run] = runs(svc)
+        assert run["state"] == "sent" and run["decision_key"] in keys

@@ -26,6 +26,8 @@ class FakeGitHubActions:
         self.arrived_at: list[float] = []
         self.refused = 0
         self.down = False
+        self.hold: threading.Event | None = None  # set: each request waits for it (a request in flight)
+        self.holding = 0
         self._lock = threading.Lock()
         server.expect_request(self.path, method="POST").respond_with_handler(self._handle)
 
@@ -34,6 +36,10 @@ class FakeGitHubActions:
         return self.server.url_for("/").rstrip("/")
 
     def _handle(self, request: Request) -> Response:
+        if self.hold is not None and not self.hold.is_set():
+            with self._lock:
+                self.holding += 1
+            self.hold.wait(120)
         if self.down:
             with self._lock:
                 self.refused += 1

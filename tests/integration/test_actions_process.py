@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -229,3 +230,37 @@ def test_a_sigkill_while_the_request_is_in_flight_resends_it_with_the_same_idemp
         assert len(github.dispatches) == 2 and len(keys) == 1
         [run] = runs(svc)
         assert run["state"] == "sent" and run["decision_key"] in keys
+
+
+@pytest.mark.postgres
+def test_two_replicas_decide_and_send_once_and_a_follower_takes_the_approval(postgres_url: str, tmp_path: Path) -> None:
+    model = DemoModelServer(port=0, rate=50, error_rate=0.0).start()
+    ci_server = start_local_server()
+    github = FakeGitHubActions(ci_server)
+    seed_history(postgres_url, "fraud-detector", "availability")
+    config = write_config(tmp_path / "slo.yaml", model.url, github.url, approval=True)
+    try:
+        with ExitStack() as stack:
+            replicas = [
+                stack.enter_context(
+                    run_service([config], postgres_url, tmp_path, env={**ENV, "SLO_SERVICE_REPLICA_ID": f"r{i}"})
+                )
+                for i in (0, 1)
+            ]
+            leader = wait_for(
+                lambda: next((r for r in replicas if r.get("/readyz").json().get("leader")), None), what="a leader"
+            )
+            follower = next(r for r in replicas if r is not leader)
+            degrade(leader, model)  # the leader scrapes; deployments recorded through it
+            [run] = wait_for(lambda: runs(follower) or None, timeout=90, what="a run waiting for approval")
+            time.sleep(3)
+            assert github.dispatches == [] and len(runs(leader)) == 1  # both read the same stored run
+            approved = follower.post(f"/api/v1/actions/{run['id']}/approve", json={"by": "alice"})
+            assert approved.status_code == 200, approved.text
+            wait_for(lambda: github.dispatches, timeout=30, what="the approved rollback, sent by the leader")
+            time.sleep(4)
+            assert len(github.dispatches) == 1
+            assert len(follower.get("/api/v1/decisions").json()) == 1
+    finally:
+        model.stop()
+        ci_server.stop()

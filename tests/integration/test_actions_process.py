@@ -42,7 +42,9 @@ def signed_status(svc: ServiceProcess, run_id: int, body: dict[str, Any], secret
     return httpx.post(f"{svc.url}/api/v1/actions/{run_id}/status", content=raw, headers=headers, timeout=10)
 
 
-def write_config(path: Path, model_url: str, github_url: str, approval: bool = False) -> Path:
+def write_config(
+    path: Path, model_url: str, github_url: str, approval: bool = False, status_timeout: str = "30m"
+) -> Path:
     path.write_text(
         f"""apiVersion: slo-service/v1
 services:
@@ -64,7 +66,7 @@ alerting:
       tiers:
         - {{name: page-5m, severity: page, long_window: 5m, short_window: 5m, budget_share: 0.001}}
 responses:
-  status_timeout: 30m
+  status_timeout: {status_timeout}
   targets:
     - name: github
       type: github_workflow_dispatch
@@ -264,3 +266,31 @@ def test_two_replicas_decide_and_send_once_and_a_follower_takes_the_approval(pos
     finally:
         model.stop()
         ci_server.stop()
+
+
+def test_no_report_from_ci_in_time_times_the_run_out_and_raises_the_self_alert(world: World, sqlite_url: str) -> None:
+    model, github, tmp_path = world
+    config = write_config(tmp_path / "slo.yaml", model.url, github.url, status_timeout="3s")
+    with run_service([config], sqlite_url, tmp_path, env=ENV) as svc:
+        degrade(svc, model)
+        wait_for(lambda: github.dispatches, timeout=90, what="the rollback at GitHub")
+        [run] = wait_for(
+            lambda: [r for r in runs(svc) if r["state"] == "timed_out"] or None, timeout=30, what="the time-out"
+        )
+        alerts = wait_for(
+            lambda: (
+                [
+                    a
+                    for a in svc.get("/api/v1/alerts", params={"state": "firing"}).json()
+                    if a["labels"].get("alertname") == "SLOServiceActionTimedOut"
+                ]
+                or None
+            ),
+            timeout=30,
+            what="the self-alert",
+        )
+        assert (
+            alerts[0]["labels"]["action_run"] == str(run["id"]) and alerts[0]["labels"]["service"] == "fraud-detector"
+        )
+        assert svc.post(f"/api/v1/actions/{run['id']}/status", json={"state": "succeeded"}).status_code == 409
+        assert 'outcome="timed_out"' in svc.get("/metrics").text

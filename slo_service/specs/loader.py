@@ -275,6 +275,11 @@ class _Loader:
             config_incomplete=self.files_incomplete,
         )
         alerting = foreign.alerting(alerting, incomplete=self.files_incomplete)  # OpenSLO notification targets
+        monitors_unknown = self.files_incomplete or self.monitors_incomplete
+        # names given, valid or not: an invalid monitor is reported once, where it is defined
+        monitor_names = {
+            n for m in self.monitors if isinstance(m.raw, dict) and isinstance(n := m.raw.get("name"), str)
+        }
         return Config(
             services=services,
             sources=sources,
@@ -283,7 +288,9 @@ class _Loader:
             alerting=alerting,
             monitors=monitors,
             warnings=tuple(tier_warnings(slos, alerting, first_slo)),
-            responses=build_responses(*self.responses) if self.responses is not None else None,
+            responses=build_responses(*self.responses, None if monitors_unknown else monitor_names)
+            if self.responses is not None
+            else None,
         )
 
     @staticmethod

@@ -128,8 +128,9 @@ class ResponsesSpec(Spec):
     policies: list[Any] | None = None
 
 
-def build_responses(file: SpecFile | None, raw: Any) -> ResponsesConfig:
-    """The ResponsesConfig of the section (empty when there is none), after reporting every problem."""
+def build_responses(file: SpecFile | None, raw: Any, monitors: set[str] | None = None) -> ResponsesConfig:
+    """The ResponsesConfig of the section (empty when there is none), after reporting every problem.
+    `monitors`: the drift monitors defined (None when some file could not be read: names are not checked)."""
     if file is None or raw is None:
         return ResponsesConfig()
     if not isinstance(raw, dict):
@@ -158,6 +159,8 @@ def build_responses(file: SpecFile | None, raw: Any) -> ResponsesConfig:
         path = (*RESPONSES, "policies", i)
         policy = _policy(file, path, item, target_names)
         if policy is None:
+            continue
+        if not _monitors_known(file, path, policy, monitors):
             continue
         if policy.name in seen:
             file.add((*path, "name"), f"duplicate policy name {policy.name!r}")
@@ -215,6 +218,18 @@ def _target(file: SpecFile, path: YPath, raw: Any) -> TargetConfig | None:
     if not ok or timeout is None or url is None:
         return None
     return TargetConfig(spec.name, kind, url, options, secret, spec.user, timeout.total_seconds())
+
+
+def _monitors_known(file: SpecFile, path: YPath, policy: ResponsePolicy, monitors: set[str] | None) -> bool:
+    if monitors is None:
+        return True
+    ok = True
+    for key, cond in (("drift", policy.when.drift), ("quality", policy.when.quality)):
+        if cond is not None and cond.monitor not in monitors:
+            known = ", ".join(sorted(monitors)) or "none defined"
+            file.add((*path, "when", key, "monitor"), f"unknown monitor {cond.monitor!r}; known monitors: {known}")
+            ok = False
+    return ok
 
 
 def _whsec(secret: str) -> bool:

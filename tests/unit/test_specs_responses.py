@@ -25,6 +25,11 @@ slos:
     period: 28d
     sli:
       ratio: {source: pushed, good: 'x_total{code="200"}', total: x_total}
+monitors:
+  - name: fraud
+    current: {push: true}
+    reference: {rolling: 7d}
+    columns: {numerical: [x]}
 """
 
 GOOD = (
@@ -115,47 +120,51 @@ def _with(policies: str = "", targets: str = "") -> str:
     [
         (
             _with("    - {name: p, when: {burn_rate: page}, action: rollback}\n"),
-            "18:responses.policies[0]: target is required for a rollback",
+            "23:responses.policies[0]: target is required for a rollback",
         ),
         (
             _with("    - {name: p, when: {burn_rate: page}, action: rollback, target: nope}\n"),
-            "18:responses.policies[0].target: unknown target 'nope'; known targets: gh",
+            "23:responses.policies[0].target: unknown target 'nope'; known targets: gh",
         ),
         (
             _with("    - {name: p, when: {}, action: notify}\n"),
-            "18:responses.policies[0].when: give a condition",
+            "23:responses.policies[0].when: give a condition",
         ),
         (
             _with("    - {name: p, when: {burn_rate: page, after_deploy: soon}, action: notify}\n"),
-            "18:responses.policies[0].when.after_deploy:",
+            "23:responses.policies[0].when.after_deploy:",
         ),
         (
             _with("    - {name: p, when: {budget_below: 5}, action: freeze}\n"),
-            "18:responses.policies[0].when.budget_below: budget_below 5 is a share of the budget",
+            "23:responses.policies[0].when.budget_below: budget_below 5 is a share of the budget",
         ),
         (
             _with("    - {name: p, when: {drift: {monitor: m}}, action: rollback, target: gh}\n"),
-            "18:responses.policies[0].action: a rollback needs a deployment",
+            "23:responses.policies[0].action: a rollback needs a deployment",
         ),
         (
             _with("    - {name: p, when: {burn_rate: page}, action: notify, cooldwn: 1h}\n"),
-            "18:responses.policies[0].cooldwn: unknown field 'cooldwn' (did you mean 'cooldown'?)",
+            "23:responses.policies[0].cooldwn: unknown field 'cooldwn' (did you mean 'cooldown'?)",
         ),
         (
             _with(targets="    - {name: j, type: jenkins, url: 'http://j', job: x}\n"),
-            "16:responses.targets[0]: token_env is required for a jenkins target",
+            "21:responses.targets[0]: token_env is required for a jenkins target",
         ),
         (
             _with(targets="    - {name: j, type: circleci, url: 'http://j'}\n"),
-            "16:responses.targets[0].type: unknown target type 'circleci'",
+            "21:responses.targets[0].type: unknown target type 'circleci'",
         ),
         (
             _with(targets="    - {name: g, type: github_workflow_dispatch, repo: a/b, token_env: T_MISSING}\n"),
-            "16:responses.targets[0].token_env: environment variable T_MISSING is not set",
+            "21:responses.targets[0].token_env: environment variable T_MISSING is not set",
+        ),
+        (
+            _with("    - {name: p, when: {drift: {monitor: nope, consecutive: 2}}, action: notify}\n"),
+            "23:responses.policies[0].when.drift.monitor: unknown monitor 'nope'; known monitors: fraud",
         ),
         (
             _with(targets="    - {name: a, type: argo_workflows, url: 'http://a', namespace: n}\n"),
-            "16:responses.targets[0]: template is required for a argo_workflows target",
+            "21:responses.targets[0]: template is required for a argo_workflows target",
         ),
     ],
     ids=[
@@ -169,6 +178,7 @@ def _with(policies: str = "", targets: str = "") -> str:
         "jenkins-token",
         "unknown-type",
         "missing-env",
+        "unknown-monitor",
         "argo-template",
     ],
 )

@@ -15,7 +15,7 @@ from slo_service.exporter.deployments import DeploymentCollector
 from slo_service.pipeline.deployments import DeliveryPipeline, DeploymentService
 from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.failures import log_failure
-from slo_service.pipeline.gates import GateService
+from slo_service.pipeline.gates import GateService, live_counts
 from slo_service.pipeline.runtime import Runtime
 from slo_service.settings import Settings
 
@@ -27,7 +27,8 @@ def build_delivery(
 ) -> DeliveryPipeline:
     store = SqlDeploymentStore(engine, clock)
     deployments = DeploymentService(store, clock, auto_freeze=settings.budget_freeze)
-    gates = GateService(store, runtime.store, drift.store if drift else None, lambda: runtime.config, clock)
+    counts = live_counts(runtime.history)
+    gates = GateService(store, counts, drift.store if drift else None, lambda: runtime.config, clock)
     return DeliveryPipeline(deployments, gates, settings.ci_secret_value())
 
 

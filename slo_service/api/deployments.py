@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -56,17 +57,10 @@ class DeploymentOut(BaseModel):
 
 
 def deployment_out(d: Deployment) -> DeploymentOut:
-    return DeploymentOut(
-        id=d.id,
-        service=d.service,
-        environment=d.environment,
-        version=d.version,
-        model_version=d.model_version,
-        commit=d.commit,
-        pipeline_url=d.pipeline_url,
-        time=d.at,
-        status=d.status,
-    )
+    """The API calls the deployment's time `time` (what CI sends), the record `at`."""
+    fields = asdict(d)
+    fields["time"] = fields.pop("at")
+    return DeploymentOut(**fields)
 
 
 @router.post("/deployments", status_code=201, response_model=DeploymentOut, summary="Record a deployment (CI)")
@@ -154,23 +148,27 @@ def _freeze_out(f: Freeze) -> dict[str, Any]:
     }
 
 
+class DeployAllowedOut(BaseModel):
+    allowed: bool
+    service: str
+    reason: str | None = Field(default=None, description="why deploys are frozen")
+    since: datetime | None = None
+    by: str | None = Field(default=None, description="who froze them: a token's name or policy:error-budget")
+
+
 @router.get(
     "/services/{service}/deploy-allowed",
+    response_model=DeployAllowedOut,
+    response_model_exclude_none=True,
     summary="May this service deploy? 200 allowed, 423 frozen",
-    responses={423: {"description": "frozen: reason, since, by"}},
+    responses={423: {"model": DeployAllowedOut, "description": "frozen: reason, since, by"}},
 )
 def deploy_allowed(request: Request, service: PathName, _: Annotated[str, Depends(ci_caller)]) -> JSONResponse:
     frozen = _service(request).deploy_allowed(service)
     if frozen is None:
         return JSONResponse({"allowed": True, "service": service})
-    content = {
-        "allowed": False,
-        "service": service,
-        "reason": frozen.reason,
-        "since": frozen.since.isoformat(),
-        "by": frozen.by,
-    }
-    return JSONResponse(content, status_code=423)
+    answer = DeployAllowedOut(allowed=False, service=service, reason=frozen.reason, since=frozen.since, by=frozen.by)
+    return JSONResponse(answer.model_dump(mode="json"), status_code=423)
 
 
 class FreezeIn(BaseModel):

@@ -58,6 +58,24 @@ class GateIn(BaseModel):
     warning_threshold: float = Field(default=75.0, description="total score (percent) at or above which it warns")
 
 
+class GateOut(BaseModel):
+    """A gate's answer (more fields: see docs/api.md#quality-gates)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    result: str = Field(description="pending, pass, warning, fail or inconclusive")
+    score: float | None = Field(description="0 to 1; null while pending or without data")
+    reason: str | None
+
+
+_ANSWERS: dict[int | str, dict[str, Any]] = {
+    202: {"model": GateOut, "description": "with status_codes=true: pending"},
+    412: {"model": GateOut, "description": "with status_codes=true: the gate failed"},
+    424: {"model": GateOut, "description": "with status_codes=true: inconclusive (no data)"},
+}
+
+
 def gate_out(gate: StoredGate) -> dict[str, Any]:
     """The answer: `result` and `score` first (Argo Rollouts reads `$.result`), then the details."""
     result = dict(gate.result or {})
@@ -109,7 +127,13 @@ async def _decided(gates: GateService, gate_id: str, wait: float) -> StoredGate:
         await asyncio.sleep(max(0.05, min(left, 5.0, until_end + 0.01)))
 
 
-@router.post("", status_code=201, summary="Create a quality gate for a deployment (CI); ?wait= blocks")
+@router.post(
+    "",
+    status_code=201,
+    response_model=GateOut,
+    responses={200: {"model": GateOut, "description": "with status_codes=true: pass or warning"}, **_ANSWERS},
+    summary="Create a quality gate for a deployment (CI); ?wait= blocks",
+)
 async def create_gate(
     request: Request,
     body: GateIn,
@@ -139,7 +163,12 @@ async def create_gate(
     return _answer(await _decided(_gates(request), gate.id, wait), status_codes, created=True)
 
 
-@router.get("/{gate_id}", summary="A gate's answer: pending until its window has passed; ?wait= blocks")
+@router.get(
+    "/{gate_id}",
+    response_model=GateOut,
+    responses=_ANSWERS,
+    summary="A gate's answer: pending until its window has passed; ?wait= blocks",
+)
 async def get_gate(
     request: Request,
     gate_id: PathName,

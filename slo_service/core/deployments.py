@@ -48,6 +48,14 @@ class Freeze:
         return self.lifted_at is None
 
 
+@dataclass(frozen=True)
+class DeploymentMetrics:
+    """What /metrics shows: deployments per (service, environment) and the latest of each."""
+
+    counts: dict[tuple[str, str], int]
+    latest: dict[tuple[str, str], Deployment]
+
+
 def _order(d: Deployment) -> tuple[datetime, str]:
     return (d.at, d.id)
 

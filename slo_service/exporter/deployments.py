@@ -12,7 +12,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from slo_service.core import conventions as c
-from slo_service.pipeline.deployments import DeploymentMetrics
+from slo_service.core.deployments import DeploymentMetrics
 
 _TARGET = [c.SERVICE_LABEL, c.ENVIRONMENT_LABEL]
 

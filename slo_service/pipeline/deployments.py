@@ -15,6 +15,7 @@ from slo_service.core.clock import Clock
 from slo_service.core.deployments import (
     AUTO_FREEZE_BY,
     Deployment,
+    DeploymentMetrics,
     DeploymentStore,
     Freeze,
     budget_freeze_decisions,
@@ -23,14 +24,6 @@ from slo_service.core.slo_math import SLOStatus
 from slo_service.pipeline.gates import GateService
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DeploymentMetrics:
-    """What the exporter shows: deployments per (service, environment) and the latest of each."""
-
-    counts: dict[tuple[str, str], int]
-    latest: dict[tuple[str, str], Deployment]
 
 
 class DeploymentService:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+
+import numpy as np
 
 from slo_service.core.clock import Clock
 from slo_service.core.deployments import Deployment, DeploymentStore
@@ -27,6 +29,7 @@ from slo_service.core.gates import (
 )
 from slo_service.core.model import Config
 from slo_service.core.ports import EVENTS, StoredSlice
+from slo_service.pipeline.history import LiveHistory
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,41 @@ class CountsReader(Protocol):
     def load_counts(
         self, keys: Collection[str] | None, start: datetime, end: datetime, series: str | None = None
     ) -> list[StoredSlice]: ...
+
+
+WindowCounts = Callable[[Sequence[str], Sequence[tuple[datetime, datetime]]], list[dict[str, Counts]]]
+"""(SLO keys, windows [start, end)) -> per window, the event counts of each key that has any."""
+
+
+def store_counts(store: CountsReader) -> WindowCounts:
+    """Counts summed from the stored slices (whole slices starting in each window), as the history API reads."""
+
+    def read(keys: Sequence[str], windows: Sequence[tuple[datetime, datetime]]) -> list[dict[str, Counts]]:
+        return [_sum(store.load_counts(keys, start, end, EVENTS)) for start, end in windows]
+
+    return read
+
+
+def live_counts(history: LiveHistory) -> WindowCounts:
+    """Counts from the in-memory counts matrix the evaluation reads (one matrix product for all SLOs and
+    windows), when every window lies in its 1-minute tier, where it is exact to the minute; otherwise from
+    the stored slices."""
+    from_store = store_counts(history.store)
+
+    def read(keys: Sequence[str], windows: Sequence[tuple[datetime, datetime]]) -> list[dict[str, Counts]]:
+        with history.lock:
+            matrix = history.matrix
+            rows = [(k, r) for k in keys if (r := matrix.row(k)) is not None]
+            fine_start = matrix.tier_ranges()[0][0]
+            if len(rows) < len(keys) or any(start < fine_start for start, _ in windows):
+                return from_store(keys, windows)
+            good, total, _ = matrix.window_sums_many(windows, np.array([r for _, r in rows], dtype=np.int64))
+        return [
+            {k: Counts(float(good[i, w]), float(total[i, w])) for i, (k, _) in enumerate(rows) if total[i, w] > 0}
+            for w in range(len(windows))
+        ]
+
+    return read
 
 
 class GateStores(DeploymentStore, GateStore, Protocol):
@@ -72,7 +110,7 @@ class GateService:
     def __init__(
         self,
         store: GateStores,
-        counts: CountsReader,
+        counts: WindowCounts,
         drift: DriftStore | None,
         config: Callable[[], Config],
         clock: Clock,
@@ -178,10 +216,9 @@ class GateService:
         if not keys:
             return {}
         slos = {s.key: s for s in self.config().slos}
-        window = _sum(self.counts.load_counts(keys, gate.window_start, gate.window_end, EVENTS))
         b_start = datetime.fromisoformat(str(gate.spec["baseline_start"]))
         b_end = datetime.fromisoformat(str(gate.spec["baseline_end"]))
-        baseline = _sum(self.counts.load_counts(keys, b_start, b_end, EVENTS))
+        window, baseline = self.counts(keys, [(gate.window_start, gate.window_end), (b_start, b_end)])
         return {
             key: SloWindow(slos[key].objective, window.get(key, Counts(0.0, 0.0)), baseline.get(key))
             for key in keys
@@ -193,7 +230,8 @@ class GateService:
             return {}
         out = {}
         for m in spec.monitors:
-            runs = self.drift.runs(RunQuery(monitor=m.monitor, since=gate.window_start, limit=MAX_DRIFT_RUNS))
+            query = RunQuery(monitor=m.monitor, since=gate.window_start, until=gate.window_end, limit=MAX_DRIFT_RUNS)
+            runs = self.drift.runs(query)
             verdicts = [
                 r.drift_found
                 for r in runs

@@ -213,6 +213,15 @@ def test_gates_answer_from_known_counts(db_url: str, tmp_path: Path) -> None:
         within = _gate(svc, service="api", version="2.0", objectives=[{**slower, "pass": ["<=+30%"]}])
         assert (within.status_code, within.json()["result"]) == (200, "pass")
 
+        # older than the in-memory 1-minute tier (6 h): counted from the stored slices, the same answer
+        old = now - timedelta(hours=7)
+        _record(svc, "1.8", old)
+        _push(svc, "a_total", "ok", old + timedelta(minutes=5), good=95, bad=5)  # sli 0.95 < 0.99
+        _push(svc, "a_total", "ok", old - timedelta(minutes=5), good=100, bad=0)
+        aged = _gate(svc, service="api", version="1.8", objectives=["avail"])
+        assert (aged.status_code, aged.json()["objectives"][0]["total"]) == (412, 100)
+        assert aged.json()["objectives"][0]["baseline"] == 1.0
+
         quiet = _record(svc, "1.9", now - timedelta(hours=5))
         nothing = _gate(svc, deployment_id=quiet)
         assert (nothing.status_code, nothing.json()["result"]) == (424, "inconclusive")
@@ -232,7 +241,7 @@ def test_gates_answer_from_known_counts(db_url: str, tmp_path: Path) -> None:
 def test_a_pending_gate_blocks_with_wait_until_its_window_has_passed(db_url: str, tmp_path: Path) -> None:
     with _service(tmp_path, db_url) as svc:
         deployment = _record(svc, "3.0", datetime.now(UTC))
-        start = datetime.now(UTC) - timedelta(seconds=57)  # a 1-minute window ending in about 3 s
+        start = datetime.now(UTC) - timedelta(seconds=50)  # a 1-minute window ending in about 10 s
         created = _gate(svc, deployment_id=deployment, start=start.isoformat(), duration="1m")
         assert (created.status_code, created.json()["result"]) == (202, "pending")
         gate = created.json()["id"]

@@ -17,7 +17,7 @@ from slo_service.api.app import create_app
 from slo_service.api.auth import ApiAuth
 from slo_service.core.tokens import TokenStore, TokenVerifier
 from slo_service.pipeline.deployments import DeliveryPipeline, DeploymentService
-from slo_service.pipeline.gates import GateService
+from slo_service.pipeline.gates import GateService, live_counts
 from slo_service.pipeline.runtime import Runtime
 
 ADMIN_TOKEN = "slo_tests-only-bootstrap-admin-token-0123456789"
@@ -32,7 +32,7 @@ def admin_auth(store: TokenStore | None = None, **options: Any) -> ApiAuth:
 def memory_pipeline(runtime: Runtime, ci_secret: str | None = None) -> DeliveryPipeline:
     """Deployments, freezes and gates over in-memory stores, reading counts from the runtime's history."""
     store = InMemoryDeploymentStore()
-    gates = GateService(store, runtime.store, None, lambda: runtime.config, runtime.clock)
+    gates = GateService(store, live_counts(runtime.history), None, lambda: runtime.config, runtime.clock)
     return DeliveryPipeline(DeploymentService(store, runtime.clock), gates, ci_secret)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
+from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
@@ -22,30 +23,18 @@ _freezes: Table = DeployFreezeRow.__table__  # type: ignore[assignment]
 _signatures: Table = CiSignatureRow.__table__  # type: ignore[assignment]
 _gates: Table = GateRow.__table__  # type: ignore[assignment]
 
-_DEPLOYMENT_COLUMNS = ("id", "service", "environment", "version", "model_version", "commit", "pipeline_url", "at")
-
 
 def _deployment(row: Any) -> Deployment:
-    return Deployment(**{c: getattr(row, c) for c in _DEPLOYMENT_COLUMNS}, status=row.status)
+    return Deployment(**{f.name: getattr(row, f.name) for f in fields(Deployment)})
 
 
 def _freeze(row: Any) -> Freeze:
-    return Freeze(row.service, row.reason, row.since, row.by, row.lifted_at, row.lifted_by)
+    return Freeze(**{f.name: getattr(row, f.name) for f in fields(Freeze)})
 
 
 def _gate(row: Any) -> StoredGate:
-    return StoredGate(
-        id=row.id,
-        service=row.service,
-        deployment_id=row.deployment_id,
-        created_at=row.created_at,
-        window_start=row.window_start,
-        window_end=row.window_end,
-        spec=row.spec,
-        status=GateStatus(row.status),
-        result=row.result,
-        evaluated_at=row.evaluated_at,
-    )
+    columns = {f.name: getattr(row, f.name) for f in fields(StoredGate)}
+    return StoredGate(**{**columns, "status": GateStatus(row.status)})
 
 
 class SqlDeploymentStore(SqlStoreBase):
@@ -55,7 +44,7 @@ class SqlDeploymentStore(SqlStoreBase):
 
     def record(self, d: Deployment) -> Deployment:
         with self._write() as conn:
-            conn.execute(_deployments.insert(), {c: getattr(d, c) for c in (*_DEPLOYMENT_COLUMNS, "status")})
+            conn.execute(_deployments.insert(), asdict(d))
         return d
 
     def get(self, deployment_id: str) -> Deployment | None:
@@ -189,21 +178,9 @@ class SqlDeploymentStore(SqlStoreBase):
 
     def add_gate(self, gate: StoredGate) -> StoredGate:
         with self._write() as conn:
-            conn.execute(
-                _gates.insert(),
-                {
-                    "id": gate.id,
-                    "service": gate.service,
-                    "deployment_id": gate.deployment_id,
-                    "created_at": gate.created_at,
-                    "window_start": gate.window_start,
-                    "window_end": gate.window_end,
-                    "spec": dict(gate.spec),
-                    "status": str(gate.status),
-                    "result": None if gate.result is None else dict(gate.result),
-                    "evaluated_at": gate.evaluated_at,
-                },
-            )
+            row = {f.name: getattr(gate, f.name) for f in fields(StoredGate)}
+            row.update(status=str(gate.status), spec=dict(gate.spec), result=gate.result and dict(gate.result))
+            conn.execute(_gates.insert(), row)
         return gate
 
     def get_gate(self, gate_id: str) -> StoredGate | None:

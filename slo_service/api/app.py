@@ -12,7 +12,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from slo_service import __version__
-from slo_service.api import alerts, deployments, gates, operations, slos, tokens
+from slo_service.api import actions, alerts, deployments, gates, operations, slos, tokens
 from slo_service.api import drift as drift_api
 from slo_service.api.auth import ApiAuth, authorize, check_routes, document_rules
 from slo_service.api.errors import install_error_handlers
@@ -77,6 +77,8 @@ def create_app(
     app.include_router(alerts.router)
     app.include_router(drift_api.router)
     app.include_router(tokens.router)
+    app.include_router(actions.router)
+    app.state.actions = None  # the ActionService, set by wiring when the process acts
     if pipeline is not None:
         app.include_router(deployments.router)
         app.include_router(gates.router)

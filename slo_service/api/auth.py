@@ -104,6 +104,14 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("DELETE", f"{API}/services/{{service}}/freeze"): Rule.WRITE,
     ("POST", f"{API}/gates"): Rule.CI,
     ("GET", f"{API}/gates/{{gate_id}}"): Rule.CI_READ,
+    # response actions
+    ("GET", f"{API}/decisions"): Rule.READ,
+    ("GET", f"{API}/actions"): Rule.READ,
+    ("GET", f"{API}/actions/{{run_id}}"): Rule.READ,
+    ("POST", f"{API}/actions/{{run_id}}/approve"): Rule.WRITE,
+    ("POST", f"{API}/actions/{{run_id}}/deny"): Rule.WRITE,
+    ("POST", f"{API}/actions/{{run_id}}/status"): Rule.CI,
+    ("GET", f"{API}/audit"): Rule.READ,
     # tokens
     ("POST", f"{API}/tokens"): Rule.ADMIN,
     ("GET", f"{API}/tokens"): Rule.ADMIN,

@@ -44,6 +44,7 @@ ALERTS = "slo_service_alerts"  # gauge, labels state, severity
 NOTIFICATIONS = "slo_service_notifications"  # counter (slo_service_notifications_total), labels receiver, outcome
 NOTIFICATION_DELIVERY_SECONDS = "slo_service_notification_delivery_seconds"  # histogram, label receiver
 NOTIFICATION_GROUPS = "slo_service_notification_groups"  # gauge: open groups
+ACTIONS = "slo_service_actions"  # counter (slo_service_actions_total), labels action, target, outcome
 
 # Drift monitor metrics (gauges unless noted), from the newest run of every monitor.
 DRIFT_SHARE = "slo_drift_share"  # {monitor}: share of drifted features in the newest OK run

@@ -120,6 +120,7 @@ class GateService:
         self.drift = drift
         self.config = config
         self.clock = clock
+        self.on_finished: Callable[[StoredGate], object] | None = None  # told of every gate that got its answer
 
     def _deployment(self, request: GateRequest) -> Deployment:
         if request.deployment_id is not None:
@@ -203,6 +204,11 @@ class GateService:
             return gate
         finished = self.store.finish_gate(gate.id, GateStatus(result["result"]), result, self.clock.now())
         log.info("gate %s: %s (score %s)", gate.id, finished.status, result["score"])
+        if self.on_finished is not None:  # the response policies (pipeline/actions.py): gate_failed
+            try:
+                self.on_finished(finished)
+            except Exception:
+                log.exception("the response policies failed on gate %s", gate.id)
         return finished
 
     def _slo_data(self, gate: StoredGate, spec: GateSpec) -> dict[str, SloWindow]:

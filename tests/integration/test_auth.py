@@ -60,7 +60,11 @@ PUSHED_IN = {
     ("POST", "/api/v1/alertmanager/webhook"),
 }
 # CI's routes also take a signed request without a token (tests/integration/test_deployments_process.py)
-CI_PUSH = {("POST", "/api/v1/deployments"), ("POST", "/api/v1/gates")}
+CI_PUSH = {
+    ("POST", "/api/v1/deployments"),
+    ("POST", "/api/v1/gates"),
+    ("POST", "/api/v1/actions/{run_id}/status"),  # CI reports how an action run went
+}
 CI_READ = {("GET", "/api/v1/gates/{gate_id}"), ("GET", "/api/v1/services/{service}/deploy-allowed")}
 # what a token of each scope may do: admin includes write, write includes read; ci is push only
 GRANTS = {

@@ -14,8 +14,11 @@ from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.models import Base
 from tests.support.sql import execute_sql
 
-HEAD_REVISION = "0013"
+HEAD_REVISION = "0014"
 TABLES = {
+    "action_decisions",
+    "action_runs",
+    "action_audit",
     "slo_slices",
     "ingest_keys",
     "scrape_health",

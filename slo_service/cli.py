@@ -273,12 +273,22 @@ def demo(
     alert_port: Annotated[
         int, typer.Option(metavar="PORT", help="port of the demo webhook that prints notifications")
     ] = 9106,
+    drift: Annotated[
+        bool, typer.Option("--drift", help="add the drift example (examples/drift), its data dated up to now")
+    ] = False,
 ) -> None:
     """Run the service together with a simulated model server that the example config scrapes."""
+    from datetime import UTC, datetime
+
     from slo_service.demo.alert_sink import AlertSink
+    from slo_service.demo.drift_example import write_drift_example
     from slo_service.demo.model_server import HEALTHY_ERROR_RATE, DemoModelServer
 
     settings = _settings(config or [str(EXAMPLE_CONFIG)], host, port, database_url)
+    if drift:
+        monitors = write_drift_example(Path(settings.data_dir) / "drift-example", datetime.now(UTC))
+        settings.config = [*settings.config, str(monitors)]
+        console.print(f"drift example: {monitors} (`slo-service drift runs` lists its runs)", highlight=False)
     # The demo runs on 127.0.0.1 for one person: reads need no token (unless SLO_SERVICE_ANONYMOUS_READ
     # says otherwise), and actions take the demo's own admin token, kept in a file of the data directory.
     if "anonymous_read" not in settings.model_fields_set:
@@ -532,13 +542,17 @@ def status(
     items = _api("GET", base, "/api/v1/slos", params={"service": service} if service else None)
     # Fits 80 columns: service/slo in one column (folded when long), fewer windows; --wide shows everything.
     table = Table(title=f"SLOs at {base}", box=box.SIMPLE_HEAD, pad_edge=False)
-    columns = ["service/slo", "objective", "SLI (period)", "budget left", "burn 1h", "burn 6h"]
+    columns = ["service/slo", "target", "SLI", "budget", "1h", "6h"]
     if wide:
         columns = ["service", "slo", "objective", "SLI (period)", "budget used", "budget left"]
         columns += ["burn 1h", "burn 6h", "burn 1d"]
     for col in columns:
-        left = col in ("service", "slo", "service/slo")
-        table.add_column(col, justify="left" if left else "right", overflow="fold", ratio=3 if left else None)
+        if col in ("service", "slo", "service/slo"):
+            table.add_column(col, overflow="fold")
+        else:  # numbers never wrap: the name column gives way
+            table.add_column(col, justify="right", no_wrap=True)
+    if not wide:
+        table.caption = "SLI and budget left over the period; 1h, 6h: burn rates (--wide: all columns)"
     for item in items:
         st = item.get("status") or {}
         windows = st.get("windows", {})
@@ -563,7 +577,9 @@ def status(
     for a in firing:
         labels = a["labels"]
         out.print(
-            f"  {labels.get('alertname', '')} {_where(labels)} [{labels.get('severity', '')}] "
+            f"  {labels.get('alertname', '')} {_where(labels)}"
+            + (f" ({labels['severity']})" if labels.get("severity") else "")
+            + " "
             f"since {_since(a)}: {_alert_value(a.get('values') or {})}",
             highlight=False,
         )
@@ -623,8 +639,28 @@ def oncall(
     _out().print(table)
 
 
-drift_app = typer.Typer(help="Drift monitors of a running service: their runs.", no_args_is_help=True)
+drift_app = typer.Typer(help="Drift monitors of a running service: run one now, list runs.", no_args_is_help=True)
 app.add_typer(drift_app, name="drift")
+
+
+@drift_app.command("run")
+def drift_run(
+    monitor: Annotated[str, typer.Argument(metavar="MONITOR", help="the monitor's name")],
+    url: UrlOpt = None,
+) -> None:
+    """Run a drift monitor now (needs a write token) and print its verdict."""
+    base = _base_url(url)
+    run = _api("POST", base, f"/api/v1/monitors/{monitor}/run", timeout=900)
+    if run["status"] != "ok":
+        err_console.print(f"drift run {run['id']} of {monitor} failed: {run['reason']}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    verdict = "dataset drift" if run["dataset_drifted"] else "no dataset drift"
+    share = run.get("drifted_share")
+    typer.echo(
+        f"drift run {run['id']} of {monitor}: {verdict}"
+        + ("" if share is None else f", {share * 100:.0f}% of columns drifted")
+        + (f" ({', '.join(run['drifted_columns'])})" if run.get("drifted_columns") else "")
+    )
 
 
 @drift_app.command("runs")
@@ -645,8 +681,9 @@ def drift_runs(
         _out().print(f"no drift runs at {base}" + (f" for monitor {monitor}" if monitor else ""))
         return
     table = Table(title=f"drift runs at {base}", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("id", "monitor", "started", "verdict", "drifted", "rows ref/cur", "note"):
+    for col in ("id", "monitor", "started", "verdict", "drifted", "rows ref/cur"):
         table.add_column(col, overflow="fold", justify="right" if col in ("id", "drifted") else "left")
+    notes = []
     for r in runs:
         if r["status"] != "ok":
             verdict = "[red]failed[/]"
@@ -660,9 +697,14 @@ def drift_runs(
             verdict,
             "" if share is None else f"{share * 100:.0f}%",
             f"{r.get('rows_reference') or 0}/{r.get('rows_current') or 0}",
-            r.get("reason") or "; ".join(r.get("schema_problems") or []),
         )
-    _out().print(table)
+        note = r.get("reason") or "; ".join(r.get("schema_problems") or [])
+        if note:  # below the table: a reason is a sentence, a column would fold it into a tower
+            notes.append(f"  run {r['id']}: {note}")
+    out = _out()
+    out.print(table)
+    for line in notes:
+        out.print(line, highlight=False, markup=False)
 
 
 def _pct(value: float | None) -> str:
@@ -719,7 +761,8 @@ def _api(method: str, base: str, path: str, **kwargs: Any) -> Any:
     service)."""
     import httpx
 
-    response = httpx.request(method, f"{base}{path}", timeout=10, headers=_auth_headers(), **kwargs)
+    kwargs.setdefault("timeout", 10)
+    response = httpx.request(method, f"{base}{path}", headers=_auth_headers(), **kwargs)
     if response.is_error:
         try:
             message = response.json().get("message") or response.text

@@ -426,11 +426,14 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(metavar="REVISION", help="target revision")] = "head",
 ) -> None:
     """Apply the Alembic migrations (the service also does this on start)."""
-    from slo_service.adapters.sql.migrate import upgrade
+    from slo_service.adapters.sql.migrate import current_revision, upgrade
 
     settings = _settings(None, None, None, database_url)
-    upgrade(settings.database_url, revision)
-    console.print(f"database at revision {revision}")
+    applied = upgrade(settings.database_url, revision)
+    at = current_revision(settings.database_url)
+    if applied:
+        console.print(f"applied {len(applied)} migration(s): {', '.join(applied)}", highlight=False)
+    console.print(f"database at revision {at}" + ("" if applied else " (nothing to apply)"), highlight=False)
 
 
 ScopeOpt = Annotated[

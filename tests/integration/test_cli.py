@@ -118,6 +118,18 @@ def test_db_upgrade_creates_the_schema_from_any_directory(tmp_path: Path) -> Non
     assert {"slo_slices", "ingest_keys", "scrape_health", "slo_evaluations", "alembic_version"} <= tables
 
 
+def test_db_upgrade_names_the_revisions_it_applied(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    first = cli("db", "upgrade", "0002", "--database-url", url)
+    assert first.returncode == 0, first.stderr
+    assert "applied 2 migration(s): 0001, 0002" in first.stdout and "database at revision 0002" in first.stdout
+    rest = cli("db", "upgrade", "--database-url", url)
+    assert rest.returncode == 0, rest.stderr
+    assert "applied " in rest.stdout and "0003, 0004" in rest.stdout and "0002," not in rest.stdout
+    again = cli("db", "upgrade", "--database-url", url)
+    assert "(nothing to apply)" in again.stdout and "applied" not in again.stdout
+
+
 def test_status_prints_a_table_from_a_running_service(tmp_path: Path, httpserver: HTTPServer) -> None:
     target = Target(httpserver)
     target.serve(ok=10, errors=0, le_01=1, le_025=1, inf=1)
@@ -131,6 +143,7 @@ def test_status_prints_a_table_from_a_running_service(tmp_path: Path, httpserver
         assert "availability" in result.stdout and "latency" in result.stdout
         assert "98.000%" in result.stdout  # the SLI over the period
         # the consumed and the remaining share of the budget, as the API reports them
+        assert "loaded " in svc.log() and " history slices for " in svc.log()  # how much, how long
         budget = svc.get("/api/v1/slos/checkout-model/availability").json()["status"]["budget"]
         assert "budget used" in result.stdout and "budget left" in result.stdout
         assert f"{budget['consumed_ratio'] * 100:.1f}%" in result.stdout

@@ -76,4 +76,5 @@ def test_no_drift_worker_survives_its_service(sig: signal.Signals, tmp_path: Pat
         if sig == signal.SIGTERM:
             assert svc.proc.returncode == 0, svc.log()
             assert "stopped in" in svc.log()
+            assert "drift run of fraud-features started" in svc.log()  # long work shows in the log
         wait_for(lambda: not any(alive(pid) for pid in workers), timeout=30, what=f"workers {workers} to end")

@@ -273,6 +273,12 @@ def demo(
     alert_port: Annotated[
         int, typer.Option(metavar="PORT", help="port of the demo webhook that prints notifications")
     ] = 9106,
+    demo_host: Annotated[
+        str,
+        typer.Option(
+            metavar="ADDRESS", help="address of the simulated model server (0.0.0.0: Prometheus may scrape it)"
+        ),
+    ] = "127.0.0.1",
     drift: Annotated[
         bool, typer.Option("--drift", help="add the drift example (examples/drift), its data dated up to now")
     ] = False,
@@ -303,11 +309,11 @@ def demo(
             soft_wrap=True,
         )
     # Every example SLO holds its objective with a margin until an incident is triggered.
-    server = DemoModelServer(host="127.0.0.1", port=demo_port, error_rate=HEALTHY_ERROR_RATE)
+    server = DemoModelServer(host=demo_host, port=demo_port, error_rate=HEALTHY_ERROR_RATE)
     try:
         server.start()
     except OSError as exc:
-        raise port_in_use("127.0.0.1", demo_port, "--demo-port") if exc.errno == errno.EADDRINUSE else exc from None
+        raise port_in_use(demo_host, demo_port, "--demo-port") if exc.errno == errno.EADDRINUSE else exc from None
     try:  # the example config's webhook receiver: each notification is one line here
         sink = AlertSink(alert_port)
     except OSError as exc:

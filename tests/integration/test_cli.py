@@ -17,14 +17,15 @@ from tests.support.process import run_service, wait_for
 REPO = Path(__file__).resolve().parents[2]
 
 
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m slo_service ARGS` as a user runs it (with the test token and `env` added)."""
     return subprocess.run(
         [sys.executable, "-m", "slo_service", *args],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=cwd,
-        env=cli_env(),
+        env=cli_env(**env),
     )
 
 

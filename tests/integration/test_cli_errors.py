@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.auth import cli_env
+from tests.integration.test_cli import cli as run_cli
 from tests.support.process import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,14 +19,7 @@ DOWN_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:{port}/test"
 
 
 def cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "slo_service", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env=cli_env(COLUMNS="200", **env),
-    )
+    return run_cli(*args, cwd=cwd, COLUMNS="200", **env)  # wide: one error line stays one line
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:

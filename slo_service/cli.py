@@ -514,7 +514,7 @@ def token_list(database_url: DbOpt = None) -> None:
     for t in items:
         times = (t.created_at, t.last_used_at, t.revoked_at, t.expires_at)
         table.add_row(t.name, ",".join(t.scopes), *(_when(v) for v in times))
-    out = console if console.is_terminal else Console(width=200)
+    out = _out(200)
     out.print(table if items else "no API tokens")
 
 
@@ -576,7 +576,7 @@ def status(
             _budget(budget.get("remaining_ratio")),
             *(_burn((windows.get(w) or {}).get("burn_rate")) for w in ("1h", "6h", "1d")[: 3 if wide else 2]),
         )
-    out = _out(wide)
+    out = _out(250 if wide else None)
     out.print(table)
     firing = _api("GET", base, "/api/v1/alerts", params={"state": "firing", "limit": 20})
     if not firing:
@@ -594,12 +594,12 @@ def status(
         )
 
 
-def _out(wide: bool = False) -> Console:
-    """Where tables go: the terminal at its width; piped output (CI logs, grep) at COLUMNS (default 80), or at
-    250 columns with --wide so nothing wraps."""
-    if console.is_terminal and not wide:
+def _out(piped_width: int | None = None) -> Console:
+    """Where tables go: the terminal at its width; piped output (CI logs, grep) at `piped_width` columns, so a
+    long row stays one line, or else at COLUMNS (default 80)."""
+    if console.is_terminal or piped_width is None:
         return console
-    return Console(width=250) if wide else Console(width=console.width)
+    return Console(width=piped_width)
 
 
 def _where(labels: dict[str, str]) -> str:
@@ -823,7 +823,7 @@ def silence_list(
             s["created_by"],
             s["comment"],
         )
-    out = console if console.is_terminal else Console(width=250)
+    out = _out(250)
     out.print(table)
 
 
@@ -886,7 +886,7 @@ def alerts_list(
             _alert_value(a.get("values") or {}),
             ", ".join(sorted(acked.get(a["fingerprint"], ()))) if a["state"] != "resolved" else "",
         )
-    out = console if console.is_terminal else Console(width=250)
+    out = _out(250)
     if items:
         out.print(table)
     else:

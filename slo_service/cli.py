@@ -96,7 +96,8 @@ HostOpt = Annotated[
     str | None, typer.Option(metavar="ADDRESS", help="address to listen on [default: SLO_SERVICE_HOST or 127.0.0.1]")
 ]
 PortOpt = Annotated[
-    int | None, typer.Option(metavar="PORT", help="port to listen on [default: SLO_SERVICE_PORT or 8080]")
+    int | None,
+    typer.Option(metavar="PORT", min=1, max=65535, help="port to listen on [default: SLO_SERVICE_PORT or 8080]"),
 ]
 DbOpt = Annotated[
     str | None,
@@ -268,10 +269,12 @@ def demo(
     host: HostOpt = None,
     port: PortOpt = None,
     database_url: DbOpt = None,
-    demo_port: Annotated[int, typer.Option(metavar="PORT", help="port of the simulated model server")] = 9105,
+    demo_port: Annotated[
+        int, typer.Option(metavar="PORT", min=1, max=65535, help="port of the simulated model server")
+    ] = 9105,
     incident: Annotated[bool, typer.Option(help="start with an incident: errors and slow requests")] = False,
     alert_port: Annotated[
-        int, typer.Option(metavar="PORT", help="port of the demo webhook that prints notifications")
+        int, typer.Option(metavar="PORT", min=1, max=65535, help="port of the demo webhook that prints notifications")
     ] = 9106,
     demo_host: Annotated[
         str,

@@ -39,6 +39,8 @@ def check_port_free(host: str, port: int, option: str = "--port") -> None:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
         try:
             probe.bind((host, port))
+        except OverflowError:  # SLO_SERVICE_PORT=99999: the option itself checks its range
+            raise CliError(f"port {port} is out of range: choose one from 1 to 65535 with {option}") from None
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise port_in_use(host, port, option) from None
@@ -82,12 +84,14 @@ def _explain_one(exc: BaseException, database: str) -> CliError | None:
     if isinstance(exc, CliError):
         return exc
     if isinstance(exc, StoreUnavailable):
-        where = f" at {exc.where}" if exc.where else ""
-        return CliError(f"cannot reach the database{where}: {exc.reason}; start it or {DB_HINT}", UNREACHABLE)
+        where = exc.where or database
+        return CliError(
+            f"cannot reach the database{f' at {where}' if where else ''}: {exc.reason}; {_db_fix(where)}", UNREACHABLE
+        )
     if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
         where = f" at {database}" if database else ""
         return CliError(
-            f"cannot use the database{where}: {_first_line(exc.orig or exc)}; start it or {DB_HINT}", UNREACHABLE
+            f"cannot use the database{where}: {_first_line(exc.orig or exc)}; {_db_fix(database)}", UNREACHABLE
         )
     if isinstance(exc, sa_exc.ArgumentError | sa_exc.NoSuchModuleError):
         return CliError(f"database URL not usable ({_first_line(exc)}): {DB_HINT}")
@@ -107,6 +111,13 @@ def _explain_one(exc: BaseException, database: str) -> CliError | None:
                 "read (and for data directories write) it"
             )
     return None
+
+
+def _db_fix(where: str) -> str:
+    """How to fix an unreachable database: a server is started, a SQLite file's directory made writable."""
+    if where and ":" not in where:  # database_location() names a SQLite file by its path, a server by host:port
+        return f"check that the directory of {where} exists and this user may write it, or {DB_HINT}"
+    return f"start it or {DB_HINT}"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -128,6 +129,19 @@ def test_a_missing_config_file_is_named_without_a_traceback(tmp_path: Path) -> N
     assert f"{missing}: (file): file not found" in generated.stderr
 
 
+def test_a_port_out_of_range_is_refused_by_name(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    option = cli("serve", "-c", str(EXAMPLE), "--port", "99999", "--database-url", url)
+    assert option.returncode == 2 and "Traceback" not in option.stderr and "--port" in option.stderr
+    setting = cli("serve", "-c", str(EXAMPLE), "--database-url", url, SLO_SERVICE_PORT="99999")
+    assert_one_line_error(setting, 1, "port 99999 is out of range", "--port")
+
+
+def test_a_sqlite_file_that_cannot_be_made_says_where(tmp_path: Path) -> None:
+    result = cli("db", "upgrade", "--database-url", "sqlite:////proc/s.db")  # /proc takes no new file
+    assert_one_line_error(result, 2, "cannot reach the database at /proc/s.db", "directory of /proc/s.db", "may write")
+
+
 def test_an_output_file_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
@@ -184,10 +198,10 @@ def test_help_shows_plain_metavars_and_defaults() -> None:
     for command in commands:
         result = cli(*command, "--help")
         assert result.returncode == 0, result.stderr
-        assert "<" not in result.stdout, result.stdout  # no <list[str]>, <int>, <bool>
+        assert not re.search(r"<[A-Za-z][\w\[\], ]*>", result.stdout), result.stdout  # no <list[str]>, <int>, <bool>
         helps[" ".join(command)] = " ".join(result.stdout.split())  # wrapping aside
     assert "--port PORT" in helps["serve"] and "[default: SLO_SERVICE_PORT or 8080]" in helps["serve"]
-    assert "--demo-port PORT" in helps["demo"] and "[default: 9105]" in helps["demo"]
+    assert "--demo-port PORT" in helps["demo"] and "[default: 9105;" in helps["demo"]
     assert "--database-url URL" in helps["db upgrade"]
     assert "-s, --scope SCOPE" in helps["token create"]
     assert "-m, --matcher MATCHER" in helps["silence add"]

@@ -2,15 +2,17 @@
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Two stamps: `make run` needs only the runtime dependencies; tests and lint add the dev extra.
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?= -n 2
 export SLO_SERVICE_DATABASE_URL ?= sqlite:///var/slo-service.db
 
 .PHONY: run test lint format install migrate demo-incident bench clean help generate check-generated
 
 help:
-	@echo "make run      - install, migrate and start the service with the demo model server (SQLite)"
-	@echo "make test     - install and run the whole test suite"
+	@echo "make run      - install (runtime dependencies only), migrate and start the demo (SQLite)"
+	@echo "make test     - install with the dev extra and run the whole test suite"
 	@echo "make lint     - ruff and mypy"
 	@echo "make bench    - run the benchmarks in bench/"
 
@@ -18,14 +20,22 @@ $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --upgrade pip
+# Not --quiet: the first install downloads a few hundred MB (Evidently, pandas, scikit-learn) and a silent
+# minute looks like a hang; pip names each package as it goes.
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	@echo "installing slo-service and its runtime dependencies into $(VENV) (the first time takes a few minutes)"
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -e .
+	touch $(RUN_STAMP)
+
+$(DEV_STAMP): $(RUN_STAMP)
+	@echo "adding the dev extra (pytest, ruff, mypy) to $(VENV)"
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(DEV_STAMP)
 
-install: $(STAMP)
+install: $(DEV_STAMP)
 
-migrate: $(STAMP)
+migrate: $(RUN_STAMP)
 	@mkdir -p var
 	$(BIN)/slo-service db upgrade
 
@@ -42,22 +52,22 @@ demo-incident:
 	curl -fsS -X POST 'http://127.0.0.1:9105/incident?duration=900'
 
 # pytest exits 5 when it collected no tests: that is a failure here, never a pass.
-test: $(STAMP)
+test: $(DEV_STAMP)
 	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check slo_service tests bench
 	$(BIN)/ruff format --check slo_service tests bench
 	$(BIN)/mypy slo_service
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff format slo_service tests bench
 	$(BIN)/ruff check --fix slo_service tests bench
 
 # Generated artifacts come only from here; CI fails when the committed ones differ.
 GENERATE_CONFIG ?= examples/slo-service.yaml
-generate: $(STAMP)
+generate: $(RUN_STAMP)
 	$(BIN)/slo-service generate prometheus-rules --config $(GENERATE_CONFIG) --out alert_rules/slo-rules.yml
 	$(BIN)/slo-service generate self-rules --out alert_rules/slo-service.rules.yml
 	$(BIN)/slo-service generate alertmanager-config --config $(GENERATE_CONFIG) --out alert_rules/alertmanager.yml
@@ -67,7 +77,7 @@ check-generated: generate
 	@git diff --exit-code -- alert_rules dashboards || { echo "generated files differ from the committed ones: run make generate and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- alert_rules dashboards)" || { git status --porcelain -- alert_rules dashboards; echo "untracked generated files: run make generate and commit"; exit 1; }
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python bench/bench_evaluate.py
 	$(BIN)/python bench/bench_scrape.py
 	$(BIN)/python bench/bench_store.py

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -15,10 +17,14 @@ from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import typer.core
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from slo_service import __version__
+from slo_service.cli_actions import actions_app
+from slo_service.cli_errors import CliError, check_database_url, check_port_free, explain, port_in_use
 from slo_service.cli_pipeline import register_pipeline_commands
 from slo_service.core.secrets import redact
 from slo_service.settings import Settings, SettingsError
@@ -26,7 +32,24 @@ from slo_service.settings import Settings, SettingsError
 if TYPE_CHECKING:  # the CLI imports what a command needs when it runs, to start fast
     from slo_service.adapters.sql.token_store import SqlTokenStore
 
-app = typer.Typer(help="SLOs, error budgets and burn rates for ML systems.", no_args_is_help=True)
+# Typer shows an argument's Python type (<str>, <list[Path]>) even when it has a metavar; the metavar (FILE, NAME)
+# is what a user types, so help shows it alone, as it does for options.
+_argument_type = typer.core.TyperArgument.display_type_rich
+
+
+def _argument_metavar(self: typer.core.TyperArgument, ctx: Any) -> str | None:
+    return None if self.metavar else _argument_type(self, ctx)
+
+
+typer.core.TyperArgument.display_type_rich = _argument_metavar  # type: ignore[method-assign,assignment]
+
+# Locals off in tracebacks (--debug): they would print database URLs and tokens.
+app = typer.Typer(
+    help="SLOs, error budgets and burn rates for ML systems.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 silence_app = typer.Typer(help="Silences of a running service: add, list, expire.", no_args_is_help=True)
@@ -34,18 +57,66 @@ app.add_typer(silence_app, name="silence")
 token_app = typer.Typer(help="API tokens in the database: create, list, revoke.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 register_pipeline_commands(app)  # deployment, gate (cli_pipeline.py)
-app.add_typer(__import__("slo_service.cli_actions", fromlist=["actions_app"]).actions_app, name="actions")
+app.add_typer(actions_app, name="actions")
 console = Console()
 err_console = Console(stderr=True)
 log = logging.getLogger(__name__)
 
+
+class _Run:
+    """What main() needs to word an error: --debug, and the database the command used."""
+
+    debug = False
+    database = ""
+
+
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="show the full traceback of an error, not one line")] = False,
+) -> None:
+    """SLOs, error budgets and burn rates for ML systems."""
+    _Run.debug = debug
+
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO_ROOT / "examples" / "slo-service.yaml"
 
-ConfigOpt = Annotated[list[str] | None, typer.Option("--config", "-c", help="YAML file or directory (repeatable)")]
-HostOpt = Annotated[str | None, typer.Option(help="address to listen on")]
-PortOpt = Annotated[int | None, typer.Option(help="port to listen on")]
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL (default: SQLite file)")]
+ConfigOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="YAML file or directory (repeatable) [default: examples/slo-service.yaml]",
+    ),
+]
+ServeConfigOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--config", "-c", metavar="FILE", help="YAML file or directory (repeatable) [default: SLO_SERVICE_CONFIG]"
+    ),
+]
+HostOpt = Annotated[
+    str | None, typer.Option(metavar="ADDRESS", help="address to listen on [default: SLO_SERVICE_HOST or 127.0.0.1]")
+]
+PortOpt = Annotated[
+    int | None,
+    typer.Option(metavar="PORT", min=1, max=65535, help="port to listen on [default: SLO_SERVICE_PORT or 8080]"),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy URL, e.g. sqlite:////abs/path.db [default: SLO_SERVICE_DATABASE_URL or sqlite:///var/slo-service.db]",
+    ),
+]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="URL", help="base URL of a running service [default: http://SLO_SERVICE_HOST:SLO_SERVICE_PORT]"
+    ),
+]
 
 
 def _settings(config: list[str] | None, host: str | None, port: int | None, database_url: str | None) -> Settings:
@@ -61,11 +132,28 @@ def _settings(config: list[str] | None, host: str | None, port: int | None, data
     try:
         settings = Settings(**overrides).resolved()
     except SettingsError as exc:
-        err_console.print(f"setting refused: {exc}", style="bold red", markup=False, highlight=False)
-        raise typer.Exit(1) from None
+        raise CliError(f"setting refused: {exc}") from None
+    check_database_url(settings.database_url)
+    from slo_service.adapters.sql.availability import database_location
+
+    _Run.database = database_location(settings.database_url)
     if settings.database_url.startswith("sqlite:///") and not settings.database_url.startswith("sqlite:////"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     return settings
+
+
+def _check_data_dir(data_dir: Path) -> None:
+    """Drift batches and Evidently reports go under the data directory: refuse to start where they cannot."""
+    for path in (data_dir, data_dir / "reports"):
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=path):
+                pass
+        except OSError as exc:
+            raise CliError(
+                f"data directory {path} is not writable ({exc.strerror or exc}): drift batches and reports go "
+                "there; fix its owner or permissions, or set SLO_SERVICE_DATA_DIR"
+            ) from None
 
 
 class _RedactingFormatter(logging.Formatter):
@@ -106,8 +194,9 @@ def _run(settings: Settings) -> None:
             print(f"  {problem}", file=sys.stderr)
         raise typer.Exit(1) from None
     except SettingsError as exc:
-        err_console.print(f"setting refused: {exc}", style="bold red", markup=False, highlight=False)
-        raise typer.Exit(1) from None
+        raise CliError(f"setting refused: {exc}") from None
+    _check_data_dir(Path(settings.data_dir))
+    check_port_free(settings.host, settings.port)
 
     def stop_serving() -> None:
         server.should_exit = True
@@ -171,7 +260,9 @@ def _run(settings: Settings) -> None:
 
 
 @app.command()
-def serve(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, database_url: DbOpt = None) -> None:
+def serve(
+    config: ServeConfigOpt = None, host: HostOpt = None, port: PortOpt = None, database_url: DbOpt = None
+) -> None:
     """Run the service: API, /metrics and the scheduler, with migrations first."""
     _run(_settings(config, host, port, database_url))
 
@@ -182,15 +273,35 @@ def demo(
     host: HostOpt = None,
     port: PortOpt = None,
     database_url: DbOpt = None,
-    demo_port: Annotated[int, typer.Option(help="port of the simulated model server")] = 9105,
+    demo_port: Annotated[
+        int, typer.Option(metavar="PORT", min=1, max=65535, help="port of the simulated model server")
+    ] = 9105,
     incident: Annotated[bool, typer.Option(help="start with an incident: errors and slow requests")] = False,
-    alert_port: Annotated[int, typer.Option(help="port of the demo webhook that prints notifications")] = 9106,
+    alert_port: Annotated[
+        int, typer.Option(metavar="PORT", min=1, max=65535, help="port of the demo webhook that prints notifications")
+    ] = 9106,
+    demo_host: Annotated[
+        str,
+        typer.Option(
+            metavar="ADDRESS", help="address of the simulated model server (0.0.0.0: Prometheus may scrape it)"
+        ),
+    ] = "127.0.0.1",
+    drift: Annotated[
+        bool, typer.Option("--drift", help="add the drift example (examples/drift), its data dated up to now")
+    ] = False,
 ) -> None:
     """Run the service together with a simulated model server that the example config scrapes."""
+    from datetime import UTC, datetime
+
     from slo_service.demo.alert_sink import AlertSink
+    from slo_service.demo.drift_example import write_drift_example
     from slo_service.demo.model_server import HEALTHY_ERROR_RATE, DemoModelServer
 
     settings = _settings(config or [str(EXAMPLE_CONFIG)], host, port, database_url)
+    if drift:
+        monitors = write_drift_example(Path(settings.data_dir) / "drift-example", datetime.now(UTC))
+        settings.config = [*settings.config, str(monitors)]
+        console.print(f"drift example: {monitors} (`slo-service drift runs` lists its runs)", highlight=False)
     # The demo runs on 127.0.0.1 for one person: reads need no token (unless SLO_SERVICE_ANONYMOUS_READ
     # says otherwise), and actions take the demo's own admin token, kept in a file of the data directory.
     if "anonymous_read" not in settings.model_fields_set:
@@ -205,9 +316,16 @@ def demo(
             soft_wrap=True,
         )
     # Every example SLO holds its objective with a margin until an incident is triggered.
-    server = DemoModelServer(host="127.0.0.1", port=demo_port, error_rate=HEALTHY_ERROR_RATE)
-    server.start()
-    sink = AlertSink(alert_port)  # the example config's webhook receiver: each notification is one line here
+    server = DemoModelServer(host=demo_host, port=demo_port, error_rate=HEALTHY_ERROR_RATE)
+    try:
+        server.start()
+    except OSError as exc:
+        raise port_in_use(demo_host, demo_port, "--demo-port") if exc.errno == errno.EADDRINUSE else exc from None
+    try:  # the example config's webhook receiver: each notification is one line here
+        sink = AlertSink(alert_port)
+    except OSError as exc:
+        server.stop()
+        raise port_in_use("127.0.0.1", alert_port, "--alert-port") if exc.errno == errno.EADDRINUSE else exc from None
     sink.start()
     console.print(f"demo model server on {server.url}/metrics (POST {server.url}/incident to start an incident)")
     console.print(f"demo alert receiver on http://127.0.0.1:{sink.port}/alerts (prints every notification)")
@@ -234,7 +352,7 @@ def demo_token_file(data_dir: Path) -> Path:
 
 
 @app.command()
-def validate(files: Annotated[list[Path], typer.Argument(help="YAML files or directories")]) -> None:
+def validate(files: Annotated[list[Path], typer.Argument(metavar="FILE", help="YAML files or directories")]) -> None:
     """Check config files; print every problem as file:line: field: message (exit code 1 if any)."""
     from slo_service.specs.loader import load_config, validate_files
 
@@ -274,7 +392,7 @@ def _print_tier_summary(config: Any) -> None:
 
 @app.command("explain-alerts")
 def explain_alerts(
-    slo: Annotated[str | None, typer.Argument(help="SERVICE/SLO; all SLOs when left out")] = None,
+    slo: Annotated[str | None, typer.Argument(metavar="SERVICE/SLO", help="one SLO; all SLOs when left out")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """What each burn-rate tier becomes for an SLO: windows, threshold, budget share, low-traffic guard."""
@@ -317,18 +435,23 @@ def explain_alerts(
 
 @db_app.command("upgrade")
 def db_upgrade(
-    database_url: DbOpt = None, revision: Annotated[str, typer.Argument(help="target revision")] = "head"
+    database_url: DbOpt = None,
+    revision: Annotated[str, typer.Argument(metavar="REVISION", help="target revision")] = "head",
 ) -> None:
     """Apply the Alembic migrations (the service also does this on start)."""
-    from slo_service.adapters.sql.migrate import upgrade
+    from slo_service.adapters.sql.migrate import current_revision, upgrade
 
     settings = _settings(None, None, None, database_url)
-    upgrade(settings.database_url, revision)
-    console.print(f"database at revision {revision}")
+    applied = upgrade(settings.database_url, revision)
+    at = current_revision(settings.database_url)
+    if applied:
+        console.print(f"applied {len(applied)} migration(s): {', '.join(applied)}", highlight=False)
+    console.print(f"database at revision {at}" + ("" if applied else " (nothing to apply)"), highlight=False)
 
 
 ScopeOpt = Annotated[
-    list[str], typer.Option("--scope", "-s", help="read, write, ci or admin; repeatable or a comma list")
+    list[str],
+    typer.Option("--scope", "-s", metavar="SCOPE", help="read, write, ci or admin; repeatable or a comma list"),
 ]
 
 
@@ -351,10 +474,11 @@ def _token_store(database_url: str | None) -> Iterator[SqlTokenStore]:
 
 @token_app.command("create")
 def token_create(
-    name: Annotated[str, typer.Option("--name", "-n", help="unique name, e.g. ci-prod")],
+    name: Annotated[str, typer.Option("--name", "-n", metavar="NAME", help="unique name, e.g. ci-prod")],
     scope: ScopeOpt,
     expires_in: Annotated[
-        str | None, typer.Option("--expires-in", help="lifetime, e.g. 90d or 12h; default: until revoked")
+        str | None,
+        typer.Option("--expires-in", metavar="DURATION", help="lifetime, e.g. 90d or 12h [default: until revoked]"),
     ] = None,
     database_url: DbOpt = None,
 ) -> None:
@@ -397,7 +521,7 @@ def token_list(database_url: DbOpt = None) -> None:
     for t in items:
         times = (t.created_at, t.last_used_at, t.revoked_at, t.expires_at)
         table.add_row(t.name, ",".join(t.scopes), *(_when(v) for v in times))
-    out = console if console.is_terminal else Console(width=200)
+    out = _out(200)
     out.print(table if items else "no API tokens")
 
 
@@ -406,7 +530,9 @@ def _when(value: Any) -> str:
 
 
 @token_app.command("revoke")
-def token_revoke(name: Annotated[str, typer.Argument(help="the token's name")], database_url: DbOpt = None) -> None:
+def token_revoke(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="the token's name")], database_url: DbOpt = None
+) -> None:
     """Revoke a token: every request with it is refused (401) from now on."""
     from datetime import UTC, datetime
 
@@ -423,51 +549,178 @@ def token_revoke(name: Annotated[str, typer.Argument(help="the token's name")], 
 
 @app.command()
 def status(
-    url: Annotated[str | None, typer.Option(help="base URL of a running service")] = None,
-    service: Annotated[str | None, typer.Option(help="only this service")] = None,
+    url: UrlOpt = None,
+    service: Annotated[str | None, typer.Option(metavar="NAME", help="only this service")] = None,
+    wide: Annotated[bool, typer.Option("--wide", help="every column: budget used, burn over 1d")] = False,
 ) -> None:
-    """A table of SLOs with budget remaining and burn rates, from a running service."""
-    import httpx
-
+    """A table of SLOs with budget left and burn rates, then the firing alerts, from a running service."""
     base = _base_url(url)
-    params = {"service": service} if service else None
-    try:
-        response = httpx.get(f"{base}/api/v1/slos", params=params, headers=_auth_headers(), timeout=10)
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
-        code = exc.response.status_code if isinstance(exc, httpx.HTTPStatusError) else None
-        err_console.print(f"[red]cannot read {base}/api/v1/slos[/]: {exc}{_token_hint(code)}")
-        raise typer.Exit(2) from None
-    table = Table(title=f"SLOs at {base}")
-    for col in (
-        "service",
-        "slo",
-        "objective",
-        "SLI (period)",
-        "budget used",
-        "budget left",
-        "burn 1h",
-        "burn 6h",
-        "burn 1d",
-    ):
-        table.add_column(col, justify="left" if col in ("service", "slo") else "right")
-    for item in response.json():
+    items = _api("GET", base, "/api/v1/slos", params={"service": service} if service else None)
+    # Fits 80 columns: service/slo in one column (folded when long), fewer windows; --wide shows everything.
+    table = Table(title=f"SLOs at {base}", box=box.SIMPLE_HEAD, pad_edge=False)
+    columns = ["service/slo", "target", "SLI", "budget", "1h", "6h"]
+    if wide:
+        columns = ["service", "slo", "objective", "SLI (period)", "budget used", "budget left"]
+        columns += ["burn 1h", "burn 6h", "burn 1d"]
+    for col in columns:
+        if col in ("service", "slo", "service/slo"):
+            table.add_column(col, overflow="fold")
+        else:  # numbers never wrap: the name column gives way
+            table.add_column(col, justify="right", no_wrap=True)
+    if not wide:
+        table.caption = "SLI and budget left over the period; 1h, 6h: burn rates (--wide: all columns)"
+    for item in items:
         st = item.get("status") or {}
         windows = st.get("windows", {})
         budget = st.get("budget") or {}
-        remaining = budget.get("remaining_ratio")
+        name = [item["service"], item["slo"]] if wide else [f"{item['service']}/{item['slo']}"]
+        used = [_used(budget.get("consumed_ratio"), budget.get("period_consumed_ratio"))] if wide else []
         table.add_row(
-            item["service"],
-            item["slo"],
+            *name,
             f"{item['objective_percent']:g}%",
             _pct(st.get("sli")),
-            _used(budget.get("consumed_ratio"), budget.get("period_consumed_ratio")),
-            _budget(remaining),
-            *(_burn((windows.get(w) or {}).get("burn_rate")) for w in ("1h", "6h", "1d")),
+            *used,
+            _budget(budget.get("remaining_ratio")),
+            *(_burn((windows.get(w) or {}).get("burn_rate")) for w in ("1h", "6h", "1d")[: 3 if wide else 2]),
         )
-    # Piped output (CI logs, grep) has no terminal width: do not wrap SLO names at 80 columns.
-    out = console if console.is_terminal else Console(width=200)
+    out = _out(250 if wide else None)
     out.print(table)
+    firing = _api("GET", base, "/api/v1/alerts", params={"state": "firing", "limit": 20})
+    if not firing:
+        out.print("no firing alerts")
+        return
+    out.print(f"[red]{len(firing)} firing alert(s)[/] (slo-service alerts --state firing for more):")
+    for a in firing:
+        labels = a["labels"]
+        out.print(
+            f"  {labels.get('alertname', '')} {_where(labels)}"
+            + (f" ({labels['severity']})" if labels.get("severity") else "")
+            + " "
+            f"since {_since(a)}: {_alert_value(a.get('values') or {})}",
+            highlight=False,
+        )
+
+
+def _out(piped_width: int | None = None) -> Console:
+    """Where tables go: the terminal at its width; piped output (CI logs, grep) at `piped_width` columns, so a
+    long row stays one line, or else at COLUMNS (default 80)."""
+    if console.is_terminal or piped_width is None:
+        return console
+    return Console(width=piped_width)
+
+
+def _where(labels: dict[str, str]) -> str:
+    """What an alert is about: an SLO alert names its SLO, a target-down alert its target, a drift alert its
+    monitor."""
+    where = f"{labels.get('service', '')}/{labels['slo']}" if "slo" in labels else ""
+    return where or labels.get("target") or labels.get("monitor", "")
+
+
+@app.command()
+def oncall(
+    schedule: Annotated[str | None, typer.Argument(metavar="SCHEDULE", help="one schedule; all when left out")] = None,
+    url: UrlOpt = None,
+) -> None:
+    """Who is on call now and who is next, per schedule of a running service."""
+    from datetime import datetime
+
+    base = _base_url(url)
+    schedules = _api("GET", base, "/api/v1/oncall")
+    if schedule is not None:
+        schedules = [s for s in schedules if s["schedule"] == schedule]
+        if not schedules:
+            raise CliError(f"no on-call schedule {schedule!r} at {base}")
+    if not schedules:
+        _out().print(f"no on-call schedules at {base}")
+        return
+    table = Table(title=f"on call at {base}", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("schedule", "now", "until", "next", "from"):
+        table.add_column(col, overflow="fold")
+    for s in schedules:
+        shifts = _api("GET", base, f"/api/v1/oncall/{s['schedule']}", params={"start": s["at"]})["shifts"]
+        now = next((x for x in shifts if x["start"] <= s["at"] < x["end"]), None) if s["on_call"] else None
+        upcoming = [x for x in shifts if x["start"] > s["at"] and x["member"] != s["on_call"]]
+        following = upcoming[0] if upcoming else None
+
+        def at(value: str | None) -> str:
+            return "" if value is None else datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M %Z").strip()
+
+        table.add_row(
+            s["schedule"],
+            s["on_call"] or "[red]nobody[/]",
+            at(now["end"]) if now else "",
+            following["member"] if following else "",
+            at(following["start"]) if following else "",
+        )
+    _out().print(table)
+
+
+drift_app = typer.Typer(help="Drift monitors of a running service: run one now, list runs.", no_args_is_help=True)
+app.add_typer(drift_app, name="drift")
+
+
+@drift_app.command("run")
+def drift_run(
+    monitor: Annotated[str, typer.Argument(metavar="MONITOR", help="the monitor's name")],
+    url: UrlOpt = None,
+) -> None:
+    """Run a drift monitor now (needs a write token) and print its verdict."""
+    base = _base_url(url)
+    run = _api("POST", base, f"/api/v1/monitors/{monitor}/run", timeout=900)
+    if run["status"] != "ok":
+        err_console.print(f"drift run {run['id']} of {monitor} failed: {run['reason']}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    verdict = "dataset drift" if run["dataset_drifted"] else "no dataset drift"
+    share = run.get("drifted_share")
+    typer.echo(
+        f"drift run {run['id']} of {monitor}: {verdict}"
+        + ("" if share is None else f", {share * 100:.0f}% of columns drifted")
+        + (f" ({', '.join(run['drifted_columns'])})" if run.get("drifted_columns") else "")
+    )
+
+
+@drift_app.command("runs")
+def drift_runs(
+    monitor: Annotated[str | None, typer.Option(metavar="NAME", help="only this monitor")] = None,
+    limit: Annotated[int, typer.Option(metavar="N", help="at most this many, newest first")] = 20,
+    url: UrlOpt = None,
+) -> None:
+    """A table of drift runs, newest first: when, verdict, drifted share, rows compared, why a run failed."""
+    from datetime import datetime
+
+    base = _base_url(url)
+    params: dict[str, Any] = {"limit": limit}
+    if monitor:
+        params["monitor"] = monitor
+    runs = _api("GET", base, "/api/v1/drift/runs", params=params)
+    if not runs:
+        _out().print(f"no drift runs at {base}" + (f" for monitor {monitor}" if monitor else ""))
+        return
+    table = Table(title=f"drift runs at {base}", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("id", "monitor", "started", "verdict", "drifted", "rows ref/cur"):
+        table.add_column(col, overflow="fold", justify="right" if col in ("id", "drifted") else "left")
+    notes = []
+    for r in runs:
+        if r["status"] != "ok":
+            verdict = "[red]failed[/]"
+        else:
+            verdict = "[yellow]drift[/]" if r["dataset_drifted"] else "[green]no drift[/]"
+        share = r.get("drifted_share")
+        table.add_row(
+            str(r["id"]),
+            r["monitor"],
+            datetime.fromisoformat(r["started_at"]).strftime("%Y-%m-%d %H:%M:%S"),
+            verdict,
+            "" if share is None else f"{share * 100:.0f}%",
+            f"{r.get('rows_reference') or 0}/{r.get('rows_current') or 0}",
+        )
+        note = r.get("reason") or "; ".join(r.get("schema_problems") or [])
+        if note:  # below the table: a reason is a sentence, a column would fold it into a tower
+            notes.append(f"  run {r['id']}: {note}")
+    out = _out()
+    out.print(table)
+    for line in notes:
+        out.print(line, highlight=False, markup=False)
 
 
 def _pct(value: float | None) -> str:
@@ -496,9 +749,6 @@ def _burn(value: float | None) -> str:
     return f"[{colour}]{value:.2f}x[/]"
 
 
-UrlOpt = Annotated[str | None, typer.Option(help="base URL of a running service (default: settings host and port)")]
-
-
 def _base_url(url: str | None) -> str:
     if url:
         return url.rstrip("/")
@@ -523,14 +773,12 @@ def _token_hint(status_code: int | None) -> str:
 
 
 def _api(method: str, base: str, path: str, **kwargs: Any) -> Any:
-    """Call the service's API; print the error message and exit 1 on an API error, exit 2 if unreachable."""
+    """Call the service's API; print the error message and exit 1 on an API error (main() words an unreachable
+    service)."""
     import httpx
 
-    try:
-        response = httpx.request(method, f"{base}{path}", timeout=10, headers=_auth_headers(), **kwargs)
-    except httpx.HTTPError as exc:
-        err_console.print(f"[red]cannot reach {base}[/]: {exc}")
-        raise typer.Exit(2) from None
+    kwargs.setdefault("timeout", 10)
+    response = httpx.request(method, f"{base}{path}", headers=_auth_headers(), **kwargs)
     if response.is_error:
         try:
             message = response.json().get("message") or response.text
@@ -544,11 +792,12 @@ def _api(method: str, base: str, path: str, **kwargs: Any) -> Any:
 @silence_app.command("add")
 def silence_add(
     matcher: Annotated[
-        list[str], typer.Option("--matcher", "-m", help='label matcher, e.g. slo="availability" (repeatable)')
+        list[str],
+        typer.Option("--matcher", "-m", metavar="MATCHER", help='label matcher, e.g. slo="availability" (repeatable)'),
     ],
-    author: Annotated[str, typer.Option("--author", help="who creates the silence")],
-    duration: Annotated[str, typer.Option(help="how long from now: 30m, 2h, 1d")] = "2h",
-    comment: Annotated[str, typer.Option(help="why")] = "",
+    author: Annotated[str, typer.Option("--author", metavar="NAME", help="who creates the silence")],
+    duration: Annotated[str, typer.Option(metavar="DURATION", help="how long from now: 30m, 2h, 1d")] = "2h",
+    comment: Annotated[str, typer.Option(metavar="TEXT", help="why the silence exists")] = "",
     url: UrlOpt = None,
 ) -> None:
     """Create a silence; prints its id."""
@@ -581,13 +830,13 @@ def silence_list(
             s["created_by"],
             s["comment"],
         )
-    out = console if console.is_terminal else Console(width=250)
+    out = _out(250)
     out.print(table)
 
 
 @silence_app.command("expire")
 def silence_expire(
-    silence_id: Annotated[str, typer.Argument(help="the silence id")],
+    silence_id: Annotated[str, typer.Argument(metavar="ID", help="the silence id")],
     url: UrlOpt = None,
 ) -> None:
     """Expire a silence now."""
@@ -608,10 +857,14 @@ _FP_SHOWN = 12  # fingerprint characters in the table; `alerts ack` takes them (
 @alerts_app.callback()
 def alerts_list(
     ctx: typer.Context,
-    state: Annotated[str | None, typer.Option(help="pending, firing or resolved; default all")] = None,
-    service: Annotated[str | None, typer.Option(help="only this service")] = None,
-    severity: Annotated[str | None, typer.Option(help="only this severity: page, ticket...")] = None,
-    limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 50,
+    state: Annotated[
+        str | None, typer.Option(metavar="STATE", help="pending, firing or resolved [default: all]")
+    ] = None,
+    service: Annotated[str | None, typer.Option(metavar="NAME", help="only this service")] = None,
+    severity: Annotated[
+        str | None, typer.Option(metavar="SEVERITY", help="only this severity: page, ticket...")
+    ] = None,
+    limit: Annotated[int, typer.Option(metavar="N", help="at most this many, newest first")] = 50,
     url: UrlOpt = None,
 ) -> None:
     """A table of alert episodes, newest first: what fired, since when, how hard it burns, who acked it."""
@@ -629,13 +882,10 @@ def alerts_list(
         table.add_column(col, overflow="fold")
     for a in items:
         labels = a["labels"]
-        # an SLO alert names its SLO; a target-down alert its target; a drift alert its monitor
-        where = f"{labels.get('service', '')}/{labels['slo']}" if "slo" in labels else ""
-        where = where or labels.get("target") or labels.get("monitor", "")
         table.add_row(
             a["fingerprint"][:_FP_SHOWN],
             labels.get("alertname", ""),
-            where,
+            _where(labels),
             labels.get("severity", ""),
             labels.get("burn_tier", ""),
             _state(a["state"]),
@@ -643,7 +893,7 @@ def alerts_list(
             _alert_value(a.get("values") or {}),
             ", ".join(sorted(acked.get(a["fingerprint"], ()))) if a["state"] != "resolved" else "",
         )
-    out = console if console.is_terminal else Console(width=250)
+    out = _out(250)
     if items:
         out.print(table)
     else:
@@ -695,8 +945,11 @@ def _alert_value(values: dict[str, Any]) -> str:
 
 @alerts_app.command("ack")
 def alerts_ack(
-    target: Annotated[str, typer.Argument(help="an alert fingerprint (or a unique prefix of it), or a group key")],
-    by: Annotated[str, typer.Option("--by", help="who acknowledges")],
+    target: Annotated[
+        str,
+        typer.Argument(metavar="FINGERPRINT", help="an alert fingerprint (or a unique prefix of it), or a group key"),
+    ],
+    by: Annotated[str, typer.Option("--by", metavar="NAME", help="who acknowledges")],
     url: UrlOpt = None,
 ) -> None:
     """Acknowledge an alert's notification groups: escalation stops, receivers get an acknowledge."""
@@ -720,7 +973,7 @@ def alerts_ack(
 generate_app = typer.Typer(help="Generate Prometheus rules, Alertmanager config and Grafana dashboards.")
 app.add_typer(generate_app, name="generate")
 
-OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="file (or directory for dashboards); default stdout")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", metavar="FILE", help="file to write [default: stdout]")]
 
 
 def _load_or_exit(config: list[str] | None) -> Any:
@@ -765,7 +1018,7 @@ def generate_alertmanager_config(
     config: ConfigOpt = None,
     out: OutOpt = None,
     secrets_dir: Annotated[
-        str, typer.Option(help="where Alertmanager reads secret files")
+        str, typer.Option(metavar="DIR", help="where Alertmanager reads secret files")
     ] = "/etc/alertmanager/secrets",
 ) -> None:
     """The config's routing tree, receivers, inhibition rules and time intervals for Alertmanager."""
@@ -776,9 +1029,9 @@ def generate_alertmanager_config(
 
 @generate_app.command("dashboards")
 def generate_dashboards(
-    out: Annotated[Path, typer.Option("--out", "-o", help="directory for the dashboard JSON files")] = Path(
-        "dashboards"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", metavar="DIR", help="directory for the dashboard JSON files")
+    ] = Path("dashboards"),
 ) -> None:
     """Grafana dashboards (overview, detail, drift, service health, rules-only overview and detail) as JSON."""
     from slo_service.generate.dashboards import dashboards, dump_dashboard
@@ -817,7 +1070,7 @@ def export_command(
 
 @app.command("import")
 def import_command(
-    files: Annotated[list[Path], typer.Argument(help="OpenSLO v1 or Sloth (prometheus/v1, CRD) files")],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", help="OpenSLO v1 or Sloth (prometheus/v1, CRD) files")],
     out: OutOpt = None,
 ) -> None:
     """Check OpenSLO / Sloth files and print them as the OpenSLO the service will run (refusals named)."""
@@ -836,7 +1089,21 @@ def version() -> None:
 
 
 def main() -> None:
-    app(prog_name="slo-service")
+    """The `slo-service` entry point: a user's mistake is one line on stderr (the traceback with --debug)."""
+    try:
+        app(prog_name="slo-service")
+    except Exception as exc:
+        error = None if _Run.debug else explain(exc, _Run.database)
+        if error is None:
+            raise
+        err_console.print(
+            f"error: {error.message} (--debug shows the traceback)",
+            style="red",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(error.code)
 
 
 if __name__ == "__main__":

@@ -326,6 +326,7 @@ class DriftService:
             mlock = self._monitor_locks.setdefault(monitor.name, threading.Lock())
         with mlock:
             started = self.clock_now()
+            log.info("drift run of %s started", monitor.name)
             try:
                 run = self._run(monitor, started)
             except RunProblem as exc:
@@ -360,6 +361,8 @@ class DriftService:
                 self.run_failed_total[run.monitor] = self.run_failed_total.get(run.monitor, 0) + 1
         if run.status is RunStatus.FAILED:
             log.warning("drift run of %s failed: %s", run.monitor, run.reason)
+        else:
+            log.info("drift run of %s finished in %.1fs: %s", run.monitor, run.duration_seconds or 0.0, _verdict(run))
         if self.on_run is not None:
             try:
                 self.on_run(run)
@@ -1083,3 +1086,12 @@ def _label(v: Any) -> str:
     if isinstance(v, float | np.floating) and float(v).is_integer():
         return str(int(v))
     return str(v)
+
+
+def _verdict(run: DriftRun) -> str:
+    """One log phrase for an OK run: drift or not, which columns, how many rows."""
+    drifted = [c.column for c in run.columns if c.drifted]
+    share = f"{run.drifted_share * 100:.0f}% of columns drifted" if run.drifted_share is not None else "no share"
+    verdict = "dataset drift" if run.dataset_drifted else "no dataset drift"
+    named = f" ({', '.join(drifted[:5])}{', ...' if len(drifted) > 5 else ''})" if drifted else ""
+    return f"{verdict}, {share}{named}, {run.rows_reference or 0} reference / {run.rows_current or 0} current rows"

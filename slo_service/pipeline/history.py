@@ -235,9 +235,12 @@ class LiveHistory:
 
     def _load(self, matrix: CountsMatrix, keys: Sequence[str], now: datetime) -> None:
         base = {k.removesuffix(SLICES_SUFFIX) for k in keys}
+        began = time.perf_counter()
+        since = min(matrix.oldest, now - self.span)
+        log.info("loading the history of %d series since %s", len(keys), since.isoformat(timespec="minutes"))
         # from the oldest time the matrix covers (not now - span): a rebuilt matrix then holds what a live
         # one (or one restored from a checkpoint) holds
-        rows = self.store.load_counts(base, min(matrix.oldest, now - self.span), now + timedelta(minutes=1))
+        rows = self.store.load_counts(base, since, now + timedelta(minutes=1))
         wanted = set(keys)
         idx, at, good, total, present = [], [], [], [], []
         for s in rows:
@@ -260,7 +263,7 @@ class LiveHistory:
                 np.asarray(total, dtype=np.float64),
                 np.asarray(present, dtype=np.float64),
             )
-        log.info("loaded %d history slices for %d series", len(idx), len(keys))
+        log.info("loaded %d history slices for %d series in %.1fs", len(idx), len(keys), time.perf_counter() - began)
 
     def record(
         self, increments: Sequence[CountIncrement], idempotency_key: str | None = None, baselines: Baselines = ()

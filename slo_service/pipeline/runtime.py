@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -240,9 +241,17 @@ class Runtime:
             return 0
         now = self.clock.now()
         start = now - slo.period.max_length
+        began = time.perf_counter()
+        log.info("backfill of %s from %s started: %s to %s", slo.key, source.name, start.isoformat(), now.isoformat())
         observations = await self.adapters.backfill(source, slo, start, now)
         self.history.record(to_increments(observations))
-        log.info("backfilled %s with %d observations from %s", slo.key, len(observations), source.name)
+        log.info(
+            "backfilled %s with %d observations from %s in %.1fs",
+            slo.key,
+            len(observations),
+            source.name,
+            time.perf_counter() - began,
+        )
         return len(observations)
 
     def ingest(

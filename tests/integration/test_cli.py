@@ -17,14 +17,15 @@ from tests.support.process import run_service, wait_for
 REPO = Path(__file__).resolve().parents[2]
 
 
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m slo_service ARGS` as a user runs it (with the test token and `env` added)."""
     return subprocess.run(
         [sys.executable, "-m", "slo_service", *args],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=cwd,
-        env=cli_env(),
+        env=cli_env(**env),
     )
 
 
@@ -118,6 +119,18 @@ def test_db_upgrade_creates_the_schema_from_any_directory(tmp_path: Path) -> Non
     assert {"slo_slices", "ingest_keys", "scrape_health", "slo_evaluations", "alembic_version"} <= tables
 
 
+def test_db_upgrade_names_the_revisions_it_applied(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    first = cli("db", "upgrade", "0002", "--database-url", url)
+    assert first.returncode == 0, first.stderr
+    assert "applied 2 migration(s): 0001, 0002" in first.stdout and "database at revision 0002" in first.stdout
+    rest = cli("db", "upgrade", "--database-url", url)
+    assert rest.returncode == 0, rest.stderr
+    assert "applied " in rest.stdout and "0003, 0004" in rest.stdout and "0002," not in rest.stdout
+    again = cli("db", "upgrade", "--database-url", url)
+    assert "(nothing to apply)" in again.stdout and "applied" not in again.stdout
+
+
 def test_status_prints_a_table_from_a_running_service(tmp_path: Path, httpserver: HTTPServer) -> None:
     target = Target(httpserver)
     target.serve(ok=10, errors=0, le_01=1, le_025=1, inf=1)
@@ -126,18 +139,19 @@ def test_status_prints_a_table_from_a_running_service(tmp_path: Path, httpserver
         wait_for(lambda: (svc.get("/api/v1/sources").json()[0]["health"] or {}).get("up"), what="first scrape")
         target.serve(ok=108, errors=2, le_01=1, le_025=1, inf=1)
         wait_for(lambda: period(svc, "availability").get("total") == 100, what="events")
-        result = cli("status", "--url", svc.url)
+        result = cli("status", "--url", svc.url, "--wide")
         assert result.returncode == 0, result.stderr
         assert "availability" in result.stdout and "latency" in result.stdout
         assert "98.000%" in result.stdout  # the SLI over the period
         # the consumed and the remaining share of the budget, as the API reports them
+        assert "loaded " in svc.log() and " history slices for " in svc.log()  # how much, how long
         budget = svc.get("/api/v1/slos/checkout-model/availability").json()["status"]["budget"]
         assert "budget used" in result.stdout and "budget left" in result.stdout
         assert f"{budget['consumed_ratio'] * 100:.1f}%" in result.stdout
         assert f"{budget['remaining_ratio'] * 100:.1f}%" in result.stdout
     result = cli("status", "--url", svc.url)
     assert result.returncode == 2
-    assert "cannot read" in result.stderr
+    assert "cannot reach the service" in result.stderr
 
 
 def test_import_prints_sloth_specs_as_openslo_and_names_what_it_leaves_out() -> None:

@@ -1,8 +1,9 @@
-"""The drift report directory cannot be written: the run's verdicts are still stored and served with the
+"""The drift report directory cannot be written any more: the run's verdicts are still stored and served with the
 reason, the drift SLOs still count the run, and the service keeps scraping and evaluating."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -40,9 +41,11 @@ slos:
     )
     data = tmp_path / "data"
     data.mkdir()
-    # Where the reports directory should be is a file: mkdir fails, even for root (chmod would not stop root).
-    (data / "reports").write_text("not a directory\n")
     with run_service([drift_config, scrape], sqlite_url, tmp_path, env={"SLO_SERVICE_DATA_DIR": str(data)}) as svc:
+        # Broken while the service runs (one broken at start is refused then: test_cli_errors). Where the
+        # reports directory should be is a file: mkdir fails, even for root (chmod would not stop root).
+        shutil.rmtree(data / "reports")
+        (data / "reports").write_text("not a directory\n")
         response = svc.post("/api/v1/monitors/fraud-features/run", timeout=180)
         assert response.status_code == 200, response.text
         run = response.json()

@@ -121,9 +121,19 @@ class DriftOutcome:
         return [c.name for c in self.columns if c.drifted]
 
 
-def _worker_init() -> None:
+def _worker_init(parent_pid: int | None = None) -> None:
     # Evidently's telemetry is only used by its CLI/UI; make sure it can never phone home.
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    if parent_pid is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent_pid,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """End this worker once the service that started it is gone (killed with SIGKILL, or crashed): an orphaned
+    worker holds Evidently's ~340 MB for nothing. A reparented process sees another parent pid."""
+    while os.getppid() == parent_pid:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _warm_up() -> float:
@@ -167,7 +177,10 @@ class DriftWorkerPool:
             raise RuntimeError("DriftWorkerPool is closed")
         if self._executor is None:
             self._executor = cf.ProcessPoolExecutor(
-                max_workers=self._max_workers, mp_context=self._ctx, initializer=_worker_init
+                max_workers=self._max_workers,
+                mp_context=self._ctx,
+                initializer=_worker_init,
+                initargs=(os.getpid(),),
             )
         return self._executor
 
@@ -230,9 +243,16 @@ class DriftWorkerPool:
             return outcome
 
     def close(self) -> None:
+        """Stop the worker processes now, a running job's included (it comes back failed): a stopped service
+        leaves no Evidently process behind."""
+        self._closed = True
+        # Not under the lock first: a running job (or the warm-up) holds it until its timeout, minutes away.
+        ex = self._executor
+        for p in list(getattr(ex, "_processes", {}).values()) if ex is not None else []:
+            if p.is_alive():
+                p.kill()
         with self._lock:
             self._kill()
-            self._closed = True
 
     def __enter__(self) -> DriftWorkerPool:
         return self

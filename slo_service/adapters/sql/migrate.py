@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -9,11 +10,14 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL
 
 import slo_service
 from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.models import Base
+
+log = logging.getLogger(__name__)
 
 ALEMBIC_DIR = Path(slo_service.__file__).resolve().parent.parent / "alembic"
 
@@ -40,9 +44,18 @@ def _run(url: str | URL, fn: Any, *args: Any) -> None:
         engine.dispose()
 
 
-def upgrade(url: str | URL, revision: str = "head") -> None:
-    """Migrate the database at `url` up to `revision` (creating the schema on a new database)."""
+def upgrade(url: str | URL, revision: str = "head") -> list[str]:
+    """Migrate the database at `url` up to `revision` (creating the schema on a new database). Returns the
+    revisions applied, oldest first ([] when it was there already), and logs them."""
+    before = current_revision(url)
     _run(url, command.upgrade, revision)
+    after = current_revision(url)
+    if after == before:
+        return []
+    script = ScriptDirectory.from_config(alembic_config(url))
+    applied = [r.revision for r in script.iterate_revisions(after, before)][::-1]
+    log.info("database migrated from %s to %s: applied %s", before or "an empty schema", after, ", ".join(applied))
+    return applied
 
 
 def downgrade(url: str | URL, revision: str) -> None:

@@ -16,7 +16,9 @@ from slo_service.cli import app
 from tests.integration.test_alerts_api import client_for, make_world
 
 REPO = Path(__file__).resolve().parents[2]
-DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+# docs/pipelines.md is left to test_pipelines_doc.py, which runs its snippets' shell steps against a real service
+# (a stricter check than this file's; its shell function's curl has no literal URL to read here).
+DOCS = [REPO / "README.md", *sorted(p for p in (REPO / "docs").glob("*.md") if p.name != "pipelines.md")]
 # The demo's own servers (slo_service/demo): the simulated model server and the alert receiver.
 DEMO_ROUTES = {"9105": {("POST", "/incident"), ("GET", "/metrics")}, "9106": {("POST", "/alerts")}}
 OPEN_PATHS = {"/healthz", "/readyz", "/metrics"}

@@ -303,6 +303,7 @@ def build_service(
         drift,
         auth=auth,
         leadership=leadership,
+        grafana_url=settings.grafana_url,
     )
     limits = InputLimits(settings.max_body_bytes, settings.max_batch_body_bytes, ingest_max_age=settings.raw_retention)
     set_input_limits(app, limits)

@@ -1,0 +1,35 @@
+"""Configs with many SLOs on one push source, and data for them, for the console's tests and benchmark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+SERVICES = ("checkout", "fraud", "search")
+
+
+def many_slos_config(path: Path, n: int) -> Path:
+    """`n` ratio SLOs over the push source `p`, spread over three services; SLO i has label shard=i%2 and
+    reads requests_total{slo="s<i>"}. Alerting pages at 14.4x (1h/5m) by default policy."""
+    lines = ["apiVersion: slo-service/v1", "services:"]
+    lines += [f"  - {{name: {s}, labels: {{team: team-{s}}}}}" for s in SERVICES]
+    lines += ["sources: [{name: p, type: push}]", "slos:"]
+    for i in range(n):
+        lines.append(
+            f"  - {{service: {SERVICES[i % 3]}, name: s{i}, objective: 99, period: 7d, labels: {{shard: '{i % 2}'}},"
+            f' sli: {{ratio: {{source: p, good: \'requests_total{{slo="s{i}",code="200"}}\','
+            f" total: 'requests_total{{slo=\"s{i}\"}}'}}}}}}"
+        )
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def ingest_body(n: int, errors: dict[int, float] | None = None, ok: float = 1000.0) -> dict[str, Any]:
+    """A push of request counters for SLOs 0..n-1: `ok` good requests each, plus errors[i] failed ones."""
+    samples: list[dict[str, Any]] = []
+    for i in range(n):
+        samples.append({"metric": "requests_total", "labels": {"slo": f"s{i}", "code": "200"}, "value": ok})
+        bad = (errors or {}).get(i, 0.0)
+        if bad:
+            samples.append({"metric": "requests_total", "labels": {"slo": f"s{i}", "code": "500"}, "value": bad})
+    return {"source": "p", "samples": samples}

@@ -49,6 +49,7 @@ def install_console(app: FastAPI, grafana_url: str | None = None) -> None:
     app.state.grafana_url = grafana_url.rstrip("/") if grafana_url else None
     app.state.console_sparklines = Sparklines()
     app.state.console_thresholds = {}
+    app.state.console_rows = {}
     app.state.page_error = pages.console_error
     app.include_router(router)
     app.mount("/static/console", StaticFiles(directory=STATIC), name="console-static")
@@ -91,6 +92,7 @@ def overview_page(
         thresholds(rt.config, request.app.state.console_thresholds),
         request.app.state.console_sparklines,
         rt,
+        request.app.state.console_rows,
         service=service or None,
         labels=wanted,
         sort=sort,

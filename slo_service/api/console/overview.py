@@ -6,6 +6,7 @@ show the same budget; a page renders only its own rows (200 by default), so 10,0
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -140,6 +141,7 @@ def overview(
     limits: Mapping[str, Thresholds],
     spark: Sparklines,
     rt: Runtime,
+    cache: dict[str, Any],
     *,
     service: str | None,
     labels: Mapping[str, str],
@@ -153,12 +155,11 @@ def overview(
     for a in firing:
         k = slo_key(a.labels.get(SERVICE_LABEL, ""), a.labels.get(SLO_LABEL, ""))
         firing_by_slo[k] = firing_by_slo.get(k, 0) + 1
-    chosen = [
-        item
-        for item in listing
+    rows = [
+        _firing_row(row, firing_by_slo[row.key]) if row.key in firing_by_slo else row
+        for item, row in zip(listing, base_rows(listing, limits, cache), strict=True)
         if (service is None or item.service == service) and (not labels or _labels_match(item, labels))
     ]
-    rows = [_row(item, firing_by_slo, limits) for item in chosen]
     if sort == "name":
         rows.sort(key=lambda r: r.key, reverse=descending)
     elif sort in SORTS:
@@ -175,12 +176,26 @@ def overview(
     return OverviewPage(shown, len(listing), len(rows), page, pages, services)
 
 
+def base_rows(listing: Sequence[SLOOut], limits: Mapping[str, Thresholds], cache: dict[str, Any]) -> list[Row]:
+    """The rows of a listing without firing alerts, built once per listing (a new one comes with each
+    evaluation) and kept in `cache`: a page's refresh then costs a filter, a sort and its own rows."""
+    if cache.get("listing") is listing and cache.get("limits") is limits:
+        rows: list[Row] = cache["rows"]
+        return rows
+    rows = [_row(item, limits) for item in listing]
+    cache.update(listing=listing, limits=limits, rows=rows)  # one update: readers see old or new, whole
+    return rows
+
+
+def _firing_row(row: Row, count: int) -> Row:
+    return dataclasses.replace(row, firing=count, status="critical")
+
+
 def _with_spark(row: Row, values: list[float | None]) -> Row:
-    points = sparkline([*values, row.budget])
-    return Row(**{**row.__dict__, "spark": points})
+    return dataclasses.replace(row, spark=sparkline([*values, row.budget]))
 
 
-def _row(item: SLOOut, firing: Mapping[str, int], limits: Mapping[str, Thresholds]) -> Row:
+def _row(item: SLOOut, limits: Mapping[str, Thresholds]) -> Row:
     key = slo_key(item.service, item.slo)
     limit = limits.get(key, Thresholds(None, None))
     st = item.status
@@ -191,8 +206,7 @@ def _row(item: SLOOut, firing: Mapping[str, int], limits: Mapping[str, Threshold
         burns[w] = (burn, limit.severity(burn))
     period = st.windows.get("period") if st else None
     budget = st.budget.remaining_ratio if st else None
-    count = firing.get(key, 0)
-    if count or (budget is not None and budget <= 0):
+    if budget is not None and budget <= 0:
         status = "critical"
     elif any(sev == "critical" for _, sev in burns.values()) or any(sev == "warning" for _, sev in burns.values()):
         status = "warning"
@@ -209,7 +223,7 @@ def _row(item: SLOOut, firing: Mapping[str, int], limits: Mapping[str, Threshold
         budget=budget,
         burns=burns,
         coverage=period.data_coverage if period else None,
-        firing=count,
+        firing=0,
         status=status,
         spark="",
         error=item.collection_error,

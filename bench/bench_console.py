@@ -40,11 +40,11 @@ def pct(values: list[float], q: float) -> float:
 
 def one_run(n: int, requests: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        config = many_slos_config(Path(tmp) / "slos.yaml", n)
+        configs = many_slos_config(Path(tmp), n)
         service = build_service(
             Settings(
                 database_url=f"sqlite:///{tmp}/bench.sqlite",
-                config=[str(config)],
+                config=[str(c) for c in configs],
                 admin_token=ADMIN_TOKEN,
                 data_dir=str(Path(tmp) / "data"),
             )

@@ -14,12 +14,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from slo_service.adapters.sql.token_store import SqlTokenStore
+from slo_service.adapters.drift.worker import DriftWorkerPool
 from slo_service.api.console.overview import PAGE_SIZE
 from slo_service.api.console.pages import CSP, CSRF_COOKIE
-from slo_service.core.tokens import issue
-from slo_service.settings import Settings
-from slo_service.wiring import Service, build_service
+from slo_service.core.tokens import Scope
+from tests.integration.test_auth import World, build_world
+from tests.integration.test_drift_api import World as DriftWorld
 from tests.support.auth import ADMIN_HEADERS, ADMIN_TOKEN
 from tests.support.console import ingest_body, many_slos_config
 
@@ -27,27 +27,16 @@ TOKEN_COOKIE = "slo_console_token"
 
 
 @contextmanager
-def console(tmp_path: Path, n: int, errors: dict[int, float] | None = None, **settings: Any) -> Iterator[Service]:
-    """The real app over `n` push SLOs, with one push of data and one evaluation done."""
-    config = many_slos_config(tmp_path / "slos.yaml", n)
-    options: dict[str, Any] = {
-        "database_url": f"sqlite:///{tmp_path}/console.sqlite",
-        "config": [str(config)],
-        "admin_token": ADMIN_TOKEN,
-        "data_dir": str(tmp_path / "data"),
-        **settings,
-    }
-    service = build_service(Settings(**options))
-    try:
-        client = TestClient(service.app, headers=ADMIN_HEADERS)
-        pushed = client.post("/api/v1/ingest", json=ingest_body(n, errors))
+def console(tmp_path: Path, n: int, errors: dict[int, float] | None = None, **settings: Any) -> Iterator[World]:
+    """The real app over `n` push SLOs (and a token of each scope), with one push of data and one evaluation."""
+    configs = many_slos_config(tmp_path, n)
+    with build_world(
+        f"sqlite:///{tmp_path}/console.sqlite", tmp_path, config=[str(c) for c in configs], **settings
+    ) as world:
+        pushed = world.call("POST", "/api/v1/ingest", ADMIN_TOKEN, json=ingest_body(n, errors))
         assert pushed.status_code == 202, pushed.text
-        service.runtime.evaluate()
-        yield service
-    finally:
-        service.worker.close()
-        service.drift_pool.close()
-        service.engine.dispose()
+        world.service.runtime.evaluate()
+        yield world
 
 
 class _Rows(HTMLParser):
@@ -84,7 +73,8 @@ def parse(html: str) -> _Rows:
 
 
 def test_overview_lists_every_slo_with_the_apis_budget_and_security_headers(tmp_path: Path) -> None:
-    with console(tmp_path, 12, errors={3: 900.0}) as svc:
+    with console(tmp_path, 12, errors={3: 900.0}) as world:
+        svc = world.service
         client = TestClient(svc.app, headers=ADMIN_HEADERS)
         page = client.get("/")
         assert page.status_code == 200, page.text
@@ -110,7 +100,8 @@ def test_overview_lists_every_slo_with_the_apis_budget_and_security_headers(tmp_
 
 
 def test_filters_by_service_and_label_and_sort_links(tmp_path: Path) -> None:
-    with console(tmp_path, 12) as svc:
+    with console(tmp_path, 12) as world:
+        svc = world.service
         client = TestClient(svc.app, headers=ADMIN_HEADERS)
         fraud = parse(client.get("/", params={"service": "fraud"}).text).rows
         assert {r["slo"] for r in fraud} == {f"fraud/s{i}" for i in range(1, 12, 3)}
@@ -129,7 +120,8 @@ def test_filters_by_service_and_label_and_sort_links(tmp_path: Path) -> None:
 
 def test_ten_thousand_slos_are_paginated(tmp_path: Path) -> None:
     n = PAGE_SIZE * 2 + 50
-    with console(tmp_path, n) as svc:
+    with console(tmp_path, n) as world:
+        svc = world.service
         client = TestClient(svc.app, headers=ADMIN_HEADERS)
         seen: list[str] = []
         for page in (1, 2, 3):
@@ -142,7 +134,8 @@ def test_ten_thousand_slos_are_paginated(tmp_path: Path) -> None:
 
 
 def test_detail_page_shows_tiers_rules_and_charts(tmp_path: Path) -> None:
-    with console(tmp_path, 3, errors={0: 50.0}, grafana_url="https://grafana.example.org/") as svc:
+    with console(tmp_path, 3, errors={0: 50.0}, grafana_url="https://grafana.example.org/") as world:
+        svc = world.service
         client = TestClient(svc.app, headers=ADMIN_HEADERS)
         page = client.get("/slos/checkout/s0")
         assert page.status_code == 200, page.text
@@ -158,7 +151,8 @@ def test_detail_page_shows_tiers_rules_and_charts(tmp_path: Path) -> None:
 
 
 def test_pages_need_read_like_the_api_and_browsers_are_sent_to_login(tmp_path: Path) -> None:
-    with console(tmp_path, 2) as svc:
+    with console(tmp_path, 2) as world:
+        svc = world.service
         anonymous = TestClient(svc.app)
         for path in ("/", "/alerts", "/oncall", "/drift", "/sources", "/slos/checkout/s0"):
             refused = anonymous.get(path)
@@ -167,7 +161,8 @@ def test_pages_need_read_like_the_api_and_browsers_are_sent_to_login(tmp_path: P
             assert browser.status_code == 303 and browser.headers["location"].startswith("/login?next=%2F"), path
         assert anonymous.get("/login").status_code == 200
     (tmp_path / "anon").mkdir()
-    with console(tmp_path / "anon", 2, anonymous_read=True) as svc:
+    with console(tmp_path / "anon", 2, anonymous_read=True) as world:
+        svc = world.service
         anonymous = TestClient(svc.app)
         assert anonymous.get("/").status_code == 200
         # anonymous reads never reach writes
@@ -177,9 +172,9 @@ def test_pages_need_read_like_the_api_and_browsers_are_sent_to_login(tmp_path: P
 
 
 def test_login_keeps_the_token_in_an_httponly_strict_cookie_that_the_api_ignores(tmp_path: Path) -> None:
-    with console(tmp_path, 2) as svc:
-        now = svc.runtime.clock.now()
-        read_token = issue(SqlTokenStore(svc.engine), "viewer", ["read"], now)[1]
+    with console(tmp_path, 2) as world:
+        svc = world.service
+        read_token = world.tokens[Scope.READ]
         browser = TestClient(svc.app)
         form = browser.get("/login?next=/sources")
         csrf = browser.cookies[CSRF_COOKIE]
@@ -217,7 +212,8 @@ def test_login_keeps_the_token_in_an_httponly_strict_cookie_that_the_api_ignores
 def test_console_forms_without_a_matching_csrf_token_are_refused(
     tmp_path: Path, cookie: str | None, sent: str | None
 ) -> None:
-    with console(tmp_path, 2) as svc:
+    with console(tmp_path, 2) as world:
+        svc = world.service
         browser = TestClient(svc.app)
         browser.cookies.set(TOKEN_COOKIE, ADMIN_TOKEN)  # logged in as admin: only the CSRF check can refuse
         if cookie:
@@ -233,3 +229,35 @@ def test_console_forms_without_a_matching_csrf_token_are_refused(
             assert [str(m) for m in made.matchers] == [
                 'service="checkout"'
             ] and made.created_by == "admin-token-from-settings"
+
+
+@pytest.fixture(scope="module")
+def drift_pool() -> Iterator[DriftWorkerPool]:
+    with DriftWorkerPool() as pool:
+        yield pool
+
+
+def test_drift_page_shows_column_verdicts_and_links_the_report(tmp_path: Path, drift_pool: DriftWorkerPool) -> None:
+    drift = DriftWorld(tmp_path, drift_pool)  # test_drift_api's monitors: column x drifts, y does not
+    run = drift.client.post("/api/v1/monitors/files/run").json()
+    assert run["status"] == "ok", run["reason"]
+    page = drift.client.get("/drift")
+    assert page.status_code == 200
+    html = re.sub(r"\s+", " ", page.text)
+    # each column's method and score are the run's own
+    x = next(c for c in drift.client.get(f"/api/v1/drift/runs/{run['id']}").json()["columns"] if c["column"] == "x")
+    assert f'<th scope="row">x</th><td>{x["kind"]}</td><td>{x["method"]}</td><td>{x["score"]:,.4f}</td>' in html
+    assert re.search(r'<th scope="row">x</th>.*?s-critical">drifted</span>', html)
+    assert re.search(r'<th scope="row">y</th>.*?s-ok">stable</span>', html)
+    assert f'<a href="/drift/runs/{run["id"]}/report">Evidently report</a>' in html
+    browser = TestClient(drift.client.app)  # logged in by cookie, as a person following the link
+    browser.cookies.set(TOKEN_COOKIE, ADMIN_TOKEN)
+    report = browser.get(f"/drift/runs/{run['id']}/report")
+    assert report.status_code == 200 and "<html" in report.text.lower()
+
+
+def test_sources_page_shows_each_source(tmp_path: Path) -> None:
+    with console(tmp_path, 3) as world:
+        html = TestClient(world.service.app, headers=ADMIN_HEADERS).get("/sources").text
+        assert '<th scope="row">p</th><td>push</td>' in html
+        assert "<td>3</td>" in html  # the SLOs it feeds

@@ -8,20 +8,30 @@ from typing import Any
 SERVICES = ("checkout", "fraud", "search")
 
 
-def many_slos_config(path: Path, n: int) -> Path:
-    """`n` ratio SLOs over the push source `p`, spread over three services; SLO i has label shard=i%2 and
-    reads requests_total{slo="s<i>"}. Alerting pages at 14.4x (1h/5m) by default policy."""
-    lines = ["apiVersion: slo-service/v1", "services:"]
-    lines += [f"  - {{name: {s}, labels: {{team: team-{s}}}}}" for s in SERVICES]
-    lines += ["sources: [{name: p, type: push}]", "slos:"]
-    for i in range(n):
-        lines.append(
-            f"  - {{service: {SERVICES[i % 3]}, name: s{i}, objective: 99, period: 7d, labels: {{shard: '{i % 2}'}},"
-            f' sli: {{ratio: {{source: p, good: \'requests_total{{slo="s{i}",code="200"}}\','
-            f" total: 'requests_total{{slo=\"s{i}\"}}'}}}}}}"
-        )
-    path.write_text("\n".join(lines) + "\n")
-    return path
+PER_FILE = 4000  # SLOs per config file: a file is at most 1 MiB
+
+
+def many_slos_config(directory: Path, n: int) -> list[Path]:
+    """Config files for `n` ratio SLOs over the push source `p`, spread over three services; SLO i has label
+    shard=i%2 and reads requests_total{slo="s<i>"}; 4,000 SLOs a file. Default alert policy."""
+    head = ["apiVersion: slo-service/v1", "services:"]
+    head += [f"  - {{name: {s}, labels: {{team: team-{s}}}}}" for s in SERVICES]
+    head += ["sources: [{name: p, type: push}]"]
+    paths = []
+    for first in range(0, max(n, 1), PER_FILE):
+        lines = head if first == 0 else ["apiVersion: slo-service/v1"]
+        lines = [*lines, "slos:"]
+        for i in range(first, min(n, first + PER_FILE)):
+            lines.append(
+                f"  - {{service: {SERVICES[i % 3]}, name: s{i}, objective: 99, period: 7d,"
+                f" labels: {{shard: '{i % 2}'}},"
+                f' sli: {{ratio: {{source: p, good: \'requests_total{{slo="s{i}",code="200"}}\','
+                f" total: 'requests_total{{slo=\"s{i}\"}}'}}}}}}"
+            )
+        path = directory / f"slos-{first // PER_FILE}.yaml"
+        path.write_text("\n".join(lines) + "\n")
+        paths.append(path)
+    return paths
 
 
 def ingest_body(n: int, errors: dict[int, float] | None = None, ok: float = 1000.0) -> dict[str, Any]:

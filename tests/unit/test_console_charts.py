@@ -1,13 +1,15 @@
-"""The console's server-drawn charts and burn-rate colouring: pure functions, no app."""
+"""The console's server-drawn charts, burn-rate colouring and time format: pure functions, no app."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from slo_service.api.console.charts import line_chart, sparkline
 from slo_service.api.console.overview import Thresholds
+from slo_service.api.console.pages import when
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -47,3 +49,9 @@ def test_a_sparkline_keeps_0_and_1_in_range_and_goes_below_for_overspent_budgets
 def test_a_burn_rate_is_coloured_by_the_slos_own_thresholds(burn: float | None, expected: str) -> None:
     # fires strictly above the factor, as the alert rules do
     assert Thresholds(page=14.4, any=6.0).severity(burn) == expected
+
+
+def test_instants_are_shown_in_utc_whatever_zone_they_come_in() -> None:
+    berlin = datetime(2026, 12, 7, 9, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert when(berlin) == "2026-12-07 08:00:00 UTC"
+    assert when(None) == "\u2013"

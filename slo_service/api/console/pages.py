@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -52,11 +52,14 @@ def _num(x: float | None, digits: int = 2) -> str:
     return NO_VALUE if x is None else f"{x:,.{digits}f}"
 
 
-def _when(t: datetime | None) -> str:
-    return NO_VALUE if t is None else t.strftime("%Y-%m-%d %H:%M:%S UTC")
+def when(t: datetime | None) -> str:
+    """An instant in UTC for a table cell (on-call shifts come in their schedule's time zone)."""
+    if t is None:
+        return NO_VALUE
+    return (t.astimezone(UTC) if t.tzinfo else t).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-_ENV.filters.update(pct=_pct, num=_num, when=_when, duration=format_duration)
+_ENV.filters.update(pct=_pct, num=_num, when=when, duration=format_duration)
 
 
 def principal(request: Request) -> Principal | None:

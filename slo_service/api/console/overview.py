@@ -155,9 +155,57 @@ def overview(
     for a in firing:
         k = slo_key(a.labels.get(SERVICE_LABEL, ""), a.labels.get(SLO_LABEL, ""))
         firing_by_slo[k] = firing_by_slo.get(k, 0) + 1
+    rows = _ordered(listing, limits, cache, service, labels, sort, descending)
+    if sort not in SORTS and firing_by_slo:  # firing first, most alerts first, else in the cached order
+        on_fire = [_firing_row(r, firing_by_slo[r.key]) for r in rows if r.key in firing_by_slo]
+        on_fire.sort(key=lambda r: -r.firing)
+        rows = on_fire + [r for r in rows if r.key not in firing_by_slo]
+    pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    shown = [
+        _firing_row(r, firing_by_slo[r.key]) if r.key in firing_by_slo and not r.firing else r
+        for r in rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    ]
+    shown = [_with_spark(r, spark.values(rt, r.key, now)) for r in shown]
+    return OverviewPage(shown, len(listing), len(rows), page, pages, cache["services"])
+
+
+MAX_ORDERS = 64
+
+
+def base_rows(listing: Sequence[SLOOut], limits: Mapping[str, Thresholds], cache: dict[str, Any]) -> list[Row]:
+    """The rows of a listing without firing alerts, built once per listing (a new one comes with each
+    evaluation) and kept in `cache` with the filtered and sorted orders asked for since: a page's refresh
+    then costs its own rows."""
+    if cache.get("listing") is listing and cache.get("limits") is limits:
+        rows: list[Row] = cache["rows"]
+        return rows
+    rows = [_row(item, limits) for item in listing]
+    services = sorted({item.service for item in listing})
+    # one update: readers see the old listing's entries or the new one's, whole
+    cache.update(listing=listing, limits=limits, rows=rows, services=services, orders={})
+    return rows
+
+
+def _ordered(
+    listing: Sequence[SLOOut],
+    limits: Mapping[str, Thresholds],
+    cache: dict[str, Any],
+    service: str | None,
+    labels: Mapping[str, str],
+    sort: str,
+    descending: bool,
+) -> list[Row]:
+    """The listing's rows that pass the filters, in the order asked for (firing alerts aside), cached."""
+    base = base_rows(listing, limits, cache)
+    orders: dict[tuple[Any, ...], list[Row]] = cache["orders"]
+    key = (service, tuple(sorted(labels.items())), sort if sort in SORTS else "", descending)
+    found = orders.get(key)
+    if found is not None:
+        return found
     rows = [
-        _firing_row(row, firing_by_slo[row.key]) if row.key in firing_by_slo else row
-        for item, row in zip(listing, base_rows(listing, limits, cache), strict=True)
+        row
+        for item, row in zip(listing, base, strict=True)
         if (service is None or item.service == service) and (not labels or _labels_match(item, labels))
     ]
     if sort == "name":
@@ -167,23 +215,10 @@ def overview(
         if descending:  # keep rows without data last
             rows.sort(key=lambda r: _sort_value(r, sort)[0])
     else:
-        rows.sort(key=lambda r: (-r.firing, r.budget is None, r.budget if r.budget is not None else 0.0, r.key))
-    pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
-    page = min(max(page, 1), pages)
-    shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    shown = [_with_spark(r, spark.values(rt, r.key, now)) for r in shown]
-    services = sorted({item.service for item in listing})
-    return OverviewPage(shown, len(listing), len(rows), page, pages, services)
-
-
-def base_rows(listing: Sequence[SLOOut], limits: Mapping[str, Thresholds], cache: dict[str, Any]) -> list[Row]:
-    """The rows of a listing without firing alerts, built once per listing (a new one comes with each
-    evaluation) and kept in `cache`: a page's refresh then costs a filter, a sort and its own rows."""
-    if cache.get("listing") is listing and cache.get("limits") is limits:
-        rows: list[Row] = cache["rows"]
-        return rows
-    rows = [_row(item, limits) for item in listing]
-    cache.update(listing=listing, limits=limits, rows=rows)  # one update: readers see old or new, whole
+        rows.sort(key=lambda r: (r.budget is None, r.budget if r.budget is not None else 0.0, r.key))
+    if len(orders) >= MAX_ORDERS:  # many filter combinations: start over rather than grow
+        orders.clear()
+    orders[key] = rows
     return rows
 
 

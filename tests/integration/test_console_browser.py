@@ -25,7 +25,7 @@ from slo_service.api.console.pages import REFRESH_SECONDS
 from slo_service.demo.model_server import HEALTHY_ERROR_RATE, DemoModelServer
 from tests.support.auth import ADMIN_TOKEN
 from tests.support.fake_slack import TOKEN, FakeSlack
-from tests.support.history import seed_history
+from tests.support.history import PAGE_5M_POLICY, seed_history
 from tests.support.process import GiveUp, ServiceProcess, require_tool, run_service, start_local_server, wait_for
 
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -64,13 +64,7 @@ slos:
     sli:
       latency: {{source: demo, histogram: model_request_duration_seconds, threshold: 0.25}}
 alerting:
-  policies:
-    default:
-      no_data_after: null
-      budget_exhausted: false
-      tiers:
-        - {{name: page-5m, severity: page, long_window: 5m, short_window: 5m, budget_share: 0.001}}
-  receivers:
+{PAGE_5M_POLICY}  receivers:
     - name: chat
       type: slack
       channel: "#{slack.channel_name}"

@@ -28,12 +28,17 @@ from tests.support.fake_slack import TOKEN, FakeSlack
 from tests.support.history import PAGE_5M_POLICY, seed_history
 from tests.support.process import GiveUp, ServiceProcess, require_tool, run_service, start_local_server, wait_for
 
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.options import Options  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.remote.webdriver import WebDriver
+except ImportError:  # selenium is in the dev extra; CI (SLO_SERVICE_REQUIRE_ALL=1) must have it
+    if os.environ.get("SLO_SERVICE_REQUIRE_ALL") == "1":
+        raise
+    pytest.skip("selenium is not installed (pip install -e '.[dev]')", allow_module_level=True)
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = {"overview": "/", "detail": "/slos/fraud-detector/availability", "alerts": "/alerts"} | {

@@ -32,7 +32,13 @@ migrate: $(STAMP)
 run: migrate
 	$(BIN)/slo-service demo --config examples/slo-service.yaml
 
+# A deployment event (v4 after yesterday's v3), then the incident: the page is attributed to v4 and the
+# response policy sends a rollback to v3 to the demo's stand-in CI (a `CI` line in the `make run` terminal).
+DEMO_CLI = SLO_SERVICE_TOKEN_FILE=var/demo-admin-token $(BIN)/slo-service deployment record --url http://127.0.0.1:8080 \
+	--service fraud-detector --environment production
 demo-incident:
+	$(DEMO_CLI) --version v3 --model-version fraud-v3 --time $$(( $$(date +%s) - 86400 )) >/dev/null
+	$(DEMO_CLI) --version v4 --model-version fraud-v4 --commit demo4
 	curl -fsS -X POST 'http://127.0.0.1:9105/incident?duration=900'
 
 # pytest exits 5 when it collected no tests: that is a failure here, never a pass.

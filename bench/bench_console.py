@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from fastapi.testclient import TestClient  # noqa: E402
 
 from slo_service.settings import Settings  # noqa: E402
-from slo_service.wiring import build_service, freeze_startup_objects  # noqa: E402
+from slo_service.wiring import build_service, building  # noqa: E402
 from tests.support.auth import ADMIN_HEADERS, ADMIN_TOKEN  # noqa: E402
 from tests.support.console import ingest_body, many_slos_config  # noqa: E402
 
@@ -42,19 +42,19 @@ def pct(values: list[float], q: float) -> float:
 def one_run(n: int, requests: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         configs = many_slos_config(Path(tmp), n)
-        service = build_service(
-            Settings(
-                database_url=f"sqlite:///{tmp}/bench.sqlite",
-                config=[str(c) for c in configs],
-                admin_token=ADMIN_TOKEN,
-                data_dir=str(Path(tmp) / "data"),
+        with building():  # as `serve` builds the service: what start-up made is then frozen out of the GC's reach
+            service = build_service(
+                Settings(
+                    database_url=f"sqlite:///{tmp}/bench.sqlite",
+                    config=[str(c) for c in configs],
+                    admin_token=ADMIN_TOKEN,
+                    data_dir=str(Path(tmp) / "data"),
+                )
             )
-        )
         try:
             client = TestClient(service.app, headers=ADMIN_HEADERS)
             assert client.post("/api/v1/ingest", json=ingest_body(n, {i: 5.0 for i in range(0, n, 7)})).is_success
             service.runtime.evaluate()
-            freeze_startup_objects()  # as `serve` does once the service is built
             t0 = time.perf_counter()
             first = client.get("/")
             cold = time.perf_counter() - t0

@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_service_10k.py seed --slos 10000            # once per size (a few minutes)
     .venv/bin/python bench/bench_service_10k.py startup --slos 10000 --runs 3 [--tree /work/main]
     .venv/bin/python bench/bench_service_10k.py http --slos 10000 [--tree /work/main]
+    .venv/bin/python bench/bench_service_10k.py recode --slos 10000 --compression zlib  # for a baseline tree
     .venv/bin/python bench/bench_service_10k.py seed --slos 10000 --schema-suffix _soak   # the soak's own copy
     .venv/bin/python bench/bench_service_10k.py soak --slos 10000 --hours 24 --schema-suffix _soak
 
@@ -16,6 +17,9 @@ interval. The config (N SLOs of one push source, so nothing scrapes during the m
 
 startup: `slo-service serve` as a process on a free port (the code of `--tree`, default this checkout);
 seconds from spawn to /readyz 200 and the process's RSS then; median of --runs fresh processes.
+
+recode: rewrite the stored checkpoint with `--compression` (zstd, the format now; zlib, the one before, which
+a baseline tree needs to start from the checkpoint), keeping its time and history mark, so its tail stays.
 
 http: a served process (ready, evaluating every 15 s): /metrics size and time (plain and gzip, median of 9
 sequential scrapes), then wrk (2 threads, 8 connections, 15 s) against /api/v1/slos and /metrics with gzip,
@@ -399,14 +403,38 @@ def soak(n: int, hours: int) -> None:
     engine.dispose()
 
 
+def recode(n: int, compression: str) -> None:
+    """The stored checkpoint again, compressed with `compression`; same time and mark (the tail is kept)."""
+    import zlib
+
+    from slo_service.pipeline.checkpoint import decode, encode
+
+    store = SqlHistoryStore(make_engine(db_url(n)))
+    stored = store.load_checkpoint()
+    if stored is None:
+        raise SystemExit(f"no checkpoint in {schema(n)}: seed first")
+    meta, arrays = decode(stored.meta, stored.parts)
+    doc, parts = encode(meta, arrays)
+    if compression == "zlib":  # the format before zstd, written as that code wrote it
+        blobs = [zlib.compress(np.ascontiguousarray(a).tobytes(), 1) for a in decode(doc, parts)[1]]
+        doc.update(compression="zlib", sizes=[len(b) for b in blobs])
+        parts = [b"".join(blobs)]
+    store.save_checkpoint(stored.created_at, stored.mark, doc, parts)
+    print(
+        f"checkpoint of {stored.created_at.isoformat()} (mark {stored.mark}) now {compression}: "
+        f"{sum(map(len, parts)) / 2**20:.1f} MiB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["seed", "config", "startup", "http", "soak"])
+    parser.add_argument("command", choices=["seed", "config", "startup", "http", "soak", "recode"])
     parser.add_argument("--slos", type=int, default=10000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tree", type=Path, default=ROOT, help="source tree to serve (baseline: /work/main)")
     parser.add_argument("--seconds", type=int, default=15, help="wrk duration per path")
     parser.add_argument("--hours", type=int, default=24)
+    parser.add_argument("--compression", choices=["zstd", "zlib"], default="zstd", help="for recode")
     parser.add_argument(
         "--schema-suffix", default="", help="use schema bench_svc_<N><suffix>, e.g. _soak: the soak writes a day ahead"
     )
@@ -422,6 +450,8 @@ def main() -> None:
         startup(args.slos, args.tree, args.runs)
     elif args.command == "http":
         http(args.slos, args.tree, args.seconds)
+    elif args.command == "recode":
+        recode(args.slos, args.compression)
     else:
         soak(args.slos, args.hours)
 

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from slo_service import __version__
+from slo_service.cli_pipeline import register_pipeline_commands
 from slo_service.core.secrets import redact
 from slo_service.settings import Settings, SettingsError
 
@@ -32,6 +33,8 @@ silence_app = typer.Typer(help="Silences of a running service: add, list, expire
 app.add_typer(silence_app, name="silence")
 token_app = typer.Typer(help="API tokens in the database: create, list, revoke.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+register_pipeline_commands(app)  # deployment, gate (cli_pipeline.py)
+app.add_typer(__import__("slo_service.cli_actions", fromlist=["actions_app"]).actions_app, name="actions")
 console = Console()
 err_console = Console(stderr=True)
 log = logging.getLogger(__name__)
@@ -89,11 +92,12 @@ def _run(settings: Settings) -> None:
 
     from slo_service.core.ports import StoreUnavailable
     from slo_service.specs.loader import ConfigError, load_config
-    from slo_service.wiring import Starter, read_admin_token, take_sqlite_lock
+    from slo_service.wiring import Starter, building, read_admin_token, take_sqlite_lock
 
     _setup_logging(settings.log_level)
     try:  # before waiting for any database: a bad file or setting is refused at once
-        config = load_config(list(settings.config))
+        with building():
+            config = load_config(list(settings.config))
         read_admin_token(settings)
         process_lock = take_sqlite_lock(settings.database_url)  # noqa: F841 - held while serving
     except ConfigError as exc:

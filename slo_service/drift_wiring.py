@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import Engine
 
 from slo_service.adapters.drift.readers import BatchWriter, FileReader, PushReader, SqlReader
@@ -38,6 +37,8 @@ def pool_submit(pool: DriftWorkerPool) -> SubmitDrift:
     """Adapt DriftWorkerPool.submit to the pipeline's contract: samples become DataFrames."""
 
     def side(data: Any) -> Any:
+        import pandas as pd  # here, not at import: pandas and pyarrow are ~0.4 s of a start-up
+
         return data if isinstance(data, str) else pd.DataFrame(dict(data))
 
     def submit(spec: DriftJobSpec, timeout_s: float) -> DriftOutcome:

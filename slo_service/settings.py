@@ -80,6 +80,17 @@ class Settings(BaseSettings):
         default=None, description="verifies Slack button clicks (POST /api/v1/slack/interactions)"
     )
     slack_signing_secret_file: Path | None = Field(default=None, description="file holding the Slack signing secret")
+    ci_secret: SecretStr | None = Field(
+        default=None,
+        description="shared secret of signed CI requests (X-Hub-Signature-256 over '{timestamp}.{body}', "
+        "docs/pipelines.md); unset: CI sends a token with the ci scope",
+    )
+    ci_secret_file: Path | None = Field(default=None, description="file holding the CI signing secret")
+    budget_freeze: bool = Field(
+        default=False,
+        description="an exhausted error budget of any SLO of a service freezes its deploys (deploy-allowed "
+        "answers 423) until every budget of the service has recovered",
+    )
     flush_interval: timedelta = Field(
         default=timedelta(seconds=2), description="how often due notification groups and retries are sent"
     )
@@ -146,6 +157,10 @@ class Settings(BaseSettings):
             self.slack_signing_secret, self.slack_signing_secret_file, "SLO_SERVICE_SLACK_SIGNING_SECRET"
         )
 
+    def ci_secret_value(self) -> str | None:
+        """From SLO_SERVICE_CI_SECRET or SLO_SERVICE_CI_SECRET_FILE."""
+        return read_secret(self.ci_secret, self.ci_secret_file, "SLO_SERVICE_CI_SECRET")
+
     def resolved(self) -> Settings:
         """These settings with the database URL put together from SLO_SERVICE_DATABASE_URL_FILE and
         SLO_SERVICE_DATABASE_PASSWORD[_FILE], and its password registered for masking. SettingsError (never
@@ -174,6 +189,7 @@ class Settings(BaseSettings):
         register_secret(None if parsed.password is None else str(parsed.password))
         register_secret(self.slack_signing_secret_value())
         register_secret(self.admin_token_value())
+        register_secret(self.ci_secret_value())
         return self.model_copy(
             update={
                 "database_url": url,

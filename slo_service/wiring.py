@@ -6,7 +6,8 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +17,8 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.pool import NullPool
 
+from slo_service.actions_wiring import build_actions
+from slo_service.actions_wiring import use_config as use_actions_config
 from slo_service.adapters import promql as promql_adapter
 from slo_service.adapters import scrape as scrape_adapter
 from slo_service.adapters.drift.worker import DriftWorkerPool
@@ -45,16 +48,20 @@ from slo_service.core.model import SLO, Config, PromQLSource, ScrapeSource
 from slo_service.core.ports import ScrapeHealth, StoreUnavailable
 from slo_service.core.samples import Sample
 from slo_service.core.tokens import TokenVerifier, check_admin_token
+from slo_service.delivery_wiring import after_evaluation, build_delivery, register_delivery_metrics
 from slo_service.drift_wiring import build_drift
+from slo_service.exporter.actions import ActionsCollector
 from slo_service.exporter.collector import build_registry
 from slo_service.exporter.drift import DriftCollector
 from slo_service.exporter.exposition import ExportWindows
 from slo_service.exporter.leadership import LeadershipCollector
 from slo_service.jobs.scheduler import Jobs
+from slo_service.pipeline.actions import ActionService
 from slo_service.pipeline.alerting import AlertingService
 from slo_service.pipeline.collect import FetchObservations, FetchSamples
 from slo_service.pipeline.cycle import Cycle
 from slo_service.pipeline.delivery import DeliveryWorker
+from slo_service.pipeline.deployments import DeliveryPipeline
 from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.evaluate import Evaluator
 from slo_service.pipeline.history import LiveHistory
@@ -116,6 +123,8 @@ class Service:
     registry: CollectorRegistry
     app: FastAPI
     spill: SpillDir | None = None
+    delivery: DeliveryPipeline | None = None
+    actions: ActionService | None = None
 
     def close(self, deadline: float | None = None) -> None:
         """Stop: no new jobs; running jobs and deliveries get until `deadline` (time.monotonic(); default:
@@ -126,6 +135,8 @@ class Service:
             deadline = time.monotonic() + self.settings.shutdown_grace.total_seconds()
         started = time.monotonic()
         unfinished = self.jobs.shutdown(deadline)
+        if self.actions is not None:
+            self.actions.close(max(0.0, deadline - time.monotonic()))
         handed_back = self.worker.close(max(0.0, deadline - time.monotonic()))
         history = self.runtime.history
         history.flush()
@@ -231,6 +242,10 @@ def build_service(
     # Evidently runs only in these worker processes, started on first use: the API never imports it.
     drift_pool = DriftWorkerPool(max_workers=settings.drift_workers)
     drift = build_drift(engine, clock, runtime, alerting, Path(settings.data_dir), drift_pool)
+    actions = build_actions(engine, clock, alerting, drift, lambda: leadership.leader)
+    use_actions_config(actions, config)
+    runtime.listeners.append(lambda new: use_actions_config(actions, new))
+    cycle.actions = actions
     lock: LeaderLock = PostgresLeaderLock(engine) if engine.dialect.name == "postgresql" else SingleProcessLock()
     leadership = Leadership(lock, settings.replica_id, clock, settings.leader_retry_interval())
     tail = None
@@ -293,7 +308,12 @@ def build_service(
     )
     jobs.after_evaluation.append(registry.slo_exposition.refresh)
     registry.register(DriftCollector(drift))
+    registry.register(ActionsCollector(actions.stats))
     registry.register(LeadershipCollector(leadership, lambda: runtime.config_hash))
+    delivery = build_delivery(settings, engine, clock, runtime, drift)
+    register_delivery_metrics(registry, delivery)
+    jobs.after_evaluation.append(after_evaluation(delivery, runtime, lambda: leadership.leader))
+    delivery.gates.on_finished = actions.gate_finished  # a failed gate is a condition of the response policies
     slack_secret = settings.slack_signing_secret_value()
     app = create_app(
         runtime,
@@ -304,20 +324,45 @@ def build_service(
         drift,
         auth=auth,
         leadership=leadership,
+        pipeline=delivery,
         grafana_url=settings.grafana_url,
     )
     limits = InputLimits(settings.max_body_bytes, settings.max_batch_body_bytes, ingest_max_age=settings.raw_retention)
     set_input_limits(app, limits)
-    return Service(settings, engine, runtime, alerting, worker, drift, drift_pool, cycle, jobs, registry, app, spill)
+    app.state.actions = actions
+    return Service(
+        settings,
+        engine,
+        runtime,
+        alerting,
+        worker,
+        drift,
+        drift_pool,
+        cycle,
+        jobs,
+        registry,
+        app,
+        spill,
+        delivery,
+        actions,
+    )
 
 
-def freeze_startup_objects() -> None:
-    """Move what start-up built (modules, config, the history matrix) out of the cyclic garbage collector's
-    reach, so a full collection scans only what came later. Without it every ~100th request of the console's
-    overview paid a 150 ms full collection of ~270,000 objects at 1,000 SLOs (bench/bench_console.py); the
-    frozen objects are still freed by reference counting when dropped."""
-    gc.collect()
-    gc.freeze()
+@contextmanager
+def building() -> Iterator[None]:
+    """Collect no garbage while start-up builds what lives as long as the process, then freeze it.
+
+    The config and the history of 10,000 SLOs are millions of objects that stay alive: every full
+    collection during start-up walked all of them for nothing (~1 s of CPU). Frozen, they are skipped
+    by the collections of the running service as well."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def take_sqlite_lock(database_url: str) -> SqliteProcessLock | None:
@@ -391,8 +436,9 @@ class Starter:
                 service.close()
                 return
             self.service = service
-            freeze_startup_objects()
             service.jobs.start()
+            if service.actions is not None:
+                service.actions.start()
         self.app.serve(service.app)
         log.info("service ready: %d SLOs, %d sources", len(self.config.slos), len(self.config.sources))
 
@@ -402,7 +448,8 @@ class Starter:
         try:
             while wait_for_database(probe, self._stop):
                 try:
-                    return build_service(self.settings, config=self.config, spill=self._spill)
+                    with building():
+                        return build_service(self.settings, config=self.config, spill=self._spill)
                 except StoreUnavailable as exc:  # lost again between the probe and the migrations
                     self.availability.failed(exc.reason)
             return None

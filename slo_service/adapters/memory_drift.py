@@ -37,6 +37,7 @@ class InMemoryDriftStore:
                 if (query.monitor is None or r.monitor == query.monitor)
                 and (query.status is None or r.status is query.status)
                 and (query.since is None or r.started_at >= query.since)
+                and (query.until is None or r.started_at < query.until)
                 and (query.dataset_drifted is None or r.dataset_drifted is query.dataset_drifted)
             ]
         found.sort(key=lambda r: (r.started_at, r.id or 0), reverse=True)

@@ -12,7 +12,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from slo_service import __version__
-from slo_service.api import alerts, operations, slos, tokens
+from slo_service.api import actions, alerts, deployments, gates, operations, slos, tokens
 from slo_service.api import drift as drift_api
 from slo_service.api.auth import ApiAuth, authorize, check_routes, document_rules
 from slo_service.api.console import install_console
@@ -21,6 +21,7 @@ from slo_service.api.limits import install_input_limits
 from slo_service.core.leadership import Leadership
 from slo_service.core.ports import StoreUnavailable
 from slo_service.pipeline.alerting import AlertingService
+from slo_service.pipeline.deployments import DeliveryPipeline
 from slo_service.pipeline.drift import DriftService
 from slo_service.pipeline.runtime import Runtime
 
@@ -48,6 +49,7 @@ def create_app(
     *,
     auth: ApiAuth,
     leadership: Leadership | None = None,
+    pipeline: DeliveryPipeline | None = None,
     grafana_url: str | None = None,
 ) -> FastAPI:
     """Build the app around an already wired runtime; nothing is started here. Every route is guarded by
@@ -67,6 +69,9 @@ def create_app(
     app.state.alerting = alerting
     app.state.slack_signing_secret = slack_signing_secret
     app.state.drift = drift
+    app.state.deployments = pipeline.deployments if pipeline else None
+    app.state.gates = pipeline.gates if pipeline else None
+    app.state.ci_secret = pipeline.ci_secret if pipeline else None
     install_error_handlers(app)
     install_input_limits(app)
     app.include_router(slos.router)
@@ -74,6 +79,11 @@ def create_app(
     app.include_router(alerts.router)
     app.include_router(drift_api.router)
     app.include_router(tokens.router)
+    app.include_router(actions.router)
+    app.state.actions = None  # the ActionService, set by wiring when the process acts
+    if pipeline is not None:
+        app.include_router(deployments.router)
+        app.include_router(gates.router)
     install_console(app, grafana_url)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")

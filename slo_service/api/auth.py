@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from slo_service.core.ci_signature import SIGNATURE_HEADER
 from slo_service.core.tokens import Scope, TokenExpired, TokenVerifier
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,19 @@ class Rule(StrEnum):
     PUSH = "write or ci"  # data pushed in: samples, drift batches, Alertmanager's alerts
     WRITE = "write"
     ADMIN = "admin"
+    # CI: a token, or no token and a signed request (X-Hub-Signature-256), which the route checks itself
+    # (api/ci_auth.py): it needs the raw body
+    CI = "ci or write, or a CI signature"
+    CI_READ = "read or ci, or a CI signature"
 
 
 # The scopes of which a token needs one, read from the rule's own name ("write or ci"), so the two
 # cannot disagree; the other rules take no token.
-_SCOPES = {r: frozenset(Scope(s) for s in r.split(" or ")) for r in (Rule.READ, Rule.PUSH, Rule.WRITE, Rule.ADMIN)}
+_SCOPES = {
+    r: frozenset(Scope(s) for s in r.split(", or ")[0].split(" or "))
+    for r in (Rule.READ, Rule.PUSH, Rule.WRITE, Rule.ADMIN, Rule.CI, Rule.CI_READ)
+}
+CI_SIGNED_RULES = frozenset({Rule.CI, Rule.CI_READ})
 
 API = "/api/v1"
 ROUTES: dict[tuple[str, str], Rule] = {
@@ -86,6 +95,23 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/drift/runs"): Rule.READ,
     ("GET", f"{API}/drift/runs/{{run_id}}"): Rule.READ,
     ("GET", f"{API}/drift/runs/{{run_id}}/report"): Rule.READ,
+    # delivery pipeline: deployments, freezes, quality gates
+    ("POST", f"{API}/deployments"): Rule.CI,
+    ("GET", f"{API}/deployments"): Rule.READ,
+    ("GET", f"{API}/annotations/deployments"): Rule.READ,
+    ("GET", f"{API}/services/{{service}}/deploy-allowed"): Rule.CI_READ,
+    ("POST", f"{API}/services/{{service}}/freeze"): Rule.WRITE,
+    ("DELETE", f"{API}/services/{{service}}/freeze"): Rule.WRITE,
+    ("POST", f"{API}/gates"): Rule.CI,
+    ("GET", f"{API}/gates/{{gate_id}}"): Rule.CI_READ,
+    # response actions
+    ("GET", f"{API}/decisions"): Rule.READ,
+    ("GET", f"{API}/actions"): Rule.READ,
+    ("GET", f"{API}/actions/{{run_id}}"): Rule.READ,
+    ("POST", f"{API}/actions/{{run_id}}/approve"): Rule.WRITE,
+    ("POST", f"{API}/actions/{{run_id}}/deny"): Rule.WRITE,
+    ("POST", f"{API}/actions/{{run_id}}/status"): Rule.CI,
+    ("GET", f"{API}/audit"): Rule.READ,
     # tokens
     ("POST", f"{API}/tokens"): Rule.ADMIN,
     ("GET", f"{API}/tokens"): Rule.ADMIN,
@@ -189,10 +215,10 @@ def authorize(
     needed = auth.needs(rule)
     if needed is None:
         return
-    anonymous_ok = auth.anonymous_read and needed == _SCOPES[Rule.READ]
+    anonymous_ok = auth.anonymous_read and Scope.READ in needed and Scope.WRITE not in needed
     if credentials is None:
-        if anonymous_ok:
-            return
+        if anonymous_ok or (rule in CI_SIGNED_RULES and SIGNATURE_HEADER in request.headers):
+            return  # a signed CI request: the route verifies the signature (api/ci_auth.py)
         raise _unauthorised("missing token: send the header 'Authorization: Bearer TOKEN'")
     # StoreUnavailable (the database is down, and the token was not accepted lately) is the app's 503.
     try:

@@ -158,6 +158,12 @@ def install_error_handlers(app: FastAPI) -> None:
     app.openapi = _with_error_responses(app, app.openapi)  # type: ignore[method-assign]
 
 
+def _own_body(documented: dict[str, Any]) -> bool:
+    """Whether a documented response names its own schema (not FastAPI's validation error)."""
+    schema = documented.get("content", {}).get("application/json", {}).get("schema", {})
+    return bool(schema) and "ValidationError" not in str(schema.get("$ref", ""))
+
+
 def _with_error_responses(app: FastAPI, build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
     """The OpenAPI document says what the handlers above really answer: every 4xx (422 included) is an
     ErrorBody, not FastAPI's default {detail} validation schema."""
@@ -183,7 +189,8 @@ def _with_error_responses(app: FastAPI, build: Callable[[], dict[str, Any]]) -> 
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
                 for code, documented in list(responses.items()):
-                    if code.startswith("4"):
+                    # a 4xx a route documents with its own body (423 frozen, 412 gate failed) keeps it
+                    if code.startswith("4") and not _own_body(documented):
                         described = documented.get("description") or error["description"]
                         responses[code] = {**error, "description": described}
                 responses["4XX"] = error

@@ -44,6 +44,7 @@ ALERTS = "slo_service_alerts"  # gauge, labels state, severity
 NOTIFICATIONS = "slo_service_notifications"  # counter (slo_service_notifications_total), labels receiver, outcome
 NOTIFICATION_DELIVERY_SECONDS = "slo_service_notification_delivery_seconds"  # histogram, label receiver
 NOTIFICATION_GROUPS = "slo_service_notification_groups"  # gauge: open groups
+ACTIONS = "slo_service_actions"  # counter (slo_service_actions_total), labels action, target, outcome
 
 # Drift monitor metrics (gauges unless noted), from the newest run of every monitor.
 DRIFT_SHARE = "slo_drift_share"  # {monitor}: share of drifted features in the newest OK run
@@ -66,4 +67,9 @@ SEGMENT_LABEL = "segment"
 DRIFT_LIVE_SHARE = "slo_drift_live_share"  # {monitor}: share of drifted features over the monitor's window
 FEATURE_DRIFT_LIVE_SCORE = "slo_feature_drift_live_score"  # {monitor, feature, method}; capped per monitor
 MONITOR_LABEL = "monitor"
+# Deployments from CI (exporter/deployments.py).
+ENVIRONMENT_LABEL = "environment"
+DEPLOYMENTS = "slo_deployments"  # counter (slo_deployments_total) {service, environment}
+DEPLOYMENT_INFO = "slo_deployment_info"  # gauge {service, environment, version, model_version} = 1 for the latest
+LAST_DEPLOYMENT_TIMESTAMP_SECONDS = "slo_last_deployment_timestamp_seconds"  # gauge {service, environment}
 FEATURE_LABEL = "feature"

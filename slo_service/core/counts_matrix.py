@@ -401,8 +401,11 @@ class CountsMatrix:
         return meta, [a.copy() for a in self._arrays()]
 
     @classmethod
-    def from_state(cls, meta: MatrixMeta, arrays: Sequence[np.ndarray]) -> CountsMatrix:
-        """The matrix `state()` copied (its grid where it was then; `advance` it to now)."""
+    def from_state(cls, meta: MatrixMeta, arrays: Sequence[np.ndarray], adopt: bool = False) -> CountsMatrix:
+        """The matrix `state()` copied (its grid where it was then; `advance` it to now).
+
+        With `adopt`, writable C-contiguous arrays become the matrix's own instead of being copied (the
+        caller hands them over): a 10,000-SLO matrix is 380 MiB, decompressed straight into its arrays."""
         new = cls(meta.keys, from_seconds(meta.cur * meta.tiers[0].resolution), meta.tiers)
         mine = new._arrays()
         if len(arrays) != len(mine):
@@ -410,6 +413,12 @@ class CountsMatrix:
         for dst, src in zip(mine, arrays, strict=True):
             if dst.shape != src.shape or dst.dtype != src.dtype:
                 raise ValueError(f"checkpoint array {src.shape}/{src.dtype} does not fit {dst.shape}/{dst.dtype}")
+        if adopt and all(a.flags.writeable and a.flags.c_contiguous for a in arrays):
+            n = len(new.tiers)
+            new._good, new._total = list(arrays[:n]), list(arrays[n : 2 * n])
+            new._present, new._slot_abs = list(arrays[2 * n : 3 * n]), list(arrays[3 * n :])
+            return new
+        for dst, src in zip(mine, arrays, strict=True):
             dst[...] = src
         return new
 

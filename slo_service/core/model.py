@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the alerting config imports routing and on-call; the model stays import-light
+    from slo_service.core.actions.policy import ResponsesConfig
     from slo_service.core.alerting.config import AlertingConfig
     from slo_service.core.drift.monitor import DriftMonitor
 
@@ -287,6 +288,7 @@ class Config:
     alerting: AlertingConfig | None = None  # None: evaluate SLOs, notify nobody
     monitors: Mapping[str, DriftMonitor] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # "file:line: field: message" the loader accepted but wants a human to see
+    responses: ResponsesConfig | None = None  # response policies and CI targets (core/actions)
 
     def slo(self, key: str) -> SLO | None:
         return next((s for s in self.slos if s.key == key), None)

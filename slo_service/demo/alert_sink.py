@@ -1,4 +1,5 @@
-"""The demo's webhook receiver on 127.0.0.1:9106: prints each notification the service sends as one line.
+"""The demo's webhook receiver on 127.0.0.1:9106: prints each notification the service sends as one line
+(and, as the demo's stand-in CI, each GitHub workflow_dispatch trigger: demo/ci_standin.py).
 
 The example config's `local-webhook` receiver posts Alertmanager-v4 payloads here. A person watching
 `make run` sees every page, resolve and acknowledgement as it arrives, e.g.
@@ -19,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from slo_service.adapters.receivers.webhook import IDEMPOTENCY_HEADER
+from slo_service.demo.ci_standin import describe_dispatch, is_dispatch
 
 log = logging.getLogger("slo_service.demo.alerts")
 
@@ -85,6 +87,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if is_dispatch(self.path):  # the stand-in CI (demo/ci_standin.py): GitHub answers 204
+            line = describe_dispatch(self.path, payload)
+            with self.server.lock:
+                self.server.dispatches.append(payload)
+                self.server.lines.append(line)
+            self.server.echo(f"{time.strftime('%H:%M:%S')} CI     {line}")
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         line = describe(payload, notification_action(payload, self.headers.get(IDEMPOTENCY_HEADER)))
         with self.server.lock:
             self.server.received.append(payload)
@@ -108,6 +120,7 @@ class AlertSink(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.port = int(self.server_address[1])
         self.received: list[dict[str, Any]] = []
+        self.dispatches: list[dict[str, Any]] = []  # workflow_dispatch requests to the stand-in CI
         self.lines: list[str] = []
         self.lock = threading.Lock()
         self._echo = echo

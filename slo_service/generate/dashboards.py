@@ -5,8 +5,8 @@
 * ``slo-overview.json``: every SLO in one table (objective, SLI over the period, budget left, burn
   rates, firing alerts) and a few stats.
 * ``slo-detail.json``: one row per selected SLO (the row repeats over ``$slo``): SLI, budget burn-down,
-  burn rate per window against the alert thresholds, good/bad event rates, data coverage; alert
-  annotations.
+  burn rate per window against the alert thresholds, good/bad event rates, data coverage; alert and
+  deployment annotations.
 * ``drift-quality.json``: drift share, per-feature drift scores, missing values, model quality, drift
   runs (metrics of the drift monitors).
 * ``service-health.json``: the service's self-metrics (scrapes, evaluation, notifications, store).
@@ -86,8 +86,7 @@ TIER_COLORS = ("dark-red", "red", "orange", "yellow")
 
 
 def dashboards() -> dict[str, Json]:
-    """Every dashboard, by file name. No panel or annotation reads a metric nothing produces (deployment
-    markers come back with the deployment events that produce them)."""
+    """Every dashboard, by file name. No panel or annotation reads a metric nothing produces."""
     # imported here: the rules-only dashboards reuse this module's thresholds and UIDs
     from slo_service.generate.rules_dashboards import rules_dashboards
 
@@ -377,6 +376,14 @@ def _detail() -> Json:
             title="{{alertname}} {{severity}} ({{slo}})",
             tags=("severity", "slo", "burn_tier"),
         ),
+        g.prometheus_annotation(
+            "Deployments",
+            # a new deployment moves the last-deploy timestamp (slo_deployment_info names the version)
+            f'changes({c.LAST_DEPLOYMENT_TIMESTAMP_SECONDS}{{{c.SERVICE_LABEL}=~"$service"}}[2m]) > 0',
+            color="blue",
+            title="Deployed {{service}} to {{environment}}",
+            tags=("service", "environment"),
+        ),
     ]
     return g.dashboard(
         UIDS["slo-detail.json"],
@@ -384,7 +391,8 @@ def _detail() -> Json:
         layout,
         variables=_variables(),
         annotations=annotations,
-        description="One row per selected SLO. Annotations: firing burn-rate alerts (Prometheus ALERTS).",
+        description="One row per selected SLO. Annotations: firing burn-rate alerts (Prometheus ALERTS) and "
+        "deployments recorded from CI (slo_last_deployment_timestamp_seconds).",
         time_from="now-30d",
         tags=["slo"],
     )

@@ -1,4 +1,4 @@
-"""The flow, written down once: evaluate → alert → route → notify (collection runs on its own timers).
+"""The flow, written down once: evaluate → alert → route → notify, and act (collection runs on its own timers).
 
     sources ──collect──▶ history ──evaluate──▶ SLO status ──alert──▶ alert state ──route──▶ outbox ──notify──▶ receivers
 
@@ -6,7 +6,8 @@ Collection jobs (one per source, pipeline/collect.py) feed the history continuou
 interval the scheduler calls `Cycle.run()`, which computes every SLO's status (pipeline/evaluate.py),
 turns it into alerts and routed notifications (pipeline/alerting.py) and wakes the delivery lanes
 (pipeline/delivery.py, one per receiver) right away, so a page leaves within the same cycle that
-crossed the threshold, and no receiver waits for another.
+crossed the threshold, and no receiver waits for another. The leader then runs the response policies
+(pipeline/actions.py) over the same evaluation; their sender thread triggers CI.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from slo_service.pipeline.actions import ActionService
 from slo_service.pipeline.alerting import AlertingService, CycleResult
 from slo_service.pipeline.delivery import DeliveryWorker
 from slo_service.pipeline.evaluate import EvaluationResult
@@ -39,6 +41,7 @@ class Cycle:
         self.runtime = runtime
         self.alerting = alerting
         self.worker = worker
+        self.actions: ActionService | None = None  # response policies: the leader decides after alerting
 
     def run(self, lead: bool = True) -> CycleReport:
         """`lead=False` (a replica that does not lead): statuses for reads and delivery only; alert
@@ -55,6 +58,7 @@ class Cycle:
                 )
             except Exception:  # the store may be down: the next cycle re-derives the same alerts
                 log_failure(log, "alerting step failed")
+            self.act(evaluation)
         elif self.alerting is not None:
             try:
                 self.alerting.refresh()
@@ -62,6 +66,16 @@ class Cycle:
                 log_failure(log, "loading the leader's alert state failed")
         delivered = self.deliver()
         return CycleReport(evaluation, alerting, delivered, time.perf_counter() - started)
+
+    def act(self, evaluation: EvaluationResult) -> None:
+        """The leader: response policies over this evaluation (decisions are stored once per key, so a cycle
+        that repeats one after a failure decides nothing twice); the sender thread is woken for new runs."""
+        if self.actions is None or self.alerting is None:
+            return
+        try:
+            self.actions.evaluate(self.runtime.config, evaluation.statuses, self.alerting.book.active())
+        except Exception:
+            log_failure(log, "response policies step failed")
 
     def deliver(self) -> int:
         if self.worker is None:

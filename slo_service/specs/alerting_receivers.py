@@ -25,7 +25,7 @@ from slo_service.specs.checks import check_name, check_url, duration_at
 from slo_service.specs.problems import SpecFile, validate_spec
 from slo_service.specs.yaml_lines import Path as YPath
 
-__all__ = ["build_receivers"]
+__all__ = ["build_receivers", "secret_at", "secret_from_env"]
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -90,7 +90,7 @@ def _receiver(file: SpecFile, path: YPath, spec: Any, escalations: set[str]) -> 
         kind, settings = ReceiverKind.SLACK, _slack(file, path, spec)
     elif isinstance(spec, PagerDutyReceiverSpec):
         kind = ReceiverKind.PAGERDUTY
-        key = _env(file, (*path, "routing_key_env"), spec.routing_key_env)
+        key = secret_at(file, (*path, "routing_key_env"), spec.routing_key_env)
         url = spec.url if spec.url is not None else PAGERDUTY_EVENTS_URL
         url_ok = check_url(file, (*path, "url"), url)
         settings = {"routing_key": key, "url": url} if key is not None and url_ok else None
@@ -130,11 +130,11 @@ def _slack(file: SpecFile, path: YPath, spec: SlackReceiverSpec) -> dict[str, An
         if not spec.channel:
             file.add(path, "channel is required with token_env: the bot posts there, e.g. channel: '#alerts'")
             ok = False
-        token = _env(file, (*path, "token_env"), spec.token_env)
+        token = secret_at(file, (*path, "token_env"), spec.token_env)
         ok = ok and token is not None
     else:
         assert spec.webhook_url_env is not None
-        webhook_url = _env(file, (*path, "webhook_url_env"), spec.webhook_url_env)
+        webhook_url = secret_at(file, (*path, "webhook_url_env"), spec.webhook_url_env)
         if webhook_url is None:
             ok = False
         elif not _is_http_url(webhook_url):  # never echo the value: it is a secret
@@ -152,7 +152,7 @@ def _webhook(file: SpecFile, path: YPath, spec: WebhookReceiverSpec) -> dict[str
     ok = check_url(file, (*path, "url"), spec.url)
     secret = None
     if spec.hmac_secret_env is not None:
-        secret = _env(file, (*path, "hmac_secret_env"), spec.hmac_secret_env)
+        secret = secret_at(file, (*path, "hmac_secret_env"), spec.hmac_secret_env)
         ok = ok and secret is not None
     if spec.max_alerts < 0:
         file.add((*path, "max_alerts"), f"max_alerts {spec.max_alerts} must be 0 (no limit) or more")
@@ -162,7 +162,7 @@ def _webhook(file: SpecFile, path: YPath, spec: WebhookReceiverSpec) -> dict[str
     return {"url": spec.url, "hmac_secret": secret, "max_alerts": spec.max_alerts, "headers": dict(spec.headers)}
 
 
-def _env(file: SpecFile, path: YPath, name: str) -> str | None:
+def secret_at(file: SpecFile, path: YPath, name: str) -> str | None:
     if not _ENV_NAME.match(name):
         file.add(path, f"{name!r} is not an environment variable name (letters, digits and _)")
         return None

@@ -31,6 +31,7 @@ from slo_service.specs.native import (
 )
 from slo_service.specs.openslo import ForeignSet
 from slo_service.specs.problems import ConfigError, Problem, SpecFile, describe, field_name, validate_spec
+from slo_service.specs.responses import build_responses
 from slo_service.specs.schema import SOURCE_TYPES, SUPPORTED_API_VERSIONS, DocumentSpec, ServiceSpec, SLOSpec
 from slo_service.specs.yaml_lines import FileTooLargeError, YAMLSyntaxError, load_yaml, read_config_text
 
@@ -104,6 +105,8 @@ class _Loader:
     # Entries of `monitors:` lists (drift monitors), checked in pass 2 by specs/monitors.py.
     monitors: list[MonitorItem] = field(default_factory=list)
     monitors_incomplete: bool = False
+    # The one `responses:` section (file, raw mapping), see specs/responses.py.
+    responses: tuple[SpecFile, Any] | None = None
 
     def run(self, paths: list[str | Path]) -> tuple[Config | None, list[Problem]]:
         if not paths:
@@ -201,6 +204,12 @@ class _Loader:
                     ("alerting",),
                     f"alerting is defined in more than one file: here and at {first_at}; keep it in one file",
                 )
+        if "responses" in data:
+            if self.responses is None:
+                self.responses = (file, data["responses"])
+            else:
+                first_at = self.responses[0].where(("responses",))
+                file.add(("responses",), f"responses is defined in more than one file: here and at {first_at}")
         if not isinstance(data.get("services", []), list | None):
             self.services_incomplete = True
         if not isinstance(data.get("sources", []), list | None):
@@ -266,6 +275,11 @@ class _Loader:
             config_incomplete=self.files_incomplete,
         )
         alerting = foreign.alerting(alerting, incomplete=self.files_incomplete)  # OpenSLO notification targets
+        monitors_unknown = self.files_incomplete or self.monitors_incomplete
+        # names given, valid or not: an invalid monitor is reported once, where it is defined
+        monitor_names = {
+            n for m in self.monitors if isinstance(m.raw, dict) and isinstance(n := m.raw.get("name"), str)
+        }
         return Config(
             services=services,
             sources=sources,
@@ -274,6 +288,9 @@ class _Loader:
             alerting=alerting,
             monitors=monitors,
             warnings=tuple(tier_warnings(slos, alerting, first_slo)),
+            responses=build_responses(*self.responses, None if monitors_unknown else monitor_names)
+            if self.responses is not None
+            else None,
         )
 
     @staticmethod

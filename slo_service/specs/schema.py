@@ -41,6 +41,7 @@ class DocumentSpec(Spec):
     slos: list[Any] | None = None
     alerting: Any = None  # validated in pass 2 by specs/alerting.py
     monitors: list[Any] | None = None  # drift monitors, validated item by item by specs/monitors.py
+    responses: Any = None  # response policies and CI targets, validated in pass 2 by specs/responses.py
 
 
 class ServiceSpec(Spec):

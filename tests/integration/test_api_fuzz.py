@@ -187,9 +187,13 @@ enabled = false
 # Schema-valid yet refused (422), by rules JSON Schema cannot state: instants must be real calendar times
 # between 1970 and 2200 and start before end; pushed samples must lie within the raw retention and be counts
 # that fit their SLOs; silences end after now; webhook times carry a zone and alerts differ; batches have the
-# monitor's columns; Parquet bodies must be Parquet; a token's lifetime (`expires_in`) lies between 1m and 3660d.
+# monitor's columns; Parquet bodies must be Parquet; a token's lifetime (`expires_in`) lies between 1m and 3660d;
+# a gate names a recorded deployment, SLOs of the config and criteria such as '<=+10%'.
 [[operations]]
 include-path = [
+    "/api/v1/deployments",
+    "/api/v1/annotations/deployments",
+    "/api/v1/gates",
     "/api/v1/tokens",
     "/api/v1/ingest",
     "/api/v1/silences",
@@ -201,6 +205,11 @@ include-path = [
     "/api/v1/slos/{service}/{slo}/history",
 ]
 checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 404, 409, 422, 429]
+
+# A service frozen (POST /api/v1/services/{service}/freeze, also fuzzed) answers deploy-allowed with 423.
+[[operations]]
+include-path = ["/api/v1/services/{service}/deploy-allowed"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", 401, 403, 404, 423, 429]
 """
 
 

@@ -62,6 +62,13 @@ PUSHED_IN = {
     ("POST", "/api/v1/monitors/{name}/batches"),
     ("POST", "/api/v1/alertmanager/webhook"),
 }
+# CI's routes also take a signed request without a token (tests/integration/test_deployments_process.py)
+CI_PUSH = {
+    ("POST", "/api/v1/deployments"),
+    ("POST", "/api/v1/gates"),
+    ("POST", "/api/v1/actions/{run_id}/status"),  # CI reports how an action run went
+}
+CI_READ = {("GET", "/api/v1/gates/{gate_id}"), ("GET", "/api/v1/services/{service}/deploy-allowed")}
 # what a token of each scope may do: admin includes write, write includes read; ci is push only
 GRANTS = {
     Scope.READ: {Scope.READ},
@@ -78,8 +85,10 @@ def accepted(method: str, path: str) -> set[Scope] | None:
         return None
     if key in ADMIN_ONLY:
         return {Scope.ADMIN}
-    if key in PUSHED_IN:
+    if key in PUSHED_IN or key in CI_PUSH:
         return {Scope.WRITE, Scope.CI}
+    if key in CI_READ:
+        return {Scope.READ, Scope.CI}
     return {Scope.READ} if method == "GET" else {Scope.WRITE}
 
 

@@ -161,6 +161,7 @@ def test_run_filters_and_order(store: SqlDriftStore) -> None:
     assert query(status=RunStatus.FAILED) == [ids[("fraud", 0)]]
     assert query(status=RunStatus.OK, monitor="fraud") == []
     assert query(since=T0 + timedelta(hours=3)) == churn[:2]
+    assert query(monitor="churn", since=T0 + timedelta(hours=1), until=T0 + timedelta(hours=3)) == churn[2:4]
     assert query(dataset_drifted=True) == [ids[("churn", 3)], ids[("churn", 1)]]
     assert query(dataset_drifted=False) == [ids[("churn", 4)], ids[("churn", 2)], ids[("churn", 0)]]
     assert query(limit=2) == churn[:2]

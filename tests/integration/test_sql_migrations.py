@@ -14,8 +14,11 @@ from slo_service.adapters.sql.engine import make_engine
 from slo_service.adapters.sql.models import Base
 from tests.support.sql import execute_sql
 
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0014"
 TABLES = {
+    "action_decisions",
+    "action_runs",
+    "action_audit",
     "slo_slices",
     "ingest_keys",
     "scrape_health",
@@ -38,6 +41,10 @@ TABLES = {
     "count_changes",
     "cluster_counters",
     "alert_actions",
+    "deployments",
+    "deploy_freezes",
+    "ci_signatures",
+    "quality_gates",
 }
 
 

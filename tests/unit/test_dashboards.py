@@ -353,7 +353,10 @@ def test_a_declared_but_unexported_name_is_unknown() -> None:
     enough. conventions.CONFIG_RELOADS is declared, but no exporter module produces it."""
     assert "CONFIG_RELOADS" not in exporter_constants()
     assert f"{conventions.CONFIG_RELOADS}_total" not in known_metric_names()
-    deployments = 'sum by (service) (increase(slo_deployments_total{service=~"$service"}[2m])) > 0'
+    # slo_deployments_total is produced since deployments are recorded (exporter/deployments.py); a name
+    # declared nowhere stands in for the unproduced one
+    assert "slo_deployments_total" in known_metric_names()
+    deployments = 'sum by (service) (increase(slo_rollbacks_total{service=~"$service"}[2m])) > 0'
     board = {
         "panels": [
             {
@@ -366,7 +369,7 @@ def test_a_declared_but_unexported_name_is_unknown() -> None:
         "templating": {"list": []},
     }
     assert unknown_metrics({"x.json": board}, known_metric_names()) == [
-        ("x.json", "annotation 'Deployments'", "slo_deployments_total"),
+        ("x.json", "annotation 'Deployments'", "slo_rollbacks_total"),
         ("x.json", "panel 'Reloads' A", "slo_service_config_reloads_total"),
     ]
 
@@ -555,8 +558,9 @@ def test_detail_repeats_per_slo_and_has_annotations() -> None:
     annotations = {a["name"]: a for a in board["annotations"]["list"]}
     # burn alerts by their burn_tier label, so alerts named per SLO (Sloth's alerting.name) show too
     assert f'{BURN_TIER_LABEL}!=""' in annotations["Burn-rate alerts"]["expr"]
-    # no deployment markers until something produces them (the first entry is Grafana's built-in one)
-    assert list(annotations) == ["Annotations & Alerts", "Burn-rate alerts"]
+    # the first entry is Grafana's built-in one; deployment markers from the last-deploy timestamp
+    assert list(annotations) == ["Annotations & Alerts", "Burn-rate alerts", "Deployments"]
+    assert annotations["Deployments"]["expr"].startswith("changes(slo_last_deployment_timestamp_seconds{")
     events = _panel("slo-detail.json", "Events")["targets"][0]["expr"]
     assert "rate(slo_events_total{" in events
 

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import pytest
 
-from slo_service.specs import load_config, validate_files, yaml_lines
+from slo_service.specs import load_config, validate_files, yaml_events
 from slo_service.specs.yaml_lines import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, YAMLLimitError, load_yaml
 from tests.support.memory import peak_of
 
@@ -144,7 +144,7 @@ def test_a_recursive_alias_is_refused_with_its_line() -> None:
 
 def test_the_node_limit_counts_plain_nodes_too(monkeypatch: pytest.MonkeyPatch) -> None:
     """A file without aliases is bounded as well (its size alone allows ~500,000 tiny nodes)."""
-    monkeypatch.setattr(yaml_lines, "MAX_NODES", 1_000)
+    monkeypatch.setattr(yaml_events, "MAX_NODES", 1_000)
     items = "".join(f"  - {i}\n" for i in range(997))
     assert load_yaml("x:\n" + items) is not None  # mapping + key + list + 997 items = 1,000
     with pytest.raises(YAMLLimitError) as info:

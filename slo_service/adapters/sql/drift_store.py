@@ -103,7 +103,7 @@ class SqlDriftStore(SqlStoreBase):
     def runs(self, query: RunQuery) -> list[DriftRun]:
         """Runs matching every given filter, newest (started_at) first, at most `query.limit`; no column rows.
 
-        `since` keeps runs started at or after it."""
+        `since` keeps runs started at or after it, `until` those started before it."""
         r = _runs.c
         stmt = select(_runs)
         if query.monitor is not None:
@@ -112,6 +112,8 @@ class SqlDriftStore(SqlStoreBase):
             stmt = stmt.where(r.status == RunStatus(query.status).value)
         if query.since is not None:
             stmt = stmt.where(r.started_at >= _aware(query.since, "since"))
+        if query.until is not None:
+            stmt = stmt.where(r.started_at < _aware(query.until, "until"))
         if query.dataset_drifted is not None:
             stmt = stmt.where(r.dataset_drifted.is_(bool(query.dataset_drifted)))
         stmt = stmt.order_by(r.started_at.desc(), r.id.desc()).limit(max(query.limit, 0))

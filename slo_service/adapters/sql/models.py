@@ -206,6 +206,8 @@ class CountChangeRow(Base):
 
 
 # Register the alerting tables on Base.metadata (migrations, drift check); last, as alert_models imports Base.
+from slo_service.adapters.sql import action_models as _action_models  # noqa: E402, F401
 from slo_service.adapters.sql import alert_models as _alert_models  # noqa: E402, F401
+from slo_service.adapters.sql import deployment_models as _deployment_models  # noqa: E402, F401
 from slo_service.adapters.sql import drift_models as _drift_models  # noqa: E402, F401
 from slo_service.adapters.sql import token_models as _token_models  # noqa: E402, F401

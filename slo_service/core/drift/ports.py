@@ -17,6 +17,7 @@ class RunQuery:
     since: datetime | None = None
     dataset_drifted: bool | None = None
     limit: int = 100
+    until: datetime | None = None  # runs started before it (a quality gate's window)
 
 
 @dataclass(frozen=True)

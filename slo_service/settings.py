@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     anonymous_read: bool = Field(
         default=False, description="read endpoints answer without a token (`slo-service demo` turns this on)"
     )
+    grafana_url: str | None = Field(
+        default=None,
+        description="base URL of the Grafana holding the generated dashboards: the console's SLO pages link there",
+    )
     metrics_auth: bool = Field(default=False, description="GET /metrics needs a token with the read scope")
     admin_token: SecretStr | None = Field(
         default=None, description="bootstrap admin token (at least 32 characters), kept in memory only"

@@ -325,6 +325,7 @@ def build_service(
         auth=auth,
         leadership=leadership,
         pipeline=delivery,
+        grafana_url=settings.grafana_url,
     )
     limits = InputLimits(settings.max_body_bytes, settings.max_batch_body_bytes, ingest_max_age=settings.raw_retention)
     set_input_limits(app, limits)

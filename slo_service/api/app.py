@@ -15,6 +15,7 @@ from slo_service import __version__
 from slo_service.api import actions, alerts, deployments, gates, operations, slos, tokens
 from slo_service.api import drift as drift_api
 from slo_service.api.auth import ApiAuth, authorize, check_routes, document_rules
+from slo_service.api.console import install_console
 from slo_service.api.errors import install_error_handlers
 from slo_service.api.limits import install_input_limits
 from slo_service.core.leadership import Leadership
@@ -49,6 +50,7 @@ def create_app(
     auth: ApiAuth,
     leadership: Leadership | None = None,
     pipeline: DeliveryPipeline | None = None,
+    grafana_url: str | None = None,
 ) -> FastAPI:
     """Build the app around an already wired runtime; nothing is started here. Every route is guarded by
     `auth` (rules in api/auth.py); a route without a rule stops the build."""
@@ -82,6 +84,7 @@ def create_app(
     if pipeline is not None:
         app.include_router(deployments.router)
         app.include_router(gates.router)
+    install_console(app, grafana_url)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
     def healthz() -> dict[str, str]:

@@ -116,7 +116,25 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", f"{API}/tokens"): Rule.ADMIN,
     ("GET", f"{API}/tokens"): Rule.ADMIN,
     ("DELETE", f"{API}/tokens/{{name}}"): Rule.ADMIN,
+    # the web console (api/console): pages read like the API; its forms also carry a CSRF token
+    ("GET", "/"): Rule.READ,
+    ("GET", "/slos/{service}/{slo}"): Rule.READ,
+    ("GET", "/alerts"): Rule.READ,
+    ("POST", "/alerts/{fingerprint}/ack"): Rule.WRITE,
+    ("POST", "/silences"): Rule.WRITE,
+    ("GET", "/oncall"): Rule.READ,
+    ("GET", "/drift"): Rule.READ,
+    ("GET", "/drift/runs/{run_id}/report"): Rule.READ,
+    ("GET", "/sources"): Rule.READ,
+    ("GET", "/login"): Rule.OPEN,
+    ("POST", "/login"): Rule.OPEN,
+    ("POST", "/logout"): Rule.OPEN,
 }
+
+TOKEN_COOKIE = "slo_console_token"
+"""The console keeps the token a person logged in with in this HttpOnly, SameSite=Strict cookie. Only
+routes outside /api/ read it: an API call is authorised by its Authorization header alone, so a page on
+another site cannot make a browser act on the API with the cookie."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +192,19 @@ def _unauthorised(message: str, error: str | None = None) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": challenge})
 
 
-def authorize(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+def request_credentials(
+    request: Request, header: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> HTTPAuthorizationCredentials | None:
+    """The Authorization header's token; outside /api/ (the console) the login cookie's when there is no header."""
+    if header is not None or request.url.path.startswith(API + "/"):
+        return header
+    token = request.cookies.get(TOKEN_COOKIE)
+    return HTTPAuthorizationCredentials(scheme="Bearer", credentials=token) if token else None
+
+
+def authorize(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(request_credentials)]
+) -> None:
     """The app-wide dependency: refuse the request unless the route's rule lets it through."""
     auth: ApiAuth = request.app.state.auth
     rules: RouteRules = request.app.state.route_rules

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
@@ -118,7 +118,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     # Starlette's HTTPException: also the router's own 404 / 405 for unknown paths and methods.
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        page_error = getattr(request.app.state, "page_error", None)  # the console's login redirect
+        page: Response | None = page_error(request, exc.status_code) if page_error is not None else None
+        if page is not None:
+            return page
         detail = exc.detail
         headers = exc.headers
         if exc.status_code == 405:

@@ -60,7 +60,7 @@ def list_slos(
     rt = _runtime(request)
     wanted = _label_filters(label)
     if service is None and not wanted:  # the whole list: built once per evaluation, however often it is read
-        return Response(_listing(request.app.state, rt), media_type="application/json")  # type: ignore[return-value]
+        return Response(listing(request.app.state, rt)[1], media_type="application/json")  # type: ignore[return-value]
     config = rt.config
     out = []
     for slo in config.slos:
@@ -70,16 +70,17 @@ def list_slos(
         labels = {**(svc.labels if svc else {}), **slo.labels}
         if any(labels.get(k) != v for k, v in wanted.items()):
             continue
-        out.append(slo_out(slo, config, rt.status(slo.key), _slo_error(rt, slo.key), detail=False))
+        out.append(slo_out(slo, config, rt.status(slo.key), slo_error(rt, slo.key), detail=False))
     return out
 
 
 _LISTING = TypeAdapter(list[SLOOut])
 
 
-def _listing(state: Any, rt: Runtime) -> bytes:
-    """The unfiltered listing as JSON, cached until a new evaluation, config or collection error report: with
-    10,000 SLOs building it takes seconds (100,000 window objects), so concurrent readers wait for one build."""
+def listing(state: Any, rt: Runtime) -> tuple[list[SLOOut], bytes]:
+    """Every SLO with its status, and the same as JSON, cached until a new evaluation, config or collection
+    error report: with 10,000 SLOs building it takes seconds (100,000 window objects), so concurrent readers
+    wait for one build. The console renders from the same snapshot, so it shows what the API says."""
     lock = state.__dict__.setdefault("slo_listing_lock", threading.Lock())
     with lock:
         sources = tuple(st.slo_errors for st in rt.sources.values())
@@ -90,15 +91,16 @@ def _listing(state: Any, rt: Runtime) -> bytes:
             and len(cached[0]) == len(seen)
             and all(a is b for a, b in zip(cached[0], seen, strict=True))
         ):
-            return bytes(cached[1])
+            return cached[1], cached[2]
         config = rt.config
-        out = [slo_out(slo, config, rt.status(slo.key), _slo_error(rt, slo.key), detail=False) for slo in config.slos]
+        out = [slo_out(slo, config, rt.status(slo.key), slo_error(rt, slo.key), detail=False) for slo in config.slos]
         body = _LISTING.dump_json(out)
-        state.slo_listing = (seen, body)
-        return body
+        state.slo_listing = (seen, out, body)
+        return out, body
 
 
-def _slo_error(rt: Runtime, key: str) -> str | None:
+def slo_error(rt: Runtime, key: str) -> str | None:
+    """The last collection error of the SLO's source about this SLO, if any."""
     for state in rt.sources.values():
         if key in state.slo_errors:
             return state.slo_errors[key]
@@ -111,7 +113,7 @@ def get_slo(request: Request, service: PathName, slo: PathName) -> SLOOut:
     found = rt.config.slo(slo_key(service, slo))
     if found is None:
         raise HTTPException(404, f"no SLO {slo!r} for service {service!r}")
-    return slo_out(found, rt.config, rt.status(found.key), _slo_error(rt, found.key))
+    return slo_out(found, rt.config, rt.status(found.key), slo_error(rt, found.key))
 
 
 @router.get("/{service}/{slo}/history", summary="SLI per step and evaluation snapshots, for charts")

@@ -466,14 +466,16 @@ def prometheus_rules(config: Config) -> dict[str, Any]:
     """A Prometheus rule-file document for every SLO of `config`, in config order."""
     groups: list[dict[str, Any]] = []
     for slo in config.slos:
-        if isinstance(slo.sli, DriftSLI):
-            continue  # fed by the service's drift monitors, not by metrics Prometheus holds
-        groups.append(_sli_group(config, slo))
-        groups.append(_meta_group(config, slo))
-        alerts = _alert_group(config, slo)
-        if alerts["rules"]:
-            groups.append(alerts)
+        groups.extend(slo_rule_groups(config, slo))
     return {"groups": groups}
+
+
+def slo_rule_groups(config: Config, slo: SLO) -> list[dict[str, Any]]:
+    """The rule groups generated for one SLO (none for a drift SLO: its monitors feed it, not Prometheus)."""
+    if isinstance(slo.sli, DriftSLI):
+        return []
+    alerts = _alert_group(config, slo)
+    return [_sli_group(config, slo), _meta_group(config, slo), *([alerts] if alerts["rules"] else [])]
 
 
 # ---------------------------------------------------------------------------------------------- YAML

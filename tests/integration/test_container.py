@@ -70,7 +70,7 @@ def compose_command() -> list[str]:
     docker = shutil.which("docker")
     if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
         return [docker, "compose"]
-    return [require_tool("docker-compose", "apt-get install docker-compose")]
+    return [require_tool("docker-compose", "docker-compose")]
 
 
 def test_compose_file_is_valid_for_docker_compose() -> None:

@@ -159,7 +159,7 @@ def run_argo(svc: ServiceProcess, token: str, version: str) -> dict[str, Any]:
 @pytest.fixture
 def service(sqlite_url: str, tmp_path: Path) -> Iterator[ServiceProcess]:
     for tool in ("curl", "jq", "openssl", "bash", "sh"):
-        require_tool(tool)
+        require_tool(tool, tool)
     config = tmp_path / "slo.yaml"
     config.write_text(CONFIG)
     with run_service([config], sqlite_url, tmp_path, env={"SLO_SERVICE_CI_SECRET": SECRET}) as svc:

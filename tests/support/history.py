@@ -10,6 +10,16 @@ from slo_service.adapters.sql.store import SqlHistoryStore
 from slo_service.core.model import slo_key
 from slo_service.core.ports import CountIncrement
 
+PAGE_5M_POLICY = """  policies:
+    default:
+      no_data_after: null
+      budget_exhausted: false
+      tiers:
+        - {name: page-5m, severity: page, long_window: 5m, short_window: 5m, budget_share: 0.001}
+"""
+"""The `alerting.policies` block of a test config that pages as soon as an outage's first minute closes (a
+5-minute burn of 0.1% of the budget), once seed_history gave the 5m window its data."""
+
 
 def seed_history(database_url: str, service: str, slo: str, minutes: int = 10, per_minute: float = 100) -> None:
     """Healthy 1-minute slices (all good) for the `minutes` before now, the minute in progress and the

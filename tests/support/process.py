@@ -30,11 +30,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def require_tool(name: str, install: str = "apt-get install prometheus prometheus-alertmanager") -> str:
+def require_tool(name: str, packages: str = "prometheus prometheus-alertmanager") -> str:
     """Path of a binary; skip if missing, but fail when SLO_SERVICE_REQUIRE_ALL=1 (CI)."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed ({install})"
+        message = f"{name} is not installed (apt-get install {packages})"
         if os.environ.get("SLO_SERVICE_REQUIRE_ALL") == "1":
             pytest.fail(message + " and SLO_SERVICE_REQUIRE_ALL=1")
         pytest.skip(message)

@@ -68,6 +68,12 @@ def build_actions(
         alerting.receive_external([condition], clock.now())
 
     actions.on_timeout = timed_out
+
+    def alert(conditions: list[AlertCondition]) -> None:
+        """notify: the SLOResponseDecision alerts join the routing like any alert (raised and resolved)."""
+        alerting.receive_external(conditions, clock.now())
+
+    actions.alert = alert
     return actions
 
 

@@ -20,11 +20,13 @@ from typing import Any
 
 from slo_service.core.actions.facts import Facts, GateFact
 from slo_service.core.actions.matching import Decision, Matcher
+from slo_service.core.actions.notices import cleared_notices, notice
 from slo_service.core.actions.policy import ActionKind, ResponsePolicy, ResponsesConfig
 from slo_service.core.actions.ports import ActionStore, AuditEntry, Target, TriggerRequest
 from slo_service.core.actions.runs import ActionRun, RunState, guard
+from slo_service.core.alerting.conditions import AlertCondition
 from slo_service.core.alerting.lifecycle import Alert
-from slo_service.core.deployments import Deployment, DeploymentStore
+from slo_service.core.deployments import Deployment, DeploymentStore, policy_freeze_lifts
 from slo_service.core.drift.ports import DriftStore
 from slo_service.core.gates import GateStatus, StoredGate
 from slo_service.core.model import Config
@@ -78,11 +80,13 @@ class ActionService:
         self.targets: dict[str, Target] = {}
         self.stats = ActionStats()
         self.on_timeout: Callable[[ActionRun], None] | None = None  # the self-alert
+        self.alert: Callable[[list[AlertCondition]], None] | None = None  # notify: into the alert routing
         self.leads: Callable[[], bool] = lambda: True
         self.drift_store: DriftStore | None = None  # the drift runs the policies look at
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._remaining: list[tuple[str, str, float | None]] = []  # the last evaluation's budgets
 
     def apply(self, config: ResponsesConfig | None, targets: Mapping[str, Target]) -> None:
         self.config = config or ResponsesConfig()
@@ -94,8 +98,73 @@ class ActionService:
         """One evaluation's decisions (the leader's cycle, after alerting); the number of new ones."""
         if not self.config.policies:
             return 0
+        alerts = list(alerts)
         facts = gather(self.config, config, alerts, statuses, self.deployments, self.drift_store)
-        return len(self.decide(facts))
+        new = len(self.decide(facts))
+        remaining = [
+            (s.service, s.key, statuses[s.key].budget.remaining_ratio) for s in config.slos if s.key in statuses
+        ]
+        self.settle(facts, remaining, [a.labels for a in alerts])
+        return new
+
+    def holding(self, facts: Facts, kinds: Iterable[ActionKind]) -> set[tuple[str, str]]:
+        """(policy, service) of every policy of these kinds whose conditions hold in `facts`, each policy judged
+        alone (an earlier policy deciding for the subject does not hide that a later one's condition holds).
+        A gate policy's condition is the service's newest gate: without gate facts it still holds."""
+        now = self.now()
+        wanted = set(kinds)
+        out: set[tuple[str, str]] = set()
+        for policy in self.config.policies:
+            if policy.action not in wanted:
+                continue
+            if policy.when.trigger == "gate" and not facts.gates:
+                out.update((policy.name, s) for s in self._frozen_services())
+                continue
+            alone = Matcher(replace(self.config, policies=(policy,)))
+            out.update((d.policy, d.service) for d in alone.decide(facts, now))
+        return out
+
+    def _frozen_services(self) -> list[str]:
+        return [f.service for f in self.deployments.active_freezes()] if self.deployments is not None else []
+
+    def settle(
+        self,
+        facts: Facts,
+        remaining: Iterable[tuple[str, str, float | None]] | None = None,
+        open_alerts: Iterable[Mapping[str, str]] = (),
+    ) -> list[str]:
+        """End what the policies started once its cause is gone: lift a policy's freeze when its condition
+        cleared and no budget of the service is exhausted (audited, with the reason), and resolve the notify
+        alerts whose condition cleared. `remaining`: (service, SLO key, budget remaining) of every SLO (None:
+        the last evaluation's). Returns the freezes lifted, for the log."""
+        if remaining is not None:
+            self._remaining = list(remaining)
+        freeze_policies = [p.name for p in self.config.policies if p.action is ActionKind.FREEZE]
+        lifted = self._lift_freezes(facts, freeze_policies)
+        resolved = cleared_notices(open_alerts, self.holding(facts, [ActionKind.NOTIFY]))
+        if resolved and self.alert is not None:
+            self.alert(resolved)
+        return lifted
+
+    def _lift_freezes(self, facts: Facts, policies: list[str], only: str | None = None) -> list[str]:
+        """Lift the freezes `policies` made whose condition no longer holds in `facts` (policy_freeze_lifts);
+        `only`: of that service alone (the facts say nothing of the others)."""
+        if self.deployments is None or not policies:
+            return []
+        lifted: list[str] = []
+        holding = self.holding(facts, [ActionKind.FREEZE])
+        active = self.deployments.active_freezes()
+        for lift in policy_freeze_lifts(active, self._remaining, policies, holding):
+            if only is not None and lift.service != only:
+                continue
+            before = next(f for f in active if f.service == lift.service)
+            if self.deployments.lift(lift.service, self.now(), before.by) is None:  # a person lifted it meanwhile
+                continue
+            detail = {"service": lift.service, "reason": lift.reason, "frozen_since": before.since.isoformat()}
+            self.store.add_audit(AuditEntry(self.now(), "unfreeze", before.by, None, None, detail))
+            log.warning("deploys of %s unfrozen: %s", lift.service, lift.reason)
+            lifted.append(lift.service)
+        return lifted
 
     def decide(self, facts: Facts) -> list[tuple[Decision, str, int | None]]:
         """Match, guard and store the new decisions of one evaluation: (decision, outcome, run id) of each new
@@ -136,10 +205,20 @@ class ActionService:
     def gate_finished(self, gate: StoredGate) -> int:
         """A quality gate got its answer (any replica): the gate_failed policies decide on it now; the number of
         new decisions (the key is the gate's id, so a gate answered twice decides once)."""
-        if not self.config.policies or gate.status is not GateStatus.FAIL:
+        if not self.config.policies or gate.status is GateStatus.PENDING:
             return 0
         at = gate.evaluated_at or self.now()
         fact = GateFact(gate.id, gate.service, gate.status.value, at, gate.deployment_id)
+        if gate.status in (GateStatus.PASS, GateStatus.WARNING):
+            # a later gate that passed clears the condition of the gate policies' freezes of the service
+            if self._remaining:  # the budgets are known (an evaluation ran since the start)
+                gated = [
+                    p.name for p in self.config.policies if p.action is ActionKind.FREEZE and p.when.trigger == "gate"
+                ]
+                self._lift_freezes(Facts(gates=[fact]), gated, only=gate.service)
+            return 0
+        if gate.status is not GateStatus.FAIL:
+            return 0
         history: dict[str, list[Deployment]] = {}
         if self.deployments is not None:
             found = self.deployments.list(service=gate.service, limit=DEPLOYMENT_HISTORY)
@@ -194,6 +273,10 @@ class ActionService:
             local = {"frozen_since": freeze.since.isoformat(), "reason": freeze.reason}
         elif kind is ActionKind.CHECK_DATA and self.check_data is not None:
             local = {"verdicts": self.check_data(run.service)}
+        elif kind is ActionKind.NOTIFY and self.alert is not None:
+            condition = notice(run, self._why(run))
+            self.alert([condition])
+            local = {"notified": dict(condition.labels), "description": condition.annotations["description"]}
         if local:
             self.store.add_audit(AuditEntry(self.now(), "local", "slo-service", run.decision_key, run.id, local))
         if run.target is None:
@@ -209,6 +292,11 @@ class ActionService:
             request = TriggerRequest(run.id, run.decision_key, run.action, run.service, run.params, payload)
             result = target.trigger(request)
         self._record(run, result, policy)
+
+    def _why(self, run: ActionRun) -> Mapping[str, Any]:
+        """The reasons of the run's decision (the newest decisions of its service are searched)."""
+        found = self.store.decisions(200, run.service)
+        return next((s.decision.why for s in found if s.decision.key == run.decision_key), {})
 
     def _record(self, run: ActionRun, result: DeliveryResult, policy: ResponsePolicy | None) -> None:
         now = self.now()

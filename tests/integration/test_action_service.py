@@ -308,3 +308,57 @@ def test_a_custom_action_goes_to_its_target_with_its_params(engine_url: str, htt
     [dispatch] = github.requests
     assert dispatch["inputs"]["action"] == "warm-cache" and dispatch["inputs"]["size"] == "3"
     assert service.stats.snapshot()[("warm-cache", "gh", "sent")] == 1
+
+
+FREEZE_ON_PAGE = ResponsePolicy("freeze-on-page", Conditions(burn_severity="page"), ActionKind.FREEZE)
+
+
+def test_a_policy_freeze_lifts_when_the_page_ended_and_no_budget_is_exhausted(
+    engine_url: str, httpserver: HTTPServer
+) -> None:
+    service, clock = _service(engine_url, httpserver, FREEZE_ON_PAGE)
+    deployments = service.deployments
+    assert deployments is not None
+    deployments.freeze("billing", "release week", T0, "alice")
+    service.decide(_facts(service))
+    service.send_due()
+    assert deployments.active_freeze("checkout") is not None
+    healthy = [("checkout", "checkout/latency", 0.6), ("billing", "billing/a", 0.9)]
+    clock.advance(timedelta(minutes=5))
+    assert service.settle(_facts(service), healthy) == []  # the page still fires
+    assert service.settle(Facts(), [("checkout", "checkout/latency", -0.1)]) == []  # ended, but the budget is spent
+    clock.advance(timedelta(minutes=5))
+    assert service.settle(Facts(), healthy) == ["checkout"]
+    assert deployments.active_freeze("checkout") is None
+    [entry] = [e for e in service.store.audit() if e.kind == "unfreeze"]
+    assert entry.at == T0 + timedelta(minutes=10) and entry.actor == "policy:freeze-on-page"
+    assert "condition cleared" in entry.detail["reason"] and entry.detail["service"] == "checkout"
+    person = deployments.active_freeze("billing")
+    assert person is not None and person.by == "alice"  # a person's freeze stays
+    assert service.settle(Facts(), healthy) == []
+
+
+def test_notify_raises_one_alert_with_the_reasons_and_resolves_it_when_the_page_ends(
+    engine_url: str, httpserver: HTTPServer
+) -> None:
+    policy = ResponsePolicy("tell", Conditions(burn_severity="page"), ActionKind.NOTIFY, params={"severity": "info"})
+    service, _clock = _service(engine_url, httpserver, policy)
+    raised: list[Any] = []
+    service.alert = raised.extend
+    for _ in range(3):
+        service.decide(_facts(service))
+        service.send_due()
+    [condition] = raised
+    assert condition.active and condition.labels == {
+        "alertname": "SLOResponseDecision",
+        "severity": "info",
+        "service": "checkout",
+        "policy": "tell",
+        "action": "notify",
+    }
+    assert '"burn_rate_long": 15.0' in condition.annotations["description"]
+    assert service.store.runs()[0].state is RunState.SUCCEEDED
+    service.settle(_facts(service), [], [condition.labels])
+    assert len(raised) == 1  # still paging: stays open
+    service.settle(Facts(), [], [condition.labels])
+    assert len(raised) == 2 and not raised[1].active and raised[1].labels == condition.labels

@@ -20,7 +20,7 @@ from typing import Any
 
 from slo_service.core.actions.facts import Facts, GateFact
 from slo_service.core.actions.matching import Decision, Matcher
-from slo_service.core.actions.notices import cleared_notices, notice
+from slo_service.core.actions.notices import approval_decided, approval_request, cleared_notices, notice
 from slo_service.core.actions.policy import ActionKind, ResponsePolicy, ResponsesConfig
 from slo_service.core.actions.ports import ActionStore, AuditEntry, Target, TriggerRequest
 from slo_service.core.actions.runs import ActionRun, RunState, guard
@@ -198,6 +198,8 @@ class ActionService:
                 verdict.detail or "sent next",
             )
             out.append((decision, verdict.outcome, run_id))
+            if verdict.state is RunState.PENDING_APPROVAL and run_id is not None:
+                self._tell(approval_request(run_id, decision.policy, decision.action, decision.service, decision.why))
         if any(outcome == "run" for _, outcome, _ in out):
             self.wake()
         return out
@@ -235,12 +237,23 @@ class ActionService:
     def approve(self, run_id: int, who: str) -> ActionRun:
         run = self.store.move(run_id, RunState.APPROVED, who, self.now())
         self.wake()
+        self._tell(approval_decided(run))
         return run
 
     def deny(self, run_id: int, who: str, reason: str | None = None) -> ActionRun:
         run = self.store.move(run_id, RunState.DENIED, who, self.now(), {"reason": reason} if reason else None)
         self.stats.count(run.action, run.target, "denied")
+        self._tell(approval_decided(run))
         return run
+
+    def _tell(self, condition: AlertCondition) -> None:
+        """Raise or resolve an alert of ours (approval requests): a failure is logged, the run goes on."""
+        if self.alert is None:
+            return
+        try:
+            self.alert([condition])
+        except Exception:
+            log_failure(log, "the %s alert could not be raised", condition.labels.get("alertname"))
 
     def report(self, run_id: int, state: RunState, who: str, detail: Mapping[str, Any]) -> ActionRun:
         """CI says how the run went (running, succeeded, failed)."""

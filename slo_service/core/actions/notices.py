@@ -52,3 +52,34 @@ def cleared_notices(
         if labels.get("alertname") == RESPONSE_ALERT
         and (labels.get("policy", ""), labels.get("service", "")) not in held
     ]
+
+
+APPROVAL_ALERT = "SLOResponseApproval"
+APPROVAL_RUN = "approval_run"
+"""The annotation that carries the run id of an approval request: Slack messages of it get Approve/Deny buttons."""
+
+
+def approval_request(run_id: int, policy: str, action: str, service: str, why: Mapping[str, Any]) -> AlertCondition:
+    """The alert asking people to approve or deny run `run_id` (firing until someone decides)."""
+    labels = approval_labels(run_id, policy, action, service)
+    summary = f"{action} of {service} waits for approval (policy {policy}, run {run_id})"
+    description = reasons(why) or "no reasons recorded"
+    annotations = {"summary": summary, "description": description, APPROVAL_RUN: str(run_id)}
+    return AlertCondition(labels, annotations, True, {})
+
+
+def approval_labels(run_id: int, policy: str, action: str, service: str) -> dict[str, str]:
+    return {
+        "alertname": APPROVAL_ALERT,
+        "severity": DEFAULT_SEVERITY,
+        "service": service,
+        "policy": policy,
+        "action": action,
+        "action_run": str(run_id),
+    }
+
+
+def approval_decided(run: ActionRun) -> AlertCondition:
+    """Resolves the approval request of `run` (approved or denied)."""
+    assert run.id is not None
+    return AlertCondition(approval_labels(run.id, run.policy, run.action, run.service), {}, False, {})

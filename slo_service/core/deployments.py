@@ -14,7 +14,9 @@ from typing import Protocol
 
 SUCCEEDED = "succeeded"
 """The status of a deployment that went out and was not rolled back; only these count as "good"."""
-DEPLOYMENT_STATUSES = ("succeeded", "failed", "rolled_back")
+ROLLED_BACK = "rolled_back"
+"""A deployment a rollback took back (set when the rollback run succeeded); never a "previous good" one."""
+DEPLOYMENT_STATUSES = ("succeeded", "failed", ROLLED_BACK)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,10 @@ class DeploymentStore(Protocol):
         ...
 
     def get(self, deployment_id: str) -> Deployment | None: ...
+
+    def mark(self, deployment_id: str, status: str) -> Deployment | None:
+        """Set the status of a stored deployment (e.g. rolled_back); None when unknown."""
+        ...
 
     def list(
         self,

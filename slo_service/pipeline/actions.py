@@ -26,8 +26,9 @@ from slo_service.core.actions.ports import ActionStore, AuditEntry, Target, Trig
 from slo_service.core.actions.runs import ActionRun, RunState, guard
 from slo_service.core.alerting.conditions import AlertCondition
 from slo_service.core.alerting.lifecycle import Alert
-from slo_service.core.deployments import Deployment, DeploymentStore, policy_freeze_lifts
+from slo_service.core.deployments import ROLLED_BACK, Deployment, DeploymentStore, policy_freeze_lifts
 from slo_service.core.drift.ports import DriftStore
+from slo_service.core.durations import format_duration
 from slo_service.core.gates import GateStatus, StoredGate
 from slo_service.core.model import Config
 from slo_service.core.notify import DeliveryResult, Outcome, RetryPolicy
@@ -256,11 +257,33 @@ class ActionService:
             log_failure(log, "the %s alert could not be raised", condition.labels.get("alertname"))
 
     def report(self, run_id: int, state: RunState, who: str, detail: Mapping[str, Any]) -> ActionRun:
-        """CI says how the run went (running, succeeded, failed)."""
+        """CI says how the run went (running, succeeded, failed). A rollback that succeeded marks the deployment
+        it rolled back `rolled_back`, so the next rollback's "previous good version" skips it."""
         run = self.store.move(run_id, state, who, self.now(), dict(detail))
         if state is not RunState.RUNNING:
             self.stats.count(run.action, run.target, state.value)
+        if state is RunState.SUCCEEDED and self._kind(run) is ActionKind.ROLLBACK:
+            self._mark_rolled_back(run)
         return run
+
+    def _kind(self, run: ActionRun) -> ActionKind | None:
+        policy = next((p for p in self.config.policies if p.name == run.policy), None)
+        if policy is not None:
+            return policy.action
+        return ActionKind.ROLLBACK if run.action == ActionKind.ROLLBACK.value else None
+
+    def _mark_rolled_back(self, run: ActionRun) -> None:
+        deployment = run.payload.get("deployment")
+        if self.deployments is None or not isinstance(deployment, Mapping):
+            return
+        deployment_id = deployment.get("id")
+        if not isinstance(deployment_id, str):
+            return
+        if self.deployments.mark(deployment_id, ROLLED_BACK) is None:
+            return
+        detail = {"deployment": deployment_id, "status": ROLLED_BACK, "version": deployment.get("version")}
+        self.store.add_audit(AuditEntry(self.now(), "local", "slo-service", run.decision_key, run.id, detail))
+        log.info("deployment %s marked rolled_back: rollback run %s succeeded", deployment_id, run.id)
 
     # ---- sending
 
@@ -329,6 +352,29 @@ class ActionService:
             self.stats.count(run.action, run.target, "failed")
             log.warning("action run %s (%s) to %s failed: %s", run.id, run.action, run.target, result.error)
 
+    def expire_approvals(self) -> list[ActionRun]:
+        """Runs nobody approved or denied within their policy's approval_timeout become expired (audited); their
+        approval request alert resolves."""
+        timeouts = {p.name: p.approval_timeout for p in self.config.policies if p.approval_timeout is not None}
+        if not timeouts:
+            return []
+        now = self.now()
+        out = []
+        for run in self.store.runs(1000, RunState.PENDING_APPROVAL.value):
+            limit = timeouts.get(run.policy)
+            if limit is None or run.id is None or now - run.created_at < limit:
+                continue
+            reason = f"nobody approved or denied it within {format_duration(limit)}"
+            try:
+                moved = self.store.move(run.id, RunState.EXPIRED, "slo-service", now, {"reason": reason})
+            except (KeyError, ValueError):  # decided meanwhile
+                continue
+            self.stats.count(run.action, run.target, "expired")
+            log.warning("action run %s (%s) expired: %s", run.id, run.action, reason)
+            self._tell(approval_decided(moved))
+            out.append(moved)
+        return out
+
     def expire(self) -> list[ActionRun]:
         """Runs CI did not report on within their time: timed_out, and the self-alert."""
         out = []
@@ -375,5 +421,6 @@ class ActionService:
                 while self.send_due():
                     pass
                 self.expire()
+                self.expire_approvals()
             except Exception:  # the store may be down: the next pass retries
                 log_failure(log, "sending actions failed")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -362,3 +363,49 @@ def test_notify_raises_one_alert_with_the_reasons_and_resolves_it_when_the_page_
     assert len(raised) == 1  # still paging: stays open
     service.settle(Facts(), [], [condition.labels])
     assert len(raised) == 2 and not raised[1].active and raised[1].labels == condition.labels
+
+
+def test_a_rollback_ci_reports_succeeded_marks_the_deployment_rolled_back(
+    engine_url: str, httpserver: HTTPServer
+) -> None:
+    FakeGitHub(httpserver)
+    service, _clock = _service(engine_url, httpserver, ROLLBACK)
+    deployments = service.deployments
+    assert deployments is not None
+    service.decide(_facts(service))
+    service.send_due()
+    [run] = service.store.runs()
+    assert run.id is not None and run.payload["deployment"]["id"] == "d1"
+    service.report(run.id, RunState.RUNNING, "ci", {})
+    assert deployments.get("d1").status == "succeeded"  # type: ignore[union-attr]
+    service.report(run.id, RunState.SUCCEEDED, "ci", {})
+    assert deployments.get("d1").status == "rolled_back"  # type: ignore[union-attr]
+    # v3 goes out after the rollback: its previous good version is v1, not the rolled back v2
+    deployments.record(Deployment("d2", "checkout", "prod", "v3", None, None, None, T0 + timedelta(minutes=5)))
+    previous = deployments.previous_good("checkout", "prod")
+    assert previous is not None and previous.version == "v1"
+    marked = [e for e in service.store.audit(run_id=run.id) if e.kind == "local"]
+    assert marked[0].detail == {"deployment": "d1", "status": "rolled_back", "version": "v2"}
+
+
+def test_a_run_nobody_approves_within_the_approval_timeout_expires(engine_url: str, httpserver: HTTPServer) -> None:
+    FakeGitHub(httpserver)
+    policy = replace(ROLLBACK, approval=True, approval_timeout=timedelta(minutes=10))
+    service, clock = _service(engine_url, httpserver, policy)
+    told: list[Any] = []
+    service.alert = told.extend
+    service.decide(_facts(service))
+    [ask] = told
+    assert ask.active and ask.labels["alertname"] == "SLOResponseApproval"
+    clock.advance(timedelta(minutes=9))
+    assert service.expire_approvals() == []
+    clock.advance(timedelta(minutes=2))
+    [expired] = service.expire_approvals()
+    assert expired.state is RunState.EXPIRED
+    assert not told[-1].active and told[-1].labels == ask.labels  # the approval request resolves
+    [entry] = [e for e in service.store.audit(run_id=expired.id) if e.kind == "expiry"]
+    assert entry.actor == "slo-service" and "within 10m" in entry.detail["reason"]
+    assert expired.id is not None
+    with pytest.raises(InvalidTransition):
+        service.approve(expired.id, "late-alice")
+    assert service.stats.snapshot()[("rollback", "gh", "expired")] == 1

@@ -129,7 +129,7 @@ def test_repeated_evaluations_send_one_rollback_and_the_report_closes_it(
     with pytest.raises(InvalidTransition):
         service.report(run.id, RunState.FAILED, "ci", {})
     kinds = [e.kind for e in reversed(service.store.audit())]
-    assert kinds == ["decision", "send", "report", "report"]
+    assert kinds == ["decision", "send", "report", "report", "local"]  # local: the deployment marked rolled_back
     assert service.stats.snapshot()[("rollback", "gh", "sent")] == 1
 
 

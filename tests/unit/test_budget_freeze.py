@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from slo_service.adapters.memory_deployments import InMemoryDeploymentStore
+from slo_service.core.clock import ManualClock
 from slo_service.core.deployments import (
     AUTO_FREEZE_BY,
     Freeze,
@@ -11,6 +13,7 @@ from slo_service.core.deployments import (
     budget_freeze_decisions,
     policy_freeze_lifts,
 )
+from slo_service.pipeline.deployments import DeploymentService
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -62,3 +65,14 @@ def test_a_person_freeze_and_one_of_a_policy_no_longer_configured_are_never_lift
     lifted = Freeze("pay", "policy p: pay", T0, "policy:p", lifted_at=T0, lifted_by="bob")
     healthy = [("api", "api/a", 1.0), ("web", "web/a", 1.0), ("pay", "pay/a", 1.0)]
     assert policy_freeze_lifts([persons, gone, lifted], healthy, ["p", "alice"], holding=[]) == []
+
+
+def test_a_person_freezing_a_policy_frozen_service_takes_the_freeze_over() -> None:
+    store = InMemoryDeploymentStore()
+    deployments = DeploymentService(store, ManualClock(T0))
+    store.freeze("api", "policy freeze-on-page: api", T0, "policy:freeze-on-page")
+    mine = deployments.freeze("api", "release week", "alice")
+    assert (mine.by, mine.reason) == ("alice", "release week")
+    healthy = [("api", "api/a", 1.0)]
+    assert policy_freeze_lifts(store.active_freezes(), healthy, ["freeze-on-page"], holding=[]) == []
+    assert deployments.freeze("api", "again", "bob").by == "alice"  # a person's freeze is kept as it is

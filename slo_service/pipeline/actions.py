@@ -26,13 +26,14 @@ from slo_service.core.actions.ports import ActionStore, AuditEntry, Target, Trig
 from slo_service.core.actions.runs import ActionRun, RunState, guard
 from slo_service.core.alerting.conditions import AlertCondition
 from slo_service.core.alerting.lifecycle import Alert
-from slo_service.core.deployments import ROLLED_BACK, Deployment, DeploymentStore, policy_freeze_lifts
+from slo_service.core.deployments import Deployment, DeploymentStore
 from slo_service.core.drift.ports import DriftStore
 from slo_service.core.durations import format_duration
 from slo_service.core.gates import GateStatus, StoredGate
 from slo_service.core.model import Config
 from slo_service.core.notify import DeliveryResult, Outcome, RetryPolicy
 from slo_service.core.slo_math import SLOStatus
+from slo_service.pipeline.action_endings import holding, lift_policy_freezes, mark_rolled_back, overdue_approvals
 from slo_service.pipeline.action_facts import DEPLOYMENT_HISTORY, gather
 from slo_service.pipeline.failures import log_failure
 
@@ -108,23 +109,6 @@ class ActionService:
         self.settle(facts, remaining, [a.labels for a in alerts])
         return new
 
-    def holding(self, facts: Facts, kinds: Iterable[ActionKind]) -> set[tuple[str, str]]:
-        """(policy, service) of every policy of these kinds whose conditions hold in `facts`, each policy judged
-        alone (an earlier policy deciding for the subject does not hide that a later one's condition holds).
-        A gate policy's condition is the service's newest gate: without gate facts it still holds."""
-        now = self.now()
-        wanted = set(kinds)
-        out: set[tuple[str, str]] = set()
-        for policy in self.config.policies:
-            if policy.action not in wanted:
-                continue
-            if policy.when.trigger == "gate" and not facts.gates:
-                out.update((policy.name, s) for s in self._frozen_services())
-                continue
-            alone = Matcher(replace(self.config, policies=(policy,)))
-            out.update((d.policy, d.service) for d in alone.decide(facts, now))
-        return out
-
     def _frozen_services(self) -> list[str]:
         return [f.service for f in self.deployments.active_freezes()] if self.deployments is not None else []
 
@@ -142,7 +126,8 @@ class ActionService:
             self._remaining = list(remaining)
         freeze_policies = [p.name for p in self.config.policies if p.action is ActionKind.FREEZE]
         lifted = self._lift_freezes(facts, freeze_policies)
-        resolved = cleared_notices(open_alerts, self.holding(facts, [ActionKind.NOTIFY]))
+        notifying = holding(self.config, facts, [ActionKind.NOTIFY], self.now(), self._frozen_services)
+        resolved = cleared_notices(open_alerts, notifying)
         if resolved and self.alert is not None:
             self.alert(resolved)
         return lifted
@@ -152,20 +137,8 @@ class ActionService:
         `only`: of that service alone (the facts say nothing of the others)."""
         if self.deployments is None or not policies:
             return []
-        lifted: list[str] = []
-        holding = self.holding(facts, [ActionKind.FREEZE])
-        active = self.deployments.active_freezes()
-        for lift in policy_freeze_lifts(active, self._remaining, policies, holding):
-            if only is not None and lift.service != only:
-                continue
-            before = next(f for f in active if f.service == lift.service)
-            if self.deployments.lift(lift.service, self.now(), before.by) is None:  # a person lifted it meanwhile
-                continue
-            detail = {"service": lift.service, "reason": lift.reason, "frozen_since": before.since.isoformat()}
-            self.store.add_audit(AuditEntry(self.now(), "unfreeze", before.by, None, None, detail))
-            log.warning("deploys of %s unfrozen: %s", lift.service, lift.reason)
-            lifted.append(lift.service)
-        return lifted
+        held = holding(self.config, facts, [ActionKind.FREEZE], self.now(), self._frozen_services)
+        return lift_policy_freezes(self.deployments, self.store, policies, held, self._remaining, self.now(), only)
 
     def decide(self, facts: Facts) -> list[tuple[Decision, str, int | None]]:
         """Match, guard and store the new decisions of one evaluation: (decision, outcome, run id) of each new
@@ -262,8 +235,8 @@ class ActionService:
         run = self.store.move(run_id, state, who, self.now(), dict(detail))
         if state is not RunState.RUNNING:
             self.stats.count(run.action, run.target, state.value)
-        if state is RunState.SUCCEEDED and self._kind(run) is ActionKind.ROLLBACK:
-            self._mark_rolled_back(run)
+        if state is RunState.SUCCEEDED and self._kind(run) is ActionKind.ROLLBACK and self.deployments is not None:
+            mark_rolled_back(run, self.deployments, self.store, self.now())
         return run
 
     def _kind(self, run: ActionRun) -> ActionKind | None:
@@ -271,19 +244,6 @@ class ActionService:
         if policy is not None:
             return policy.action
         return ActionKind.ROLLBACK if run.action == ActionKind.ROLLBACK.value else None
-
-    def _mark_rolled_back(self, run: ActionRun) -> None:
-        deployment = run.payload.get("deployment")
-        if self.deployments is None or not isinstance(deployment, Mapping):
-            return
-        deployment_id = deployment.get("id")
-        if not isinstance(deployment_id, str):
-            return
-        if self.deployments.mark(deployment_id, ROLLED_BACK) is None:
-            return
-        detail = {"deployment": deployment_id, "status": ROLLED_BACK, "version": deployment.get("version")}
-        self.store.add_audit(AuditEntry(self.now(), "local", "slo-service", run.decision_key, run.id, detail))
-        log.info("deployment %s marked rolled_back: rollback run %s succeeded", deployment_id, run.id)
 
     # ---- sending
 
@@ -355,15 +315,10 @@ class ActionService:
     def expire_approvals(self) -> list[ActionRun]:
         """Runs nobody approved or denied within their policy's approval_timeout become expired (audited); their
         approval request alert resolves."""
-        timeouts = {p.name: p.approval_timeout for p in self.config.policies if p.approval_timeout is not None}
-        if not timeouts:
-            return []
         now = self.now()
         out = []
-        for run in self.store.runs(1000, RunState.PENDING_APPROVAL.value):
-            limit = timeouts.get(run.policy)
-            if limit is None or run.id is None or now - run.created_at < limit:
-                continue
+        for run, limit in overdue_approvals(self.config, self.store, now):
+            assert run.id is not None
             reason = f"nobody approved or denied it within {format_duration(limit)}"
             try:
                 moved = self.store.move(run.id, RunState.EXPIRED, "slo-service", now, {"reason": reason})

@@ -68,6 +68,13 @@ def build_actions(
         alerting.receive_external([condition], clock.now())
 
     actions.on_timeout = timed_out
+
+    def alert(conditions: list[AlertCondition]) -> None:
+        """notify and approval requests: our alerts join the routing like any alert (raised and resolved); an
+        approval taken on a replica that does not lead is applied by the leader."""
+        alerting.receive_external_json(conditions, clock.now())
+
+    actions.alert = alert
     return actions
 
 

@@ -33,6 +33,14 @@ class InMemoryDeploymentStore:
     def get(self, deployment_id: str) -> Deployment | None:
         return self.deployments.get(deployment_id)
 
+    def mark(self, deployment_id: str, status: str) -> Deployment | None:
+        with self._lock:
+            found = self.deployments.get(deployment_id)
+            if found is None:
+                return None
+            self.deployments[deployment_id] = found = replace(found, status=status)
+        return found
+
     def list(
         self,
         service: str | None = None,

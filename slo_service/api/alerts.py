@@ -18,6 +18,7 @@ from slo_service.adapters.receivers.slack_interactive import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     IgnoredInteraction,
+    SlackAction,
     SlackSignatureError,
     parse_interaction,
     verify_slack_signature,
@@ -43,6 +44,7 @@ from slo_service.api.alert_schemas import (
     silence_out,
 )
 from slo_service.api.inputs import PathId, PathName, duration_param, instant_param, query_instant, query_name
+from slo_service.core.actions.runs import InvalidTransition
 from slo_service.core.alerting.conditions import AlertCondition
 from slo_service.core.alerting.fingerprint import fingerprint
 from slo_service.core.alerting.lifecycle import AlertState
@@ -52,6 +54,7 @@ from slo_service.core.oncall.schedule import Schedule, on_call, shifts
 from slo_service.core.routing.silences import Silence
 from slo_service.core.routing.tree import parse_matcher
 from slo_service.core.selector import Matcher
+from slo_service.pipeline.actions import ActionService
 from slo_service.pipeline.alerting import EXTERNAL_SCOPE_LABEL, ActionQueued, AlertingService
 
 router = APIRouter(prefix="/api/v1", tags=["alerting"])
@@ -356,7 +359,7 @@ def oncall_shifts(
 @router.post(
     "/slack/interactions",
     response_model=SlackReply,
-    summary="Slack interactivity: the Acknowledge and Silence 1h buttons of alert messages",
+    summary="Slack interactivity: the Acknowledge and Silence 1h buttons of alert messages, Approve and Deny of runs",
     responses={401: {"description": "not provably from Slack"}, 503: {"description": "no signing secret"}},
 )
 async def slack_interactions(request: Request) -> Any:
@@ -381,6 +384,8 @@ async def slack_interactions(request: Request) -> Any:
         return SlackReply(text="")
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
+    if action.action in ("approve", "deny"):
+        return await _decide_run(request, action)
     if action.action == "ack":
         try:
             keys = await asyncio.to_thread(alerting.acknowledge, action.group_key, action.user, "slack")
@@ -410,6 +415,26 @@ async def slack_interactions(request: Request) -> Any:
     await asyncio.to_thread(alerting.add_silence, silence)
     matchers = ", ".join(str(m) for m in silence.matchers)
     return SlackReply(text=f"Silenced for 1h by {action.user} ({matchers}); silence id {silence.id}.")
+
+
+async def _decide_run(request: Request, action: SlackAction) -> SlackReply:
+    """Approve or deny an action run from its Slack buttons; the Slack user is recorded as who decided."""
+    actions: ActionService | None = getattr(request.app.state, "actions", None)
+    if actions is None:
+        return SlackReply(text="Response actions are not enabled in this service: nothing to approve.")
+    run_id, who = int(action.group_key), f"{action.user} (slack)"
+    try:
+        if action.action == "approve":
+            run = await asyncio.to_thread(actions.approve, run_id, who)
+        else:
+            run = await asyncio.to_thread(actions.deny, run_id, who, "denied from Slack")
+    except KeyError:
+        return SlackReply(text=f"There is no action run {run_id}.")
+    except InvalidTransition as exc:
+        return SlackReply(text=f"Run {run_id} was not changed: {exc}.")
+    verb = "Approved" if action.action == "approve" else "Denied"
+    then = "it is sent next" if action.action == "approve" else "it is never sent"
+    return SlackReply(text=f"{verb} by {action.user}: {run.action} of {run.service} (run {run_id}); {then}.")
 
 
 # --- Alertmanager inbound ----------------------------------------------------------------------------------------

@@ -14,7 +14,9 @@ from typing import Protocol
 
 SUCCEEDED = "succeeded"
 """The status of a deployment that went out and was not rolled back; only these count as "good"."""
-DEPLOYMENT_STATUSES = ("succeeded", "failed", "rolled_back")
+ROLLED_BACK = "rolled_back"
+"""A deployment a rollback took back (set when the rollback run succeeded); never a "previous good" one."""
+DEPLOYMENT_STATUSES = ("succeeded", "failed", ROLLED_BACK)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,10 @@ class DeploymentStore(Protocol):
         ...
 
     def get(self, deployment_id: str) -> Deployment | None: ...
+
+    def mark(self, deployment_id: str, status: str) -> Deployment | None:
+        """Set the status of a stored deployment (e.g. rolled_back); None when unknown."""
+        ...
 
     def list(
         self,
@@ -168,3 +174,31 @@ def budget_freeze_decisions(
         if f.by == AUTO_FREEZE_BY and s in services and s not in exhausted
     ]
     return decisions
+
+
+POLICY_BY_PREFIX = "policy:"
+"""A freeze a response policy made is by `policy:<name>`; a person's freeze is by anything else."""
+
+
+def policy_freeze_lifts(
+    active: Iterable[Freeze],
+    remaining: Iterable[tuple[str, str, float | None]],
+    policies: Iterable[str],
+    holding: Iterable[tuple[str, str]],
+) -> builtins.list[FreezeDecision]:
+    """The freezes response policies made that end now: a freeze by `policy:<name>` of a configured freeze
+    policy (`policies`) is lifted once that policy's condition no longer holds for the service (no
+    (policy, service) in `holding`) and no SLO of the service has an exhausted budget (remaining <= 0; `remaining`
+    as in budget_freeze_decisions). A freeze a person made, or one by a policy no longer configured, is kept."""
+    exhausted = {service for service, _key, ratio in remaining if ratio is not None and ratio <= 0}
+    held = set(holding)
+    by = {f"{POLICY_BY_PREFIX}{name}": name for name in policies}
+    out = []
+    for f in sorted((f for f in active if f.active), key=lambda f: f.service):
+        name = by.get(f.by)
+        if name is None or (name, f.service) in held or f.service in exhausted:
+            continue
+        out.append(
+            FreezeDecision(f.service, False, f"policy {name}: its condition cleared and no error budget is exhausted")
+        )
+    return out

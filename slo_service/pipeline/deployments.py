@@ -14,6 +14,7 @@ from slo_service.core.ci_signature import REPLAY_WINDOW
 from slo_service.core.clock import Clock
 from slo_service.core.deployments import (
     AUTO_FREEZE_BY,
+    POLICY_BY_PREFIX,
     Deployment,
     DeploymentMetrics,
     DeploymentStore,
@@ -98,7 +99,13 @@ class DeploymentService:
         return self.store.active_freeze(service)
 
     def freeze(self, service: str, reason: str, by: str) -> Freeze:
-        return self.store.freeze(service, reason, self.clock.now(), by)
+        """A person freezes `service`. A freeze a policy made is taken over (lifted, then frozen by `by`), so it
+        is no longer lifted automatically; a person's freeze already there is kept."""
+        now = self.clock.now()
+        active = self.store.active_freeze(service)
+        if active is not None and active.by.startswith(POLICY_BY_PREFIX) and not by.startswith(POLICY_BY_PREFIX):
+            self.store.lift(service, now, by)
+        return self.store.freeze(service, reason, now, by)
 
     def lift(self, service: str, by: str) -> Freeze | None:
         return self.store.lift(service, self.clock.now(), by)

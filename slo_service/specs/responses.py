@@ -118,6 +118,7 @@ class ResponsePolicySpec(Spec):
     dry_run: StrictBool = False
     status_timeout: str | None = None
     continue_: StrictBool = Field(False, alias="continue")
+    approval_timeout: str | None = None
 
 
 class ResponsesSpec(Spec):
@@ -270,6 +271,14 @@ def _policy(file: SpecFile, path: YPath, raw: Any, targets: set[Any]) -> Respons
     status_timeout = (
         duration_at(file, (*path, "status_timeout"), spec.status_timeout) if spec.status_timeout is not None else None
     )
+    approval_timeout = None
+    if spec.approval_timeout is not None:
+        approval_timeout = duration_at(file, (*path, "approval_timeout"), spec.approval_timeout)
+        if approval_timeout is None:
+            ok = False
+        elif not spec.approval:
+            file.add((*path, "approval_timeout"), "approval_timeout needs approval: true")
+            ok = False
     if cooldown is None or (spec.status_timeout is not None and status_timeout is None) or not ok or when is None:
         return None
     params = {k: str(v) for k, v in spec.params.items()}
@@ -285,6 +294,7 @@ def _policy(file: SpecFile, path: YPath, raw: Any, targets: set[Any]) -> Respons
         spec.dry_run,
         status_timeout,
         spec.continue_,
+        approval_timeout,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -128,7 +129,7 @@ def test_repeated_evaluations_send_one_rollback_and_the_report_closes_it(
     with pytest.raises(InvalidTransition):
         service.report(run.id, RunState.FAILED, "ci", {})
     kinds = [e.kind for e in reversed(service.store.audit())]
-    assert kinds == ["decision", "send", "report", "report"]
+    assert kinds == ["decision", "send", "report", "report", "local"]  # local: the deployment marked rolled_back
     assert service.stats.snapshot()[("rollback", "gh", "sent")] == 1
 
 
@@ -308,3 +309,103 @@ def test_a_custom_action_goes_to_its_target_with_its_params(engine_url: str, htt
     [dispatch] = github.requests
     assert dispatch["inputs"]["action"] == "warm-cache" and dispatch["inputs"]["size"] == "3"
     assert service.stats.snapshot()[("warm-cache", "gh", "sent")] == 1
+
+
+FREEZE_ON_PAGE = ResponsePolicy("freeze-on-page", Conditions(burn_severity="page"), ActionKind.FREEZE)
+
+
+def test_a_policy_freeze_lifts_when_the_page_ended_and_no_budget_is_exhausted(
+    engine_url: str, httpserver: HTTPServer
+) -> None:
+    service, clock = _service(engine_url, httpserver, FREEZE_ON_PAGE)
+    deployments = service.deployments
+    assert deployments is not None
+    deployments.freeze("billing", "release week", T0, "alice")
+    service.decide(_facts(service))
+    service.send_due()
+    assert deployments.active_freeze("checkout") is not None
+    healthy = [("checkout", "checkout/latency", 0.6), ("billing", "billing/a", 0.9)]
+    clock.advance(timedelta(minutes=5))
+    assert service.settle(_facts(service), healthy) == []  # the page still fires
+    assert service.settle(Facts(), [("checkout", "checkout/latency", -0.1)]) == []  # ended, but the budget is spent
+    clock.advance(timedelta(minutes=5))
+    assert service.settle(Facts(), healthy) == ["checkout"]
+    assert deployments.active_freeze("checkout") is None
+    [entry] = [e for e in service.store.audit() if e.kind == "unfreeze"]
+    assert entry.at == T0 + timedelta(minutes=10) and entry.actor == "policy:freeze-on-page"
+    assert "condition cleared" in entry.detail["reason"] and entry.detail["service"] == "checkout"
+    person = deployments.active_freeze("billing")
+    assert person is not None and person.by == "alice"  # a person's freeze stays
+    assert service.settle(Facts(), healthy) == []
+
+
+def test_notify_raises_one_alert_with_the_reasons_and_resolves_it_when_the_page_ends(
+    engine_url: str, httpserver: HTTPServer
+) -> None:
+    policy = ResponsePolicy("tell", Conditions(burn_severity="page"), ActionKind.NOTIFY, params={"severity": "info"})
+    service, _clock = _service(engine_url, httpserver, policy)
+    raised: list[Any] = []
+    service.alert = raised.extend
+    for _ in range(3):
+        service.decide(_facts(service))
+        service.send_due()
+    [condition] = raised
+    assert condition.active and condition.labels == {
+        "alertname": "SLOResponseDecision",
+        "severity": "info",
+        "service": "checkout",
+        "policy": "tell",
+        "action": "notify",
+    }
+    assert '"burn_rate_long": 15.0' in condition.annotations["description"]
+    assert service.store.runs()[0].state is RunState.SUCCEEDED
+    service.settle(_facts(service), [], [condition.labels])
+    assert len(raised) == 1  # still paging: stays open
+    service.settle(Facts(), [], [condition.labels])
+    assert len(raised) == 2 and not raised[1].active and raised[1].labels == condition.labels
+
+
+def test_a_rollback_ci_reports_succeeded_marks_the_deployment_rolled_back(
+    engine_url: str, httpserver: HTTPServer
+) -> None:
+    FakeGitHub(httpserver)
+    service, _clock = _service(engine_url, httpserver, ROLLBACK)
+    deployments = service.deployments
+    assert deployments is not None
+    service.decide(_facts(service))
+    service.send_due()
+    [run] = service.store.runs()
+    assert run.id is not None and run.payload["deployment"]["id"] == "d1"
+    service.report(run.id, RunState.RUNNING, "ci", {})
+    assert deployments.get("d1").status == "succeeded"  # type: ignore[union-attr]
+    service.report(run.id, RunState.SUCCEEDED, "ci", {})
+    assert deployments.get("d1").status == "rolled_back"  # type: ignore[union-attr]
+    # v3 goes out after the rollback: its previous good version is v1, not the rolled back v2
+    deployments.record(Deployment("d2", "checkout", "prod", "v3", None, None, None, T0 + timedelta(minutes=5)))
+    previous = deployments.previous_good("checkout", "prod")
+    assert previous is not None and previous.version == "v1"
+    marked = [e for e in service.store.audit(run_id=run.id) if e.kind == "local"]
+    assert marked[0].detail == {"deployment": "d1", "status": "rolled_back", "version": "v2"}
+
+
+def test_a_run_nobody_approves_within_the_approval_timeout_expires(engine_url: str, httpserver: HTTPServer) -> None:
+    FakeGitHub(httpserver)
+    policy = replace(ROLLBACK, approval=True, approval_timeout=timedelta(minutes=10))
+    service, clock = _service(engine_url, httpserver, policy)
+    told: list[Any] = []
+    service.alert = told.extend
+    service.decide(_facts(service))
+    [ask] = told
+    assert ask.active and ask.labels["alertname"] == "SLOResponseApproval"
+    clock.advance(timedelta(minutes=9))
+    assert service.expire_approvals() == []
+    clock.advance(timedelta(minutes=2))
+    [expired] = service.expire_approvals()
+    assert expired.state is RunState.EXPIRED
+    assert not told[-1].active and told[-1].labels == ask.labels  # the approval request resolves
+    [entry] = [e for e in service.store.audit(run_id=expired.id) if e.kind == "expiry"]
+    assert entry.actor == "slo-service" and "within 10m" in entry.detail["reason"]
+    assert expired.id is not None
+    with pytest.raises(InvalidTransition):
+        service.approve(expired.id, "late-alice")
+    assert service.stats.snapshot()[("rollback", "gh", "expired")] == 1

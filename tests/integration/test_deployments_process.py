@@ -287,3 +287,42 @@ def test_the_pipeline_cli_records_signed_and_exits_by_the_gates_answer(sqlite_ur
             "deployment", "record", "--service", "api", "--version", "5", "--url", svc.url, "--secret", "x" * 12
         )
         assert wrong.returncode == 4 and "401" in wrong.stderr
+
+
+POLICY_FREEZE = """alerting:
+  policies:
+    default:
+      no_data_after: null
+      budget_exhausted: false
+      tiers:
+        - {name: page-5m, severity: page, long_window: 5m, short_window: 5m, budget_share: 0.001}
+responses:
+  policies:
+    - {name: freeze-on-page, when: {service: api, slo: avail, burn_rate: page}, action: freeze}
+"""
+
+
+def test_a_policy_freeze_lifts_when_the_page_ends_and_a_persons_freeze_stays(db_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "slo.yaml"
+    config.write_text(CONFIG + POLICY_FREEZE)
+    with run_service([config], db_url, tmp_path, env={"SLO_SERVICE_CI_SECRET": SECRET}) as svc:
+        path = "/api/v1/services/api/deploy-allowed"
+        assert svc.post("/api/v1/services/pay/freeze", json={"reason": "release week"}).status_code == 200
+        minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)  # the newest whole one
+        _push(svc, "a_total", "ok", minute - timedelta(hours=1), good=100_000, bad=0)  # a large budget
+        for m in range(5):  # a quarter failing for 5 minutes (a page needs 4 of them): 5% of the budget
+            _push(svc, "a_total", "ok", minute - timedelta(minutes=m), good=30, bad=10)
+        answer = wait_for(lambda: (r := svc.get(path)).status_code == 423 and r.json(), what="the policy freeze")
+        assert answer["by"] == "policy:freeze-on-page"
+        _next_evaluation(svc)
+        assert svc.get(path).status_code == 423  # the page still fires: the freeze holds
+        _push(svc, "a_total", "ok", minute, good=100_000, bad=0)  # the incident is over: 50 bad of 100,200
+        wait_for(lambda: svc.get(path).status_code == 200, what="the freeze lifted once the page resolved")
+        budget = svc.get("/api/v1/slos/api/avail").json()
+        assert budget["status"]["budget"]["remaining_ratio"] > 0
+        [entry] = [e for e in svc.get("/api/v1/audit").json() if e["kind"] == "unfreeze"]
+        assert entry["actor"] == "policy:freeze-on-page" and "condition cleared" in entry["detail"]["reason"]
+        _next_evaluation(svc)
+        person = svc.get("/api/v1/services/pay/deploy-allowed")
+        assert person.status_code == 423 and person.json()["reason"] == "release week"
+        assert svc.get(path).status_code == 200

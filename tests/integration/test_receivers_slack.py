@@ -663,3 +663,15 @@ def test_a_level_without_slack_ids_names_people_and_a_malformed_id_is_not_a_ment
     text, _ = render_message(payload, "trigger")
     assert text.endswith("Escalation level 2 of 3 (policy checkout-primary): eve")
     assert "<!channel>" not in text
+
+
+def test_an_approval_request_gets_approve_and_deny_buttons_carrying_the_run_id_until_resolved() -> None:
+    payload = group_payload(n_alerts=1)
+    payload["commonAnnotations"] = {"summary": "freeze of api waits for approval", "approval_run": "17"}
+    _, blocks = render_message(payload, "trigger")
+    assert action_ids(blocks)[:2] == ["slo_approve:17", "slo_deny:17"]
+    _, done = render_message({**payload, "status": "resolved"}, "resolve")
+    assert not any(a.startswith(("slo_approve", "slo_deny")) for a in action_ids(done))
+    payload["commonAnnotations"] = {"approval_run": "17; drop"}  # not a run id: no buttons
+    _, odd = render_message(payload, "trigger")
+    assert not any(a.startswith("slo_approve") for a in action_ids(odd))

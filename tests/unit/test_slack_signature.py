@@ -218,3 +218,24 @@ def test_parse_interaction_only_ever_raises_value_error(body: bytes) -> None:
 def test_verify_only_ever_raises_signature_error(body: bytes, signature: str, timestamp: str) -> None:
     with pytest.raises(SlackSignatureError):
         verify_slack_signature(SECRET, timestamp, body, signature, NOW)
+
+
+@pytest.mark.parametrize(
+    ("action_id", "expected"),
+    [("slo_approve:42", ("approve", "42")), ("slo_deny:7", ("deny", "7"))],
+    ids=["approve", "deny"],
+)
+def test_parse_approve_and_deny_clicks_take_the_run_id_from_the_action_id(
+    action_id: str, expected: tuple[str, str]
+) -> None:
+    payload = _interaction()
+    payload["actions"] = [{"action_id": action_id, "value": "ignored"}]
+    action = parse_interaction(_body(payload))
+    assert (action.action, action.group_key, action.user) == (*expected, "alice")
+
+
+def test_an_approve_click_without_a_run_id_is_a_problem() -> None:
+    payload = _interaction()
+    payload["actions"] = [{"action_id": "slo_approve:x1", "value": "1"}]
+    with pytest.raises(ValueError, match="does not end in an action run id"):
+        parse_interaction(_body(payload))

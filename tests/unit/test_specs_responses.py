@@ -59,6 +59,7 @@ responses:
       action: retrain
       target: gitlab
       approval: true
+      approval_timeout: 4h
     - name: freeze
       when: {budget_exhausted: true}
       action: freeze
@@ -96,6 +97,7 @@ def test_a_valid_section_becomes_targets_and_ordered_policies(tmp_path: Path) ->
     rollback, retrain, freeze, custom = responses.policies
     assert rollback.when.after_deploy == timedelta(minutes=30) and rollback.cooldown == timedelta(hours=2)
     assert retrain.approval and retrain.when.drift is not None and retrain.when.drift.consecutive == 3
+    assert retrain.approval_timeout == timedelta(hours=4) and rollback.approval_timeout is None
     assert freeze.action is ActionKind.FREEZE and freeze.target is None
     assert custom.action is ActionKind.CUSTOM and custom.action_name == "warm-cache"
     assert custom.params == {"size": "3"} and custom.continue_
@@ -166,6 +168,10 @@ def _with(policies: str = "", targets: str = "") -> str:
             _with(targets="    - {name: a, type: argo_workflows, url: 'http://a', namespace: n}\n"),
             "21:responses.targets[0]: template is required for a argo_workflows target",
         ),
+        (
+            _with("    - {name: p, when: {burn_rate: page}, action: notify, approval_timeout: 1h}\n"),
+            "23:responses.policies[0].approval_timeout: approval_timeout needs approval: true",
+        ),
     ],
     ids=[
         "target-required",
@@ -180,6 +186,7 @@ def _with(policies: str = "", targets: str = "") -> str:
         "missing-env",
         "unknown-monitor",
         "argo-template",
+        "approval-timeout-without-approval",
     ],
 )
 def test_problems_name_the_line_and_field(tmp_path: Path, text: str, expected: str) -> None:

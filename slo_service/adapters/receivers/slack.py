@@ -69,6 +69,9 @@ _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 ACK_ACTION_ID = "slo_ack"
 SILENCE_ACTION_ID = "slo_silence_1h"
 LINK_ACTION_PREFIX = "slo_link_"  # link buttons: Slack posts block_actions for them too (ignore them)
+APPROVE_ACTION_PREFIX = "slo_approve:"  # + the action run's id: Approve / Deny of a run waiting for approval
+DENY_ACTION_PREFIX = "slo_deny:"
+APPROVAL_RUN_ANNOTATION = "approval_run"  # core/actions/notices.py APPROVAL_RUN
 
 TRANSIENT_ERRORS = frozenset(
     {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -270,6 +273,21 @@ def render_message(payload: Mapping[str, Any], action: str, dedup_key: str = "")
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(context, _TEXT_MAX)}]})
 
     buttons: list[dict[str, Any]] = []
+    run_id = annotations.get(APPROVAL_RUN_ANNOTATION, "")
+    if run_id.isdigit() and state != "resolved":
+        for prefix, label, style in (
+            (APPROVE_ACTION_PREFIX, "Approve", "primary"),
+            (DENY_ACTION_PREFIX, "Deny", "danger"),
+        ):
+            buttons.append(
+                {
+                    "type": "button",
+                    "action_id": f"{prefix}{run_id}",
+                    "style": style,
+                    "text": {"type": "plain_text", "text": label},
+                    "value": run_id,
+                }
+            )
     if group_key and len(group_key) <= _BUTTON_VALUE_MAX:
         if state == "firing":
             buttons.append(

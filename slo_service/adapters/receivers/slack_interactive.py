@@ -7,7 +7,9 @@ minutes from now (replays).
 
 The body is form-encoded with one field, ``payload``, holding JSON. ``parse_interaction`` accepts the
 ``block_actions`` sent by the buttons ``slack.render_message`` puts on alert messages:
-``slo_ack`` -> "ack", ``slo_silence_1h`` -> "silence_1h", both with the group key as value. Clicks on
+``slo_ack`` -> "ack", ``slo_silence_1h`` -> "silence_1h", both with the group key as value, and the
+Approve / Deny buttons of an action run waiting for approval, ``slo_approve:<run id>`` / ``slo_deny:<run id>``
+(the run id in the action_id, so a button carries what it decides on). Clicks on
 the link buttons (Runbook, Dashboard) are also posted by Slack; they raise ``IgnoredInteraction``
 (a ValueError) so the endpoint can answer 200 without doing anything.
 """
@@ -29,6 +31,8 @@ DEFAULT_TOLERANCE = timedelta(minutes=5)
 
 ACTIONS: dict[str, Literal["ack", "silence_1h"]] = {"slo_ack": "ack", "slo_silence_1h": "silence_1h"}
 LINK_ACTION_PREFIX = "slo_link_"
+RUN_ACTIONS: dict[str, Literal["approve", "deny"]] = {"slo_approve:": "approve", "slo_deny:": "deny"}
+"""Approve / Deny of an action run waiting for approval: the action_id carries the run id."""
 
 
 class SlackSignatureError(Exception):
@@ -45,8 +49,8 @@ class IgnoredInteraction(ValueError):
 
 @dataclass(frozen=True)
 class SlackAction:
-    action: Literal["ack", "silence_1h"]
-    group_key: str
+    action: Literal["ack", "silence_1h", "approve", "deny"]
+    group_key: str  # the alert group (ack, silence) or the action run's id (approve, deny)
     user: str  # the Slack username, or the user id when Slack sent no username
     channel: str | None
     message_ts: str | None
@@ -132,13 +136,21 @@ def parse_interaction(body: bytes) -> SlackAction:
         raise ValueError("payload.actions[0].action_id: missing")
     if action_id.startswith(LINK_ACTION_PREFIX):
         raise IgnoredInteraction(f"payload.actions[0].action_id: {action_id!r} is a link button, nothing to do")
-    if action_id not in ACTIONS:
-        raise ValueError(
-            f"payload.actions[0].action_id: unknown action {action_id!r} (expected one of {sorted(ACTIONS)})"
-        )
-    group_key = act.get("value")
-    if not isinstance(group_key, str) or not group_key:
-        raise ValueError("payload.actions[0].value: missing group key")
+    run_action = next(((p, a) for p, a in RUN_ACTIONS.items() if action_id.startswith(p)), None)
+    if run_action is not None:
+        group_key = action_id[len(run_action[0]) :]
+        if not group_key.isdigit():
+            raise ValueError(f"payload.actions[0].action_id: {action_id!r} does not end in an action run id")
+        what: Literal["ack", "silence_1h", "approve", "deny"] = run_action[1]
+    elif action_id not in ACTIONS:
+        known = sorted(ACTIONS) + [f"{p}<run id>" for p in RUN_ACTIONS]
+        raise ValueError(f"payload.actions[0].action_id: unknown action {action_id!r} (expected one of {known})")
+    else:
+        what = ACTIONS[action_id]
+        value = act.get("value")
+        if not isinstance(value, str) or not value:
+            raise ValueError("payload.actions[0].value: missing group key")
+        group_key = value
     user_obj = _obj(payload.get("user"), "payload.user")
     user_id = _opt_str(user_obj.get("id"))
     user = _opt_str(user_obj.get("username")) or _opt_str(user_obj.get("name")) or user_id
@@ -152,7 +164,7 @@ def parse_interaction(body: bytes) -> SlackAction:
         _opt_str(message.get("ts")) if isinstance(message, dict) else None
     )
     return SlackAction(
-        action=ACTIONS[action_id],
+        action=what,
         group_key=group_key,
         user=user,
         channel=channel,

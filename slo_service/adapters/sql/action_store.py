@@ -155,7 +155,12 @@ class SqlActionStore(SqlStoreBase):
     def move(
         self, run_id: int, state: RunState, actor: str, now: datetime, detail: Mapping[str, Any] | None = None
     ) -> ActionRun:
-        kind = {RunState.APPROVED: "approval", RunState.DENIED: "denial", RunState.TIMED_OUT: "timeout"}
+        kind = {
+            RunState.APPROVED: "approval",
+            RunState.DENIED: "denial",
+            RunState.TIMED_OUT: "timeout",
+            RunState.EXPIRED: "expiry",
+        }
         with self._write() as conn:
             row = conn.execute(select(_runs).where(_runs.c.id == run_id)).one_or_none()
             if row is None:

@@ -52,6 +52,11 @@ class SqlDeploymentStore(SqlStoreBase):
             row = conn.execute(select(_deployments).where(_deployments.c.id == deployment_id)).first()
         return None if row is None else _deployment(row)
 
+    def mark(self, deployment_id: str, status: str) -> Deployment | None:
+        with self._write() as conn:
+            conn.execute(update(_deployments).where(_deployments.c.id == deployment_id).values(status=status))
+        return self.get(deployment_id)
+
     def list(
         self,
         service: str | None = None,

@@ -120,6 +120,7 @@ class ResponsePolicy:
     dry_run: bool = False
     status_timeout: timedelta | None = None  # None: the section's default
     continue_: bool = False
+    approval_timeout: timedelta | None = None  # a run nobody approved or denied within this expires
 
     @property
     def action_name(self) -> str:

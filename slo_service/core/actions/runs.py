@@ -1,7 +1,8 @@
 """Action runs and their state machine, and the guards a decision passes before it may run.
 
     pending_approval ──approve──▶ approved ──send──▶ sent ──▶ running ──▶ succeeded | failed | timed_out
-            └──deny──▶ denied          └──▶ failed (the target refused it for good)
+            ├──deny──▶ denied          └──▶ failed (the target refused it for good)
+            └──approval_timeout──▶ expired
                                        └──▶ succeeded (an action the service carried out itself)
 
 A decision in dry-run mode becomes a `dry_run` run: recorded, never sent.
@@ -28,14 +29,17 @@ class RunState(StrEnum):
     FAILED = "failed"
     TIMED_OUT = "timed_out"  # no report from CI within the status timeout
     DRY_RUN = "dry_run"
+    EXPIRED = "expired"  # nobody approved or denied it within the policy's approval_timeout
 
 
-TERMINAL = frozenset({RunState.DENIED, RunState.SUCCEEDED, RunState.FAILED, RunState.TIMED_OUT, RunState.DRY_RUN})
+TERMINAL = frozenset(
+    {RunState.DENIED, RunState.SUCCEEDED, RunState.FAILED, RunState.TIMED_OUT, RunState.DRY_RUN, RunState.EXPIRED}
+)
 IN_FLIGHT = frozenset({RunState.PENDING_APPROVAL, RunState.APPROVED, RunState.SENT, RunState.RUNNING})
 AWAITING_REPORT = frozenset({RunState.SENT, RunState.RUNNING})
 
 TRANSITIONS: Mapping[RunState, frozenset[RunState]] = {
-    RunState.PENDING_APPROVAL: frozenset({RunState.APPROVED, RunState.DENIED}),
+    RunState.PENDING_APPROVAL: frozenset({RunState.APPROVED, RunState.DENIED, RunState.EXPIRED}),
     RunState.APPROVED: frozenset({RunState.SENT, RunState.FAILED, RunState.SUCCEEDED}),
     RunState.SENT: frozenset({RunState.RUNNING, RunState.SUCCEEDED, RunState.FAILED, RunState.TIMED_OUT}),
     RunState.RUNNING: frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.TIMED_OUT}),
@@ -98,13 +102,13 @@ class Verdict:
 
 def guard(policy: ResponsePolicy, runs: Iterable[ActionRun], now: datetime, *, dry_run: bool = False) -> Verdict:
     """The guards, in order: one action of a kind in flight per service, the cooldown per service and action
-    (counted from the last run that was not denied or dry), dry-run, approval. `runs`: that service's runs
+    (counted from the last run that was not denied, expired or dry), dry-run, approval. `runs`: that service's runs
     of that action."""
     previous = list(runs)
     busy = [r for r in previous if r.state in IN_FLIGHT]
     if busy:
         return Verdict("in_flight", f"run {busy[0].id} of {policy.action_name} is {busy[0].state.value}")
-    counted = [r for r in previous if r.state not in (RunState.DENIED, RunState.DRY_RUN)]
+    counted = [r for r in previous if r.state not in (RunState.DENIED, RunState.DRY_RUN, RunState.EXPIRED)]
     if counted:
         last = max(counted, key=lambda r: r.created_at)
         if now - last.created_at < policy.cooldown:

@@ -228,7 +228,24 @@ def test_schemathesis_finds_nothing_against_the_running_service(fuzz_service: Se
     config = tmp_path / "schemathesis.toml"
     config.write_text(SCHEMATHESIS_CONFIG)
     started = time.monotonic()
-    run = subprocess.run(
+    run = _schemathesis(config, fuzz_service)
+    if run.returncode != 0 and INTERPRETER_BUG in run.stdout + run.stderr:
+        # CPython 3.11's ast.parse can raise this SystemError at some stack depths (python/cpython#106905);
+        # hypothesis parses a source file to describe a filter lambda and schemathesis reports the crash as a
+        # runtime error of its own. It says nothing about the service: run the same seed once more.
+        run = _schemathesis(config, fuzz_service)
+    report = run.stdout[-20_000:] + run.stderr[-5_000:]
+    assert run.returncode == 0, report
+    assert "Tested: 34" in report or "Tested:" in report, report
+    assert "unhandled error" not in fuzz_service.log(), fuzz_service.log()[-5_000:]
+    assert time.monotonic() - started < 240, report
+
+
+INTERPRETER_BUG = "SystemError: AST constructor recursion depth mismatch"
+
+
+def _schemathesis(config: Path, fuzz_service: ServiceProcess) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -254,8 +271,3 @@ def test_schemathesis_finds_nothing_against_the_running_service(fuzz_service: Se
         timeout=300,
         check=False,
     )
-    report = run.stdout[-20_000:] + run.stderr[-5_000:]
-    assert run.returncode == 0, report
-    assert "Tested: 34" in report or "Tested:" in report, report
-    assert "unhandled error" not in fuzz_service.log(), fuzz_service.log()[-5_000:]
-    assert time.monotonic() - started < 120, report

@@ -27,7 +27,7 @@ from slo_service.core.ci_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, si
 from slo_service.demo.model_server import DemoModelServer
 from tests.support.auth import ADMIN_TOKEN
 from tests.support.fake_ci import GITHUB_TOKEN, FakeGitHubActions
-from tests.support.history import seed_history
+from tests.support.history import PAGE_5M_POLICY, seed_history
 from tests.support.process import ServiceProcess, run_service, start_local_server, wait_for
 
 CI_SECRET = "ci-shared-secret-for-tests"
@@ -59,13 +59,7 @@ slos:
     sli:
       ratio: {{source: demo, good: 'model_requests_total{{code!~"5.."}}', total: model_requests_total}}
 alerting:
-  policies:
-    default:
-      no_data_after: null
-      budget_exhausted: false
-      tiers:
-        - {{name: page-5m, severity: page, long_window: 5m, short_window: 5m, budget_share: 0.001}}
-responses:
+{PAGE_5M_POLICY}responses:
   status_timeout: {status_timeout}
   targets:
     - name: github

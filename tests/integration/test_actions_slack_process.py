@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import httpx
 
 from tests.support.fake_slack import TOKEN, FakeSlack
+from tests.support.history import PAGE_5M_POLICY
 from tests.support.process import ServiceProcess, run_service, start_local_server, wait_for
 
 SIGNING_SECRET = "slack-signing-secret-for-tests"
@@ -31,13 +32,7 @@ slos:
   - {{service: api, name: avail, objective: 99, period: 7d,
      sli: {{ratio: {{source: p, good: 'a_total{{ok="1"}}', total: a_total}}}}}}
 alerting:
-  policies:
-    default:
-      no_data_after: null
-      budget_exhausted: false
-      tiers:
-        - {{name: page-5m, severity: page, long_window: 5m, short_window: 5m, budget_share: 0.001}}
-  receivers:
+{PAGE_5M_POLICY}  receivers:
     - {{name: chat, type: slack, channel: "#{slack.channel_name}", token_env: TEST_SLACK_TOKEN,
        base_url: "{slack.base_url}"}}
   route: {{receiver: chat, group_by: [alertname, service], group_wait: 0s, group_interval: 1s}}

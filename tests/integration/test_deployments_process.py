@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.history import PAGE_5M_POLICY
 from tests.support.process import ServiceProcess, run_service, wait_for
 
 SECRET = "ci-shared-secret-for-tests"
@@ -289,17 +290,14 @@ def test_the_pipeline_cli_records_signed_and_exits_by_the_gates_answer(sqlite_ur
         assert wrong.returncode == 4 and "401" in wrong.stderr
 
 
-POLICY_FREEZE = """alerting:
-  policies:
-    default:
-      no_data_after: null
-      budget_exhausted: false
-      tiers:
-        - {name: page-5m, severity: page, long_window: 5m, short_window: 5m, budget_share: 0.001}
-responses:
+POLICY_FREEZE = (
+    "alerting:\n"
+    + PAGE_5M_POLICY
+    + """responses:
   policies:
     - {name: freeze-on-page, when: {service: api, slo: avail, burn_rate: page}, action: freeze}
 """
+)
 
 
 def test_a_policy_freeze_lifts_when_the_page_ends_and_a_persons_freeze_stays(db_url: str, tmp_path: Path) -> None:
